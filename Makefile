@@ -1,0 +1,59 @@
+# OpenFoundry platform as code. `make up` and `make test` are the two set-up commands (README).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-installed
+
+.PHONY: help bootstrap toolchain deps up render validate preview test test-fast test-engine lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+toolchain: ## build the Pulumi CLI, Python language host and kubernetes plugin from Go modules (cached)
+	@$(PYTHON) -m ops.toolchain >/dev/null
+
+$(DEPS_STAMP): requirements.txt requirements-dev.txt
+	@echo "[deps] installing pinned Python dependencies into $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+deps: $(DEPS_STAMP) ## the project's virtualenv with pinned dependencies
+
+bootstrap: toolchain deps ## everything the other targets need
+
+up: bootstrap ## pulumi up of the dev stack on the embedded defaults (renders into rendered/dev/)
+	@$(VPY) -m ops.stack up dev
+
+render: bootstrap ## STACK's complete manifests in rendered/STACK/, offline, its real state untouched
+	@$(VPY) -m ops.stack render $(STACK)
+
+validate: render ## every rendered manifest of STACK against the real schemas
+	@$(VPY) -m ops.validate $(STACK)
+
+preview: bootstrap ## pulumi preview of STACK on its own backend
+	@$(VPY) -m ops.stack preview $(STACK)
+
+test: bootstrap ## the whole suite: fast mock tier, then the engine tier through the real CLI
+	@$(VPY) -m pytest
+
+test-fast: deps ## only the mock tier
+	@$(VPY) -m pytest -m "not engine"
+
+test-engine: bootstrap ## only the engine tier
+	@$(VPY) -m pytest -m engine
+
+lint: deps ## ruff and mypy
+	@$(VPY) -m ruff check .
+	@$(VPY) -m mypy
+
+bench: bootstrap ## print the performance figures
+	@$(VPY) -m ops.bench
+
+clean: ## remove rendered manifests, reports and the local dev state
+	rm -rf rendered reports .state

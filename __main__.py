@@ -1,0 +1,27 @@
+"""OpenFoundry's runtime topology as one Pulumi program: read the stack config, then build every plane."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.platform import build_platform
+from foundry.catalog import CatalogError, load_catalog
+from foundry.config import ConfigErrors, load_stack_config, parse_raw_config
+from foundry.guard import refuse_development_passphrase
+
+
+def main() -> None:
+    try:
+        config = load_stack_config(parse_raw_config(pulumi.runtime.get_config_env()), pulumi.get_stack())
+        catalog = load_catalog()
+        refuse_development_passphrase(config)
+    except ConfigErrors as err:
+        for problem in err.problems:
+            pulumi.log.error(str(problem))
+        raise pulumi.RunError(f"{len(err.problems)} configuration problem(s); nothing was deployed") from None
+    except CatalogError as err:
+        raise pulumi.RunError(f"invalid service catalog; nothing was deployed:\n{err}") from None
+    build_platform(config, catalog)
+
+
+main()

@@ -1,0 +1,1 @@
+"""Pulumi components, one per plane of the OpenFoundry runtime topology."""

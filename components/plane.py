@@ -1,0 +1,40 @@
+"""The services of one plane, each as a ServiceWorkload, grouped under the plane's own component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.workload import ServiceWorkload, ServiceWorkloadArgs
+from foundry.catalog import Catalog
+from foundry.config import StackConfig
+
+
+@dataclass(frozen=True)
+class PlaneServicesArgs:
+    plane: str
+    catalog: Catalog
+    config: StackConfig
+    namespace: pulumi.Input[str]
+    provider: k8s.Provider
+
+
+class PlaneServices(pulumi.ComponentResource):
+    """Every catalog service anchored to `plane`, in the plane's namespace."""
+
+    workloads: dict[str, ServiceWorkload]
+
+    def __init__(self, name: str, args: PlaneServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"openfoundry:{args.plane}:PlaneServices", name, None, opts)
+        self.workloads = {
+            svc.name: ServiceWorkload(
+                svc.name,
+                ServiceWorkloadArgs(service=svc, catalog=args.catalog, config=args.config,
+                                    namespace=args.namespace, provider=args.provider),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for svc in args.catalog.in_plane(args.plane)
+        }
+        self.register_outputs({"services": sorted(self.workloads)})

@@ -1,0 +1,37 @@
+"""The whole platform: the Kubernetes provider, the plane namespaces and every plane's services."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
+from components.plane import PlaneServices, PlaneServicesArgs
+from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
+from foundry.config import StackConfig
+
+
+def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
+    """Render mode writes manifests to a directory and needs no cluster; cluster mode targets a context."""
+    target = cfg.kubernetes
+    if target.mode == "render":
+        return k8s.Provider("kubernetes", render_yaml_to_directory=target.render_directory)
+    return k8s.Provider("kubernetes", context=target.context, kubeconfig=target.kubeconfig,
+                        enable_server_side_apply=True, delete_unreachable=False)
+
+
+def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneServices]:
+    provider = kubernetes_provider(cfg)
+    namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
+    planes: dict[str, PlaneServices] = {
+        plane: PlaneServices(
+            plane,
+            PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
+                              provider=provider),
+        )
+        for plane in PLANES
+    }
+    pulumi.export("environment", cfg.environment)
+    pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
+    pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
+    return planes

@@ -1,0 +1,209 @@
+"""The workload every OpenFoundry service runs as: one catalog entry in, a production Deployment out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
+from foundry.config import StackConfig
+from foundry.labels import namespace_for, selector_labels, service_labels
+
+RUN_AS = 10001
+HEALTH_PATH = "/healthz"
+INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+
+
+@dataclass(frozen=True)
+class ServiceWorkloadArgs:
+    service: Service
+    catalog: Catalog
+    config: StackConfig
+    namespace: pulumi.Input[str]
+    provider: k8s.Provider
+
+
+class ServiceWorkload(pulumi.ComponentResource):
+    """ServiceAccount, Deployment, Service and NetworkPolicy for one service; in prod also a
+    PodDisruptionBudget and a HorizontalPodAutoscaler."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+
+    def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:workload:ServiceWorkload", name, None, opts)
+        self._args = args
+        svc, cfg = args.service, args.config
+        self._labels = service_labels(svc.name, svc.plane, svc.family, cfg.images.tag)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        account = k8s.core.v1.ServiceAccount(
+            svc.name, metadata=self._metadata(), automount_service_account_token=svc.service_account_token, opts=child)
+        self.deployment = k8s.apps.v1.Deployment(
+            svc.name, metadata=self._metadata(), spec=self._deployment_spec(account), opts=child)
+        self.service = k8s.core.v1.Service(svc.name, metadata=self._metadata(), spec=self._service_spec(), opts=child)
+        k8s.networking.v1.NetworkPolicy(svc.name, metadata=self._metadata(), spec=self._network_policy(), opts=child)
+        if cfg.is_prod:
+            self._disruption_budget(child)
+            self._autoscaler(child)
+        self.register_outputs({"deployment": self.deployment.metadata.name, "service": self.service.metadata.name})
+
+    # --- pieces -----------------------------------------------------------------------------------------
+
+    def _metadata(self) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=self._args.service.name, namespace=self._args.namespace,
+                                          labels=self._labels)
+
+    def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
+        svc, cfg = self._args.service, self._args.config
+        return k8s.apps.v1.DeploymentSpecArgs(
+            replicas=cfg.workloads.replicas,
+            revision_history_limit=5,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+            ),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                spec=k8s.core.v1.PodSpecArgs(
+                    service_account_name=account.metadata.name,
+                    automount_service_account_token=svc.service_account_token,
+                    security_context=k8s.core.v1.PodSecurityContextArgs(
+                        run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
+                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    containers=[self._container()],
+                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                        size_limit="256Mi"))],
+                    topology_spread_constraints=self._spread(),
+                ),
+            ),
+        )
+
+    def _container(self) -> k8s.core.v1.ContainerArgs:
+        svc, cfg = self._args.service, self._args.config
+        probe = k8s.core.v1.ProbeArgs(
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+            period_seconds=10, timeout_seconds=2, failure_threshold=3,
+        )
+        return k8s.core.v1.ContainerArgs(
+            name=svc.name,
+            image=f"{cfg.images.registry}/{svc.name}:{cfg.images.tag}",
+            image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
+                   for n, p in svc.ports.named().items()],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_SERVICE", value=svc.name),
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=cfg.environment),
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": cfg.workloads.cpu_request, "memory": cfg.workloads.memory_request},
+                limits={"cpu": cfg.workloads.cpu_limit, "memory": cfg.workloads.memory_limit},
+            ),
+            readiness_probe=probe,
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+                initial_delay_seconds=10, period_seconds=20, timeout_seconds=2, failure_threshold=3,
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
+                privileged=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        )
+
+    def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+        cfg = self._args.config
+        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._args.service.name))
+        return [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=1, topology_key=cfg.topology.zone_label, label_selector=selector,
+                when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
+            ),
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=1, topology_key="kubernetes.io/hostname", label_selector=selector,
+                when_unsatisfiable="ScheduleAnyway",
+            ),
+        ]
+
+    def _service_spec(self) -> k8s.core.v1.ServiceSpecArgs:
+        svc = self._args.service
+        return k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=selector_labels(svc.name),
+            ports=[k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=n, protocol="TCP")
+                   for n, p in svc.ports.named().items()],
+        )
+
+    def _network_policy(self) -> k8s.networking.v1.NetworkPolicySpecArgs:
+        svc = self._args.service
+        own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.named().values()]
+        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=self._caller_peers(), ports=own_ports)]
+        egress = [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[_service_peer(callee)],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
+                       for p in callee.ports.named().values()],
+            )
+            for callee in self._args.catalog.callees_of(svc.name)
+        ]
+        return k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
+            policy_types=["Ingress", "Egress"],
+            ingress=ingress if self._caller_peers() else [],
+            egress=egress,
+        )
+
+    def _caller_peers(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+        peers = []
+        for caller in sorted(self._args.service.callers):
+            if caller in EXTERNAL_CALLERS:
+                peers.append(k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": INGRESS_CONTROLLER_NAMESPACE})))
+            else:
+                peers.append(_service_peer(self._args.catalog.by_name(caller)))
+        return peers
+
+    def _disruption_budget(self, opts: pulumi.ResourceOptions) -> None:
+        k8s.policy.v1.PodDisruptionBudget(
+            self._args.service.name,
+            metadata=self._metadata(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._args.service.name)),
+            ),
+            opts=opts,
+        )
+
+    def _autoscaler(self, opts: pulumi.ResourceOptions) -> None:
+        workloads = self._args.config.workloads
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            self._args.service.name,
+            metadata=self._metadata(),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name),
+                min_replicas=workloads.replicas,
+                max_replicas=workloads.max_replicas,
+                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name="cpu",
+                        target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=70),
+                    ),
+                )],
+            ),
+            opts=opts,
+        )
+
+
+def _service_peer(service: Service) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": namespace_for(service.plane)}),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(service.name)),
+    )

@@ -1,0 +1,1 @@
+"""OpenFoundry platform program: configuration, catalog and pins shared by every plane."""

@@ -1,0 +1,402 @@
+"""The stack configuration: one pydantic model, read from the `openfoundry:` namespace of a stack.
+
+`load_stack_config(raw, stack)` merges the environment's defaults (foundry/defaults.py) under the stack's
+own values, validates types and ranges with pydantic and the cross-field rules below, and either returns a
+`StackConfig` or raises `ConfigErrors` holding one `ConfigProblem` per problem, each naming the full config
+path (`openfoundry:storage.objectStore.dataChunks`), what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+
+from foundry.defaults import ENVIRONMENTS, deep_merge, defaults_for
+
+NAMESPACE = "openfoundry"
+
+Environment = Literal["dev", "prod"]
+Count = Annotated[int, Field(ge=1, le=99)]
+Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+FailureDomain = Literal["host", "rack", "zone"]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: str
+    found: str
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: found {self.found}; allowed: {self.allowed}"
+
+
+class ConfigErrors(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__(f"{len(problems)} configuration problem(s)")
+        self.problems = problems
+
+    def report(self) -> str:
+        lines = [f"invalid stack configuration ({len(self.problems)} problem(s)); nothing was deployed:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class KubernetesTarget(_Section):
+    mode: Literal["render", "cluster"]
+    render_directory: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+class Operators(_Section):
+    install: Literal["managed", "external"]
+
+
+class Images(_Section):
+    registry: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+
+class Topology(_Section):
+    zones: Annotated[list[DnsLabel], Field(min_length=1)]
+    racks: Count
+    nodes: Count
+    zone_label: str
+
+
+class Workloads(_Section):
+    replicas: Count
+    max_replicas: Count
+    cpu_request: Quantity
+    memory_request: Quantity
+    cpu_limit: Quantity
+    memory_limit: Quantity
+
+
+class Ceph(_Section):
+    mon_count: Annotated[int, Field(ge=1, le=9)]
+    mgr_count: Annotated[int, Field(ge=1, le=2)]
+    allow_multiple_mons_per_node: bool
+
+
+class BlockPool(_Section):
+    failure_domain: FailureDomain
+    replicas: Annotated[int, Field(ge=1, le=7)]
+    device_class: DnsLabel = "nvme"
+
+
+class ObjectStore(_Section):
+    failure_domain: FailureDomain
+    data_chunks: Annotated[int, Field(ge=2, le=16)] | None = None
+    coding_chunks: Annotated[int, Field(ge=1, le=8)] | None = None
+    replicas: Annotated[int, Field(ge=1, le=7)] | None = None
+    gateway_instances: Count
+
+
+class Storage(_Section):
+    ceph: Ceph
+    block_pool: BlockPool
+    object_store: ObjectStore
+    block_storage_class: DnsLabel = "ceph-fast-rbd"
+
+
+class Kafka(_Section):
+    controllers: Count
+    brokers: Count
+    replication_factor: Count
+    min_insync_replicas: Count
+    storage_size: Quantity = "100Gi"
+
+
+class Ingestion(_Section):
+    kafka: Kafka
+
+
+class Nats(_Section):
+    servers: Count
+    stream_replicas: Annotated[int, Field(ge=1, le=5)]
+
+
+class Control(_Section):
+    nats: Nats
+
+
+class Postgres(_Section):
+    instances: Count
+    synchronous_replicas: Annotated[int, Field(ge=0, le=98)]
+    backup_retention_days: Annotated[int, Field(ge=1, le=3650)]
+    storage_size: Quantity = "20Gi"
+
+
+class Relational(_Section):
+    postgres: Postgres
+
+
+class Edge(_Section):
+    host: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    ingress_class: DnsLabel
+    cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+$")]]
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
+    request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
+
+
+class StackConfig(_Section):
+    environment: Environment
+    kubernetes: KubernetesTarget
+    operators: Operators
+    images: Images
+    topology: Topology
+    workloads: Workloads
+    storage: Storage
+    ingestion: Ingestion
+    control: Control
+    relational: Relational
+    edge: Edge
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    def failure_domains(self, domain: FailureDomain) -> int:
+        return {"host": self.topology.nodes, "rack": self.topology.racks, "zone": len(self.topology.zones)}[domain]
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def parse_raw_config(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Pulumi hands structured values to the program as JSON strings: decode those of our namespace."""
+    values: dict[str, Any] = {}
+    prefix = f"{NAMESPACE}:"
+    for key, text in raw.items():
+        if not key.startswith(prefix):
+            continue
+        try:
+            values[key[len(prefix):]] = json.loads(text)
+        except (TypeError, ValueError):
+            values[key[len(prefix):]] = text
+    return values
+
+
+def load_stack_config(values: Mapping[str, Any], stack: str) -> StackConfig:
+    environment = values.get("environment", stack if stack in ENVIRONMENTS else None)
+    if environment not in ENVIRONMENTS:
+        raise ConfigErrors([ConfigProblem(f"{NAMESPACE}:environment", _show(environment),
+                                          " or ".join(repr(e) for e in ENVIRONMENTS))])
+    merged = deep_merge(defaults_for(str(environment)), {**values, "environment": environment})
+    try:
+        config = StackConfig.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigErrors(list(_problems_from_pydantic(err))) from None
+    problems = list(cross_field_problems(config))
+    if problems:
+        raise ConfigErrors(problems)
+    return config
+
+
+def _problems_from_pydantic(err: ValidationError) -> Iterable[ConfigProblem]:
+    for issue in err.errors(include_url=False):
+        path = _config_path(issue["loc"])
+        if issue["type"] == "extra_forbidden":
+            yield ConfigProblem(path, f"unknown key {issue['loc'][-1]!s}", _allowed_keys(issue["loc"]))
+        elif issue["type"] == "missing":
+            yield ConfigProblem(path, "nothing (the key is required)", "a value for this key")
+        else:
+            yield ConfigProblem(path, _show(issue.get("input")), _lowercase_first(issue["msg"]))
+
+
+def _config_path(loc: tuple[int | str, ...]) -> str:
+    head, *rest = [str(part) for part in loc] or [""]
+    path = f"{NAMESPACE}:{head}"
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> str:
+    model: type[BaseModel] = StackConfig
+    for part in loc[:-1]:
+        field = next((f for name, f in model.model_fields.items() if f.alias == part or name == part), None)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "the documented keys (README: Configuration)"
+        model = annotation
+    return "one of " + ", ".join(sorted(f.alias or n for n, f in model.model_fields.items()))
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _lowercase_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+# --- rules across fields --------------------------------------------------------------------------------
+
+
+def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    yield from _kubernetes_target_problems(cfg)
+    yield from _image_problems(cfg)
+    yield from _workload_problems(cfg)
+    yield from _ceph_problems(cfg)
+    yield from _pool_problems(cfg)
+    yield from _kafka_problems(cfg)
+    yield from _nats_problems(cfg)
+    yield from _postgres_problems(cfg)
+
+
+def _kubernetes_target_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    target = cfg.kubernetes
+    if target.mode == "render" and not target.render_directory:
+        yield ConfigProblem("openfoundry:kubernetes.renderDirectory", "nothing",
+                            "a directory when kubernetes.mode is 'render'")
+    if target.mode == "cluster" and not target.context:
+        yield ConfigProblem("openfoundry:kubernetes.context", "nothing",
+                            "the kubeconfig context to deploy to when kubernetes.mode is 'cluster'")
+
+
+def _image_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    if cfg.images.tag.lower() == "latest":
+        yield ConfigProblem("openfoundry:images.tag", "'latest'", "a pinned release tag, never 'latest'")
+
+
+def _workload_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    w = cfg.workloads
+    if w.max_replicas < w.replicas:
+        yield ConfigProblem("openfoundry:workloads.maxReplicas", str(w.max_replicas),
+                            f"at least workloads.replicas ({w.replicas})")
+    if cfg.is_prod and w.replicas < 2:
+        yield ConfigProblem("openfoundry:workloads.replicas", str(w.replicas),
+                            "at least 2 in prod (a PodDisruptionBudget needs a spare replica)")
+    if _millicores(w.cpu_limit) < _millicores(w.cpu_request):
+        yield ConfigProblem("openfoundry:workloads.cpuLimit", repr(w.cpu_limit),
+                            f"at least workloads.cpuRequest ({w.cpu_request})")
+    if _bytes(w.memory_limit) < _bytes(w.memory_request):
+        yield ConfigProblem("openfoundry:workloads.memoryLimit", repr(w.memory_limit),
+                            f"at least workloads.memoryRequest ({w.memory_request})")
+
+
+def _ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    ceph = cfg.storage.ceph
+    path = "openfoundry:storage.ceph"
+    if ceph.mon_count % 2 == 0:
+        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "an odd number (a quorum needs a majority)")
+    if cfg.is_prod and ceph.mon_count < 3:
+        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "3 or more in prod")
+    if cfg.is_prod and ceph.allow_multiple_mons_per_node:
+        yield ConfigProblem(f"{path}.allowMultipleMonsPerNode", "true", "false in prod (one node must not hold two mons)")
+    if not ceph.allow_multiple_mons_per_node and ceph.mon_count > cfg.topology.nodes:
+        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count),
+                            f"at most topology.nodes ({cfg.topology.nodes}) with one mon per node")
+
+
+def _pool_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    block, store = cfg.storage.block_pool, cfg.storage.object_store
+    if block.replicas > cfg.failure_domains(block.failure_domain):
+        yield _too_wide("openfoundry:storage.blockPool.replicas", block.replicas, block.failure_domain, cfg)
+    if cfg.is_prod and block.replicas < 3:
+        yield ConfigProblem("openfoundry:storage.blockPool.replicas", str(block.replicas), "3 or more in prod")
+    if cfg.is_prod:
+        for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain)):
+            if domain == "host":
+                yield ConfigProblem(f"openfoundry:storage.{pool}.failureDomain", "'host'", "'rack' or 'zone' in prod")
+    yield from _object_store_layout_problems(cfg, store)
+
+
+def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Iterable[ConfigProblem]:
+    path = "openfoundry:storage.objectStore"
+    erasure_coded = store.data_chunks is not None or store.coding_chunks is not None
+    if erasure_coded and store.replicas is not None:
+        yield ConfigProblem(f"{path}.replicas", str(store.replicas),
+                            "nothing when dataChunks/codingChunks are set (a pool is either erasure-coded or replicated)")
+        return
+    if erasure_coded:
+        if store.data_chunks is None or store.coding_chunks is None:
+            missing = "dataChunks" if store.data_chunks is None else "codingChunks"
+            yield ConfigProblem(f"{path}.{missing}", "nothing", "both dataChunks and codingChunks for erasure coding")
+            return
+        width = store.data_chunks + store.coding_chunks
+        if width > cfg.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.dataChunks", width, store.failure_domain, cfg,
+                            found=f"{store.data_chunks} (+ codingChunks {store.coding_chunks} = {width} chunks)")
+        if cfg.is_prod and store.coding_chunks < 2:
+            yield ConfigProblem(f"{path}.codingChunks", str(store.coding_chunks), "2 or more in prod")
+    elif store.replicas is None:
+        yield ConfigProblem(f"{path}.replicas", "nothing", "replicas, or dataChunks and codingChunks")
+    else:
+        if store.replicas > cfg.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.replicas", store.replicas, store.failure_domain, cfg)
+        if cfg.is_prod:
+            yield ConfigProblem(f"{path}.replicas", str(store.replicas),
+                                "an erasure-coded data pool in prod (dataChunks 4, codingChunks 2)")
+
+
+def _too_wide(path: str, width: int, domain: FailureDomain, cfg: StackConfig, found: str | None = None) -> ConfigProblem:
+    source = {"host": "topology.nodes", "rack": "topology.racks", "zone": "the number of topology.zones"}[domain]
+    return ConfigProblem(path, found or str(width),
+                         f"at most {cfg.failure_domains(domain)} {domain} failure domains ({source})")
+
+
+def _kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    k = cfg.ingestion.kafka
+    path = "openfoundry:ingestion.kafka"
+    if k.controllers % 2 == 0:
+        yield ConfigProblem(f"{path}.controllers", str(k.controllers), "an odd number (KRaft quorum)")
+    if k.replication_factor > k.brokers:
+        yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), f"at most brokers ({k.brokers})")
+    isr_too_high = k.min_insync_replicas >= k.replication_factor if k.replication_factor > 1 else k.min_insync_replicas > 1
+    if isr_too_high:
+        yield ConfigProblem(f"{path}.minInsyncReplicas", str(k.min_insync_replicas),
+                            f"less than replicationFactor ({k.replication_factor})")
+    if cfg.is_prod and k.replication_factor < 3:
+        yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), "3 or more in prod")
+
+
+def _nats_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    n = cfg.control.nats
+    if n.servers % 2 == 0:
+        yield ConfigProblem("openfoundry:control.nats.servers", str(n.servers), "an odd number (JetStream RAFT quorum)")
+    if n.stream_replicas > n.servers:
+        yield ConfigProblem("openfoundry:control.nats.streamReplicas", str(n.stream_replicas),
+                            f"at most control.nats.servers ({n.servers})")
+
+
+def _postgres_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    pg = cfg.relational.postgres
+    path = "openfoundry:relational.postgres"
+    if pg.synchronous_replicas >= pg.instances:
+        yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas),
+                            f"less than instances ({pg.instances})")
+    if cfg.is_prod and pg.instances < 3:
+        yield ConfigProblem(f"{path}.instances", str(pg.instances), "3 or more in prod")
+    if cfg.is_prod and pg.synchronous_replicas < 1:
+        yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas), "1 or more in prod")
+
+
+_UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "m": 1}
+
+
+def _millicores(quantity: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(m?)", quantity)
+    if match is None:
+        return float("inf")
+    return float(match.group(1)) * (1 if match.group(2) else 1000)
+
+
+def _bytes(quantity: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(Ki|Mi|Gi|Ti)?", quantity)
+    return float(match.group(1)) * _UNITS[match.group(2) or ""] if match else float("inf")

@@ -1,0 +1,192 @@
+"""Run the real Pulumi CLI against a stack: `up`, `preview` and an offline `render`.
+
+    python -m ops.stack up dev         # pulumi up of dev on the embedded defaults (local state, render mode)
+    python -m ops.stack preview prod   # pulumi preview of a stack on its own backend
+    python -m ops.stack render prod    # that stack's manifests in rendered/prod/, its own state untouched
+
+Every command validates the stack file first with the program's own config model, so a bad config stops
+here with one line per problem, before the engine starts. Rendered manifests hold plaintext secrets: they are
+written with umask 077 and the tree is gitignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from foundry.catalog import CatalogError, load_catalog
+from foundry.config import NAMESPACE, ConfigErrors, load_stack_config
+from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
+from ops import toolchain
+
+REPO = toolchain.REPO
+LOCAL_BACKEND = REPO / ".state"
+RENDERED = REPO / "rendered"
+SECRET_FILE_KEYS = ("secretsprovider", "encryptionsalt", "encryptedkey")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def stack_file(stack: str) -> Path:
+    path = REPO / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in REPO.glob("Pulumi.*.yaml"))
+        raise StackError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
+    return path
+
+
+def read_stack_values(stack: str) -> dict[str, Any]:
+    """The `openfoundry:` values of a stack file, as the program will see them."""
+    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    values: dict[str, Any] = {}
+    for key, value in (document.get("config") or {}).items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == NAMESPACE:
+            values[name] = value
+    return values
+
+
+def preflight(stack: str, environ: Mapping[str, str] | None = None) -> None:
+    """Validate the stack file with the program's model before the engine runs."""
+    config = load_stack_config(read_stack_values(stack), stack)
+    load_catalog()
+    refuse_development_passphrase(config, dict(os.environ if environ is None else environ))
+
+
+def backend_for(stack: str) -> tuple[str, str]:
+    """(backend URL, passphrase) for a real run: dev lives in the checkout, other stacks bring their own."""
+    if stack == "dev":
+        LOCAL_BACKEND.mkdir(exist_ok=True)
+        return (os.environ.get("PULUMI_BACKEND_URL", f"file://{LOCAL_BACKEND}"),
+                os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEVELOPMENT_PASSPHRASE))
+    url = os.environ.get("PULUMI_BACKEND_URL")
+    if not url:
+        raise StackError(f"stack {stack} needs its team backend: set PULUMI_BACKEND_URL (for example "
+                         "s3://openfoundry-state?endpoint=rgw.example.com&s3ForcePathStyle=true) "
+                         "and its secrets provider credentials; see README 'Production state and secrets'")
+    return url, os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
+
+
+def pulumi(args: list[str], env: Mapping[str, str], check: bool = True) -> int:
+    tc = toolchain.ensure()
+    command = [str(tc.pulumi), *args, "--non-interactive"]
+    old_umask = os.umask(0o077)
+    try:
+        code = subprocess.run(command, cwd=REPO, env=dict(env)).returncode
+    finally:
+        os.umask(old_umask)
+    if check and code != 0:
+        raise StackError(f"`pulumi {' '.join(args)}` exited {code}")
+    return code
+
+
+def engine_env(backend: str, passphrase: str) -> dict[str, str]:
+    env = toolchain.pulumi_env(toolchain.ensure())
+    env.update({"PULUMI_BACKEND_URL": backend, "PULUMI_CONFIG_PASSPHRASE": passphrase})
+    return env
+
+
+def select_stack(stack: str, env: Mapping[str, str], config_file: Path | None = None) -> None:
+    args = ["stack", "select", stack, "--create"]
+    if config_file is None:
+        args += ["--secrets-provider", "passphrase"]
+    pulumi(args, env)
+
+
+def up(stack: str, extra: list[str]) -> int:
+    preflight(stack)
+    env = engine_env(*backend_for(stack))
+    select_stack(stack, env)
+    code = pulumi(["up", "--yes", "--stack", stack, *extra], env, check=False)
+    _protect_rendered(stack)
+    return code
+
+
+def preview(stack: str, extra: list[str]) -> int:
+    preflight(stack)
+    env = engine_env(*backend_for(stack))
+    select_stack(stack, env)
+    return pulumi(["preview", "--stack", stack, *extra], env, check=False)
+
+
+def render(stack: str, extra: list[str]) -> int:
+    """Render into rendered/<stack>/ through a throwaway project and backend seeded with the stack's config.
+
+    The scratch project points `main` at this checkout, so the program is the same; only the Kubernetes
+    target (render mode) and the state (a temporary file backend) differ from the stack's real runs.
+    """
+    preflight(stack, environ={})
+    target = RENDERED / stack
+    shutil.rmtree(target, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"openfoundry-render-{stack}-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        _write_scratch_project(stack, scratch, target)
+        env = engine_env(f"file://{scratch / 'state'}", secrets.token_urlsafe(24))
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # a throwaway state needs no per-step checkpoint
+        (scratch / "state").mkdir()
+        pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
+        code = pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(scratch),
+                       *extra], env, check=False)
+    _protect_rendered(stack)
+    if code == 0:
+        count = sum(1 for p in target.rglob("*.yaml"))
+        print(f"rendered {count} manifests of stack {stack} into {target.relative_to(REPO)}/ "
+              "(they hold plaintext secrets: gitignored, readable by you only); the stack's own state was not touched")
+    return code
+
+
+def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["main"] = str(REPO)
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (scratch / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    for key in SECRET_FILE_KEYS:
+        document.pop(key, None)
+    config = document.get("config") or {}
+    config[f"{NAMESPACE}:kubernetes"] = {"mode": "render", "renderDirectory": str(target)}
+    document["config"] = config
+    (scratch / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _protect_rendered(stack: str) -> None:
+    target = RENDERED / stack
+    if not target.exists():
+        return
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+COMMANDS = {"up": up, "preview": preview, "render": render}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the Pulumi engine against an OpenFoundry stack.")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("stack")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pulumi")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args.stack, args.extra)
+    except ConfigErrors as err:
+        print(err.report(), file=sys.stderr)
+        return 2
+    except (CatalogError, StackError, toolchain.ToolchainError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from foundry.catalog import Catalog, load_catalog
+from foundry.config import StackConfig, load_stack_config
+from ops.stack import read_stack_values
+from tests.mocks import Registered, register_platform
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def prod_config() -> StackConfig:
+    return load_stack_config(read_stack_values("prod"), "prod")
+
+
+@pytest.fixture(scope="session")
+def dev_config() -> StackConfig:
+    return load_stack_config(read_stack_values("dev"), "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_resources(prod_config: StackConfig, catalog: Catalog) -> list[Registered]:
+    return register_platform(prod_config, catalog)
+
+
+@pytest.fixture(scope="session")
+def dev_resources(dev_config: StackConfig, catalog: Catalog) -> list[Registered]:
+    return register_platform(dev_config, catalog)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from foundry.guard import DEVELOPMENT_PASSPHRASE
+from ops import toolchain
+
+pytestmark = pytest.mark.engine
+REPO = toolchain.REPO
+
+
+@pytest.fixture(scope="session")
+def tc() -> toolchain.Toolchain:
+    return toolchain.ensure()
+
+
+@pytest.fixture()
+def engine_env(tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str]:
+    """The toolchain's environment on a throwaway local backend."""
+    backend = tmp_path / "state"
+    backend.mkdir()
+    env = toolchain.pulumi_env(tc)
+    env.update({"PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": DEVELOPMENT_PASSPHRASE})
+    return env
+
+
+def run_pulumi(tc: toolchain.Toolchain, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(tc.pulumi), *args, "--non-interactive"], cwd=REPO, env=dict(env),
+                          capture_output=True, text=True, timeout=900)

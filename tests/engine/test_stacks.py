@@ -1,0 +1,86 @@
+"""The README's commands through the real engine: render dev and prod, an idempotent up, bad config."""
+
+from __future__ import annotations
+
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from foundry.catalog import load_catalog
+from ops import stack, toolchain
+from ops.validate import validate_directory
+from tests.engine.conftest import REPO, run_pulumi
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def rendered(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    name = request.param
+    assert stack.render(name, []) == 0
+    return name, REPO / "rendered" / name
+
+
+def test_render_writes_a_deployment_per_service(rendered: tuple[str, Path]) -> None:
+    name, directory = rendered
+    manifests = {p.name for p in (directory / "1-manifest").iterdir()}
+    for service in load_catalog().services:
+        assert f"apps_v1-deployment-openfoundry-{service.plane}-{service.name}.yaml" in manifests
+        budget = f"policy_v1-poddisruptionbudget-openfoundry-{service.plane}-{service.name}.yaml"
+        assert (budget in manifests) == (name == "prod")
+
+
+def test_rendered_manifests_are_private(rendered: tuple[str, Path]) -> None:
+    _, directory = rendered
+    for path in directory.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_rendered_manifests_validate_strictly(rendered: tuple[str, Path]) -> None:
+    _, directory = rendered
+    report = validate_directory(directory)
+    assert report.failures == []
+    assert sum(report.checked.values()) == len(list(directory.rglob("*.yaml")))
+
+
+def test_render_leaves_the_stacks_real_state_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = sorted(p.name for p in stack.LOCAL_BACKEND.rglob("*")) if stack.LOCAL_BACKEND.exists() else []
+    assert stack.render("dev", []) == 0
+    after = sorted(p.name for p in stack.LOCAL_BACKEND.rglob("*")) if stack.LOCAL_BACKEND.exists() else []
+    assert before == after
+
+
+def test_a_second_up_reports_no_changes(engine_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"):
+        monkeypatch.setenv(key, engine_env[key])
+    assert stack.up("dev", []) == 0
+    assert stack.up("dev", ["--expect-no-changes"]) == 0
+
+
+def test_bad_config_fails_in_the_program_before_any_resource(tc: toolchain.Toolchain, engine_env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    config = tmp_path / "Pulumi.dev.yaml"
+    config.write_text(textwrap.dedent("""\
+        config:
+          openfoundry:environment: dev
+          openfoundry:nonsenseKey: 1
+          openfoundry:storage:
+            ceph:
+              monCount: two
+        """))
+    assert run_pulumi(tc, ["stack", "init", "dev", "--secrets-provider", "passphrase"], engine_env).returncode == 0
+    result = run_pulumi(tc, ["up", "--yes", "--skip-preview", "--stack", "dev", "--config-file", str(config)], engine_env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "openfoundry:nonsenseKey: found unknown key nonsenseKey" in output
+    assert "openfoundry:storage.ceph.monCount: found 'two'" in output
+    assert "Traceback" not in output
+    exported = run_pulumi(tc, ["stack", "export", "--stack", "dev"], engine_env)
+    assert "kubernetes:" not in exported.stdout
+
+
+def test_make_level_preflight_stops_before_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert stack.main(["render", "no-such-stack"]) == 2
+    assert "no stack file Pulumi.no-such-stack.yaml" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""Run the program's components under Pulumi mocks and record every resource they register."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from foundry.catalog import Catalog
+from foundry.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.registered: list[Registered] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or ""))
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def register_platform(config: StackConfig, catalog: Catalog) -> list[Registered]:
+    """Build the platform under mocks; return what was registered, in order."""
+    from components.platform import build_platform
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=config.environment, preview=False)
+
+    @pulumi.runtime.test
+    def build() -> None:
+        build_platform(config, catalog)
+
+    build()
+    return mocks.registered
+
+
+def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:
+    return {r.name: r for r in registered if r.type == type_}

@@ -1,0 +1,80 @@
+"""The service catalog: every service of the seed topology, and the contracts the model enforces."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundry.catalog import Catalog, CatalogError, parse_catalog
+
+SEED_SERVICES = {
+    # gateway and the web app
+    "gateway", "web",
+    # CONTROL PLANE box
+    "identity-federation-service", "auth-service", "tenancy-organizations-service", "ontology-definition-service",
+    "ontology-actions-service", "ontology-security-service", "workflow-automation-service", "pipeline-schedule-service",
+    "notification-alerting-service", "audit-service",
+    # INGESTION PLANE box
+    "data-connector", "connector-management-service", "ingestion-replication-service", "streaming-service",
+    "ontology-funnel-service",
+    # COMPUTE PLANE box
+    "sql-bi-gateway-service", "sql-warehousing-service", "ml-service", "ai-service", "ontology-functions-service",
+    "ontology-query-service", "notebook-runtime-service", "report-service", "geospatial-service",
+    "pipeline-build-service", "pipeline-authoring-service", "lineage-service",
+    # other bounded services
+    "app-builder-service", "marketplace-service", "code-repo-service", "fusion-service", "document-reporting-service",
+    "nexus-service",
+    # Service Families table
+    "dataset-service", "pipeline-service", "object-database-service",
+    # storage plane: ADR-0041 catalog and the lakehouse sinks
+    "iceberg-catalog-service", "audit-sink", "ai-sink", "dataset-versioning-service", "event-streaming-service",
+    "pipeline-runner",
+}
+
+
+def test_every_seed_service_is_in_the_catalog_under_its_exact_name(catalog: Catalog) -> None:
+    assert {s.name for s in catalog.services} == SEED_SERVICES
+
+
+def test_seed_ports(catalog: Catalog) -> None:
+    assert catalog.by_name("sql-bi-gateway-service").ports.named() == {"http": 50134, "flight": 50133}
+    assert catalog.by_name("sql-warehousing-service").ports.flight == 50123
+
+
+def test_pgvector_is_asked_for_only_with_a_database(catalog: Catalog) -> None:
+    assert all(s.database for s in catalog.services if s.vector)
+    assert catalog.by_name("object-database-service").vector
+
+
+def entry(**fields: object) -> str:
+    base = {"name": "x-service", "plane": "control", "family": "data-plane", "ports": {"http": 8080}}
+    base.update(fields)
+    import yaml
+
+    return yaml.safe_dump({"services": [base]})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"buses": ["control"], "kafka": {"produces": ["dataset.changes"]}}, "data bus is not in its buses"),
+        ({"buses": ["data"], "nats": {"publishes": ["a.b"]}}, "control bus is not in its buses"),
+        ({"vector": True}, "vector and pooled need database"),
+        ({"callers": ["nobody-service"]}, "caller nobody-service is not a catalog service"),
+        ({"plane": "relational"}, "plane"),
+        ({"ports": {"http": 80}}, "ports.http"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_a_broken_entry_is_refused_with_its_reason(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(entry(**fields))
+
+
+def test_a_bucket_has_one_owner() -> None:
+    text = (
+        "services:\n"
+        "  - {name: a-service, plane: storage, family: data-plane, ports: {http: 8080}, buckets: [shared]}\n"
+        "  - {name: b-service, plane: storage, family: data-plane, ports: {http: 8080}, buckets: [shared]}\n"
+    )
+    with pytest.raises(CatalogError, match="bucket shared is owned by both a-service and b-service"):
+        parse_catalog(text)

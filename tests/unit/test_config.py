@@ -1,0 +1,139 @@
+"""Bad config never hurts: every broken config fails with the config path, what was found, what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from foundry.config import ConfigErrors, StackConfig, load_stack_config
+from foundry.defaults import defaults_for, deep_merge
+from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
+from ops.stack import read_stack_values
+
+PROD = read_stack_values("prod")
+
+
+def problems_of(overrides: dict[str, Any], stack: str = "prod") -> list[str]:
+    base = PROD if stack == "prod" else read_stack_values(stack)
+    with pytest.raises(ConfigErrors) as caught:
+        load_stack_config(deep_merge(base, overrides), stack)
+    return [str(p) for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_committed_stacks_are_valid(stack: str) -> None:
+    config = load_stack_config(read_stack_values(stack), stack)
+    assert isinstance(config, StackConfig)
+    assert config.environment == stack
+
+
+def test_prod_defaults_are_the_production_shape() -> None:
+    config = load_stack_config(PROD, "prod")
+    store = config.storage.object_store
+    assert (store.data_chunks, store.coding_chunks, store.failure_domain) == (4, 2, "rack")
+    assert config.storage.ceph.mon_count == 5
+    assert config.ingestion.kafka.min_insync_replicas == 2
+    assert config.relational.postgres.synchronous_replicas == 1
+
+
+BROKEN: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown top-level key", {"nonsenseKey": 1}, "openfoundry:nonsenseKey: found unknown key nonsenseKey"),
+    ("unknown nested key", {"storage": {"ceph": {"monCont": 3}}}, "openfoundry:storage.ceph.monCont"),
+    ("wrong type", {"workloads": {"replicas": "three"}}, "openfoundry:workloads.replicas: found 'three'"),
+    ("negative count", {"ingestion": {"kafka": {"brokers": -1}}}, "openfoundry:ingestion.kafka.brokers: found -1"),
+    ("zero count", {"control": {"nats": {"servers": 0}}}, "openfoundry:control.nats.servers: found 0"),
+    ("EC wider than racks", {"topology": {"racks": 5}}, "openfoundry:storage.objectStore.dataChunks: found 4"),
+    ("EC wider than zones", {"storage": {"objectStore": {"failureDomain": "zone"}}},
+     "at most 3 zone failure domains"),
+    ("EC pool with replicas too", {"storage": {"objectStore": {"replicas": 3}}}, "openfoundry:storage.objectStore.replicas"),
+    ("EC half configured", {"storage": {"objectStore": {"dataChunks": None}}}, "openfoundry:storage.objectStore.dataChunks"),
+    ("one coding chunk in prod", {"storage": {"objectStore": {"codingChunks": 1}}}, "codingChunks: found 1"),
+    ("host failure domain in prod", {"storage": {"blockPool": {"failureDomain": "host"}}},
+     "openfoundry:storage.blockPool.failureDomain: found 'host'"),
+    ("osd failure domain", {"storage": {"blockPool": {"failureDomain": "osd"}}}, "openfoundry:storage.blockPool.failureDomain"),
+    ("even mon quorum", {"storage": {"ceph": {"monCount": 4}}}, "openfoundry:storage.ceph.monCount: found 4"),
+    ("mons stacked per node in prod", {"storage": {"ceph": {"allowMultipleMonsPerNode": True}}}, "allowMultipleMonsPerNode"),
+    ("more mons than nodes", {"topology": {"nodes": 3}}, "at most topology.nodes (3)"),
+    ("block pool wider than zones", {"storage": {"blockPool": {"replicas": 4}}}, "openfoundry:storage.blockPool.replicas"),
+    ("min ISR equal to RF", {"ingestion": {"kafka": {"minInsyncReplicas": 3}}}, "minInsyncReplicas: found 3"),
+    ("RF above brokers", {"ingestion": {"kafka": {"replicationFactor": 5}}}, "replicationFactor: found 5"),
+    ("even KRaft quorum", {"ingestion": {"kafka": {"controllers": 4}}}, "openfoundry:ingestion.kafka.controllers"),
+    ("stream replicas above servers", {"control": {"nats": {"streamReplicas": 5}}}, "streamReplicas: found 5"),
+    ("sync replicas equal to instances", {"relational": {"postgres": {"instances": 3, "synchronousReplicas": 3}}},
+     "openfoundry:relational.postgres.synchronousReplicas: found 3"),
+    ("latest image tag", {"images": {"tag": "latest"}}, "openfoundry:images.tag: found 'latest'"),
+    ("bad image tag", {"images": {"tag": "v1 beta"}}, "openfoundry:images.tag"),
+    ("limit below request", {"workloads": {"cpuLimit": "100m"}}, "openfoundry:workloads.cpuLimit"),
+    ("cluster without context", {"kubernetes": {"context": None}}, "openfoundry:kubernetes.context"),
+    ("bad mode", {"kubernetes": {"mode": "helm"}}, "openfoundry:kubernetes.mode: found 'helm'"),
+    ("single replica in prod", {"workloads": {"replicas": 1}}, "openfoundry:workloads.replicas: found 1"),
+    ("bad CORS origin", {"edge": {"corsOrigins": ["*"]}}, "openfoundry:edge.corsOrigins[0]"),
+    ("unknown environment", {"environment": "staging"}, "openfoundry:environment: found 'staging'"),
+    ("section of the wrong shape", {"storage": "big"}, "openfoundry:storage: found 'big'"),
+]
+
+
+@pytest.mark.parametrize(("case", "overrides", "expected"), BROKEN, ids=[case for case, _, _ in BROKEN])
+def test_a_broken_config_names_its_path(case: str, overrides: dict[str, Any], expected: str) -> None:
+    problems = problems_of(overrides)
+    assert any(expected in p for p in problems), problems
+    assert all("; allowed: " in p for p in problems)
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    problems = problems_of({"nonsenseKey": 1, "storage": {"ceph": {"monCount": 4}}, "workloads": {"replicas": "x"}})
+    assert len(problems) == 2  # field errors first; cross-field rules run once the shapes are valid
+    assert any("nonsenseKey" in p for p in problems) and any("workloads.replicas" in p for p in problems)
+
+
+def test_prod_refuses_the_development_passphrase() -> None:
+    config = load_stack_config(PROD, "prod")
+    with pytest.raises(ConfigErrors, match="configuration problem"):
+        refuse_development_passphrase(config, {"PULUMI_CONFIG_PASSPHRASE": DEVELOPMENT_PASSPHRASE})
+    refuse_development_passphrase(config, {"PULUMI_CONFIG_PASSPHRASE": "a team secret"})
+
+
+def test_dev_single_node_shape_is_allowed() -> None:
+    config = load_stack_config({}, "dev")
+    assert config.storage.object_store.replicas == 1
+    assert config.storage.ceph.mon_count == 1
+
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 12), st.text(max_size=6), st.lists(st.integers(), max_size=2))
+
+
+def _paths(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for key, value in tree.items():
+        found.append((*prefix, key))
+        if isinstance(value, dict):
+            found += _paths(value, (*prefix, key))
+    return found
+
+
+PROD_PATHS = _paths(deep_merge(defaults_for("prod"), PROD))
+
+
+def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    tree: Any = value
+    for key in reversed(path):
+        tree = {key: tree}
+    return tree
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PROD_PATHS), SCALARS), min_size=1, max_size=4))
+def test_any_mutation_either_loads_or_fails_cleanly(mutations: list[tuple[tuple[str, ...], Any]]) -> None:
+    values: dict[str, Any] = dict(PROD)
+    for path, value in mutations:
+        values = deep_merge(values, _nest(path, value))
+    try:
+        load_stack_config(values, "prod")
+    except ConfigErrors as err:
+        assert err.problems
+        for problem in err.problems:
+            assert problem.path.startswith("openfoundry:") or problem.path == "PULUMI_CONFIG_PASSPHRASE"
+            assert problem.found and problem.allowed

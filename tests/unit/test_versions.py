@@ -1,0 +1,43 @@
+"""The toolchain pins agree everywhere they appear: versions module, requirements and Go wrapper modules."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from foundry import versions
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def requirement(name: str) -> str:
+    text = (REPO / "requirements.txt").read_text()
+    match = re.search(rf"^{re.escape(name)}==(\S+)$", text, re.MULTILINE)
+    assert match, f"{name} is not pinned in requirements.txt"
+    return match.group(1)
+
+
+def go_requirement(module_dir: str, module: str) -> str:
+    text = (REPO / "toolchain" / module_dir / "go.mod").read_text()
+    match = re.search(rf"^(?:require)?\s+{re.escape(module)} (\S+)", text, re.MULTILINE)
+    assert match, f"{module} is not required by toolchain/{module_dir}/go.mod"
+    return match.group(1)
+
+
+def test_python_sdks_match_the_engine_pins() -> None:
+    assert requirement("pulumi") == versions.PULUMI_VERSION
+    assert requirement("pulumi-kubernetes") == versions.PULUMI_KUBERNETES_VERSION
+    assert requirement("pulumi-policy") == versions.PULUMI_POLICY_VERSION
+
+
+def test_go_wrapper_modules_build_the_pinned_versions() -> None:
+    assert go_requirement("pulumi", "github.com/pulumi/pulumi/pkg/v3") == f"v{versions.PULUMI_VERSION}"
+    assert go_requirement("pulumi", "github.com/pulumi/pulumi/sdk/v3") == f"v{versions.PULUMI_VERSION}"
+    assert go_requirement("pulumi", versions.PULUMI_LANGUAGE_PYTHON_MODULE) == versions.PULUMI_LANGUAGE_PYTHON_PSEUDO
+    provider = go_requirement("kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4")
+    assert provider == versions.PULUMI_KUBERNETES_PROVIDER_PSEUDO
+
+
+def test_go_sums_are_committed() -> None:
+    for module_dir in ("pulumi", "kubernetes"):
+        assert (REPO / "toolchain" / module_dir / "go.sum").stat().st_size > 0

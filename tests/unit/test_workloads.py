@@ -1,0 +1,96 @@
+"""The mock tier: what the program registers for each stack, checked without an engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundry.catalog import Catalog
+from foundry.labels import namespace_for
+from tests.mocks import Registered, of_type
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
+    kubernetes = [r for r in prod_resources if r.type.startswith("kubernetes:") and r.type != "pulumi:providers:kubernetes"]
+    assert kubernetes
+    missing = [r.name for r in kubernetes if "pulumi:providers:kubernetes::kubernetes" not in r.provider]
+    assert missing == []
+
+
+def test_a_deployment_named_after_every_catalog_service(prod_resources: list[Registered], catalog: Catalog) -> None:
+    deployments = of_type(prod_resources, DEPLOYMENT)
+    assert sorted(deployments) == sorted(s.name for s in catalog.services)
+    for service in catalog.services:
+        metadata = deployments[service.name].inputs["metadata"]
+        assert metadata["name"] == service.name
+        assert metadata["namespace"] == namespace_for(service.plane)
+
+
+@pytest.mark.parametrize("service", ["gateway", "sql-bi-gateway-service", "auth-service", "audit-sink"])
+def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> None:
+    pod = of_type(prod_resources, DEPLOYMENT)[service].inputs["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert not container["image"].endswith(":latest")
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {"topology.kubernetes.io/zone",
+                                                                          "kubernetes.io/hostname"}
+
+
+def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Registered], catalog: Catalog) -> None:
+    names = sorted(s.name for s in catalog.services)
+    assert sorted(of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget")) == names
+    hpas = of_type(prod_resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert sorted(hpas) == names
+    assert all(h.inputs["spec"]["minReplicas"] == 3 for h in hpas.values())
+
+
+def test_dev_has_neither_budgets_nor_autoscalers(dev_resources: list[Registered]) -> None:
+    types = {r.type for r in dev_resources}
+    assert "kubernetes:policy/v1:PodDisruptionBudget" not in types
+    assert "kubernetes:autoscaling/v2:HorizontalPodAutoscaler" not in types
+
+
+def test_network_policy_admits_exactly_the_catalog_callers(prod_resources: list[Registered], catalog: Catalog) -> None:
+    policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    warehouse = policies["sql-warehousing-service"].inputs["spec"]
+    peers = warehouse["ingress"][0]["from"]
+    admitted = sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in peers)
+    assert admitted == sorted(catalog.by_name("sql-warehousing-service").callers)
+    assert {p["port"] for p in warehouse["ingress"][0]["ports"]} == {8080, 50123}
+
+
+def test_a_service_nobody_calls_admits_nobody(prod_resources: list[Registered]) -> None:
+    policy = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["audit-sink"].inputs["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy.get("ingress", []) == []
+
+
+def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registered]) -> None:
+    namespaces = of_type(prod_resources, "kubernetes:core/v1:Namespace")
+    assert sorted(namespaces) == sorted(namespace_for(p) for p in
+                                        ("storage", "ingestion", "compute", "control", "edge", "relational"))
+    for namespace in namespaces.values():
+        assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    denies = [p for n, p in policies.items() if n.endswith("-default-deny")]
+    assert len(denies) == len(namespaces)
+    assert all(p.inputs["spec"]["policyTypes"] == ["Ingress", "Egress"] for p in denies)
+
+
+def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> None:
+    tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
+    assert tokens == {
+        "openfoundry:platform:PlaneNamespaces", "openfoundry:workload:ServiceWorkload",
+        *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
+    }
