@@ -10,9 +10,16 @@ from foundry.config import ConfigErrors, load_stack_config, parse_raw_config
 from foundry.guard import refuse_development_passphrase
 
 
+def raw_config() -> dict[str, str]:
+    """Every config value of the stack, including keys no code asks for (so unknown keys can be refused)."""
+    from pulumi.runtime.config import CONFIG
+
+    return {**pulumi.runtime.get_config_env(), **CONFIG.get()}
+
+
 def main() -> None:
     try:
-        config = load_stack_config(parse_raw_config(pulumi.runtime.get_config_env()), pulumi.get_stack())
+        config = load_stack_config(parse_raw_config(raw_config()), pulumi.get_stack())
         catalog = load_catalog()
         refuse_development_passphrase(config)
     except ConfigErrors as err:

@@ -1,4 +1,4 @@
-"""The whole platform: the Kubernetes provider, the plane namespaces and every plane's services."""
+"""The whole platform: the Kubernetes provider, the operators, the plane namespaces and every plane's services."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
+from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
@@ -22,6 +23,7 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
 
 def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneServices]:
     provider = kubernetes_provider(cfg)
+    operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
@@ -32,6 +34,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneService
         for plane in PLANES
     }
     pulumi.export("environment", cfg.environment)
+    pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,22 +122,31 @@ def preview(stack: str, extra: list[str]) -> int:
     return pulumi(["preview", "--stack", stack, *extra], env, check=False)
 
 
-def render(stack: str, extra: list[str]) -> int:
-    """Render into rendered/<stack>/ through a throwaway project and backend seeded with the stack's config.
+@contextmanager
+def scratch_stack(stack: str, render_into: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A throwaway project and file backend seeded with the stack's own config, rendering into `render_into`.
 
     The scratch project points `main` at this checkout, so the program is the same; only the Kubernetes
-    target (render mode) and the state (a temporary file backend) differ from the stack's real runs.
+    target (render mode) and the state (a temporary backend, random passphrase) differ from real runs.
     """
+    with tempfile.TemporaryDirectory(prefix=f"openfoundry-{stack}-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        _write_scratch_project(stack, scratch, render_into)
+        (scratch / "state").mkdir()
+        env = engine_env(f"file://{scratch / 'state'}", secrets.token_urlsafe(24))
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # a throwaway state needs no per-step checkpoint
+        pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
+        yield scratch, env
+
+
+def render(stack: str, extra: list[str]) -> int:
+    """Render into rendered/<stack>/ offline, without touching the stack's real state."""
     preflight(stack, environ={})
     target = RENDERED / stack
     shutil.rmtree(target, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix=f"openfoundry-render-{stack}-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        _write_scratch_project(stack, scratch, target)
-        env = engine_env(f"file://{scratch / 'state'}", secrets.token_urlsafe(24))
-        env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # a throwaway state needs no per-step checkpoint
-        (scratch / "state").mkdir()
-        pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
+    print(f"render of {stack}: operators taken as installed (install=external): chart repositories are not "
+          "reachable offline, so their manifests are not part of the render")
+    with scratch_stack(stack, target) as (scratch, env):
         code = pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(scratch),
                        *extra], env, check=False)
     _protect_rendered(stack)
@@ -157,6 +167,8 @@ def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
         document.pop(key, None)
     config = document.get("config") or {}
     config[f"{NAMESPACE}:kubernetes"] = {"mode": "render", "renderDirectory": str(target)}
+    # Chart repositories are unreachable offline: the render declares the operators already installed.
+    config[f"{NAMESPACE}:operators"] = {"install": "external"}
     document["config"] = config
     (scratch / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 

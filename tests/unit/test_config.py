@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
-from foundry.defaults import defaults_for, deep_merge
+from foundry.defaults import deep_merge, defaults_for
 from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
 from ops.stack import read_stack_values
 

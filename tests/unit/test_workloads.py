@@ -77,9 +77,10 @@ def test_a_service_nobody_calls_admits_nobody(prod_resources: list[Registered]) 
 
 
 def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registered]) -> None:
-    namespaces = of_type(prod_resources, "kubernetes:core/v1:Namespace")
-    assert sorted(namespaces) == sorted(namespace_for(p) for p in
-                                        ("storage", "ingestion", "compute", "control", "edge", "relational"))
+    planes = ("storage", "ingestion", "compute", "control", "edge", "relational")
+    namespaces = {n: r for n, r in of_type(prod_resources, "kubernetes:core/v1:Namespace").items()
+                  if n.startswith("openfoundry-")}
+    assert sorted(namespaces) == sorted(namespace_for(p) for p in planes)
     for namespace in namespaces.values():
         assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
@@ -91,6 +92,6 @@ def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registe
 def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> None:
     tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
     assert tokens == {
-        "openfoundry:platform:PlaneNamespaces", "openfoundry:workload:ServiceWorkload",
+        "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }

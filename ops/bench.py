@@ -1,0 +1,128 @@
+"""Performance figures, printed (never asserted): `make bench`.
+
+  toolchain bootstrap   cold (empty toolchain cache and Go build cache; Go module cache as found) and warm
+  mock evaluation       the prod program under Pulumi mocks (no engine)
+  prod preview          `pulumi preview` of prod in render mode, beside a floor program registering the same
+                        number of plain ConfigMaps through the same engine, and their ratio
+  validation            strict schema validation of every rendered prod manifest (warm)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from foundry.catalog import load_catalog
+from foundry.config import load_stack_config
+from ops import stack, toolchain
+from ops.validate import validate_directory
+
+REPO = toolchain.REPO
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def bootstrap_seconds(cache: Path, go_cache: Path) -> float:
+    env = {**os.environ, "OPENFOUNDRY_CACHE": str(cache), "GOCACHE": str(go_cache)}
+    return timed(lambda: subprocess.run([sys.executable, "-m", "ops.toolchain"], cwd=REPO, env=env, check=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def mock_evaluation() -> tuple[float, int]:
+    from tests.mocks import register_platform
+
+    config = load_stack_config(stack.read_stack_values("prod"), "prod")
+    catalog = load_catalog()
+    started = time.perf_counter()
+    registered = register_platform(config, catalog)
+    return time.perf_counter() - started, len(registered)
+
+
+def prod_preview_seconds() -> float:
+    with tempfile.TemporaryDirectory() as out, stack.scratch_stack("prod", Path(out)) as (scratch, env):
+        return timed(lambda: stack.pulumi(["preview", "--stack", "prod", "--cwd", str(scratch)], _quiet(env)))
+
+
+def floor_preview_seconds(count: int) -> float:
+    tc = toolchain.ensure()
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        project = {"name": "floor", "runtime": {"name": "python", "options": {"toolchain": "pip",
+                                                                              "virtualenv": str(REPO / ".venv")}},
+                   "main": str(REPO / "ops" / "floor")}
+        (scratch / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+        (scratch / "Pulumi.floor.yaml").write_text(yaml.safe_dump({"config": {
+            "floor:count": str(count), "floor:renderDirectory": str(scratch / "rendered")}}))
+        (scratch / "state").mkdir()
+        env = stack.engine_env(f"file://{scratch / 'state'}", "floor")
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+        stack.pulumi(["stack", "init", "floor", "--cwd", str(scratch)], env)
+        assert tc.pulumi.exists()
+        return timed(lambda: stack.pulumi(["preview", "--stack", "floor", "--cwd", str(scratch)], _quiet(env)))
+
+
+def _quiet(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "PULUMI_DISABLE_PROGRESS": "true"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-cold", action="store_true", help="leave out the cold toolchain build (minutes)")
+    args = parser.parse_args(argv)
+    figures: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="openfoundry-bench-") as tmp:
+        cache, go_cache = Path(tmp) / "cache", Path(tmp) / "gocache"
+        if not args.skip_cold:
+            figures.append(("toolchain bootstrap, cold", f"{bootstrap_seconds(cache, go_cache):8.1f} s"))
+            figures.append(("toolchain bootstrap, warm", f"{bootstrap_seconds(cache, go_cache):8.2f} s"))
+    figures.append(("toolchain bootstrap, warm (project cache)", f"{timed(toolchain.ensure):8.2f} s"))
+    mock_seconds, resources = mock_evaluation()
+    figures.append((f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s"))
+    with _silenced():
+        prod = prod_preview_seconds()
+        floor = floor_preview_seconds(resources)
+    figures.append(("pulumi preview, prod (render mode)", f"{prod:8.1f} s"))
+    figures.append((f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s"))
+    figures.append(("prod / floor", f"{prod / floor:8.2f} x"))
+    if not (REPO / "rendered" / "prod").exists():
+        with _silenced():
+            stack.render("prod", [])
+    figures.append(("strict validation of rendered/prod (warm)",
+                    f"{timed(lambda: validate_directory(REPO / 'rendered' / 'prod')):8.2f} s"))
+    width = max(len(name) for name, _ in figures)
+    for name, value in figures:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+class _silenced:
+    """Send the engine's own output to /dev/null while a figure is being measured."""
+
+    def __enter__(self) -> None:
+        self._saved = os.dup(1), os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        os.close(self._saved[0])
+        os.close(self._saved[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

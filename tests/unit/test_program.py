@@ -1,0 +1,54 @@
+"""The whole program (__main__.py) under mocks: a broken config registers nothing at all."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from foundry.defaults import deep_merge
+from ops.stack import read_stack_values
+from tests.mocks import RecordingMocks
+from tests.unit.test_config import BROKEN
+
+PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
+
+
+def run_program(values: dict[str, Any], stack: str) -> tuple[RecordingMocks, BaseException | None]:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=stack, preview=False)
+    pulumi.runtime.set_all_config({f"openfoundry:{k}": v if isinstance(v, str) else json.dumps(v)
+                                   for k, v in values.items()})
+    failure: BaseException | None = None
+
+    @pulumi.runtime.test
+    def program() -> None:
+        nonlocal failure
+        try:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+        except pulumi.RunError as err:
+            failure = err
+
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({})
+    return mocks, failure
+
+
+def test_the_dev_program_registers_the_platform() -> None:
+    mocks, failure = run_program(read_stack_values("dev"), "dev")
+    assert failure is None
+    assert any(r.type == "kubernetes:apps/v1:Deployment" for r in mocks.registered)
+
+
+@pytest.mark.parametrize(("case", "overrides", "expected"), BROKEN, ids=[case for case, _, _ in BROKEN])
+def test_a_broken_config_registers_no_resource(case: str, overrides: dict[str, Any], expected: str) -> None:
+    mocks, failure = run_program(deep_merge(read_stack_values("prod"), overrides), "prod")
+    assert isinstance(failure, pulumi.RunError)
+    assert "nothing was deployed" in str(failure)
+    assert mocks.registered == []
