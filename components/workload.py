@@ -13,7 +13,6 @@ from foundry.labels import namespace_for, selector_labels, service_labels
 
 RUN_AS = 10001
 HEALTH_PATH = "/healthz"
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         for caller in sorted(self._args.service.callers):
             if caller in EXTERNAL_CALLERS:
                 peers.append(k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": INGRESS_CONTROLLER_NAMESPACE})))
+                    match_labels={"kubernetes.io/metadata.name": self._args.config.edge.ingress_namespace})))
             else:
                 peers.append(_service_peer(self._args.catalog.by_name(caller)))
         return peers

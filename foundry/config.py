@@ -147,6 +147,7 @@ class Relational(_Section):
 class Edge(_Section):
     host: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
     ingress_class: DnsLabel
+    ingress_namespace: DnsLabel = "ingress-nginx"
     cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+$")]]
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
     request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
@@ -293,8 +294,7 @@ def _workload_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
 def _ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     ceph = cfg.storage.ceph
     path = "openfoundry:storage.ceph"
-    if ceph.mon_count % 2 == 0:
-        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "an odd number (a quorum needs a majority)")
+    yield from _odd_quorum(f"{path}.monCount", ceph.mon_count, "Ceph monitors")
     if cfg.is_prod and ceph.mon_count < 3:
         yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "3 or more in prod")
     if cfg.is_prod and ceph.allow_multiple_mons_per_node:
@@ -345,6 +345,11 @@ def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Itera
                                 "an erasure-coded data pool in prod (dataChunks 4, codingChunks 2)")
 
 
+def _odd_quorum(path: str, count: int, quorum: str) -> Iterable[ConfigProblem]:
+    if count % 2 == 0:
+        yield ConfigProblem(path, str(count), f"an odd number ({quorum} needs a strict majority)")
+
+
 def _too_wide(path: str, width: int, domain: FailureDomain, cfg: StackConfig, found: str | None = None) -> ConfigProblem:
     source = {"host": "topology.nodes", "rack": "topology.racks", "zone": "the number of topology.zones"}[domain]
     return ConfigProblem(path, found or str(width),
@@ -354,8 +359,7 @@ def _too_wide(path: str, width: int, domain: FailureDomain, cfg: StackConfig, fo
 def _kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     k = cfg.ingestion.kafka
     path = "openfoundry:ingestion.kafka"
-    if k.controllers % 2 == 0:
-        yield ConfigProblem(f"{path}.controllers", str(k.controllers), "an odd number (KRaft quorum)")
+    yield from _odd_quorum(f"{path}.controllers", k.controllers, "the KRaft controller quorum")
     if k.replication_factor > k.brokers:
         yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), f"at most brokers ({k.brokers})")
     isr_too_high = k.min_insync_replicas >= k.replication_factor if k.replication_factor > 1 else k.min_insync_replicas > 1
@@ -368,8 +372,7 @@ def _kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
 
 def _nats_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     n = cfg.control.nats
-    if n.servers % 2 == 0:
-        yield ConfigProblem("openfoundry:control.nats.servers", str(n.servers), "an odd number (JetStream RAFT quorum)")
+    yield from _odd_quorum("openfoundry:control.nats.servers", n.servers, "the JetStream RAFT quorum")
     if n.stream_replicas > n.servers:
         yield ConfigProblem("openfoundry:control.nats.streamReplicas", str(n.stream_replicas),
                             f"at most control.nats.servers ({n.servers})")

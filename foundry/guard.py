@@ -15,4 +15,4 @@ def refuse_development_passphrase(config: StackConfig, environ: dict[str, str] |
     if config.is_prod and env.get("PULUMI_CONFIG_PASSPHRASE") == DEVELOPMENT_PASSPHRASE:
         raise ConfigErrors([ConfigProblem(
             "PULUMI_CONFIG_PASSPHRASE", "the development passphrase",
-            "a team secrets provider for prod (README: Production state and secrets)")])
+            "a team secrets provider for prod (README: State and secrets)")])

@@ -137,3 +137,11 @@ def test_any_mutation_either_loads_or_fails_cleanly(mutations: list[tuple[tuple[
         for problem in err.problems:
             assert problem.path.startswith("openfoundry:") or problem.path == "PULUMI_CONFIG_PASSPHRASE"
             assert problem.found and problem.allowed
+
+
+def test_prod_needs_its_team_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.stack import StackError, backend_for
+
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    with pytest.raises(StackError, match="PULUMI_BACKEND_URL"):
+        backend_for("prod")
