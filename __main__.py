@@ -7,6 +7,7 @@ import pulumi
 from components.platform import build_platform
 from foundry.catalog import CatalogError, load_catalog
 from foundry.config import ConfigErrors, load_stack_config, parse_raw_config
+from foundry.consistency import check_config_against_catalog
 from foundry.guard import refuse_development_passphrase
 
 
@@ -21,6 +22,7 @@ def main() -> None:
     try:
         config = load_stack_config(parse_raw_config(raw_config()), pulumi.get_stack())
         catalog = load_catalog()
+        check_config_against_catalog(config, catalog)
         refuse_development_passphrase(config)
     except ConfigErrors as err:
         for problem in err.problems:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.relational import Database
 from components.workload import ServiceWorkload, ServiceWorkloadArgs
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -19,6 +21,8 @@ class PlaneServicesArgs:
     config: StackConfig
     namespace: pulumi.Input[str]
     provider: k8s.Provider
+    databases: Mapping[str, Database] = field(default_factory=dict)   # by owning service
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
 class PlaneServices(pulumi.ComponentResource):
@@ -32,8 +36,9 @@ class PlaneServices(pulumi.ComponentResource):
             svc.name: ServiceWorkload(
                 svc.name,
                 ServiceWorkloadArgs(service=svc, catalog=args.catalog, config=args.config,
-                                    namespace=args.namespace, provider=args.provider),
-                opts=pulumi.ResourceOptions(parent=self),
+                                    namespace=args.namespace, provider=args.provider,
+                                    database=args.databases.get(svc.name)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             )
             for svc in args.catalog.in_plane(args.plane)
         }

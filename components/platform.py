@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
+from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
 
@@ -25,16 +26,25 @@ def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneService
     provider = kubernetes_provider(cfg)
     operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
+    all_databases = databases(catalog)
+    RelationalStatePlane("relational", RelationalStatePlaneArgs(
+        config=cfg, databases=all_databases, provider=provider,
+        cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
+        buckets_ready=operators.ready("rook-ceph"),
+        namespaces_ready=list(namespaces.namespaces.values()),
+    ))
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
             plane,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
-                              provider=provider),
+                              provider=provider, databases={db.owner: db for db in all_databases},
+                              depends_on=[namespaces]),
         )
         for plane in PLANES
     }
     pulumi.export("environment", cfg.environment)
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
+    pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

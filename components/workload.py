@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.relational import POSTGRES_PORT, Database, database_env
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import StackConfig
 from foundry.labels import namespace_for, selector_labels, service_labels
@@ -22,6 +23,7 @@ class ServiceWorkloadArgs:
     config: StackConfig
     namespace: pulumi.Input[str]
     provider: k8s.Provider
+    database: Database | None = None
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -98,6 +100,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_SERVICE", value=svc.name),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=cfg.environment),
+                *(database_env(self._args.database) if self._args.database else []),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": cfg.workloads.cpu_request, "memory": cfg.workloads.memory_request},
@@ -150,11 +153,21 @@ class ServiceWorkload(pulumi.ComponentResource):
             )
             for callee in self._args.catalog.callees_of(svc.name)
         ]
+        if self._args.database is not None:
+            egress.append(self._database_egress(self._args.database))
         return k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
             policy_types=["Ingress", "Egress"],
             ingress=ingress if self._caller_peers() else [],
             egress=egress,
+        )
+
+    @staticmethod
+    def _database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+        target = {"cnpg.io/poolerName": f"{db.cluster}-pooler-rw"} if db.pooled else {"cnpg.io/cluster": db.cluster}
+        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=target))],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
         )
 
     def _caller_peers(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:

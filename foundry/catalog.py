@@ -21,8 +21,9 @@ CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "services.yaml"
 
 Plane = Literal["storage", "ingestion", "compute", "control", "edge"]
 PLANES: tuple[Plane, ...] = ("storage", "ingestion", "compute", "control", "edge")
-# The relational state plane runs databases only; no service is anchored there, but it has a namespace.
-NAMESPACED_PLANES = (*PLANES, "relational")
+# The relational state plane has no namespace of its own: each database lives beside its owner, whose
+# pods must read the database's Secret (components/relational.py).
+NAMESPACED_PLANES = PLANES
 Family = Literal["entry-and-experience", "data-plane", "governance-and-semantics", "developer-platform", "ai-and-ml"]
 Bus = Literal["control", "data"]
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,51}[a-z0-9]$")]
@@ -30,6 +31,8 @@ TopicName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-
 Subject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
 BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
 PortNumber = Annotated[int, Field(ge=1024, le=65535)]
+# Platform components (not catalog services) that own a database, with the plane they run in.
+PLATFORM_DATABASE_OWNERS = {"lakekeeper": "storage"}
 # Callers that are not catalog services: the Ingress controller in front of the edge.
 EXTERNAL_CALLERS = frozenset({"ingress"})
 
@@ -121,6 +124,10 @@ class Catalog(_Model):
 
     def in_plane(self, plane: str) -> list[Service]:
         return [s for s in self.services if s.plane == plane]
+
+    def database_owners(self) -> dict[str, str]:
+        """Every owner of a CloudNativePG database, with its plane: catalog services and platform components."""
+        return {**{s.name: s.plane for s in self.services if s.database}, **PLATFORM_DATABASE_OWNERS}
 
     def callees_of(self, name: str) -> list[Service]:
         return [s for s in self.services if name in s.callers]

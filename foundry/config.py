@@ -110,6 +110,13 @@ class Storage(_Section):
     block_pool: BlockPool
     object_store: ObjectStore
     block_storage_class: DnsLabel = "ceph-fast-rbd"
+    bucket_storage_class: DnsLabel = "ceph-bucket"
+    object_store_name: DnsLabel = "lake"
+
+    @property
+    def rgw_endpoint(self) -> str:
+        """Rook serves an object store's gateway as rook-ceph-rgw-<store> in the Rook namespace."""
+        return f"http://rook-ceph-rgw-{self.object_store_name}.rook-ceph.svc:80"
 
 
 class Kafka(_Section):
@@ -133,11 +140,25 @@ class Control(_Section):
     nats: Nats
 
 
+Cron6 = Annotated[str, StringConstraints(pattern=r"^\S+( \S+){5}$")]
+Timestamp = Annotated[str, StringConstraints(
+    pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")]
+
+
+class RecoverFrom(_Section):
+    cluster: DnsLabel
+    target_time: Timestamp
+
+
 class Postgres(_Section):
     instances: Count
     synchronous_replicas: Annotated[int, Field(ge=0, le=98)]
     backup_retention_days: Annotated[int, Field(ge=1, le=3650)]
+    backup_schedule: Cron6 = "0 0 2 * * *"
     storage_size: Quantity = "20Gi"
+    pooler_instances: Count = 2
+    parameters: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_.]+$")], str] = {}
+    recover_from: RecoverFrom | None = None
 
 
 class Relational(_Section):

@@ -41,7 +41,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "ingestion": {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1}},
         "control": {"nats": {"servers": 1, "streamReplicas": 1}},
-        "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7}},
+        "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
+                                    "poolerInstances": 1}},
         "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"]},
     },
     "prod": {

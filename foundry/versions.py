@@ -24,6 +24,11 @@ PULUMI_POLICY_VERSION = "1.18.0"
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.
 KUBERNETES_VERSION = "1.31.0"
 
+# --- Images --------------------------------------------------------------------------------------------
+# CloudNativePG's `standard` flavour ships pgvector (SQL name `vector`); `minimal` does not.
+# renovate: datasource=docker depName=ghcr.io/cloudnative-pg/postgresql
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie"
+
 # --- Operator charts (official Helm charts; `helm.v4.Chart` renders them inside the provider) -------------
 # Each entry: chart name, version, repository (an https Helm repo or an oci:// reference).
 

@@ -26,6 +26,7 @@ from ops.toolchain import REPO
 class ValidationReport:
     checked: Counter[str] = field(default_factory=Counter)
     unchecked: dict[str, str] = field(default_factory=dict)
+    unchecked_count: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
     def print(self, out: Any = sys.stdout) -> None:
@@ -33,7 +34,7 @@ class ValidationReport:
         for kind, count in sorted(self.checked.items()):
             print(f"  checked   {count:4d}  {kind}", file=out)
         for kind, why in sorted(self.unchecked.items()):
-            print(f"  unchecked       {kind}: {why}", file=out)
+            print(f"  unchecked {self.unchecked_count[kind]:4d}  {kind}: {why}", file=out)
         for failure in self.failures:
             print(f"  FAILED    {failure}", file=out)
         total = sum(self.checked.values())
@@ -51,6 +52,7 @@ def validate_document(document: dict[str, Any], source: str, report: ValidationR
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
         report.unchecked[kind] = "no schema in the Kubernetes API: a custom resource, not checked here"
+        report.unchecked_count[kind] += 1
         return
     except kubernetes_validate.ValidationError as err:
         path = ".".join(str(p) for p in err.path) or "(root)"

@@ -17,15 +17,23 @@ class Registered:
     name: str
     inputs: dict[str, Any]
     provider: str
+    protected: bool = False
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: list[Registered] = []
+        self.protected: set[tuple[str, str]] = set()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or ""))
+        protected = (args.typ, args.name) in self.protected
+        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "", protected))
         return f"{args.name}-id", dict(args.inputs)
+
+    def record_protection(self, args: pulumi.ResourceTransformationArgs) -> None:
+        """A stack transformation sees each resource's options before it is registered."""
+        if args.opts is not None and args.opts.protect and args.opts.retain_on_delete:
+            self.protected.add((args.type_, args.name))
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -40,6 +48,7 @@ def register_platform(config: StackConfig, catalog: Catalog) -> list[Registered]
 
     @pulumi.runtime.test
     def build() -> None:
+        pulumi.runtime.register_stack_transformation(mocks.record_protection)
         build_platform(config, catalog)
 
     build()

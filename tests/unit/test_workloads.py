@@ -77,7 +77,7 @@ def test_a_service_nobody_calls_admits_nobody(prod_resources: list[Registered]) 
 
 
 def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registered]) -> None:
-    planes = ("storage", "ingestion", "compute", "control", "edge", "relational")
+    planes = ("storage", "ingestion", "compute", "control", "edge")
     namespaces = {n: r for n, r in of_type(prod_resources, "kubernetes:core/v1:Namespace").items()
                   if n.startswith("openfoundry-")}
     assert sorted(namespaces) == sorted(namespace_for(p) for p in planes)
@@ -93,5 +93,6 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
     tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
     assert tokens == {
         "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
+        "openfoundry:relational:RelationalStatePlane",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }

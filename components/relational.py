@@ -1,0 +1,265 @@
+"""The relational state plane (ADR-0010): CloudNativePG is the only way this platform runs Postgres.
+
+One CNPG `Cluster` per service that owns relational state, plus Lakekeeper's catalog database. Each cluster
+lives in its owner's namespace (a Secret cannot be read across namespaces, and the owner reads the cluster's
+`<cluster>-app` Secret), archives WAL and base backups through the Barman Cloud plugin to its own RGW bucket,
+and is closed by a NetworkPolicy to everyone but its owner and the CNPG operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from foundry.catalog import Catalog
+from foundry.config import StackConfig
+from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
+from foundry.versions import POSTGRES_IMAGE
+
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+CNPG_OPERATOR_NAMESPACE = "cnpg-system"
+POSTGRES_PORT = 5432
+PLANE = "relational"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database and the workload that owns it."""
+
+    owner: str            # catalog service (or platform component) that alone may connect
+    namespace: str
+    vector: bool = False
+    pooled: bool = False
+
+    @property
+    def cluster(self) -> str:
+        return f"pg-{self.owner}"
+
+    @property
+    def name(self) -> str:
+        return self.owner.replace("-", "_")
+
+    @property
+    def bucket(self) -> str:
+        return f"pg-backups-{self.owner}"
+
+    @property
+    def host(self) -> str:
+        service = f"{self.cluster}-pooler-rw" if self.pooled else f"{self.cluster}-rw"
+        return f"{service}.{self.namespace}.svc"
+
+
+def databases(catalog: Catalog) -> list[Database]:
+    """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
+    result = []
+    for owner, plane in catalog.database_owners().items():
+        service = next((s for s in catalog.services if s.name == owner), None)
+        vector, pooled = (service.vector, service.pooled) if service else (False, False)
+        result.append(Database(owner, namespace_for(plane), vector=vector, pooled=pooled))
+    return result
+
+
+@dataclass(frozen=True)
+class RelationalStatePlaneArgs:
+    config: StackConfig
+    databases: Sequence[Database]
+    provider: k8s.Provider
+    cnpg_ready: Sequence[pulumi.Resource] = ()       # CloudNativePG and the Barman Cloud plugin charts
+    buckets_ready: Sequence[pulumi.Resource] = ()    # Rook, which serves ObjectBucketClaims
+    namespaces_ready: Sequence[pulumi.Resource] = ()
+
+
+class RelationalStatePlane(pulumi.ComponentResource):
+    clusters: dict[str, pulumi.CustomResource]
+
+    def __init__(self, name: str, args: RelationalStatePlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:relational:RelationalStatePlane", name, None, opts)
+        self._args = args
+        self.clusters = {db.owner: self._database(db) for db in args.databases}
+        recover = args.config.relational.postgres.recover_from
+        if recover is not None:
+            origin = next(db for db in args.databases if db.cluster == recover.cluster)
+            self._recovery_cluster(origin, recover.target_time)
+        self.register_outputs({"clusters": {owner: db.cluster for owner, db in
+                                            ((d.owner, d) for d in args.databases)}})
+
+    # --- one database ------------------------------------------------------------------------------------
+
+    def _database(self, db: Database) -> pulumi.CustomResource:
+        claim = self._bucket_claim(db)
+        store = self._object_store(db, claim)
+        cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db),
+                               depends_on=[store], stateful=True)
+        self._custom(db, "postgresql.cnpg.io/v1", "ScheduledBackup", f"{db.cluster}-nightly", {
+            "schedule": self._args.config.relational.postgres.backup_schedule,
+            "backupOwnerReference": "self",
+            "immediate": True,
+            "cluster": {"name": db.cluster},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_PLUGIN},
+        }, depends_on=[cluster])
+        if db.vector:
+            self._custom(db, "postgresql.cnpg.io/v1", "Database", f"{db.cluster}-{db.name.replace('_', '-')}", {
+                "name": db.name,
+                "owner": db.name,
+                "cluster": {"name": db.cluster},
+                "extensions": [{"name": "vector", "ensure": "present"}],
+            }, depends_on=[cluster])
+        if db.pooled:
+            self._custom(db, "postgresql.cnpg.io/v1", "Pooler", f"{db.cluster}-pooler-rw", {
+                "cluster": {"name": db.cluster},
+                "instances": self._args.config.relational.postgres.pooler_instances,
+                "type": "rw",
+                "pgbouncer": {"poolMode": "transaction"},
+            }, depends_on=[cluster])
+        self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, {
+            "selector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
+            "podMetricsEndpoints": [{"port": "metrics"}],
+        }, depends_on=[cluster])
+        self._network_policy(db)
+        return cluster
+
+    def _cluster_spec(self, db: Database, bootstrap: dict[str, Any] | None = None,
+                      archive_as: str | None = None) -> dict[str, Any]:
+        cfg = self._args.config
+        pg = cfg.relational.postgres
+        postgresql: dict[str, Any] = {"parameters": dict(pg.parameters)} if pg.parameters else {}
+        if pg.synchronous_replicas > 0:
+            postgresql["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
+        archiver: dict[str, Any] = {"barmanObjectName": f"{db.cluster}-backups"}
+        if archive_as:
+            archiver["serverName"] = archive_as
+        spec: dict[str, Any] = {
+            "instances": pg.instances,
+            "imageName": POSTGRES_IMAGE,
+            "enablePDB": True,
+            "storage": {"size": pg.storage_size, "storageClass": cfg.storage.block_storage_class},
+            "bootstrap": bootstrap or {"initdb": {"database": db.name, "owner": db.name}},
+            "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": archiver}],
+            "affinity": {"enablePodAntiAffinity": True, "podAntiAffinityType": "required" if cfg.is_prod else "preferred",
+                         "topologyKey": "kubernetes.io/hostname"},
+            "topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": cfg.topology.zone_label,
+                "whenUnsatisfiable": "DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
+            }],
+            "inheritedMetadata": {"labels": {**common_labels(PLANE), NAME_LABEL: db.cluster}},
+        }
+        if postgresql:
+            spec["postgresql"] = postgresql
+        return spec
+
+    def _bucket_claim(self, db: Database) -> pulumi.CustomResource:
+        return self._custom(db, "objectbucket.io/v1alpha1", "ObjectBucketClaim", db.bucket, {
+            "bucketName": db.bucket,
+            "storageClassName": self._args.config.storage.bucket_storage_class,
+        }, stateful=True, needs=self._args.buckets_ready)
+
+    def _object_store(self, db: Database, claim: pulumi.CustomResource) -> pulumi.CustomResource:
+        credentials = db.bucket  # the claim's Secret is named after the claim
+        return self._custom(db, "barmancloud.cnpg.io/v1", "ObjectStore", f"{db.cluster}-backups", {
+            "retentionPolicy": f"{self._args.config.relational.postgres.backup_retention_days}d",
+            "configuration": {
+                "destinationPath": f"s3://{db.bucket}/",
+                "endpointURL": self._args.config.storage.rgw_endpoint,
+                "s3Credentials": {
+                    "accessKeyId": {"name": credentials, "key": "AWS_ACCESS_KEY_ID"},
+                    "secretAccessKey": {"name": credentials, "key": "AWS_SECRET_ACCESS_KEY"},
+                },
+                "wal": {"compression": "gzip"},
+                "data": {"compression": "gzip"},
+            },
+        }, depends_on=[claim])
+
+    def _recovery_cluster(self, origin: Database, target_time: str) -> None:
+        """A new cluster restored from `origin`'s backups to a point in time; it archives under its own name."""
+        name = f"{origin.cluster}-pitr"
+        bootstrap = {"recovery": {"source": origin.cluster, "database": origin.name, "owner": origin.name,
+                                  "recoveryTarget": {"targetTime": target_time}}}
+        spec = self._cluster_spec(origin, bootstrap=bootstrap, archive_as=name)
+        spec["externalClusters"] = [{
+            "name": origin.cluster,
+            "plugin": {"name": BARMAN_PLUGIN,
+                       "parameters": {"barmanObjectName": f"{origin.cluster}-backups", "serverName": origin.cluster}},
+        }]
+        spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["cnpg.io/cluster"] = name
+        self._custom(origin, "postgresql.cnpg.io/v1", "Cluster", name, spec,
+                     depends_on=[self.clusters[origin.owner]], stateful=True)
+
+    def _network_policy(self, db: Database) -> None:
+        """Only the owner (and the pooler, which the owner reaches) and the CNPG operator may connect."""
+        owner_peer = _peer(pods=selector_labels(db.owner))
+        operator_peer = _peer(namespace=CNPG_OPERATOR_NAMESPACE)
+        pooler_peer = _peer(pods={"cnpg.io/poolerName": f"{db.cluster}-pooler-rw"})
+        peers = [owner_peer, *([pooler_peer] if db.pooled else [])]
+        k8s.networking.v1.NetworkPolicy(
+            f"{db.cluster}-access",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{db.cluster}-access", namespace=db.namespace,
+                                                labels=common_labels(PLANE)),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"cnpg.io/cluster": db.cluster}),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=peers, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                    # instance manager status (8000) for the operator, replication (5432) between instances
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[operator_peer], ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=8000, protocol="TCP"),
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[_peer(pods={"cnpg.io/cluster": db.cluster})],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                        depends_on=list(self._args.namespaces_ready)),
+        )
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _custom(self, db: Database, api_version: str, kind: str, name: str, spec: dict[str, Any],
+                depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
+                needs: Sequence[pulumi.Resource] | None = None) -> pulumi.CustomResource:
+        prod = self._args.config.is_prod
+        ready = [*self._args.namespaces_ready, *(self._args.cnpg_ready if needs is None else needs)]
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{kind.lower()}",
+            api_version=api_version,
+            kind=kind,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=db.namespace, labels=common_labels(PLANE)),
+            spec=spec,
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
+                protect=stateful and prod, retain_on_delete=stateful and prod,
+            ),
+        )
+
+
+def _peer(pods: dict[str, str] | None = None, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods) if pods else None,
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
+        if namespace else None,
+    )
+
+
+def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
+    """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler)."""
+    secret = f"{db.cluster}-app"
+
+    def from_secret(name: str, key: str) -> k8s.core.v1.EnvVarArgs:
+        return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
+
+    return [
+        k8s.core.v1.EnvVarArgs(name="PGHOST", value=db.host),
+        k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(POSTGRES_PORT)),
+        k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=db.name),
+        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"),
+        from_secret("PGUSER", "username"),
+        from_secret("PGPASSWORD", "password"),
+    ]

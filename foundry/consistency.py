@@ -1,0 +1,22 @@
+"""Rules that need both the stack config and the service catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+
+
+def check_config_against_catalog(config: StackConfig, catalog: Catalog) -> None:
+    problems = list(_recovery_problems(config, catalog))
+    if problems:
+        raise ConfigErrors(problems)
+
+
+def _recovery_problems(config: StackConfig, catalog: Catalog) -> Iterable[ConfigProblem]:
+    recover = config.relational.postgres.recover_from
+    clusters = sorted(f"pg-{owner}" for owner in catalog.database_owners())
+    if recover is not None and recover.cluster not in clusters:
+        yield ConfigProblem("openfoundry:relational.postgres.recoverFrom.cluster", repr(recover.cluster),
+                            f"one of the platform's Postgres clusters ({', '.join(clusters[:4])}, ...)")
