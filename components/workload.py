@@ -38,6 +38,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         self._args = args
         svc, cfg = args.service, args.config
         self._labels = service_labels(svc.name, svc.plane, svc.family, cfg.images.tag)
+        self._sizing = cfg.workloads_for(svc.plane)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
         account = k8s.core.v1.ServiceAccount(
@@ -58,9 +59,9 @@ class ServiceWorkload(pulumi.ComponentResource):
                                           labels=self._labels)
 
     def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
-        svc, cfg = self._args.service, self._args.config
+        svc = self._args.service
         return k8s.apps.v1.DeploymentSpecArgs(
-            replicas=cfg.workloads.replicas,
+            replicas=self._sizing.replicas,
             revision_history_limit=5,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -103,8 +104,8 @@ class ServiceWorkload(pulumi.ComponentResource):
                 *(database_env(self._args.database) if self._args.database else []),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": cfg.workloads.cpu_request, "memory": cfg.workloads.memory_request},
-                limits={"cpu": cfg.workloads.cpu_limit, "memory": cfg.workloads.memory_limit},
+                requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},
+                limits={"cpu": self._sizing.cpu_limit, "memory": self._sizing.memory_limit},
             ),
             readiness_probe=probe,
             liveness_probe=k8s.core.v1.ProbeArgs(
@@ -192,7 +193,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         )
 
     def _autoscaler(self, opts: pulumi.ResourceOptions) -> None:
-        workloads = self._args.config.workloads
+        workloads = self._sizing
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             self._args.service.name,
             metadata=self._metadata(),

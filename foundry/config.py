@@ -165,6 +165,11 @@ class Relational(_Section):
     postgres: Postgres
 
 
+class Compute(_Section):
+    # Analytical pools (DataFusion, Flight SQL) need more than the platform-wide workload sizing.
+    workloads: Workloads | None = None
+
+
 class Edge(_Section):
     host: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
     ingress_class: DnsLabel
@@ -185,11 +190,18 @@ class StackConfig(_Section):
     ingestion: Ingestion
     control: Control
     relational: Relational
+    compute: Compute = Compute()
     edge: Edge
 
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    def workloads_for(self, plane: str) -> Workloads:
+        """A plane's own workload sizing where it has one, else the platform-wide one."""
+        if plane == "compute" and self.compute.workloads is not None:
+            return self.compute.workloads
+        return self.workloads
 
     def failure_domains(self, domain: FailureDomain) -> int:
         return {"host": self.topology.nodes, "rack": self.topology.racks, "zone": len(self.topology.zones)}[domain]
@@ -297,19 +309,21 @@ def _image_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
 
 
 def _workload_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    w = cfg.workloads
+    yield from _sizing_problems("openfoundry:workloads", cfg.workloads, cfg.is_prod)
+    if cfg.compute.workloads is not None:
+        yield from _sizing_problems("openfoundry:compute.workloads", cfg.compute.workloads, cfg.is_prod)
+
+
+def _sizing_problems(path: str, w: Workloads, prod: bool) -> Iterable[ConfigProblem]:
     if w.max_replicas < w.replicas:
-        yield ConfigProblem("openfoundry:workloads.maxReplicas", str(w.max_replicas),
-                            f"at least workloads.replicas ({w.replicas})")
-    if cfg.is_prod and w.replicas < 2:
-        yield ConfigProblem("openfoundry:workloads.replicas", str(w.replicas),
+        yield ConfigProblem(f"{path}.maxReplicas", str(w.max_replicas), f"at least replicas ({w.replicas})")
+    if prod and w.replicas < 2:
+        yield ConfigProblem(f"{path}.replicas", str(w.replicas),
                             "at least 2 in prod (a PodDisruptionBudget needs a spare replica)")
     if _millicores(w.cpu_limit) < _millicores(w.cpu_request):
-        yield ConfigProblem("openfoundry:workloads.cpuLimit", repr(w.cpu_limit),
-                            f"at least workloads.cpuRequest ({w.cpu_request})")
+        yield ConfigProblem(f"{path}.cpuLimit", repr(w.cpu_limit), f"at least cpuRequest ({w.cpu_request})")
     if _bytes(w.memory_limit) < _bytes(w.memory_request):
-        yield ConfigProblem("openfoundry:workloads.memoryLimit", repr(w.memory_limit),
-                            f"at least workloads.memoryRequest ({w.memory_request})")
+        yield ConfigProblem(f"{path}.memoryLimit", repr(w.memory_limit), f"at least memoryRequest ({w.memory_request})")
 
 
 def _ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:

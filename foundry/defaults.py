@@ -64,6 +64,14 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2}},
         "control": {"nats": {"servers": 3, "streamReplicas": 3}},
         "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30}},
+        "compute": {"workloads": {
+            "replicas": 3,
+            "maxReplicas": 12,
+            "cpuRequest": "1",
+            "memoryRequest": "4Gi",
+            "cpuLimit": "4",
+            "memoryLimit": "8Gi",
+        }},
     },
 }
 

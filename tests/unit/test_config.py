@@ -70,6 +70,8 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
      "openfoundry:relational.postgres.backupSchedule"),
     ("latest image tag", {"images": {"tag": "latest"}}, "openfoundry:images.tag: found 'latest'"),
     ("bad image tag", {"images": {"tag": "v1 beta"}}, "openfoundry:images.tag"),
+    ("compute limit below request", {"compute": {"workloads": {"memoryLimit": "1Gi"}}},
+     "openfoundry:compute.workloads.memoryLimit"),
     ("limit below request", {"workloads": {"cpuLimit": "100m"}}, "openfoundry:workloads.cpuLimit"),
     ("cluster without context", {"kubernetes": {"context": None}}, "openfoundry:kubernetes.context"),
     ("bad mode", {"kubernetes": {"mode": "helm"}}, "openfoundry:kubernetes.mode: found 'helm'"),

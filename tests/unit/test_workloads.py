@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foundry.catalog import Catalog
+from foundry.config import StackConfig
 from foundry.labels import namespace_for
 from tests.mocks import Registered, of_type
 
@@ -96,3 +97,12 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:relational:RelationalStatePlane",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
+
+
+def test_compute_services_get_the_compute_sizing(prod_resources: list[Registered], prod_config: StackConfig) -> None:
+    deployments = of_type(prod_resources, DEPLOYMENT)
+    warehouse = deployments["sql-warehousing-service"].inputs["spec"]["template"]["spec"]["containers"][0]
+    gateway = deployments["gateway"].inputs["spec"]["template"]["spec"]["containers"][0]
+    assert prod_config.compute.workloads is not None
+    assert warehouse["resources"]["limits"]["memory"] == prod_config.compute.workloads.memory_limit
+    assert gateway["resources"]["limits"]["memory"] == prod_config.workloads.memory_limit
