@@ -77,33 +77,35 @@ def _quiet(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PULUMI_DISABLE_PROGRESS": "true"}
 
 
+WIDTH = 48
+
+
+def report(name: str, value: str) -> None:
+    print(f"{name:<{WIDTH}}  {value}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-cold", action="store_true", help="leave out the cold toolchain build (minutes)")
     args = parser.parse_args(argv)
-    figures: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="openfoundry-bench-") as tmp:
         cache, go_cache = Path(tmp) / "cache", Path(tmp) / "gocache"
         if not args.skip_cold:
-            figures.append(("toolchain bootstrap, cold", f"{bootstrap_seconds(cache, go_cache):8.1f} s"))
-            figures.append(("toolchain bootstrap, warm", f"{bootstrap_seconds(cache, go_cache):8.2f} s"))
-    figures.append(("toolchain bootstrap, warm (project cache)", f"{timed(toolchain.ensure):8.2f} s"))
+            report("toolchain bootstrap, cold (empty Go build cache)", f"{bootstrap_seconds(cache, go_cache):8.1f} s")
+            report("toolchain bootstrap, warm", f"{bootstrap_seconds(cache, go_cache):8.2f} s")
+    report("toolchain bootstrap, warm (project cache)", f"{timed(toolchain.ensure):8.2f} s")
     mock_seconds, resources = mock_evaluation()
-    figures.append((f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s"))
+    report(f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s")
     with _silenced():
         prod = prod_preview_seconds()
         floor = floor_preview_seconds(resources)
-    figures.append(("pulumi preview, prod (render mode)", f"{prod:8.1f} s"))
-    figures.append((f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s"))
-    figures.append(("prod / floor", f"{prod / floor:8.2f} x"))
-    if not (REPO / "rendered" / "prod").exists():
-        with _silenced():
-            stack.render("prod", [])
-    figures.append(("strict validation of rendered/prod (warm)",
-                    f"{timed(lambda: validate_directory(REPO / 'rendered' / 'prod')):8.2f} s"))
-    width = max(len(name) for name, _ in figures)
-    for name, value in figures:
-        print(f"{name:<{width}}  {value}")
+    report("pulumi preview, prod (render mode)", f"{prod:8.1f} s")
+    report(f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s")
+    report("prod / floor", f"{prod / floor:8.2f} x")
+    with _silenced():
+        stack.render("prod", [])
+    report("strict validation of rendered/prod (warm)",
+           f"{timed(lambda: validate_directory(REPO / 'rendered' / 'prod')):8.2f} s")
     return 0
 
 
