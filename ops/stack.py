@@ -100,11 +100,9 @@ def engine_env(backend: str, passphrase: str) -> dict[str, str]:
     return env
 
 
-def select_stack(stack: str, env: Mapping[str, str], config_file: Path | None = None) -> None:
-    args = ["stack", "select", stack, "--create"]
-    if config_file is None:
-        args += ["--secrets-provider", "passphrase"]
-    pulumi(args, env)
+def select_stack(stack: str, env: Mapping[str, str]) -> None:
+    """Select the stack, creating it (passphrase secrets) on first use; an existing stack keeps its provider."""
+    pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase"], env)
 
 
 def up(stack: str, extra: list[str]) -> int:

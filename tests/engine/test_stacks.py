@@ -49,7 +49,7 @@ def test_rendered_manifests_validate_strictly(rendered: tuple[str, Path]) -> Non
     assert all("." in g and not g.endswith(".k8s.io") for g in {g.split("/")[0] for g in groups})
 
 
-def test_render_leaves_the_stacks_real_state_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_render_leaves_the_stacks_real_state_alone() -> None:
     before = sorted(p.name for p in stack.LOCAL_BACKEND.rglob("*")) if stack.LOCAL_BACKEND.exists() else []
     assert stack.render("dev", []) == 0
     after = sorted(p.name for p in stack.LOCAL_BACKEND.rglob("*")) if stack.LOCAL_BACKEND.exists() else []

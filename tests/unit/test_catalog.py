@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from foundry.catalog import Catalog, CatalogError, parse_catalog
 
@@ -48,8 +49,6 @@ def test_pgvector_is_asked_for_only_with_a_database(catalog: Catalog) -> None:
 def entry(**fields: object) -> str:
     base = {"name": "x-service", "plane": "control", "family": "data-plane", "ports": {"http": 8080}}
     base.update(fields)
-    import yaml
-
     return yaml.safe_dump({"services": [base]})
 
 
