@@ -68,3 +68,34 @@ CHARTS = {
     "flink-kubernetes-operator": ChartPin(
         "flink-kubernetes-operator", "1.15.0", "https://downloads.apache.org/flink/flink-kubernetes-operator-1.15.0/"),
 }
+
+
+# --- API modules the operators' CRDs are generated from (ops/crds.py, with controller-gen) ---------------
+# Each must be the API of the operator version pinned above; crds/<name>/go.mod requires exactly this.
+CONTROLLER_TOOLS_VERSION = "v0.19.0"
+
+
+@dataclass(frozen=True)
+class CrdSource:
+    module: str
+    version: str
+    package: str          # the Go package whose types carry the kubebuilder markers
+
+
+CRD_SOURCES = {
+    # CloudNativePG operator 1.30.0 (chart 0.29.0)
+    "cloudnative-pg": CrdSource("github.com/cloudnative-pg/api", "v1.30.0", "github.com/cloudnative-pg/api/pkg/api/v1"),
+    # Barman Cloud plugin v0.13.0 (chart 0.7.0)
+    "plugin-barman-cloud": CrdSource("github.com/cloudnative-pg/plugin-barman-cloud", "v0.13.0",
+                                     "github.com/cloudnative-pg/plugin-barman-cloud/api/v1"),
+    # Prometheus Operator v0.93.0 (PodMonitor, ServiceMonitor, PrometheusRule)
+    "prometheus-operator": CrdSource("github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring",
+                                     "v0.93.0", "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"),
+}
+
+# Kinds no published artifact yields a CRD for: they are listed as unchecked, with this reason.
+UNCHECKED_KINDS = {
+    "objectbucket.io/ObjectBucketClaim": "its CRD is hand-written in Rook's repository; no published module yields it",
+    "jetstream.nats.io/Stream": "NACK's CRDs are hand-written upstream; no published module yields them",
+    "jetstream.nats.io/Consumer": "NACK's CRDs are hand-written upstream; no published module yields them",
+}

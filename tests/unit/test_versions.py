@@ -41,3 +41,9 @@ def test_go_wrapper_modules_build_the_pinned_versions() -> None:
 def test_go_sums_are_committed() -> None:
     for module_dir in ("pulumi", "kubernetes"):
         assert (REPO / "toolchain" / module_dir / "go.sum").stat().st_size > 0
+
+
+def test_crd_wrapper_modules_pin_the_operator_api_versions() -> None:
+    for name, source in versions.CRD_SOURCES.items():
+        assert go_requirement(f"../crds/{name}", source.module) == source.version
+        assert go_requirement(f"../crds/{name}", "sigs.k8s.io/controller-tools") == versions.CONTROLLER_TOOLS_VERSION

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the API types the cloudnative-pg CRDs are generated from, and controller-gen.
+package tools
+
+import (
+	_ "github.com/cloudnative-pg/api/pkg/api/v1"
+	_ "sigs.k8s.io/controller-tools/cmd/controller-gen"
+)
