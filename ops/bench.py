@@ -4,6 +4,7 @@
   mock evaluation       the prod program under Pulumi mocks (no engine)
   prod preview          `pulumi preview` of prod in render mode, beside a floor program registering the same
                         number of plain ConfigMaps through the same engine, and their ratio
+  CRD generation        controller-gen over the operators' API modules, cold and warm
   validation            strict schema validation of every rendered prod manifest (warm)
 """
 
@@ -37,6 +38,12 @@ def timed(action: Callable[[], object]) -> float:
 def bootstrap_seconds(cache: Path, go_cache: Path) -> float:
     env = {**os.environ, "OPENFOUNDRY_CACHE": str(cache), "GOCACHE": str(go_cache)}
     return timed(lambda: subprocess.run([sys.executable, "-m", "ops.toolchain"], cwd=REPO, env=env, check=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def crd_generation_seconds(cache: Path, go_cache: Path) -> float:
+    env = {**os.environ, "OPENFOUNDRY_CACHE": str(cache), "GOCACHE": str(go_cache)}
+    return timed(lambda: subprocess.run([sys.executable, "-m", "ops.crds"], cwd=REPO, env=env, check=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
@@ -93,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_cold:
             report("toolchain bootstrap, cold (empty Go build cache)", f"{bootstrap_seconds(cache, go_cache):8.1f} s")
             report("toolchain bootstrap, warm", f"{bootstrap_seconds(cache, go_cache):8.2f} s")
+            report("CRD generation, cold (empty Go build cache)", f"{crd_generation_seconds(cache, go_cache / 'crds'):8.1f} s")
+            report("CRD generation, warm", f"{crd_generation_seconds(cache, go_cache / 'crds'):8.2f} s")
     toolchain.ensure()
     mock_seconds, resources = mock_evaluation()
     report(f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s")
