@@ -84,8 +84,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
         if recover is not None:
             origin = next(db for db in args.databases if db.cluster == recover.cluster)
             self._recovery_cluster(origin, recover.target_time)
-        self.register_outputs({"clusters": {owner: db.cluster for owner, db in
-                                            ((d.owner, d) for d in args.databases)}})
+        self.register_outputs({"clusters": {db.owner: db.cluster for db in args.databases}})
 
     # --- one database ------------------------------------------------------------------------------------
 

@@ -145,7 +145,8 @@ class ServiceWorkload(pulumi.ComponentResource):
     def _network_policy(self) -> k8s.networking.v1.NetworkPolicySpecArgs:
         svc = self._args.service
         own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.named().values()]
-        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=self._caller_peers(), ports=own_ports)]
+        callers = self._caller_peers()
+        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=callers, ports=own_ports)] if callers else []
         egress = [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                 to=[_service_peer(callee)],
@@ -159,7 +160,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         return k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
             policy_types=["Ingress", "Egress"],
-            ingress=ingress if self._caller_peers() else [],
+            ingress=ingress,
             egress=egress,
         )
 

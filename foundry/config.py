@@ -425,7 +425,7 @@ def _postgres_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
         yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas), "1 or more in prod")
 
 
-_UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "m": 1}
+_UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 def _millicores(quantity: str) -> float:
