@@ -48,19 +48,27 @@ class Database:
         return f"pg-backups-{self.owner}"
 
     @property
+    def pooler(self) -> str:
+        return f"{self.cluster}-pooler-rw"
+
+    @property
+    def object_store(self) -> str:
+        return f"{self.cluster}-backups"
+
+    @property
     def host(self) -> str:
-        service = f"{self.cluster}-pooler-rw" if self.pooled else f"{self.cluster}-rw"
+        service = self.pooler if self.pooled else f"{self.cluster}-rw"
         return f"{service}.{self.namespace}.svc"
 
 
 def databases(catalog: Catalog) -> list[Database]:
     """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
-    result = []
-    for owner, plane in catalog.database_owners().items():
-        service = next((s for s in catalog.services if s.name == owner), None)
-        vector, pooled = (service.vector, service.pooled) if service else (False, False)
-        result.append(Database(owner, namespace_for(plane), vector=vector, pooled=pooled))
-    return result
+    services = {s.name: s for s in catalog.services}
+    return [
+        Database(owner, namespace_for(plane), vector=owner in services and services[owner].vector,
+                 pooled=owner in services and services[owner].pooled)
+        for owner, plane in catalog.database_owners().items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
     def _database(self, db: Database) -> pulumi.CustomResource:
         claim = self._bucket_claim(db)
         store = self._object_store(db, claim)
-        cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db),
+        cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db, db.cluster),
                                depends_on=[store], stateful=True)
         self._custom(db, "postgresql.cnpg.io/v1", "ScheduledBackup", f"{db.cluster}-nightly", {
             "schedule": self._args.config.relational.postgres.backup_schedule,
@@ -109,7 +117,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
                 "extensions": [{"name": "vector", "ensure": "present"}],
             }, depends_on=[cluster])
         if db.pooled:
-            self._custom(db, "postgresql.cnpg.io/v1", "Pooler", f"{db.cluster}-pooler-rw", {
+            self._custom(db, "postgresql.cnpg.io/v1", "Pooler", db.pooler, {
                 "cluster": {"name": db.cluster},
                 "instances": self._args.config.relational.postgres.pooler_instances,
                 "type": "rw",
@@ -118,20 +126,20 @@ class RelationalStatePlane(pulumi.ComponentResource):
         self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, {
             "selector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
             "podMetricsEndpoints": [{"port": "metrics"}],
-        }, depends_on=[cluster])
+        }, depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
         self._network_policy(db)
         return cluster
 
-    def _cluster_spec(self, db: Database, bootstrap: dict[str, Any] | None = None,
-                      archive_as: str | None = None) -> dict[str, Any]:
+    def _cluster_spec(self, db: Database, name: str, bootstrap: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The spec of cluster `name` serving `db`; a cluster not named after `db` archives under its own name."""
         cfg = self._args.config
         pg = cfg.relational.postgres
         postgresql: dict[str, Any] = {"parameters": dict(pg.parameters)} if pg.parameters else {}
         if pg.synchronous_replicas > 0:
             postgresql["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
-        archiver: dict[str, Any] = {"barmanObjectName": f"{db.cluster}-backups"}
-        if archive_as:
-            archiver["serverName"] = archive_as
+        archiver: dict[str, Any] = {"barmanObjectName": db.object_store}
+        if name != db.cluster:
+            archiver["serverName"] = name
         spec: dict[str, Any] = {
             "instances": pg.instances,
             "imageName": POSTGRES_IMAGE,
@@ -144,9 +152,9 @@ class RelationalStatePlane(pulumi.ComponentResource):
             "topologySpreadConstraints": [{
                 "maxSkew": 1, "topologyKey": cfg.topology.zone_label,
                 "whenUnsatisfiable": "DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
-                "labelSelector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
+                "labelSelector": {"matchLabels": {"cnpg.io/cluster": name}},
             }],
-            "inheritedMetadata": {"labels": {**common_labels(PLANE), NAME_LABEL: db.cluster}},
+            "inheritedMetadata": {"labels": {**common_labels(PLANE), NAME_LABEL: name}},
         }
         if postgresql:
             spec["postgresql"] = postgresql
@@ -160,7 +168,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
 
     def _object_store(self, db: Database, claim: pulumi.CustomResource) -> pulumi.CustomResource:
         credentials = db.bucket  # the claim's Secret is named after the claim
-        return self._custom(db, "barmancloud.cnpg.io/v1", "ObjectStore", f"{db.cluster}-backups", {
+        return self._custom(db, "barmancloud.cnpg.io/v1", "ObjectStore", db.object_store, {
             "retentionPolicy": f"{self._args.config.relational.postgres.backup_retention_days}d",
             "configuration": {
                 "destinationPath": f"s3://{db.bucket}/",
@@ -179,13 +187,12 @@ class RelationalStatePlane(pulumi.ComponentResource):
         name = f"{origin.cluster}-pitr"
         bootstrap = {"recovery": {"source": origin.cluster, "database": origin.name, "owner": origin.name,
                                   "recoveryTarget": {"targetTime": target_time}}}
-        spec = self._cluster_spec(origin, bootstrap=bootstrap, archive_as=name)
+        spec = self._cluster_spec(origin, name, bootstrap=bootstrap)
         spec["externalClusters"] = [{
             "name": origin.cluster,
             "plugin": {"name": BARMAN_PLUGIN,
-                       "parameters": {"barmanObjectName": f"{origin.cluster}-backups", "serverName": origin.cluster}},
+                       "parameters": {"barmanObjectName": origin.object_store, "serverName": origin.cluster}},
         }]
-        spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["cnpg.io/cluster"] = name
         self._custom(origin, "postgresql.cnpg.io/v1", "Cluster", name, spec,
                      depends_on=[self.clusters[origin.owner]], stateful=True)
 
@@ -193,7 +200,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
         """Only the owner (and the pooler, which the owner reaches) and the CNPG operator may connect."""
         owner_peer = _peer(pods=selector_labels(db.owner))
         operator_peer = _peer(namespace=CNPG_OPERATOR_NAMESPACE)
-        pooler_peer = _peer(pods={"cnpg.io/poolerName": f"{db.cluster}-pooler-rw"})
+        pooler_peer = _peer(pods={"cnpg.io/poolerName": db.pooler})
         peers = [owner_peer, *([pooler_peer] if db.pooled else [])]
         k8s.networking.v1.NetworkPolicy(
             f"{db.cluster}-access",

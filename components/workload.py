@@ -166,7 +166,7 @@ class ServiceWorkload(pulumi.ComponentResource):
 
     @staticmethod
     def _database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-        target = {"cnpg.io/poolerName": f"{db.cluster}-pooler-rw"} if db.pooled else {"cnpg.io/cluster": db.cluster}
+        target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
         return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=target))],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
