@@ -70,27 +70,79 @@ CHARTS = {
 }
 
 
-# --- API modules the operators' CRDs are generated from (ops/crds.py, with controller-gen) ---------------
-# Each must be the API of the operator version pinned above; crds/<name>/go.mod requires exactly this.
+# --- Where the operators' CRDs come from (ops/crds.py generates them into a cache, nothing is committed) ---
+# Each source names the operator release it must describe (the chart pin above) and the artifact it is built
+# from. `gap` says why the artifact is not that release, where the registry reachable here does not serve it;
+# `make validate` prints it next to the counts.
 CONTROLLER_TOOLS_VERSION = "v0.19.0"
+MAVEN_DEPENDENCY_PLUGIN_VERSION = "3.8.1"
+# Strimzi's CRD generator runs on Java 21+; ops/crds.py looks for such a JDK on the machine.
+STRIMZI_GENERATOR_JAVA = 21
 
 
 @dataclass(frozen=True)
-class CrdSource:
+class GoApiCrds:
+    """controller-gen over the operator's published Go API module (wrapper module: crds/<name>/)."""
+
+    operator_version: str
     module: str
     version: str
-    package: str          # the Go package whose types carry the kubebuilder markers
+    package: str              # the Go package whose types carry the kubebuilder markers
+    options: str = "crd"      # controller-gen's crd generator with upstream's options
+    gap: str = ""
 
 
-CRD_SOURCES = {
-    # CloudNativePG operator 1.30.0 (chart 0.29.0)
-    "cloudnative-pg": CrdSource("github.com/cloudnative-pg/api", "v1.30.0", "github.com/cloudnative-pg/api/pkg/api/v1"),
-    # Barman Cloud plugin v0.13.0 (chart 0.7.0)
-    "plugin-barman-cloud": CrdSource("github.com/cloudnative-pg/plugin-barman-cloud", "v0.13.0",
+@dataclass(frozen=True)
+class StrimziApiCrds:
+    """Strimzi's own CRD generator (io.strimzi:crd-generator) over io.strimzi:api, with upstream's arguments."""
+
+    operator_version: str
+    version: str
+    models: tuple[str, ...]   # io.strimzi.api.kafka.model.<package>.<Kind>
+    arguments: tuple[str, ...]
+    gap: str = ""
+
+
+@dataclass(frozen=True)
+class JarCrds:
+    """CRDs as shipped inside a published jar (the fabric8 CRD generator's output)."""
+
+    operator_version: str
+    coordinates: str          # groupId:artifactId:version
+    directory: str            # folder inside the jar
+    gap: str = ""
+
+
+CrdSource = GoApiCrds | StrimziApiCrds | JarCrds
+
+CRD_SOURCES: dict[str, CrdSource] = {
+    "cloudnative-pg": GoApiCrds("1.30.0", "github.com/cloudnative-pg/api", "v1.30.0",
+                                "github.com/cloudnative-pg/api/pkg/api/v1"),
+    "plugin-barman-cloud": GoApiCrds("v0.13.0", "github.com/cloudnative-pg/plugin-barman-cloud", "v0.13.0",
                                      "github.com/cloudnative-pg/plugin-barman-cloud/api/v1"),
-    # Prometheus Operator v0.93.0 (PodMonitor, ServiceMonitor, PrometheusRule)
-    "prometheus-operator": CrdSource("github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring",
-                                     "v0.93.0", "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"),
+    "prometheus-operator": GoApiCrds(
+        "v0.93.0", "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring", "v0.93.0",
+        "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"),
+    "cert-manager": GoApiCrds("v1.20.2", "github.com/cert-manager/cert-manager", "v1.20.2",
+                              "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"),
+    # Options as rook's build/crds/build-crds.sh (allowDangerousTypes for its float64 fields).
+    "rook": GoApiCrds(
+        "v1.20.6", "github.com/rook/rook/pkg/apis", "v0.0.0-20250508184636-f6266772d209",
+        "github.com/rook/rook/pkg/apis/ceph.rook.io/v1",
+        options="crd:maxDescLen=0,generateEmbeddedObjectMeta=true,allowDangerousTypes=true",
+        gap="rook's pkg/apis module is untagged and the Go module proxy here serves no pseudo-version of it newer "
+            "than 2025-05-08 (f6266772d209, the v1.17 line); fields added since are reported as unknown"),
+    # Arguments as strimzi's api/pom.xml runs the generator.
+    "strimzi": StrimziApiCrds(
+        "1.2.0", "1.2.0",
+        models=("kafka.Kafka", "nodepool.KafkaNodePool", "topic.KafkaTopic", "user.KafkaUser",
+                "connect.KafkaConnect", "connector.KafkaConnector", "bridge.KafkaBridge",
+                "mirrormaker2.KafkaMirrorMaker2", "rebalance.KafkaRebalance", "podset.StrimziPodSet"),
+        arguments=("--label", "app:strimzi", "--label", "strimzi.io/crd-install:true", "--target-kube", "1.16+",
+                   "--crd-api-version", "v1", "--api-versions", "v1", "--storage-version", "v1", "--yaml")),
+    "flink-kubernetes-operator": JarCrds(
+        "1.15.0", "org.apache.flink:flink-kubernetes-operator-api:1.10.0", "META-INF/fabric8",
+        gap="Maven Central as mirrored here serves flink-kubernetes-operator-api only up to 1.10.0"),
 }
 
 # Kinds no published artifact yields a CRD for: they are listed as unchecked, with this reason.

@@ -1,11 +1,13 @@
-"""The operators' real CRDs, generated from their published Go API modules, and a validator that applies them
-the way the API server does.
+"""The operators' real CRDs, generated with their ordinary tools from published artifacts, and a validator
+that applies them the way the API server does.
 
     python3 -m ops.crds        # generate (cached), print where
 
-Each operator has a wrapper module under `crds/<name>/` (its go.mod/go.sum pin the API module at the version
-in foundry/versions.py, next to controller-gen). `controller-gen crd` runs on the API package into a cache
-outside the repository; nothing generated is committed.
+Per source in foundry/versions.py (CRD_SOURCES):
+  GoApiCrds       controller-gen over the operator's Go API module; wrapper module crds/<name>/ (go.mod/go.sum)
+  StrimziApiCrds  Strimzi's own generator (io.strimzi:crd-generator over io.strimzi:api), resolved by Maven, on Java 21+
+  JarCrds         the CRD files a published jar ships (resolved by Maven)
+Everything lands in a cache outside the repository keyed by the pins; nothing generated is committed.
 
 Validation semantics (structural schemas): an unknown field is an error unless the schema says
 `x-kubernetes-preserve-unknown-fields`; `x-kubernetes-int-or-string` accepts both; required, enum, pattern,
@@ -15,9 +17,12 @@ min/max and nullable as declared; the declared version must be served by the CRD
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +37,12 @@ from ops.toolchain import REPO, ToolchainError, cache_dir, go_env, log, step
 WRAPPERS = REPO / "crds"
 _KEYWORDS = ("type", "required", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
              "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties")
+_DEPENDENCY_PLUGIN = f"org.apache.maven.plugins:maven-dependency-plugin:{versions.MAVEN_DEPENDENCY_PLUGIN_VERSION}"
 
 
 def crd_key() -> str:
     digest = hashlib.sha256(versions.CONTROLLER_TOOLS_VERSION.encode())
+    digest.update(versions.MAVEN_DEPENDENCY_PLUGIN_VERSION.encode())
     for path in sorted(WRAPPERS.rglob("*")):
         if path.is_file():
             digest.update(path.relative_to(WRAPPERS).as_posix().encode())
@@ -57,17 +64,101 @@ def ensure_crds() -> Path:
     shutil.rmtree(target, ignore_errors=True)
     for name, source in versions.CRD_SOURCES.items():
         work = target / "build" / name
-        shutil.copytree(WRAPPERS / name, work)
-        with step(f"generating the {name} CRDs from {source.module}@{source.version}"):
-            result = subprocess.run(
-                ["go", "run", "sigs.k8s.io/controller-tools/cmd/controller-gen", "crd",
-                 f"paths={source.package}", f"output:crd:dir={target / name}"],
-                cwd=work, env=go_env(), capture_output=True, text=True)
-        if result.returncode != 0:
-            raise ToolchainError(f"controller-gen failed for {name}:\n{result.stderr[-3000:]}")
+        work.mkdir(parents=True)
+        with step(f"generating the {name} CRDs from {describe(source)}"):
+            generate(name, source, work, target / name)
     shutil.rmtree(target / "build", ignore_errors=True)
     (target / "complete").write_text("")
     return target
+
+
+def describe(source: versions.CrdSource) -> str:
+    if isinstance(source, versions.GoApiCrds):
+        return f"{source.module}@{source.version}"
+    if isinstance(source, versions.StrimziApiCrds):
+        return f"io.strimzi:api:{source.version}"
+    return source.coordinates
+
+
+def generate(name: str, source: versions.CrdSource, work: Path, out: Path) -> None:
+    if isinstance(source, versions.GoApiCrds):
+        generate_with_controller_gen(name, source, work, out)
+    elif isinstance(source, versions.StrimziApiCrds):
+        generate_with_strimzi(source, work, out)
+    else:
+        extract_from_jar(source, work, out)
+
+
+def generate_with_controller_gen(name: str, source: versions.GoApiCrds, work: Path, out: Path) -> None:
+    shutil.copytree(WRAPPERS / name, work, dirs_exist_ok=True)
+    _run(["go", "run", "sigs.k8s.io/controller-tools/cmd/controller-gen", source.options,
+          f"paths={source.package}", f"output:crd:dir={out}"], work, go_env(), f"controller-gen for {name}")
+
+
+def generate_with_strimzi(source: versions.StrimziApiCrds, work: Path, out: Path) -> None:
+    classpath = maven_classpath(work, [f"io.strimzi:api:{source.version}", f"io.strimzi:crd-generator:{source.version}"])
+    out.mkdir(parents=True)
+    targets = [f"io.strimzi.api.kafka.model.{model}={out / (model.rpartition('.')[2].lower() + '.yaml')}"
+               for model in source.models]
+    _run([str(java_at_least(versions.STRIMZI_GENERATOR_JAVA)), "-cp", classpath, "io.strimzi.crdgenerator.CrdGenerator",
+          *source.arguments, *targets], work, None, "Strimzi's CRD generator")
+
+
+def extract_from_jar(source: versions.JarCrds, work: Path, out: Path) -> None:
+    group, artifact, version = source.coordinates.split(":")
+    _maven(work, [f"{_DEPENDENCY_PLUGIN}:copy", f"-Dartifact={source.coordinates}", f"-DoutputDirectory={work}"])
+    out.mkdir(parents=True)
+    prefix = source.directory.rstrip("/") + "/"
+    with zipfile.ZipFile(work / f"{artifact}-{version}.jar") as jar:
+        for member in jar.namelist():
+            if member.startswith(prefix) and member.endswith((".yml", ".yaml")):
+                (out / f"{Path(member).stem}.yaml").write_bytes(jar.read(member))
+
+
+def maven_classpath(work: Path, coordinates: list[str]) -> str:
+    """Resolve artifacts and their dependencies with Maven through a throwaway pom; returns the classpath."""
+    dependencies = "".join(
+        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version></dependency>".format(
+            *c.split(":")) for c in coordinates)
+    (work / "pom.xml").write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>openfoundry.local</groupId><artifactId>crds</artifactId><version>0</version>"
+        f"<packaging>pom</packaging><dependencies>{dependencies}</dependencies></project>")
+    _maven(work, [f"{_DEPENDENCY_PLUGIN}:build-classpath", f"-Dmdep.outputFile={work / 'classpath.txt'}"])
+    return (work / "classpath.txt").read_text().strip()
+
+
+def _maven(work: Path, arguments: list[str]) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ToolchainError("`mvn` is not on PATH: install Maven (this machine kind ships Maven 3.8).")
+    _run([mvn, "-B", "-q", *arguments], work, None, "mvn " + arguments[0].rpartition(":")[2])
+
+
+def java_at_least(major: int) -> Path:
+    """A `java` of at least this major version: JAVA_HOME, PATH, then the JDKs installed under /usr/lib/jvm."""
+    homes = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
+    on_path = shutil.which("java")
+    if on_path:
+        homes.append(Path(on_path).resolve().parent.parent)
+    homes += sorted(Path("/usr/lib/jvm").glob("*"))
+    for home in homes:
+        if (home / "bin" / "java").exists() and (java_major(home) or 0) >= major:
+            return home / "bin" / "java"
+    raise ToolchainError(f"Strimzi's CRD generator needs Java {major}+; none found in JAVA_HOME, PATH or "
+                         f"/usr/lib/jvm (this machine kind ships a Temurin JDK there)")
+
+
+def java_major(home: Path) -> int | None:
+    release = home / "release"
+    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(), re.MULTILINE) if release.exists() else None
+    return int(match.group(1)) if match else None
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None, what: str) -> None:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ToolchainError(f"{what} failed:\n{(result.stderr or result.stdout)[-3000:]}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +179,9 @@ class CrdRegistry:
         kinds: dict[tuple[str, str], dict[str, CrdVersion]] = {}
         for path in sorted(directory.rglob("*.yaml")):
             for crd in yaml.safe_load_all(path.read_text()):
-                if not crd or crd.get("kind") != "CustomResourceDefinition":
+                # Kubernetes >= 1.22 serves only apiextensions.k8s.io/v1; fabric8 also ships the v1beta1 form
+                if not crd or crd.get("kind") != "CustomResourceDefinition" \
+                        or crd.get("apiVersion") != "apiextensions.k8s.io/v1":
                     continue
                 spec = crd["spec"]
                 kinds[(spec["group"], spec["names"]["kind"])] = {
