@@ -9,6 +9,7 @@ from foundry.catalog import CatalogError, load_catalog
 from foundry.config import ConfigErrors, load_stack_config, parse_raw_config
 from foundry.consistency import check_config_against_catalog
 from foundry.guard import refuse_development_passphrase
+from foundry.topics import load_registry
 
 
 def raw_config() -> dict[str, str]:
@@ -22,7 +23,8 @@ def main() -> None:
     try:
         config = load_stack_config(parse_raw_config(raw_config()), pulumi.get_stack())
         catalog = load_catalog()
-        check_config_against_catalog(config, catalog)
+        registry = load_registry()
+        check_config_against_catalog(config, catalog, registry)
         refuse_development_passphrase(config)
     except ConfigErrors as err:
         for problem in err.problems:
@@ -30,7 +32,7 @@ def main() -> None:
         raise pulumi.RunError(f"{len(err.problems)} configuration problem(s); nothing was deployed") from None
     except CatalogError as err:
         raise pulumi.RunError(f"invalid service catalog; nothing was deployed:\n{err}") from None
-    build_platform(config, catalog)
+    build_platform(config, catalog, registry)
 
 
 main()

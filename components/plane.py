@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ingestion import KafkaClient
 from components.relational import Database
 from components.workload import ServiceWorkload, ServiceWorkloadArgs
 from foundry.catalog import Catalog
@@ -22,6 +23,7 @@ class PlaneServicesArgs:
     namespace: pulumi.Input[str]
     provider: k8s.Provider
     databases: Mapping[str, Database] = field(default_factory=dict)   # by owning service
+    kafka_clients: Mapping[str, KafkaClient] = field(default_factory=dict)   # by service
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -37,7 +39,7 @@ class PlaneServices(pulumi.ComponentResource):
                 svc.name,
                 ServiceWorkloadArgs(service=svc, catalog=args.catalog, config=args.config,
                                     namespace=args.namespace, provider=args.provider,
-                                    database=args.databases.get(svc.name)),
+                                    database=args.databases.get(svc.name), kafka=args.kafka_clients.get(svc.name)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             )
             for svc in args.catalog.in_plane(args.plane)

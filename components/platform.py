@@ -5,12 +5,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, kafka_clients
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
 from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
+from foundry.topics import TopicRegistry
 
 
 def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
@@ -22,7 +24,7 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
                         enable_server_side_apply=True, delete_unreachable=False)
 
 
-def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneServices]:
+def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) -> dict[str, PlaneServices]:
     provider = kubernetes_provider(cfg)
     operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
@@ -33,12 +35,17 @@ def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneService
         buckets_ready=operators.ready("rook-ceph"),
         namespaces_ready=list(namespaces.namespaces.values()),
     ))
+    ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
+        config=cfg, catalog=catalog, registry=registry, provider=provider,
+        strimzi_ready=operators.ready("strimzi"), namespaces_ready=list(namespaces.namespaces.values()),
+    ))
+    clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
             plane,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
-                              depends_on=[namespaces]),
+                              kafka_clients=clients, depends_on=[namespaces, ingestion]),
         )
         for plane in PLANES
     }
@@ -46,5 +53,6 @@ def build_platform(cfg: StackConfig, catalog: Catalog) -> dict[str, PlaneService
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
+    pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

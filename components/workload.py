@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ingestion import CLIENT_DEFAULTS, CLIENT_DEFAULTS_PATH, TLS_PORT, KafkaClient, broker_peer, kafka_client_env
 from components.relational import POSTGRES_PORT, Database, database_env
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import StackConfig
@@ -24,6 +25,7 @@ class ServiceWorkloadArgs:
     namespace: pulumi.Input[str]
     provider: k8s.Provider
     database: Database | None = None
+    kafka: KafkaClient | None = None
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -78,8 +80,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                     ),
                     containers=[self._container()],
-                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                        size_limit="256Mi"))],
+                    volumes=self._volumes(),
                     topology_spread_constraints=self._spread(),
                 ),
             ),
@@ -102,6 +103,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=cfg.environment),
                 *(database_env(self._args.database) if self._args.database else []),
+                *(kafka_client_env(self._args.kafka) if self._args.kafka else []),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},
@@ -116,8 +118,22 @@ class ServiceWorkload(pulumi.ComponentResource):
                 allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
                 privileged=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            volume_mounts=self._volume_mounts(),
         )
+
+    def _volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))]
+        if self._args.kafka:
+            volumes.append(k8s.core.v1.VolumeArgs(
+                name=CLIENT_DEFAULTS, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=CLIENT_DEFAULTS)))
+        return volumes
+
+    def _volume_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        if self._args.kafka:
+            mounts.append(k8s.core.v1.VolumeMountArgs(name=CLIENT_DEFAULTS, mount_path=CLIENT_DEFAULTS_PATH,
+                                                      read_only=True))
+        return mounts
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         cfg = self._args.config
@@ -157,6 +173,9 @@ class ServiceWorkload(pulumi.ComponentResource):
         ]
         if self._args.database is not None:
             egress.append(self._database_egress(self._args.database))
+        if self._args.kafka is not None:
+            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[broker_peer()], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=TLS_PORT, protocol="TCP")]))
         return k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
             policy_types=["Ingress", "Egress"],

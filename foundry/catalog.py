@@ -1,8 +1,8 @@
 """The service catalog (data/services.yaml) and the model that validates it.
 
 The catalog is the one description of what every service is: its plane, family, ports, and what it needs
-(a database, pgvector, a pooler, buses, Kafka topics, NATS subjects, buckets, callers). The planes read it;
-nothing else names services.
+(a database, pgvector, a pooler, buses, NATS subjects, buckets, callers). The planes read it; nothing else
+names services. Kafka topics live in their own registry (data/topics.yaml, foundry/topics.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ NAMESPACED_PLANES = PLANES
 Family = Literal["entry-and-experience", "data-plane", "governance-and-semantics", "developer-platform", "ai-and-ml"]
 Bus = Literal["control", "data"]
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,51}[a-z0-9]$")]
-TopicName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
 Subject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
 BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
 PortNumber = Annotated[int, Field(ge=1024, le=65535)]
@@ -49,11 +48,6 @@ class Ports(_Model):
         return {name: port for name, port in (("http", self.http), ("flight", self.flight)) if port is not None}
 
 
-class KafkaUse(_Model):
-    produces: list[TopicName] = []
-    consumes: list[TopicName] = []
-
-
 class NatsUse(_Model):
     publishes: list[Subject] = []
     subscribes: list[Subject] = []
@@ -68,7 +62,6 @@ class Service(_Model):
     vector: bool = False
     pooled: bool = False
     buses: list[Bus] = []
-    kafka: KafkaUse = KafkaUse()
     nats: NatsUse = NatsUse()
     buckets: list[BucketName] = []
     callers: list[str] = []
@@ -84,8 +77,6 @@ class Service(_Model):
     def _contract_problems(self) -> Iterable[str]:
         if (self.vector or self.pooled) and not self.database:
             yield "vector and pooled need database: true"
-        if (self.kafka.produces or self.kafka.consumes) and "data" not in self.buses:
-            yield "has Kafka topics but the data bus is not in its buses (ADR-0011 bus contract)"
         if (self.nats.publishes or self.nats.subscribes) and "control" not in self.buses:
             yield "has NATS subjects but the control bus is not in its buses (ADR-0011 bus contract)"
         if len(set(self.buses)) != len(self.buses):

@@ -1,4 +1,4 @@
-"""Rules that need both the stack config and the service catalog."""
+"""Rules that need the stack config together with the service catalog and the topic registry."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+from foundry.topics import TopicRegistry, registry_problems
 
 
-def check_config_against_catalog(config: StackConfig, catalog: Catalog) -> None:
-    problems = list(_recovery_problems(config, catalog))
+def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry) -> None:
+    problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config)]
     if problems:
         raise ConfigErrors(problems)
 

@@ -24,6 +24,10 @@ PULUMI_POLICY_VERSION = "1.18.0"
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.
 KUBERNETES_VERSION = "1.31.0"
 
+# --- Kafka (run by Strimzi 1.2.0, which supports it; the metadata version is the KRaft feature level) ---------
+KAFKA_VERSION = "4.3.1"
+KAFKA_METADATA_VERSION = "4.3-IV0"
+
 # --- Images --------------------------------------------------------------------------------------------
 # CloudNativePG's `standard` flavour ships pgvector (SQL name `vector`); `minimal` does not.
 # renovate: datasource=docker depName=ghcr.io/cloudnative-pg/postgresql

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from foundry.catalog import CatalogError, load_catalog
 from foundry.config import NAMESPACE, ConfigErrors, load_stack_config
 from foundry.consistency import check_config_against_catalog
 from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
+from foundry.topics import load_registry
 from ops import toolchain
 
 REPO = toolchain.REPO
@@ -63,7 +65,7 @@ def read_stack_values(stack: str) -> dict[str, Any]:
 def preflight(stack: str, environ: Mapping[str, str] | None = None) -> None:
     """Validate the stack file with the program's model before the engine runs."""
     config = load_stack_config(read_stack_values(stack), stack)
-    check_config_against_catalog(config, load_catalog())
+    check_config_against_catalog(config, load_catalog(), load_registry())
     refuse_development_passphrase(config, dict(os.environ if environ is None else environ))
 
 
@@ -81,17 +83,47 @@ def backend_for(stack: str) -> tuple[str, str]:
     return url, os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
 
 
-def pulumi(args: list[str], env: Mapping[str, str], check: bool = True) -> int:
+def pulumi(args: list[str], env: Mapping[str, str], check: bool = True, quiet_plaintext_warnings: bool = False) -> int:
     tc = toolchain.ensure()
     command = [str(tc.pulumi), *args, "--non-interactive"]
     old_umask = os.umask(0o077)
     try:
-        code = subprocess.run(command, cwd=REPO, env=dict(env)).returncode
+        if quiet_plaintext_warnings:
+            code = _run_without_plaintext_warnings(command, env)
+        else:
+            code = subprocess.run(command, cwd=REPO, env=dict(env)).returncode
     finally:
         os.umask(old_umask)
     if check and code != 0:
         raise StackError(f"`pulumi {' '.join(args)}` exited {code}")
     return code
+
+
+PLAINTEXT_WARNING = re.compile(r"warning: rendered (YAML will contain|file .* contains) a secret value in plaintext")
+
+
+def _run_without_plaintext_warnings(command: list[str], env: Mapping[str, str]) -> int:
+    """A render warns twice per Secret that its file holds plaintext; say it once, keep every other line."""
+    process = subprocess.Popen(command, cwd=REPO, env=dict(env), stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    dropped, pending_header, last_blank = 0, "", False
+    for line in process.stdout:
+        if PLAINTEXT_WARNING.search(line):
+            dropped += 1
+            continue
+        if line.startswith("  ") and line.rstrip().endswith("):"):
+            pending_header = line  # a resource's diagnostics: shown only if something of it is left
+            continue
+        if not line.strip():
+            if not last_blank:
+                print(line, end="")
+            pending_header, last_blank = "", True
+            continue
+        print(pending_header + line, end="", flush=True)
+        pending_header, last_blank = "", False
+    if dropped:
+        print(f"({dropped} engine warnings that rendered Secrets hold plaintext values left out)")
+    return process.wait()
 
 
 def engine_env(backend: str, passphrase: str) -> dict[str, str]:
@@ -147,7 +179,7 @@ def render(stack: str, extra: list[str]) -> int:
           "reachable offline, so their manifests are not part of the render")
     with scratch_stack(stack, target) as (scratch, env):
         code = pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(scratch),
-                       *extra], env, check=False)
+                       *extra], env, check=False, quiet_plaintext_warnings=True)
     _protect_rendered(stack)
     if code == 0:
         count = sum(1 for p in target.rglob("*.yaml"))

@@ -9,6 +9,7 @@ import pulumi
 
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
+from foundry.topics import TopicRegistry, load_registry
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def register_platform(config: StackConfig, catalog: Catalog) -> list[Registered]:
+def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegistry | None = None) -> list[Registered]:
     """Build the platform under mocks; return what was registered, in order."""
     from components.platform import build_platform
 
@@ -49,7 +50,7 @@ def register_platform(config: StackConfig, catalog: Catalog) -> list[Registered]
     @pulumi.runtime.test
     def build() -> None:
         pulumi.runtime.register_stack_transformation(mocks.record_protection)
-        build_platform(config, catalog)
+        build_platform(config, catalog, registry or load_registry())
 
     build()
     return mocks.registered
@@ -57,3 +58,7 @@ def register_platform(config: StackConfig, catalog: Catalog) -> list[Registered]
 
 def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:
     return {r.name: r for r in registered if r.type == type_}
+
+
+def by_metadata_name(registered: list[Registered], type_: str) -> dict[str, Registered]:
+    return {r.inputs["metadata"]["name"]: r for r in registered if r.type == type_}

@@ -55,7 +55,6 @@ def entry(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"buses": ["control"], "kafka": {"produces": ["dataset.changes"]}}, "data bus is not in its buses"),
         ({"buses": ["data"], "nats": {"publishes": ["a.b"]}}, "control bus is not in its buses"),
         ({"vector": True}, "vector and pooled need database"),
         ({"callers": ["nobody-service"]}, "caller nobody-service is not a catalog service"),

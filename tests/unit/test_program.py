@@ -9,7 +9,9 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
+from foundry import topics
 from foundry.defaults import deep_merge
 from ops.stack import read_stack_values
 from tests.mocks import RecordingMocks
@@ -52,3 +54,20 @@ def test_a_broken_config_registers_no_resource(case: str, overrides: dict[str, A
     assert isinstance(failure, pulumi.RunError)
     assert "nothing was deployed" in str(failure)
     assert mocks.registered == []
+
+
+@pytest.mark.parametrize(("breaks", "expected"), [
+    (lambda t: t.update(owner="nobody"), "data/topics.yaml: topics[cdc.postgres].owner: found 'nobody'"),
+    (lambda t: t.update(replicas=2), "data/topics.yaml: topics[cdc.postgres].replicas: found 2; allowed: 3 or more"),
+], ids=["owner outside the catalog", "two replicas in prod"])
+def test_a_broken_topic_registry_registers_no_resource(breaks: Any, expected: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load(topics.REGISTRY_PATH.read_text())
+    breaks(next(t for t in data["topics"] if t["name"] == "cdc.postgres"))
+    monkeypatch.setattr(topics, "load_registry", lambda: topics.parse_registry(data))
+    errors: list[str] = []
+    monkeypatch.setattr(pulumi.log, "error", lambda message, *args, **kwargs: errors.append(message))
+    mocks, failure = run_program(read_stack_values("prod"), "prod")
+    assert isinstance(failure, pulumi.RunError) and "nothing was deployed" in str(failure)
+    assert mocks.registered == []
+    assert any(expected in e for e in errors), errors

@@ -10,16 +10,13 @@ from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.consistency import check_config_against_catalog
 from foundry.defaults import deep_merge
+from foundry.topics import load_registry
 from ops.stack import read_stack_values
-from tests.mocks import Registered, of_type, register_platform
+from tests.mocks import Registered, by_metadata_name, of_type, register_platform
 
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
 SCHEDULED = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
-
-
-def by_metadata_name(registered: list[Registered], type_: str) -> dict[str, Registered]:
-    return {r.inputs["metadata"]["name"]: r for r in registered if r.type == type_}
 
 
 def test_a_cluster_per_database_owner(prod_resources: list[Registered], catalog: Catalog) -> None:
@@ -72,7 +69,8 @@ def test_pgvector_and_poolers_where_the_catalog_asks(prod_resources: list[Regist
 
 def test_a_pod_monitor_per_cluster(prod_resources: list[Registered]) -> None:
     monitors = by_metadata_name(prod_resources, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
-    assert set(monitors) == set(by_metadata_name(prod_resources, CLUSTER))
+    postgres = {name for name, m in monitors.items() if "cnpg.io/cluster" in m.inputs["spec"]["selector"]["matchLabels"]}
+    assert postgres == set(by_metadata_name(prod_resources, CLUSTER))
 
 
 def test_stateful_resources_are_protected_in_prod_only(prod_resources: list[Registered],
@@ -119,7 +117,7 @@ def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
     values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {
         "recoverFrom": {"cluster": "pg-report-service", "targetTime": "2026-11-20T08:30:00+01:00"}}}})
     config = load_stack_config(values, "prod")
-    check_config_against_catalog(config, catalog)
+    check_config_against_catalog(config, catalog, load_registry())
     recovery = by_metadata_name(register_platform(config, catalog), CLUSTER)["pg-report-service-pitr"].inputs["spec"]
     assert recovery["bootstrap"]["recovery"]["recoveryTarget"] == {"targetTime": "2026-11-20T08:30:00+01:00"}
     assert recovery["bootstrap"]["recovery"]["source"] == "pg-report-service"
@@ -136,5 +134,5 @@ def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
 def test_a_bad_pitr_entry_names_its_path(catalog: Catalog, recover: dict[str, str], expected: str) -> None:
     values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {"recoverFrom": recover}}})
     with pytest.raises(ConfigErrors) as caught:
-        check_config_against_catalog(load_stack_config(values, "prod"), catalog)
+        check_config_against_catalog(load_stack_config(values, "prod"), catalog, load_registry())
     assert any(expected in str(p) for p in caught.value.problems)

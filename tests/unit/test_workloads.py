@@ -94,7 +94,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
     tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
     assert tokens == {
         "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
-        "openfoundry:relational:RelationalStatePlane",
+        "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
 

@@ -1,0 +1,215 @@
+"""The topic registry (data/topics.yaml): every Kafka topic, its one owner, its consumers, and how it is kept.
+
+The registry is the only source of topics and of Kafka permissions: each topic becomes a KafkaTopic, and each
+service's ACLs are what `grants_for` derives from the entries that name it (components/ingestion.py).
+Problems are reported like configuration problems, one per entry and field, before anything is registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+
+REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.yaml"
+SOURCE = "data/topics.yaml"
+# The seed platform's topics that predate the <domain>.<entity>.v<N> convention.
+FIXED_NAMES = frozenset({"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences", "audit.events"})
+VERSIONED_NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.v[1-9][0-9]*$")
+RETENTION = re.compile(r"^(?:(?P<n>[1-9][0-9]*)(?P<unit>[hd])|forever)$")
+MIN_PROD_REPLICAS = 3
+
+CleanupPolicy = Literal["delete", "compact", "compact,delete"]
+Retention = Annotated[str, StringConstraints(pattern=RETENTION.pattern)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class TopicDefaults(_Model):
+    partitions: Annotated[int, Field(ge=1, le=1000)] = 12
+    retention: Retention = "7d"
+    cleanup_policy: CleanupPolicy = "delete"
+
+
+class Topic(_Model):
+    name: str
+    owner: str
+    consumers: list[str] = []
+    partitions: Annotated[int, Field(ge=1, le=1000)] | None = None
+    retention: Retention | None = None
+    cleanup_policy: CleanupPolicy | None = None
+    replicas: Annotated[int, Field(ge=1, le=7)] | None = None
+
+    @property
+    def retention_ms(self) -> int:
+        match = RETENTION.match(self.retention or "")
+        assert match is not None, "resolved topics always carry a retention"
+        if match.group("n") is None:
+            return -1
+        hours = int(match.group("n")) * (24 if match.group("unit") == "d" else 1)
+        return hours * 3_600_000
+
+
+class TopicRegistry(_Model):
+    defaults: TopicDefaults = TopicDefaults()
+    topics: list[Topic]
+
+    def resolved(self) -> list[Topic]:
+        """Every topic with the registry defaults filled in (replicas stay per environment)."""
+        return [t.model_copy(update={
+            "partitions": t.partitions or self.defaults.partitions,
+            "retention": t.retention or self.defaults.retention,
+            "cleanup_policy": t.cleanup_policy or self.defaults.cleanup_policy,
+        }) for t in self.topics]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL a service holds: operations on a resource named by prefix."""
+
+    resource: Literal["topic", "group"]
+    prefix: str
+    operations: tuple[str, ...]
+
+
+WRITE_OPERATIONS = ("Describe", "Write")
+READ_OPERATIONS = ("Describe", "Read")
+
+
+def consumer_group_prefix(service: str) -> str:
+    """Service names hold no dots, so `<service>.` can never be the start of another service's group."""
+    return f"{service}."
+
+
+def grants_for(service: str, topics: Iterable[Topic]) -> list[Grant]:
+    """Exactly what the registry lets `service` do: write what it owns, read what it consumes, use its groups."""
+    grants: list[Grant] = []
+    consumes = False
+    for topic in topics:
+        if topic.owner == service:
+            grants.append(Grant("topic", topic.name, WRITE_OPERATIONS))
+        if service in topic.consumers:
+            grants.append(Grant("topic", topic.name, READ_OPERATIONS))
+            consumes = True
+    if consumes:
+        grants.append(Grant("group", consumer_group_prefix(service), ("Read",)))
+    return grants
+
+
+def replicas_of(topic: Topic, cfg: StackConfig) -> int:
+    return topic.replicas or cfg.ingestion.kafka.replication_factor
+
+
+# --- loading and checking --------------------------------------------------------------------------------
+
+
+def parse_registry(data: Any) -> TopicRegistry:
+    try:
+        return TopicRegistry.model_validate(data)
+    except ValidationError as err:
+        raise ConfigErrors([_problem_from_pydantic(data, issue) for issue in err.errors(include_url=False)]) from None
+
+
+@cache
+def load_registry(path: Path = REGISTRY_PATH) -> TopicRegistry:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
+    return parse_registry(data)
+
+
+def registry_problems(registry: TopicRegistry, catalog: Catalog, cfg: StackConfig) -> Iterable[ConfigProblem]:
+    topics = registry.resolved()
+    yield from _name_problems(topics)
+    yield from _party_problems(topics, catalog)
+    yield from _replica_problems(topics, cfg)
+    yield from _unregistered_bus_users(topics, catalog)
+
+
+def _where(topic: Topic, field: str = "") -> str:
+    return f"{SOURCE}: topics[{topic.name}]" + (f".{field}" if field else "")
+
+
+def _name_problems(topics: list[Topic]) -> Iterable[ConfigProblem]:
+    seen: set[str] = set()
+    for topic in topics:
+        if topic.name in seen:
+            yield ConfigProblem(_where(topic, "name"), repr(topic.name), "each topic listed once, with exactly one owner")
+        seen.add(topic.name)
+        if topic.name not in FIXED_NAMES and not VERSIONED_NAME.match(topic.name):
+            yield ConfigProblem(_where(topic, "name"), repr(topic.name),
+                                f"<domain>.<entity>.v<N> or one of {', '.join(sorted(FIXED_NAMES))}")
+    for topic in topics:
+        for other in topics:
+            if other.name != topic.name and other.name.startswith(topic.name):
+                # ACLs are prefix ACLs: a grant on this topic would reach the other one too
+                yield ConfigProblem(_where(topic, "name"), repr(topic.name),
+                                    f"a name that is not a prefix of another topic ({other.name})")
+
+
+def _party_problems(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigProblem]:
+    on_bus = {s.name for s in catalog.services if s.uses_kafka}
+    known = {s.name for s in catalog.services}
+    allowed = "a catalog service whose buses include data (data/services.yaml)"
+    for topic in topics:
+        for field, service in [("owner", topic.owner), *(("consumers", c) for c in topic.consumers)]:
+            if service not in on_bus:
+                found = repr(service) + ("" if service in known else " (not a catalog service)")
+                yield ConfigProblem(_where(topic, field), found, allowed)
+        if topic.owner in topic.consumers:
+            yield ConfigProblem(_where(topic, "consumers"), repr(topic.owner), "services other than the owner")
+        if len(set(topic.consumers)) != len(topic.consumers):
+            yield ConfigProblem(_where(topic, "consumers"), str(topic.consumers), "each consumer once")
+
+
+def _replica_problems(topics: list[Topic], cfg: StackConfig) -> Iterable[ConfigProblem]:
+    kafka = cfg.ingestion.kafka
+    for topic in topics:
+        replicas = replicas_of(topic, cfg)
+        if cfg.is_prod and replicas < MIN_PROD_REPLICAS:
+            yield ConfigProblem(_where(topic, "replicas"), str(replicas), f"{MIN_PROD_REPLICAS} or more in prod")
+        if replicas > kafka.brokers:
+            yield ConfigProblem(_where(topic, "replicas"), str(replicas),
+                                f"at most the {cfg.environment} stack's brokers ({kafka.brokers})")
+        elif kafka.min_insync_replicas > replicas:
+            yield ConfigProblem(_where(topic, "replicas"), str(replicas),
+                                f"at least ingestion.kafka.minInsyncReplicas ({kafka.min_insync_replicas})")
+
+
+def _unregistered_bus_users(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigProblem]:
+    named = {t.owner for t in topics} | {c for t in topics for c in t.consumers}
+    for service in catalog.services:
+        if service.uses_kafka and service.name not in named:
+            yield ConfigProblem(f"{SOURCE}: topics", f"no topic owned or consumed by {service.name}",
+                                f"an entry for every service on the data bus ({service.name} lists it in its buses)")
+
+
+def _problem_from_pydantic(data: Any, issue: Any) -> ConfigProblem:
+    loc = list(issue["loc"])
+    where = SOURCE
+    if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
+        entries = data.get("topics") if isinstance(data, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where += f": topics[{name if name else f'#{loc[1] + 1}'}]"
+        loc = loc[2:]
+    elif loc:
+        where += f": {loc[0]}"
+        loc = loc[1:]
+    if loc:
+        where += "." + ".".join(str(p) for p in loc)
+    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
+    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))

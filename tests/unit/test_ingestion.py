@@ -1,0 +1,133 @@
+"""The ingestion plane under mocks: the Kafka cluster, node pools, topics, and a principal per data-bus service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.ingestion import CLIENT_DEFAULTS, CLUSTER, OPENLINEAGE_HEADERS
+from foundry.catalog import Catalog
+from foundry.labels import namespace_for
+from foundry.topics import load_registry
+from tests.mocks import Registered, by_metadata_name, of_type
+
+KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
+NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
+TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
+USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+def kafka_spec(resources: list[Registered]) -> dict[str, Any]:
+    (kafka,) = by_metadata_name(resources, KAFKA).values()
+    spec: dict[str, Any] = kafka.inputs["spec"]
+    return spec
+
+
+def test_prod_kafka_is_rack_aware_authenticated_and_durable(prod_resources: list[Registered]) -> None:
+    kafka = kafka_spec(prod_resources)["kafka"]
+    assert kafka["rack"] == {"type": "topology-label", "topologyKey": "topology.kubernetes.io/zone"}
+    assert all(listener["authentication"] == {"type": "scram-sha-512"} and listener["tls"]
+               for listener in kafka["listeners"])
+    assert kafka["authorization"] == {"type": "simple"}
+    config = kafka["config"]
+    assert config["auto.create.topics.enable"] is False and config["unclean.leader.election.enable"] is False
+    assert config["default.replication.factor"] == config["offsets.topic.replication.factor"] == 3
+    assert config["transaction.state.log.replication.factor"] == 3
+    assert config["min.insync.replicas"] == config["transaction.state.log.min.isr"] == 2
+    assert config["replica.selector.class"].endswith("RackAwareReplicaSelector")
+
+
+def test_prod_node_pools_are_three_each_and_spread_over_zones(prod_resources: list[Registered]) -> None:
+    pools = by_metadata_name(prod_resources, NODE_POOL)
+    assert {name: (p.inputs["spec"]["roles"], p.inputs["spec"]["replicas"]) for name, p in pools.items()} == {
+        "controllers": (["controller"], 3), "brokers": (["broker"], 3)}
+    for name, pool in pools.items():
+        (zone, _) = pool.inputs["spec"]["template"]["pod"]["topologySpreadConstraints"]
+        assert zone["topologyKey"] == "topology.kubernetes.io/zone" and zone["whenUnsatisfiable"] == "DoNotSchedule"
+        assert zone["labelSelector"]["matchLabels"] == {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": name}
+        assert pool.inputs["spec"]["storage"]["volumes"][0]["class"] == "ceph-fast-rbd"
+
+
+def test_dev_runs_one_dual_role_node(dev_resources: list[Registered]) -> None:
+    (pool,) = by_metadata_name(dev_resources, NODE_POOL).values()
+    assert pool.inputs["spec"]["roles"] == ["controller", "broker"] and pool.inputs["spec"]["replicas"] == 1
+
+
+def test_a_topic_per_registry_entry_with_three_replicas_in_prod(prod_resources: list[Registered]) -> None:
+    topics = by_metadata_name(prod_resources, TOPIC)
+    assert set(topics) == {t.name for t in load_registry().topics}
+    assert {t.inputs["spec"]["replicas"] for t in topics.values()} == {3}
+    assert topics["ontology.definitions.v1"].inputs["spec"]["config"]["cleanup.policy"] == "compact"
+    assert topics["audit.events"].inputs["spec"]["config"]["retention.ms"] == 90 * 24 * 3_600_000
+
+
+def expected_acls(service: str) -> set[tuple[str, str, frozenset[str]]]:
+    """Derived from the registry file here, independently of foundry.topics.grants_for."""
+    acls: set[tuple[str, str, frozenset[str]]] = set()
+    for topic in load_registry().topics:
+        if topic.owner == service:
+            acls.add(("topic", topic.name, frozenset({"Write", "Describe"})))
+        if service in topic.consumers:
+            acls.add(("topic", topic.name, frozenset({"Read", "Describe"})))
+            acls.add(("group", f"{service}.", frozenset({"Read"})))
+    return acls
+
+
+def test_each_principal_holds_exactly_what_the_registry_grants(prod_resources: list[Registered],
+                                                               catalog: Catalog) -> None:
+    users = by_metadata_name(prod_resources, USER)
+    assert set(users) == {s.name for s in catalog.services if s.uses_kafka}
+    for name, user in users.items():
+        spec = user.inputs["spec"]
+        assert spec["authentication"]["type"] == "scram-sha-512"
+        acls = {(a["resource"]["type"], a["resource"]["name"], frozenset(a["operations"]))
+                for a in spec["authorization"]["acls"]}
+        assert acls == expected_acls(name), name
+        assert all(a["resource"]["patternType"] == "prefix" and a["resource"]["name"] not in ("", "*")
+                   for a in spec["authorization"]["acls"])
+
+
+def test_no_two_services_share_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
+    users = by_metadata_name(prod_resources, USER)
+    refs = [u.inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]["name"] for u in users.values()]
+    assert len(set(refs)) == len(refs) == len(users)
+    secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"])
+               for s in of_type(prod_resources, SECRET).values()}
+    for service in (s for s in catalog.services if s.uses_kafka):
+        assert (namespace_for(service.plane), f"kafka-client-{service.name}") in secrets
+        assert (namespace_for("ingestion"), f"kafka-user-{service.name}") in secrets
+
+
+def test_a_bus_service_reads_only_its_own_credentials(prod_resources: list[Registered]) -> None:
+    deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
+    (container,) = deployments["streaming-service"].inputs["spec"]["template"]["spec"]["containers"]
+    secret_refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert secret_refs == {"kafka-client-streaming-service"}
+    assert {"name": CLIENT_DEFAULTS, "mountPath": "/etc/openfoundry/kafka", "readOnly": True} in container["volumeMounts"]
+    (web,) = deployments["web"].inputs["spec"]["template"]["spec"]["containers"]
+    assert not any(e["name"].startswith("KAFKA_") for e in web["env"])
+
+
+def test_client_defaults_are_at_least_once_with_lineage_headers(prod_resources: list[Registered],
+                                                                catalog: Catalog) -> None:
+    maps = [m for m in of_type(prod_resources, "kubernetes:core/v1:ConfigMap").values()
+            if m.inputs["metadata"]["name"] == CLIENT_DEFAULTS]
+    assert {m.inputs["metadata"]["namespace"] for m in maps} == {namespace_for(s.plane) for s in catalog.services
+                                                                 if s.uses_kafka}
+    data = maps[0].inputs["data"]
+    assert "acks=all\n" in data["producer.properties"] and "enable.idempotence=true\n" in data["producer.properties"]
+    assert "enable.auto.commit=false\n" in data["consumer.properties"]
+    assert data["openlineage-headers"].split() == list(OPENLINEAGE_HEADERS)
+
+
+def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resources: list[Registered],
+                                                                    dev_resources: list[Registered]) -> None:
+    for type_ in (KAFKA, NODE_POOL, TOPIC):
+        assert all(r.protected for r in of_type(prod_resources, type_).values()), type_
+        assert not any(r.protected for r in of_type(dev_resources, type_).values()), type_
+
+
+def test_only_catalog_bus_services_may_reach_the_brokers(prod_resources: list[Registered], catalog: Catalog) -> None:
+    (listener,) = kafka_spec(prod_resources)["kafka"]["listeners"]
+    peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in listener["networkPolicyPeers"]}
+    assert peers == {s.name for s in catalog.services if s.uses_kafka}
