@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.credentials import GeneratedPassword
+from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import common_labels, namespace_for, selector_labels
@@ -288,9 +289,7 @@ class IngestionPlane(pulumi.ComponentResource):
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[k8s.networking.v1.NetworkPolicyPeerArgs(
                         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster_pods))]),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP"),
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=6443, protocol="TCP")]),
+                    api_server_egress(),
                 ],
             ),
             opts=self._child(depends_on=list(self._args.namespaces_ready)),

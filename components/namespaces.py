@@ -11,6 +11,14 @@ import pulumi_kubernetes as k8s
 from foundry.labels import common_labels, namespace_for
 
 POD_SECURITY_LEVEL = "restricted"
+# The namespaces deny all egress; pods whose software talks to the Kubernetes API (operators' instance managers,
+# Strimzi's rack init container) get this rule. The API server's address is the cluster's, so ports only.
+API_SERVER_PORTS = (443, 6443)
+
+
+def api_server_egress() -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in API_SERVER_PORTS])
 
 
 @dataclass(frozen=True)

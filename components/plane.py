@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.ingestion import KafkaClient
 from components.relational import Database
+from components.storage import Bucket
 from components.workload import ServiceWorkload, ServiceWorkloadArgs
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -24,6 +25,7 @@ class PlaneServicesArgs:
     provider: k8s.Provider
     databases: Mapping[str, Database] = field(default_factory=dict)   # by owning service
     kafka_clients: Mapping[str, KafkaClient] = field(default_factory=dict)   # by service
+    buckets: Mapping[str, list[Bucket]] = field(default_factory=dict)        # by owning service
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -39,7 +41,8 @@ class PlaneServices(pulumi.ComponentResource):
                 svc.name,
                 ServiceWorkloadArgs(service=svc, catalog=args.catalog, config=args.config,
                                     namespace=args.namespace, provider=args.provider,
-                                    database=args.databases.get(svc.name), kafka=args.kafka_clients.get(svc.name)),
+                                    database=args.databases.get(svc.name), kafka=args.kafka_clients.get(svc.name),
+                                    buckets=tuple(args.buckets.get(svc.name, ()))),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             )
             for svc in args.catalog.in_plane(args.plane)

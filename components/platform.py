@@ -10,6 +10,7 @@ from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
 from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.storage import Bucket, CephStorage, CephStorageArgs, catalog_buckets
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
 from foundry.topics import TopicRegistry
@@ -28,11 +29,15 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
     provider = kubernetes_provider(cfg)
     operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
+    storage = CephStorage("ceph", CephStorageArgs(
+        config=cfg, catalog=catalog, provider=provider, rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"),
+        namespaces_ready=list(namespaces.namespaces.values()),
+    ))
     all_databases = databases(catalog)
     RelationalStatePlane("relational", RelationalStatePlaneArgs(
         config=cfg, databases=all_databases, provider=provider,
         cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
-        buckets_ready=operators.ready("rook-ceph"),
+        buckets_ready=[storage],
         namespaces_ready=list(namespaces.namespaces.values()),
     ))
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
@@ -40,12 +45,15 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
         strimzi_ready=operators.ready("strimzi"), namespaces_ready=list(namespaces.namespaces.values()),
     ))
     clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
+    buckets: dict[str, list[Bucket]] = {}
+    for bucket in catalog_buckets(catalog):
+        buckets.setdefault(bucket.owner, []).append(bucket)
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
             plane,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
-                              kafka_clients=clients, depends_on=[namespaces, ingestion]),
+                              kafka_clients=clients, buckets=buckets, depends_on=[namespaces, ingestion, storage]),
         )
         for plane in PLANES
     }
@@ -53,6 +61,9 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
+    pulumi.export("storage", {"blockStorageClass": cfg.storage.block_storage_class,
+                               "bucketStorageClass": cfg.storage.bucket_storage_class,
+                               "rgwEndpoint": cfg.storage.rgw_endpoint, "buckets": sorted(storage.claims)})
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.namespaces import api_server_egress
+from components.storage import RGW_POD_PORT, rgw_peer
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
@@ -128,6 +130,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
             "podMetricsEndpoints": [{"port": "metrics"}],
         }, depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
         self._network_policy(db)
+        self._egress_policy(db)
         return cluster
 
     def _cluster_spec(self, db: Database, name: str, bootstrap: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -224,6 +227,28 @@ class RelationalStatePlane(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
                                         depends_on=list(self._args.namespaces_ready)),
         )
+
+    def _egress_policy(self, db: Database) -> None:
+        """What the instances (and the pooler) may reach: each other, the API server, the backups' RGW."""
+        instances = {"cnpg.io/cluster": db.cluster}
+        to_instances = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[_peer(pods=instances)],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in (POSTGRES_PORT, 8000)])
+        to_rgw = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[rgw_peer(self._args.config.storage.object_store_name)],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=RGW_POD_PORT, protocol="TCP")])
+        selectors = [(f"{db.cluster}-egress", instances, [to_instances, to_rgw, api_server_egress()])]
+        if db.pooled:
+            selectors.append((f"{db.pooler}-egress", {"cnpg.io/poolerName": db.pooler}, [to_instances, api_server_egress()]))
+        for name, pods, egress in selectors:
+            k8s.networking.v1.NetworkPolicy(
+                name,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=db.namespace, labels=common_labels(PLANE)),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods), policy_types=["Egress"], egress=egress),
+                opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                            depends_on=list(self._args.namespaces_ready)),
+            )
 
     # --- plumbing ----------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components.ingestion import CLIENT_DEFAULTS, CLIENT_DEFAULTS_PATH, TLS_PORT, KafkaClient, broker_peer, kafka_client_env
 from components.relational import POSTGRES_PORT, Database, database_env
+from components.storage import RGW_POD_PORT, Bucket, bucket_env, rgw_peer
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import StackConfig
 from foundry.labels import namespace_for, selector_labels, service_labels
@@ -26,6 +27,7 @@ class ServiceWorkloadArgs:
     provider: k8s.Provider
     database: Database | None = None
     kafka: KafkaClient | None = None
+    buckets: tuple[Bucket, ...] = ()
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -104,6 +106,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=cfg.environment),
                 *(database_env(self._args.database) if self._args.database else []),
                 *(kafka_client_env(self._args.kafka) if self._args.kafka else []),
+                *(env for bucket in self._args.buckets for env in bucket_env(bucket, cfg.storage.rgw_endpoint)),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},
@@ -173,6 +176,10 @@ class ServiceWorkload(pulumi.ComponentResource):
         ]
         if self._args.database is not None:
             egress.append(self._database_egress(self._args.database))
+        if self._args.buckets:
+            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[rgw_peer(self._args.config.storage.object_store_name)],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=RGW_POD_PORT, protocol="TCP")]))
         if self._args.kafka is not None:
             egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                 to=[broker_peer()], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=TLS_PORT, protocol="TCP")]))

@@ -94,7 +94,7 @@ class Ceph(_Section):
 class BlockPool(_Section):
     failure_domain: FailureDomain
     replicas: Annotated[int, Field(ge=1, le=7)]
-    device_class: DnsLabel = "nvme"
+    device_class: DnsLabel | None = None     # OSD device class the pool is pinned to; None: any
 
 
 class ObjectStore(_Section):
@@ -103,6 +103,7 @@ class ObjectStore(_Section):
     coding_chunks: Annotated[int, Field(ge=1, le=8)] | None = None
     replicas: Annotated[int, Field(ge=1, le=7)] | None = None
     gateway_instances: Count
+    device_class: DnsLabel | None = None     # of the data pool; the metadata pool follows blockPool.deviceClass
 
 
 class Storage(_Section):
@@ -112,6 +113,7 @@ class Storage(_Section):
     block_storage_class: DnsLabel = "ceph-fast-rbd"
     bucket_storage_class: DnsLabel = "ceph-bucket"
     object_store_name: DnsLabel = "lake"
+    bucket_max_size: Quantity                # quota of every ObjectBucketClaim
 
     @property
     def rgw_endpoint(self) -> str:

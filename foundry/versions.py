@@ -24,6 +24,10 @@ PULUMI_POLICY_VERSION = "1.18.0"
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.
 KUBERNETES_VERSION = "1.31.0"
 
+# --- Ceph (run by Rook v1.20.6) ----------------------------------------------------------------------------
+# renovate: datasource=docker depName=quay.io/ceph/ceph
+CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
+
 # --- Kafka (run by Strimzi 1.2.0, which supports it; the metadata version is the KRaft feature level) ---------
 KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"
@@ -92,7 +96,7 @@ class GoApiCrds:
     module: str
     version: str
     package: str              # the Go package whose types carry the kubebuilder markers
-    options: str = "crd"      # controller-gen's crd generator with upstream's options
+    options: str = "crd"      # controller-gen's crd generator with upstream's options (CNPG, Barman, cert-manager: plain)
     gap: str = ""
 
 
@@ -126,7 +130,8 @@ CRD_SOURCES: dict[str, CrdSource] = {
                                      "github.com/cloudnative-pg/plugin-barman-cloud/api/v1"),
     "prometheus-operator": GoApiCrds(
         "v0.93.0", "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring", "v0.93.0",
-        "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"),
+        "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1",
+        options="crd:crdVersions=v1"),  # its Makefile's CRD_OPTIONS
     "cert-manager": GoApiCrds("v1.20.2", "github.com/cert-manager/cert-manager", "v1.20.2",
                               "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"),
     # Options as rook's build/crds/build-crds.sh (allowDangerousTypes for its float64 fields).

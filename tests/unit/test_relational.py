@@ -136,3 +136,15 @@ def test_a_bad_pitr_entry_names_its_path(catalog: Catalog, recover: dict[str, st
     with pytest.raises(ConfigErrors) as caught:
         check_config_against_catalog(load_stack_config(values, "prod"), catalog, load_registry())
     assert any(expected in str(p) for p in caught.value.problems)
+
+
+def test_instances_may_reach_each_other_the_api_server_and_the_backup_gateway_only(
+        prod_resources: list[Registered]) -> None:
+    policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    egress = policies["pg-report-service-egress"].inputs["spec"]
+    assert egress["policyTypes"] == ["Egress"]
+    assert egress["podSelector"]["matchLabels"] == {"cnpg.io/cluster": "pg-report-service"}
+    ports = [sorted(p["port"] for p in rule["ports"]) for rule in egress["egress"]]
+    assert ports == [[5432, 8000], [8080], [443, 6443]]
+    assert egress["egress"][1]["to"][0]["podSelector"]["matchLabels"] == {"app": "rook-ceph-rgw", "rgw": "lake"}
+    assert "pg-auth-service-pooler-rw-egress" in policies  # pooled: PgBouncer reaches the instances and the API

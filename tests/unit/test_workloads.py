@@ -95,6 +95,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
     assert tokens == {
         "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
+        "openfoundry:storage:CephStorage",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
 
