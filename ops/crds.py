@@ -35,6 +35,8 @@ from foundry import versions
 from ops.toolchain import REPO, ToolchainError, cache_dir, go_env, log, step
 
 WRAPPERS = REPO / "crds"
+# libyaml's loader when PyYAML has it (the wheels do): the CRDs are megabytes of YAML
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KEYWORDS = ("type", "required", "enum", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
              "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties")
 _DEPENDENCY_PLUGIN = f"org.apache.maven.plugins:maven-dependency-plugin:{versions.MAVEN_DEPENDENCY_PLUGIN_VERSION}"
@@ -178,7 +180,7 @@ class CrdRegistry:
     def load(cls, directory: Path) -> CrdRegistry:
         kinds: dict[tuple[str, str], dict[str, CrdVersion]] = {}
         for path in sorted(directory.rglob("*.yaml")):
-            for crd in yaml.safe_load_all(path.read_text()):
+            for crd in yaml.load_all(path.read_text(), Loader=FAST_LOADER):
                 # Kubernetes >= 1.22 serves only apiextensions.k8s.io/v1; fabric8 also ships the v1beta1 form
                 if not crd or crd.get("kind") != "CustomResourceDefinition" \
                         or crd.get("apiVersion") != "apiextensions.k8s.io/v1":

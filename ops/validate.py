@@ -20,7 +20,7 @@ import kubernetes_validate
 import yaml
 
 from foundry.versions import CRD_SOURCES, KUBERNETES_VERSION, UNCHECKED_KINDS
-from ops.crds import CrdRegistry, describe, ensure_crds
+from ops.crds import FAST_LOADER, CrdRegistry, describe, ensure_crds
 from ops.toolchain import REPO
 
 
@@ -91,7 +91,7 @@ def validate_directory(directory: Path, crds: CrdRegistry | None = None) -> Vali
     registry = crds if crds is not None else CrdRegistry.load(ensure_crds())
     report = ValidationReport()
     for path in manifests(directory):
-        for document in yaml.safe_load_all(path.read_text()):
+        for document in yaml.load_all(path.read_text(), Loader=FAST_LOADER):
             if document:
                 validate_document(document, str(path.relative_to(directory)), report, registry)
     return report
