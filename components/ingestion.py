@@ -224,7 +224,7 @@ class IngestionPlane(pulumi.ComponentResource):
 
     def _user(self, client: KafkaClient, topics: list[Topic]) -> pulumi.CustomResource:
         password = GeneratedPassword(f"kafka-{client.service}", opts=pulumi.ResourceOptions(parent=self))
-        self._secret(client.password_secret, self._namespace, {"password": password.value})
+        password_secret = self._secret(client.password_secret, self._namespace, {"password": password.value})
         jaas = password.value.apply(lambda value: (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
             f'username="{client.user}" password="{value}";'))
@@ -236,10 +236,10 @@ class IngestionPlane(pulumi.ComponentResource):
             "authorization": {"type": "simple", "acls": [_acl(g) for g in grants_for(client.service, topics)]},
         }
         return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER},
-                            depends_on=[self.kafka])
+                            depends_on=[self.kafka, password_secret])
 
-    def _secret(self, name: str, namespace: str, values: dict[str, pulumi.Output[str]]) -> None:
-        k8s.core.v1.Secret(
+    def _secret(self, name: str, namespace: str, values: dict[str, pulumi.Output[str]]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
             f"{namespace}-{name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=common_labels(PLANE)),
             type="Opaque",
@@ -292,20 +292,21 @@ class IngestionPlane(pulumi.ComponentResource):
                     api_server_egress(),
                 ],
             ),
-            opts=self._child(depends_on=list(self._args.namespaces_ready)),
+            opts=self._child(),
         )
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
     def _child(self, depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False) -> pulumi.ResourceOptions:
         keep = stateful and self._args.config.is_prod
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=list(depends_on),
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                      depends_on=[*self._args.namespaces_ready, *depends_on],
                                       protect=keep, retain_on_delete=keep)
 
     def _custom(self, kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None,
                 depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
                 api_version: str = STRIMZI_API, needs_strimzi: bool = True) -> pulumi.CustomResource:
-        ready = [*self._args.namespaces_ready, *(self._args.strimzi_ready if needs_strimzi else ())]
+        ready = list(self._args.strimzi_ready) if needs_strimzi else []
         return k8s.apiextensions.CustomResource(
             f"{name}-{kind.lower()}",
             api_version=api_version,
@@ -331,7 +332,8 @@ JMX_EXPORTER_RULES: dict[str, Any] = {
         {"pattern": r"kafka.network<type=RequestMetrics, name=TotalTimeMs, request=(.+)><>(\d+)thPercentile",
          "name": "kafka_network_requestmetrics_totaltimems", "type": "GAUGE",
          "labels": {"request": "$1", "quantile": "0.$2"}},
-        {"pattern": r"kafka.network<type=RequestMetrics, name=(Requests|Errors)PerSec, request=(.+)(?:, error=(.+))?><>Count",
+        {"pattern": r"kafka.network<type=RequestMetrics, name=(Requests|Errors)PerSec, request=([^,>]+)"
+                    r"(?:, error=([^,>]+))?(?:, version=[^,>]+)?><>Count",
          "name": "kafka_network_requestmetrics_$1_total", "type": "COUNTER",
          "labels": {"request": "$2", "error": "$3"}},
         {"pattern": r"kafka.server<type=ReplicaManager, name=(UnderReplicatedPartitions|UnderMinIsrPartitionCount|"

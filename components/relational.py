@@ -129,8 +129,8 @@ class RelationalStatePlane(pulumi.ComponentResource):
             "selector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
             "podMetricsEndpoints": [{"port": "metrics"}],
         }, depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
-        self._network_policy(db)
-        self._egress_policy(db)
+        self._network_policy(db, db.cluster)
+        self._egress_policy(db, db.cluster)
         return cluster
 
     def _cluster_spec(self, db: Database, name: str, bootstrap: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -198,19 +198,21 @@ class RelationalStatePlane(pulumi.ComponentResource):
         }]
         self._custom(origin, "postgresql.cnpg.io/v1", "Cluster", name, spec,
                      depends_on=[self.clusters[origin.owner]], stateful=True)
+        self._network_policy(origin, name)
+        self._egress_policy(origin, name)
 
-    def _network_policy(self, db: Database) -> None:
+    def _network_policy(self, db: Database, cluster: str) -> None:
         """Only the owner (and the pooler, which the owner reaches) and the CNPG operator may connect."""
         owner_peer = _peer(pods=selector_labels(db.owner))
         operator_peer = _peer(namespace=CNPG_OPERATOR_NAMESPACE)
         pooler_peer = _peer(pods={"cnpg.io/poolerName": db.pooler})
-        peers = [owner_peer, *([pooler_peer] if db.pooled else [])]
+        peers = [owner_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
         k8s.networking.v1.NetworkPolicy(
-            f"{db.cluster}-access",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{db.cluster}-access", namespace=db.namespace,
+            f"{cluster}-access",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{cluster}-access", namespace=db.namespace,
                                                 labels=common_labels(PLANE)),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"cnpg.io/cluster": db.cluster}),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"cnpg.io/cluster": cluster}),
                 policy_types=["Ingress"],
                 ingress=[
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -220,7 +222,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
                         k8s.networking.v1.NetworkPolicyPortArgs(port=8000, protocol="TCP"),
                         k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[_peer(pods={"cnpg.io/cluster": db.cluster})],
+                        from_=[_peer(pods={"cnpg.io/cluster": cluster})],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
                 ],
             ),
@@ -228,24 +230,28 @@ class RelationalStatePlane(pulumi.ComponentResource):
                                         depends_on=list(self._args.namespaces_ready)),
         )
 
-    def _egress_policy(self, db: Database) -> None:
+    def _egress_policy(self, db: Database, cluster: str) -> None:
         """What the instances (and the pooler) may reach: each other, the API server, the backups' RGW."""
-        instances = {"cnpg.io/cluster": db.cluster}
+        instances = {"cnpg.io/cluster": cluster}
+        # pooler pods carry cnpg.io/cluster too: they get their own, narrower policy below
+        not_poolers = [k8s.meta.v1.LabelSelectorRequirementArgs(key="cnpg.io/poolerName", operator="DoesNotExist")]
         to_instances = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[_peer(pods=instances)],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in (POSTGRES_PORT, 8000)])
         to_rgw = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[rgw_peer(self._args.config.storage.object_store_name)],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=RGW_POD_PORT, protocol="TCP")])
-        selectors = [(f"{db.cluster}-egress", instances, [to_instances, to_rgw, api_server_egress()])]
-        if db.pooled:
-            selectors.append((f"{db.pooler}-egress", {"cnpg.io/poolerName": db.pooler}, [to_instances, api_server_egress()]))
-        for name, pods, egress in selectors:
+        selectors = [(f"{cluster}-egress", not_poolers, instances, [to_instances, to_rgw, api_server_egress()])]
+        if db.pooled and cluster == db.cluster:
+            selectors.append((f"{db.pooler}-egress", [], {"cnpg.io/poolerName": db.pooler},
+                              [to_instances, api_server_egress()]))
+        for name, expressions, pods, egress in selectors:
             k8s.networking.v1.NetworkPolicy(
                 name,
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=db.namespace, labels=common_labels(PLANE)),
                 spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods), policy_types=["Egress"], egress=egress),
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods, match_expressions=expressions or None),
+                    policy_types=["Egress"], egress=egress),
                 opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
                                             depends_on=list(self._args.namespaces_ready)),
             )

@@ -90,9 +90,9 @@ class CephStorage(pulumi.ComponentResource):
         self._args = args
         cfg = args.config
         self.cluster = self._ceph("CephCluster", "ceph", self._cluster_spec())
-        if cfg.storage.block_pool.device_class:
-            # with device classes, every pool names one, Ceph's own .mgr pool included
-            self._ceph("CephBlockPool", "builtin-mgr", {**self._replicated_pool(), "name": ".mgr"})
+        # Ceph's own .mgr pool follows the block pool: its size (a single dev node cannot hold the default 3)
+        # and, with device classes, its class (then every pool must name one)
+        self._ceph("CephBlockPool", "builtin-mgr", {**self._replicated_pool(), "name": ".mgr"})
         block_pool = self._ceph("CephBlockPool", BLOCK_POOL, self._replicated_pool())
         self._block_storage_class(block_pool)
         store = self._ceph("CephObjectStore", cfg.storage.object_store_name, self._object_store_spec())

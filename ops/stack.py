@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -104,10 +104,22 @@ PLAINTEXT_WARNING = re.compile(r"warning: rendered (YAML will contain|file .* co
 
 def _run_without_plaintext_warnings(command: list[str], env: Mapping[str, str]) -> int:
     """A render warns twice per Secret that its file holds plaintext; say it once, keep every other line."""
-    process = subprocess.Popen(command, cwd=REPO, env=dict(env), stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
+    process = subprocess.Popen(command, cwd=REPO, env=dict(env), stdout=subprocess.PIPE,
+                               encoding="utf-8", errors="replace")
+    try:
+        dropped = _print_without_plaintext_warnings(process.stdout)
+    finally:
+        if process.poll() is None and sys.exc_info()[0] is not None:
+            process.kill()
+        code = process.wait()
+    if dropped:
+        print(f"({dropped} engine warnings that rendered Secrets hold plaintext values left out)")
+    return code
+
+
+def _print_without_plaintext_warnings(lines: Iterable[str] | None) -> int:
     dropped, pending_header, last_blank = 0, "", False
-    for line in process.stdout:
+    for line in lines or ():
         if PLAINTEXT_WARNING.search(line):
             dropped += 1
             continue
@@ -121,9 +133,7 @@ def _run_without_plaintext_warnings(command: list[str], env: Mapping[str, str]) 
             continue
         print(pending_header + line, end="", flush=True)
         pending_header, last_blank = "", False
-    if dropped:
-        print(f"({dropped} engine warnings that rendered Secrets hold plaintext values left out)")
-    return process.wait()
+    return dropped
 
 
 def engine_env(backend: str, passphrase: str) -> dict[str, str]:

@@ -118,7 +118,10 @@ def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
         "recoverFrom": {"cluster": "pg-report-service", "targetTime": "2026-11-20T08:30:00+01:00"}}}})
     config = load_stack_config(values, "prod")
     check_config_against_catalog(config, catalog, load_registry())
-    recovery = by_metadata_name(register_platform(config, catalog), CLUSTER)["pg-report-service-pitr"].inputs["spec"]
+    registered = register_platform(config, catalog)
+    recovery = by_metadata_name(registered, CLUSTER)["pg-report-service-pitr"].inputs["spec"]
+    policies = by_metadata_name(registered, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert {"pg-report-service-pitr-access", "pg-report-service-pitr-egress"} <= set(policies)
     assert recovery["bootstrap"]["recovery"]["recoveryTarget"] == {"targetTime": "2026-11-20T08:30:00+01:00"}
     assert recovery["bootstrap"]["recovery"]["source"] == "pg-report-service"
     (origin,) = recovery["externalClusters"]

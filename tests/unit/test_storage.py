@@ -57,7 +57,8 @@ def test_dev_is_single_node(dev_resources: list[Registered]) -> None:
     assert mon == {"count": 1, "allowMultiplePerNode": True}
     store = spec_of(dev_resources, "CephObjectStore", "lake")
     assert store["dataPool"]["replicated"] == {"size": 1, "requireSafeReplicaSize": False}
-    assert set(by_metadata_name(dev_resources, CEPH + "CephBlockPool")) == {BLOCK_POOL}
+    pools = by_metadata_name(dev_resources, CEPH + "CephBlockPool")
+    assert {name: p.inputs["spec"]["replicated"]["size"] for name, p in pools.items()} == {BLOCK_POOL: 1, "builtin-mgr": 1}
 
 
 def test_each_catalog_bucket_is_claimed_by_its_owner_with_a_quota(prod_resources: list[Registered],
