@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import Bucket
+from components.endpoints import PlatformEndpoint
 from components.ingestion import KafkaClient
 from components.relational import Database
-from components.storage import Bucket
 from components.workload import ServiceWorkload, ServiceWorkloadArgs
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -26,6 +27,7 @@ class PlaneServicesArgs:
     databases: Mapping[str, Database] = field(default_factory=dict)   # by owning service
     kafka_clients: Mapping[str, KafkaClient] = field(default_factory=dict)   # by service
     buckets: Mapping[str, list[Bucket]] = field(default_factory=dict)        # by owning service
+    endpoints: Mapping[str, list[PlatformEndpoint]] = field(default_factory=dict)   # by calling service
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -42,7 +44,8 @@ class PlaneServices(pulumi.ComponentResource):
                 ServiceWorkloadArgs(service=svc, catalog=args.catalog, config=args.config,
                                     namespace=args.namespace, provider=args.provider,
                                     database=args.databases.get(svc.name), kafka=args.kafka_clients.get(svc.name),
-                                    buckets=tuple(args.buckets.get(svc.name, ()))),
+                                    buckets=tuple(args.buckets.get(svc.name, ())),
+                                    endpoints=tuple(args.endpoints.get(svc.name, ()))),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             )
             for svc in args.catalog.in_plane(args.plane)

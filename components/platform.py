@@ -5,12 +5,13 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import Bucket, catalog_buckets
 from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, kafka_clients
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
 from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
-from components.storage import Bucket, CephStorage, CephStorageArgs, catalog_buckets
+from components.storage import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
 from foundry.topics import TopicRegistry
@@ -29,15 +30,17 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
     provider = kubernetes_provider(cfg)
     operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
-    storage = CephStorage("ceph", CephStorageArgs(
-        config=cfg, catalog=catalog, provider=provider, rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"),
+    all_databases = databases(catalog)
+    storage = StoragePlane("storage", StoragePlaneArgs(
+        config=cfg, catalog=catalog, provider=provider,
+        lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
+        rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
         namespaces_ready=list(namespaces.namespaces.values()),
     ))
-    all_databases = databases(catalog)
     RelationalStatePlane("relational", RelationalStatePlaneArgs(
         config=cfg, databases=all_databases, provider=provider,
         cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
-        buckets_ready=[storage],
+        buckets_ready=[storage.ceph],
         namespaces_ready=list(namespaces.namespaces.values()),
     ))
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
@@ -53,7 +56,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
             plane,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
-                              kafka_clients=clients, buckets=buckets, depends_on=[namespaces, ingestion, storage]),
+                              kafka_clients=clients, buckets=buckets, endpoints=endpoints_for(cfg),
+                              depends_on=[namespaces, ingestion, storage.ceph]),
         )
         for plane in PLANES
     }
@@ -61,9 +65,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
-    pulumi.export("storage", {"blockStorageClass": cfg.storage.block_storage_class,
-                               "bucketStorageClass": cfg.storage.bucket_storage_class,
-                               "rgwEndpoint": cfg.storage.rgw_endpoint, "buckets": sorted(storage.claims)})
+    pulumi.export("storage", storage.outputs)
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

@@ -15,8 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import RGW_POD_PORT, rgw_peer
 from components.namespaces import api_server_egress
-from components.storage import RGW_POD_PORT, rgw_peer
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
@@ -281,6 +281,15 @@ def _peer(pods: dict[str, str] | None = None, namespace: str | None = None) -> k
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods) if pods else None,
         namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
         if namespace else None,
+    )
+
+
+def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """The owner's way to its database: the pooler when there is one, else the instances."""
+    target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=target))],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
     )
 
 

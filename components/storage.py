@@ -1,235 +1,74 @@
-"""The storage plane's Ceph foundation (Rook): the cluster, the fast block pool and its StorageClass, the RGW
-object store with its erasure-coded data pool, the bucket StorageClass, and a claimed bucket per catalog bucket.
+"""The storage plane (seed: STORAGE PLANE; the Iceberg blueprint): Ceph, the lakehouse catalog, search,
+and the maintenance that keeps Iceberg tables healthy, as one component built of smaller ones.
 
-Every stateful workload of the platform (Kafka, Postgres, NATS, Vespa) provisions its volumes through the
-block StorageClass; every bucket (service buckets here, Postgres backups in the relational plane) through the
-bucket StorageClass. Both names come from `storage.*` in the stack config.
+The services of the plane (iceberg-catalog-service, dataset-service, ...) are catalog workloads like any
+other; what they need from here reaches them as environment variables and egress rules (`endpoints_for`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import CephStorage, CephStorageArgs
+from components.endpoints import PlatformEndpoint
+from components.lakekeeper import CATALOG_CLIENTS, Lakekeeper, LakekeeperArgs, catalog_uri, lakekeeper_endpoint
+from components.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
+from components.relational import Database
+from components.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
-from foundry.labels import common_labels, namespace_for
-from foundry.versions import CEPH_IMAGE
-
-PLANE = "storage"
-ROOK_NAMESPACE = "rook-ceph"
-BLOCK_POOL = "fast-rbd"
-RGW_POD_PORT = 8080  # the gateway pods' listener behind the rook-ceph-rgw-<store> Service on port 80
-CEPH_API = "ceph.rook.io/v1"
 
 
-@dataclass(frozen=True)
-class Bucket:
-    """A catalog bucket, claimed in its owner's namespace; Rook writes the claim's ConfigMap and Secret there."""
-
-    name: str
-    owner: str
-    namespace: str
-
-    @property
-    def claim(self) -> str:
-        return self.name
-
-
-def catalog_buckets(catalog: Catalog) -> list[Bucket]:
-    return [Bucket(bucket, s.name, namespace_for(s.plane)) for s in catalog.services for bucket in s.buckets]
-
-
-def bucket_env(bucket: Bucket, endpoint: str) -> list[k8s.core.v1.EnvVarArgs]:
-    """The claim's ConfigMap and Secret (named after the claim), as BUCKET_<NAME>_* variables."""
-    prefix = "BUCKET_" + bucket.name.upper().replace("-", "_")
-
-    def from_claim(name: str, key: str, secret: bool) -> k8s.core.v1.EnvVarArgs:
-        source = (k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=bucket.claim, key=key))
-                  if secret else
-                  k8s.core.v1.EnvVarSourceArgs(config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(
-                      name=bucket.claim, key=key)))
-        return k8s.core.v1.EnvVarArgs(name=f"{prefix}_{name}", value_from=source)
-
-    return [
-        k8s.core.v1.EnvVarArgs(name=f"{prefix}_ENDPOINT", value=endpoint),
-        from_claim("NAME", "BUCKET_NAME", secret=False),
-        from_claim("ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", secret=True),
-        from_claim("SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", secret=True),
-    ]
-
-
-def rgw_peer(store: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": ROOK_NAMESPACE}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "rook-ceph-rgw", "rgw": store}),
-    )
+def endpoints_for(cfg: StackConfig) -> dict[str, list[PlatformEndpoint]]:
+    """Which catalog services reach which storage-plane component."""
+    endpoints: dict[str, list[PlatformEndpoint]] = {}
+    for service in CATALOG_CLIENTS:
+        endpoints.setdefault(service, []).append(lakekeeper_endpoint(cfg.storage.lakehouse.warehouse))
+    for service in SEARCH_CLIENTS:
+        endpoints.setdefault(service, []).append(vespa_endpoint())
+    return endpoints
 
 
 @dataclass(frozen=True)
-class CephStorageArgs:
+class StoragePlaneArgs:
     config: StackConfig
     catalog: Catalog
+    lakekeeper_database: Database
     provider: k8s.Provider
     rook_ready: Sequence[pulumi.Resource] = ()
+    flink_ready: Sequence[pulumi.Resource] = ()
     namespaces_ready: Sequence[pulumi.Resource] = ()
 
 
-class CephStorage(pulumi.ComponentResource):
-    """CephCluster, pools, object store, StorageClasses and the catalog's bucket claims."""
+class StoragePlane(pulumi.ComponentResource):
+    ceph: CephStorage
 
-    cluster: pulumi.CustomResource
-    claims: dict[str, pulumi.CustomResource]
-
-    def __init__(self, name: str, args: CephStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openfoundry:storage:CephStorage", name, None, opts)
-        self._args = args
+    def __init__(self, name: str, args: StoragePlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:storage:StoragePlane", name, None, opts)
         cfg = args.config
-        self.cluster = self._ceph("CephCluster", "ceph", self._cluster_spec())
-        # Ceph's own .mgr pool follows the block pool: its size (a single dev node cannot hold the default 3)
-        # and, with device classes, its class (then every pool must name one)
-        self._ceph("CephBlockPool", "builtin-mgr", {**self._replicated_pool(), "name": ".mgr"})
-        block_pool = self._ceph("CephBlockPool", BLOCK_POOL, self._replicated_pool())
-        self._block_storage_class(block_pool)
-        store = self._ceph("CephObjectStore", cfg.storage.object_store_name, self._object_store_spec())
-        bucket_class = self._bucket_storage_class(store)
-        self.claims = {b.name: self._claim(b, bucket_class) for b in catalog_buckets(args.catalog)}
-        self.register_outputs({
+        child = pulumi.ResourceOptions(parent=self)
+        self.ceph = CephStorage("ceph", CephStorageArgs(
+            config=cfg, catalog=args.catalog, provider=args.provider, rook_ready=args.rook_ready,
+            namespaces_ready=args.namespaces_ready), opts=child)
+        ready = [*args.namespaces_ready, self.ceph]
+        lakekeeper = Lakekeeper("lakekeeper", LakekeeperArgs(
+            config=cfg, catalog=args.catalog, database=args.lakekeeper_database, provider=args.provider,
+            depends_on=ready), opts=child)
+        Vespa("vespa", VespaArgs(config=cfg, catalog=args.catalog, provider=args.provider, depends_on=ready), opts=child)
+        IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(
+            config=cfg, provider=args.provider, flink_ready=args.flink_ready, depends_on=[*ready, lakekeeper]),
+            opts=child)
+        self.outputs = {
             "blockStorageClass": cfg.storage.block_storage_class,
             "bucketStorageClass": cfg.storage.bucket_storage_class,
             "rgwEndpoint": cfg.storage.rgw_endpoint,
-            "buckets": sorted(self.claims),
-        })
-
-    # --- specs ------------------------------------------------------------------------------------------
-
-    def _cluster_spec(self) -> dict[str, Any]:
-        cfg = self._args.config
-        ceph = cfg.storage.ceph
-        mon: dict[str, Any] = {"count": ceph.mon_count, "allowMultiplePerNode": ceph.allow_multiple_mons_per_node}
-        placement: dict[str, Any] = {}
-        if cfg.is_prod:
-            mon["failureDomainLabel"] = cfg.topology.zone_label
-            placement["mon"] = {"topologySpreadConstraints": [self._spread("rook-ceph-mon")]}
-            placement["mgr"] = {"topologySpreadConstraints": [self._spread("rook-ceph-mgr")]}
-        return {
-            "cephVersion": {"image": CEPH_IMAGE, "allowUnsupported": False},
-            "dataDirHostPath": "/var/lib/rook",
-            "mon": mon,
-            "mgr": {"count": ceph.mgr_count, "allowMultiplePerNode": False,
-                    "modules": [{"name": "pg_autoscaler", "enabled": True}, {"name": "rook", "enabled": True}]},
-            "dashboard": {"enabled": True, "ssl": True},
-            "monitoring": {"enabled": True},
-            "crashCollector": {"disable": False},
-            "disruptionManagement": {"managePodBudgets": True, "osdMaintenanceTimeout": 30},
-            "placement": placement,
-            # OSDs on every node's empty devices; Ceph detects each device's class (hdd, ssd, nvme) and the
-            # pools below select theirs
-            "storage": {"useAllNodes": True, "useAllDevices": True},
+            "buckets": {bucket: f"{bucket} (ConfigMap and Secret {bucket})" for bucket in sorted(self.ceph.claims)},
+            "icebergCatalogUri": catalog_uri(),
+            "icebergWarehouse": cfg.storage.lakehouse.warehouse,
+            "vespa": vespa_endpoint().env[0][1],
         }
-
-    def _spread(self, app: str) -> dict[str, Any]:
-        return {"maxSkew": 1, "topologyKey": self._args.config.topology.zone_label,
-                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}}
-
-    def _replicated_pool(self) -> dict[str, Any]:
-        pool = self._args.config.storage.block_pool
-        spec: dict[str, Any] = {"failureDomain": pool.failure_domain,
-                                "replicated": {"size": pool.replicas, "requireSafeReplicaSize": pool.replicas > 1}}
-        if pool.device_class:
-            spec["deviceClass"] = pool.device_class
-        return spec
-
-    def _object_store_spec(self) -> dict[str, Any]:
-        cfg = self._args.config
-        store, block = cfg.storage.object_store, cfg.storage.block_pool
-        metadata: dict[str, Any] = {"failureDomain": store.failure_domain, "replicated": {
-            "size": store.replicas or 3, "requireSafeReplicaSize": (store.replicas or 3) > 1}}
-        if store.data_chunks is not None and store.coding_chunks is not None:
-            data: dict[str, Any] = {"failureDomain": store.failure_domain, "erasureCoded": {
-                "dataChunks": store.data_chunks, "codingChunks": store.coding_chunks}}
-        else:
-            data = {"failureDomain": store.failure_domain, "replicated": {
-                "size": store.replicas, "requireSafeReplicaSize": (store.replicas or 1) > 1}}
-        if block.device_class:
-            metadata["deviceClass"] = block.device_class
-        if store.device_class:
-            data["deviceClass"] = store.device_class
-        gateway: dict[str, Any] = {"port": 80, "instances": store.gateway_instances}
-        if cfg.is_prod:
-            gateway["placement"] = {"topologySpreadConstraints": [self._spread("rook-ceph-rgw")]}
-        return {"metadataPool": metadata, "dataPool": data, "preservePoolsOnDelete": cfg.is_prod, "gateway": gateway}
-
-    # --- StorageClasses and claims -----------------------------------------------------------------------
-
-    def _block_storage_class(self, pool: pulumi.Resource) -> None:
-        cfg = self._args.config
-        secrets = {"provisioner": "rook-csi-rbd-provisioner", "controller-expand": "rook-csi-rbd-provisioner",
-                   "node-stage": "rook-csi-rbd-node"}
-        parameters = {"clusterID": ROOK_NAMESPACE, "pool": BLOCK_POOL, "imageFormat": "2",
-                      "imageFeatures": "layering", "csi.storage.k8s.io/fstype": "ext4"}
-        for use, secret in secrets.items():
-            parameters[f"csi.storage.k8s.io/{use}-secret-name"] = secret
-            parameters[f"csi.storage.k8s.io/{use}-secret-namespace"] = ROOK_NAMESPACE
-        k8s.storage.v1.StorageClass(
-            cfg.storage.block_storage_class,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.storage.block_storage_class, labels=common_labels(PLANE)),
-            provisioner=f"{ROOK_NAMESPACE}.rbd.csi.ceph.com",
-            parameters=parameters,
-            allow_volume_expansion=True,
-            reclaim_policy=self._reclaim_policy(),
-            volume_binding_mode="WaitForFirstConsumer",
-            opts=self._child(depends_on=[pool]),
-        )
-
-    def _bucket_storage_class(self, store: pulumi.Resource) -> k8s.storage.v1.StorageClass:
-        cfg = self._args.config
-        return k8s.storage.v1.StorageClass(
-            cfg.storage.bucket_storage_class,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.storage.bucket_storage_class, labels=common_labels(PLANE)),
-            provisioner=f"{ROOK_NAMESPACE}.ceph.rook.io/bucket",
-            parameters={"objectStoreName": cfg.storage.object_store_name, "objectStoreNamespace": ROOK_NAMESPACE},
-            reclaim_policy=self._reclaim_policy(),
-            opts=self._child(depends_on=[store]),
-        )
-
-    def _reclaim_policy(self) -> str:
-        """prod keeps volumes and buckets when their claim goes away; dev cleans up."""
-        return "Retain" if self._args.config.is_prod else "Delete"
-
-    def _claim(self, bucket: Bucket, bucket_class: pulumi.Resource) -> pulumi.CustomResource:
-        cfg = self._args.config
-        spec = {"bucketName": bucket.name, "storageClassName": cfg.storage.bucket_storage_class,
-                "additionalConfig": {"maxSize": cfg.storage.bucket_max_size}}
-        return self._resource("objectbucket.io/v1alpha1", "ObjectBucketClaim", bucket.claim, bucket.namespace, spec,
-                              labels={"openfoundry.io/bucket-owner": bucket.owner}, depends_on=[bucket_class],
-                              stateful=True)
-
-    # --- plumbing ---------------------------------------------------------------------------------------
-
-    def _child(self, depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False) -> pulumi.ResourceOptions:
-        keep = stateful and self._args.config.is_prod
-        ready = [*self._args.namespaces_ready, *self._args.rook_ready, *depends_on]
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=ready,
-                                      protect=keep, retain_on_delete=keep)
-
-    def _ceph(self, kind: str, name: str, spec: dict[str, Any]) -> pulumi.CustomResource:
-        depends_on = [] if kind == "CephCluster" else [self.cluster]
-        return self._resource(CEPH_API, kind, name, ROOK_NAMESPACE, spec, depends_on=depends_on, stateful=True)
-
-    def _resource(self, api_version: str, kind: str, name: str, namespace: str, spec: dict[str, Any],
-                  labels: dict[str, str] | None = None, depends_on: Sequence[pulumi.Resource] = (),
-                  stateful: bool = False) -> pulumi.CustomResource:
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}",
-            api_version=api_version,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace,
-                                                labels={**common_labels(PLANE), **(labels or {})}),
-            spec=spec,
-            opts=self._child(depends_on=depends_on, stateful=stateful),
-        )
+        self.register_outputs(self.outputs)

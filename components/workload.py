@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import RGW_POD_PORT, Bucket, bucket_env, rgw_peer
+from components.endpoints import PlatformEndpoint
 from components.ingestion import CLIENT_DEFAULTS, CLIENT_DEFAULTS_PATH, TLS_PORT, KafkaClient, broker_peer, kafka_client_env
-from components.relational import POSTGRES_PORT, Database, database_env
-from components.storage import RGW_POD_PORT, Bucket, bucket_env, rgw_peer
+from components.relational import Database, database_egress, database_env
+from components.security import restricted_container, restricted_pod
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import StackConfig
 from foundry.labels import namespace_for, selector_labels, service_labels
@@ -28,6 +30,7 @@ class ServiceWorkloadArgs:
     database: Database | None = None
     kafka: KafkaClient | None = None
     buckets: tuple[Bucket, ...] = ()
+    endpoints: tuple[PlatformEndpoint, ...] = ()
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -77,10 +80,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     service_account_name=account.metadata.name,
                     automount_service_account_token=svc.service_account_token,
-                    security_context=k8s.core.v1.PodSecurityContextArgs(
-                        run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
-                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                    ),
+                    security_context=restricted_pod(RUN_AS),
                     containers=[self._container()],
                     volumes=self._volumes(),
                     topology_spread_constraints=self._spread(),
@@ -107,6 +107,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 *(database_env(self._args.database) if self._args.database else []),
                 *(kafka_client_env(self._args.kafka) if self._args.kafka else []),
                 *(env for bucket in self._args.buckets for env in bucket_env(bucket, cfg.storage.rgw_endpoint)),
+                *(env for endpoint in self._args.endpoints for env in endpoint.env_vars()),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},
@@ -117,10 +118,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
                 initial_delay_seconds=10, period_seconds=20, timeout_seconds=2, failure_threshold=3,
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
-                privileged=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=restricted_container(),
             volume_mounts=self._volume_mounts(),
         )
 
@@ -175,7 +173,8 @@ class ServiceWorkload(pulumi.ComponentResource):
             for callee in self._args.catalog.callees_of(svc.name)
         ]
         if self._args.database is not None:
-            egress.append(self._database_egress(self._args.database))
+            egress.append(database_egress(self._args.database))
+        egress += [endpoint.egress_rule() for endpoint in self._args.endpoints]
         if self._args.buckets:
             egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                 to=[rgw_peer(self._args.config.storage.object_store_name)],
@@ -188,14 +187,6 @@ class ServiceWorkload(pulumi.ComponentResource):
             policy_types=["Ingress", "Egress"],
             ingress=ingress,
             egress=egress,
-        )
-
-    @staticmethod
-    def _database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-        target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
-        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=target))],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
         )
 
     def _caller_peers(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:

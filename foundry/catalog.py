@@ -32,6 +32,9 @@ BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,61}
 PortNumber = Annotated[int, Field(ge=1024, le=65535)]
 # Platform components (not catalog services) that own a database, with the plane they run in.
 PLATFORM_DATABASE_OWNERS = {"lakekeeper": "storage"}
+# Buckets of platform components: Lakekeeper's external warehouse (ADR-0008), apart from the Foundry-internal
+# warehouse iceberg-catalog-service owns (ADR-0041).
+PLATFORM_BUCKET_OWNERS = {"lakekeeper-warehouse": "lakekeeper"}
 # Callers that are not catalog services: the Ingress controller in front of the edge.
 EXTERNAL_CALLERS = frozenset({"ingress"})
 
@@ -125,7 +128,7 @@ class Catalog(_Model):
 
 
 def _bucket_ownership_problems(services: list[Service]) -> Iterable[str]:
-    owners: dict[str, str] = {}
+    owners: dict[str, str] = dict(PLATFORM_BUCKET_OWNERS)
     for service in services:
         for bucket in service.buckets:
             if bucket in owners:

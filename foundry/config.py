@@ -106,6 +106,38 @@ class ObjectStore(_Section):
     device_class: DnsLabel | None = None     # of the data pool; the metadata pool follows blockPool.deviceClass
 
 
+Cron5 = Annotated[str, StringConstraints(pattern=r"^\S+( \S+){4}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$")]
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+class Maintenance(_Section):
+    """Iceberg table maintenance: compaction, snapshot expiry, orphan-file cleanup."""
+
+    engine: Literal["flink", "cronjob"]       # a FlinkDeployment running TableMaintenance, or a CronJob
+    schedule: Cron5 = "30 2 * * *"             # the CronJob's
+    rewrite_interval_minutes: Annotated[int, Field(ge=5, le=10_080)] = 60
+    snapshot_retention_days: Days = 7
+    orphan_file_retention_days: Days = 3
+
+
+class Lakehouse(_Section):
+    warehouse: DnsLabel = "openfoundry"
+    catalog_replicas: Count
+    openid_provider_uri: HttpsUrl | None = None
+    maintenance: Maintenance
+
+
+class Vespa(_Section):
+    mode: Literal["single", "cluster"]
+    config_servers: Count = 3
+    content_nodes: Count = 1
+    container_nodes: Count = 1
+    storage_size: Quantity
+    cpu: Quantity
+    memory: Quantity
+
+
 class Storage(_Section):
     ceph: Ceph
     block_pool: BlockPool
@@ -114,6 +146,8 @@ class Storage(_Section):
     bucket_storage_class: DnsLabel = "ceph-bucket"
     object_store_name: DnsLabel = "lake"
     bucket_max_size: Quantity                # quota of every ObjectBucketClaim
+    lakehouse: Lakehouse
+    vespa: Vespa
 
     @property
     def rgw_endpoint(self) -> str:
@@ -291,6 +325,8 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from _ceph_problems(cfg)
     yield from _pool_problems(cfg)
     yield from _kafka_problems(cfg)
+    yield from _lakehouse_problems(cfg)
+    yield from _vespa_problems(cfg)
     yield from _nats_problems(cfg)
     yield from _postgres_problems(cfg)
 
@@ -352,6 +388,30 @@ def _pool_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
             if domain == "host":
                 yield ConfigProblem(f"openfoundry:storage.{pool}.failureDomain", "'host'", "'rack' or 'zone' in prod")
     yield from _object_store_layout_problems(cfg, store)
+
+
+def _lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    lake = cfg.storage.lakehouse
+    path = "openfoundry:storage.lakehouse"
+    if cfg.is_prod and lake.catalog_replicas < 2:
+        yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas), "2 or more in prod (HA catalog)")
+    if lake.catalog_replicas > cfg.topology.nodes:
+        yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas),
+                            f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
+    if cfg.is_prod and lake.openid_provider_uri is None:
+        yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
+
+
+def _vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    vespa = cfg.storage.vespa
+    path = "openfoundry:storage.vespa"
+    if cfg.is_prod and vespa.mode != "cluster":
+        yield ConfigProblem(f"{path}.mode", repr(vespa.mode), "'cluster' in prod (single is development only)")
+    if vespa.mode == "cluster":
+        yield from _odd_quorum(f"{path}.configServers", vespa.config_servers, "the config servers' ZooKeeper")
+        if vespa.config_servers > cfg.topology.nodes:
+            yield ConfigProblem(f"{path}.configServers", str(vespa.config_servers),
+                                f"at most topology.nodes ({cfg.topology.nodes}): each on its own node")
 
 
 def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Iterable[ConfigProblem]:

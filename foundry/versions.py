@@ -28,6 +28,17 @@ KUBERNETES_VERSION = "1.31.0"
 # renovate: datasource=docker depName=quay.io/ceph/ceph
 CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
 
+# --- Storage plane workloads defined as plain Kubernetes resources -------------------------------------
+# renovate: datasource=docker depName=quay.io/lakekeeper/catalog
+LAKEKEEPER_IMAGE = "quay.io/lakekeeper/catalog:v0.13.3"
+# renovate: datasource=docker depName=docker.io/vespaengine/vespa
+VESPA_IMAGE = "docker.io/vespaengine/vespa:8.634.24"
+# the warehouse-registration Job's HTTP client
+# renovate: datasource=docker depName=docker.io/curlimages/curl
+CURL_IMAGE = "docker.io/curlimages/curl:8.16.0"
+# Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)
+FLINK_VERSION = "v1_20"
+
 # --- Kafka (run by Strimzi 1.2.0, which supports it; the metadata version is the KRaft feature level) ---------
 KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"

@@ -1,0 +1,30 @@
+"""Platform components a catalog service may call (Lakekeeper, Vespa): where they run and what callers get."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class PlatformEndpoint:
+    """A caller's view of a platform component: environment variables, and the egress rule to reach it."""
+
+    namespace: str
+    pods: tuple[tuple[str, str], ...]     # the component's pod labels
+    ports: tuple[int, ...]                # its pods' ports (NetworkPolicies see pod ports, not Service ports)
+    env: tuple[tuple[str, str], ...]
+
+    def env_vars(self) -> list[k8s.core.v1.EnvVarArgs]:
+        return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.env]
+
+    def egress_rule(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": self.namespace}),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(self.pods)),
+            )],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in self.ports],
+        )

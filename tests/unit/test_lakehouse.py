@@ -1,0 +1,203 @@
+"""Lakekeeper, Vespa and Iceberg maintenance under mocks, and the warehouse Job's script against a fake catalog."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from components.lakekeeper import CATALOG_CLIENTS, REGISTER_WAREHOUSE
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, load_stack_config
+from foundry.defaults import deep_merge
+from ops.stack import read_stack_values
+from tests.mocks import Registered, by_metadata_name, of_type
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+
+
+def pod_of(resources: list[Registered], type_: str, name: str) -> dict[str, Any]:
+    pod: dict[str, Any] = by_metadata_name(resources, type_)[name].inputs["spec"]["template"]["spec"]
+    return pod
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+# --- Lakekeeper ------------------------------------------------------------------------------------------
+
+def test_prod_lakekeeper_is_ha_migrated_first_and_reads_its_own_database(prod_resources: list[Registered]) -> None:
+    deployment = by_metadata_name(prod_resources, DEPLOYMENT)["lakekeeper"].inputs["spec"]
+    assert deployment["replicas"] >= 2
+    pod = deployment["template"]["spec"]
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "DoNotSchedule"
+    (migrate,) = pod["initContainers"]
+    assert migrate["args"] == ["migrate"] and pod["containers"][0]["args"] == ["serve"]
+    env = env_of(pod["containers"][0])
+    assert env["LAKEKEEPER__PG_HOST_W"] == "pg-lakekeeper-rw.openfoundry-storage.svc"
+    assert env["LAKEKEEPER__PG_PASSWORD"]["secretKeyRef"] == {"name": "pg-lakekeeper-app", "key": "password"}
+    assert env["LAKEKEEPER__PG_ENCRYPTION_KEY"]["secretKeyRef"] == {"name": "lakekeeper-encryption-key", "key": "key"}
+    assert env["LAKEKEEPER__OPENID_PROVIDER_URI"].startswith("https://")
+    assert {p["containerPort"] for p in pod["containers"][0]["ports"]} == {8181, 9000}
+
+
+def test_the_encryption_key_is_generated_once_and_kept_in_prod(prod_resources: list[Registered],
+                                                              dev_resources: list[Registered]) -> None:
+    def key(resources: list[Registered]) -> Registered:
+        (found,) = [r for r in resources if r.type == "pulumi-python:dynamic:Resource"
+                    and r.name == "lakekeeper-encryption-key"]
+        return found
+    assert key(prod_resources).protected and not key(dev_resources).protected
+
+
+def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list[Registered]) -> None:
+    pod = pod_of(prod_resources, "kubernetes:batch/v1:Job", "lakekeeper-warehouse-setup")
+    env = env_of(pod["containers"][0])
+    assert env["BUCKET_NAME"]["configMapKeyRef"]["name"] == "lakekeeper-warehouse"
+    assert env["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "lakekeeper-warehouse"
+    assert env["LAKEKEEPER_TOKEN"]["secretKeyRef"]["optional"] is True
+    claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
+    assert claims["lakekeeper-warehouse"].inputs["metadata"]["labels"]["openfoundry.io/bucket-owner"] == "lakekeeper"
+
+
+def test_only_the_seeds_sinks_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
+    policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
+    (rule,) = policy.inputs["spec"]["ingress"]
+    callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]}
+    assert callers == {*CATALOG_CLIENTS, "lakekeeper-warehouse-setup"}
+    for client in CATALOG_CLIENTS:
+        (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
+        assert env_of(container)["ICEBERG_REST_URI"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
+    (other,) = pod_of(prod_resources, DEPLOYMENT, "report-service")["containers"]
+    assert "ICEBERG_REST_URI" not in env_of(other)
+
+
+def test_iceberg_catalog_service_is_wired_to_its_database_and_the_warehouse(prod_resources: list[Registered]) -> None:
+    (container,) = pod_of(prod_resources, DEPLOYMENT, "iceberg-catalog-service")["containers"]
+    env = env_of(container)
+    assert env["PGPASSWORD"]["secretKeyRef"]["name"] == "pg-iceberg-catalog-service-app"
+    assert env["BUCKET_ICEBERG_WAREHOUSE_NAME"]["configMapKeyRef"] == {"name": "iceberg-warehouse", "key": "BUCKET_NAME"}
+
+
+# --- Vespa -----------------------------------------------------------------------------------------------
+
+def test_prod_vespa_has_a_quorum_of_three_config_servers_on_distinct_nodes(prod_resources: list[Registered]) -> None:
+    sets = by_metadata_name(prod_resources, STATEFUL_SET)
+    assert set(sets) == {"vespa-configserver", "vespa-content", "vespa-container"}
+    config = sets["vespa-configserver"].inputs["spec"]
+    assert config["replicas"] == 3 and config["podManagementPolicy"] == "Parallel"
+    pod = config["template"]["spec"]
+    assert "readinessProbe" not in pod["containers"][0]
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    servers = env_of(pod["containers"][0])["VESPA_CONFIGSERVERS"].split(",")
+    assert servers == [f"vespa-configserver-{i}.vespa-internal.openfoundry-storage.svc.cluster.local" for i in range(3)]
+    assert all(c["spec"]["storageClassName"] == "ceph-fast-rbd" for c in config["volumeClaimTemplates"])
+    assert all(s.protected for s in sets.values())
+
+
+def test_dev_vespa_is_one_node(dev_resources: list[Registered]) -> None:
+    (vespa,) = by_metadata_name(dev_resources, STATEFUL_SET).values()
+    assert vespa.inputs["spec"]["replicas"] == 1
+    (container,) = vespa.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["configserver,services"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/state/v1/health", "port": 19071}
+
+
+# --- maintenance -----------------------------------------------------------------------------------------
+
+def test_prod_maintenance_is_a_flink_job_and_dev_a_cron_job(prod_resources: list[Registered],
+                                                            dev_resources: list[Registered]) -> None:
+    (flink,) = of_type(prod_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment").values()
+    job = flink.inputs["spec"]["job"]
+    assert job["args"][job["args"].index("--snapshot-retention") + 1] == "7d"
+    assert not of_type(prod_resources, "kubernetes:batch/v1:CronJob")
+    (cron,) = of_type(dev_resources, "kubernetes:batch/v1:CronJob").values()
+    assert cron.inputs["spec"]["schedule"] == "30 2 * * *" and cron.inputs["spec"]["concurrencyPolicy"] == "Forbid"
+    assert not of_type(dev_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment")
+
+
+# --- config rules ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"storage": {"vespa": {"mode": "single"}}}, "openfoundry:storage.vespa.mode: found 'single'"),
+    ({"storage": {"vespa": {"configServers": 4}}}, "openfoundry:storage.vespa.configServers: found 4"),
+    ({"storage": {"lakehouse": {"catalogReplicas": 1}}}, "openfoundry:storage.lakehouse.catalogReplicas: found 1"),
+    ({"storage": {"lakehouse": {"openidProviderUri": None}}}, "openfoundry:storage.lakehouse.openidProviderUri"),
+])
+def test_prod_storage_rules_name_their_path(overrides: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        load_stack_config(deep_merge(read_stack_values("prod"), overrides), "prod")
+    assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
+
+
+# --- the warehouse Job's script, against a fake Lakekeeper -------------------------------------------------
+
+class FakeLakekeeper(BaseHTTPRequestHandler):
+    state: ClassVar[dict[str, Any]] = {}
+
+    def _reply(self, body: Any) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self._reply({"status": "ok"})
+        elif self.path == "/management/v1/info":
+            self._reply({"bootstrapped": self.state["bootstrapped"], "version": "0.13.3"})
+        elif self.path == "/management/v1/warehouse":
+            self._reply({"warehouses": [{"name": n} for n in self.state["warehouses"]]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.state["posts"].append((self.path, body))
+        if self.path == "/management/v1/bootstrap":
+            self.state["bootstrapped"] = True
+        elif self.path == "/management/v1/warehouse":
+            self.state["warehouses"].append(body["warehouse-name"])
+        self._reply({})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def lakekeeper() -> Iterator[str]:
+    FakeLakekeeper.state = {"bootstrapped": False, "warehouses": [], "posts": []}
+    server = HTTPServer(("127.0.0.1", 0), FakeLakekeeper)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def run_script(url: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "LAKEKEEPER_URL": url, "WAREHOUSE": "openfoundry", "BUCKET_NAME": "lakekeeper-warehouse",
+           "S3_ENDPOINT": "http://rgw:80", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+    return subprocess.run(["/bin/sh", "-c", REGISTER_WAREHOUSE], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_script_bootstraps_registers_and_is_idempotent(lakekeeper: str) -> None:
+    first = run_script(lakekeeper)
+    assert first.returncode == 0, first.stderr
+    paths = [path for path, _ in FakeLakekeeper.state["posts"]]
+    assert paths == ["/management/v1/bootstrap", "/management/v1/warehouse"]
+    warehouse = FakeLakekeeper.state["posts"][1][1]
+    assert warehouse["storage-profile"] == {"type": "s3", "bucket": "lakekeeper-warehouse", "region": "us-east-1",
+                                           "endpoint": "http://rgw:80", "path-style-access": True,
+                                           "flavor": "s3-compat", "sts-enabled": False}
+    assert warehouse["storage-credential"]["aws-secret-access-key"] == "SK"
+    second = run_script(lakekeeper)
+    assert second.returncode == 0, second.stderr
+    assert len(FakeLakekeeper.state["posts"]) == 2 and "already registered" in second.stdout
