@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: help bootstrap toolchain deps up render validate preview test test-fast test-engine lint bench clean
+.PHONY: help bootstrap toolchain deps up render validate preview audit test test-fast test-engine lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,8 +36,11 @@ render: bootstrap ## STACK's complete manifests in rendered/STACK/, offline, its
 validate: render ## every rendered manifest of STACK against the real schemas
 	@$(VPY) -m ops.validate $(STACK)
 
-preview: bootstrap ## pulumi preview of STACK on its own backend
+preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)
+
+audit: bootstrap ## the policy pack over STACK (offline preview): reports/STACK/{policy.json,policy.sarif,summary.md}
+	@$(VPY) -m ops.audit $(STACK)
 
 test: bootstrap ## the whole suite: fast mock tier, then the engine tier through the real CLI
 	@$(VPY) -m pytest
@@ -51,6 +54,7 @@ test-engine: bootstrap ## only the engine tier
 lint: deps ## ruff and mypy
 	@$(VPY) -m ruff check .
 	@$(VPY) -m mypy
+	@cd .github/actionlint && GOSUMDB=off GOFLAGS=-mod=mod GOTOOLCHAIN=local go run github.com/rhysd/actionlint/cmd/actionlint -shellcheck= ../workflows/*.yml
 
 bench: bootstrap ## print the performance figures
 	@$(VPY) -m ops.bench

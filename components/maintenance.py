@@ -155,7 +155,11 @@ class IcebergMaintenance(pulumi.ComponentResource):
         ), opts=self._child())
 
     def _metadata(self) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=self._namespace, labels=common_labels(PLANE))
+        # the job unpacks Flink's plugins and temp files below its root
+        exempt = {"policy.openfoundry.dev/exempt": "read-only-root-filesystem",
+                  "policy.openfoundry.dev/exempt-reason": "Flink writes its plugins and temp files below /opt/flink"}
+        return k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=self._namespace, labels=common_labels(PLANE),
+                                          annotations=exempt)
 
     def _child(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider,

@@ -115,6 +115,10 @@ class Operators(pulumi.ComponentResource):
                     "app.kubernetes.io/part-of": "openfoundry",
                     "app.kubernetes.io/managed-by": "pulumi",
                     "pod-security.kubernetes.io/enforce": level,
+                }, annotations={
+                    # the charts' own traffic (webhooks, API server, metrics) is theirs to declare
+                    "policy.openfoundry.dev/exempt": "network-policy-per-namespace",
+                    "policy.openfoundry.dev/exempt-reason": "operator namespace: the chart's traffic is not modelled here",
                 }),
                 opts=pulumi.ResourceOptions(parent=self, provider=provider),
             )

@@ -32,6 +32,8 @@ VESPA_USER = 1000
 ROLE_LABEL = "openfoundry.io/vespa-role"
 # The seed: sql-bi-gateway-service routes statements to Vespa.
 SEARCH_CLIENTS = ("sql-bi-gateway-service",)
+EXEMPT = "policy.openfoundry.dev/exempt"
+WRITABLE_ROOT_REASON = "Vespa's start scripts write below /opt/vespa outside its volumes"
 # Config servers run ZooKeeper and the deploy API; their size does not grow with the corpus.
 CONFIG_SERVER_RESOURCES = {"cpu": "1", "memory": "4Gi"}
 
@@ -78,6 +80,8 @@ class Vespa(pulumi.ComponentResource):
         self._service(f"{NAME}-config", selector={ROLE_LABEL: roles[0].name}, ports={"config": CONFIG_PORT})
         for role in roles:
             self._stateful_set(role, ",".join(configservers))
+            if args.config.is_prod:
+                self._disruption_budget(role)
         self._network_policy()
         self.register_outputs({"query": vespa_endpoint().env[0][1],
                                "deploy": f"http://{NAME}-config.{self._namespace}.svc:{CONFIG_PORT}"})
@@ -105,7 +109,9 @@ class Vespa(pulumi.ComponentResource):
                 topology_key="kubernetes.io/hostname",
                 label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={ROLE_LABEL: role.name}))]))
         volumes = [("var", "/opt/vespa/var", cfg.storage.vespa.storage_size), ("logs", "/opt/vespa/logs", "10Gi")]
-        k8s.apps.v1.StatefulSet(role.name, metadata=self._metadata(role.name, pod_labels), spec=k8s.apps.v1.StatefulSetSpecArgs(
+        metadata = self._metadata(role.name, pod_labels, annotations={
+            EXEMPT: "read-only-root-filesystem", f"{EXEMPT}-reason": WRITABLE_ROOT_REASON})
+        k8s.apps.v1.StatefulSet(role.name, metadata=metadata, spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=HEADLESS,
             replicas=role.replicas,
             pod_management_policy="Parallel",  # config servers must start together to form the quorum
@@ -140,6 +146,14 @@ class Vespa(pulumi.ComponentResource):
                 when_deleted="Retain", when_scaled="Retain"),
         ), opts=self._child(stateful=True))
 
+    def _disruption_budget(self, role: _Role) -> None:
+        """One pod of a role at a time: the config servers keep their quorum, content keeps its redundancy."""
+        k8s.policy.v1.PodDisruptionBudget(role.name, metadata=self._metadata(role.name, self._labels(role.name)),
+                                          spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                                              max_unavailable=1,
+                                              selector=k8s.meta.v1.LabelSelectorArgs(match_labels={ROLE_LABEL: role.name})),
+                                          opts=self._child())
+
     def _service(self, name: str, selector: dict[str, str], headless: bool = False,
                  ports: dict[str, int] | None = None) -> None:
         every_port = {"http": QUERY_PORT, "config": CONFIG_PORT, "metrics": METRICS_PORT, "content": CONTENT_PORT}
@@ -167,8 +181,9 @@ class Vespa(pulumi.ComponentResource):
             egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[vespa_pods])],
         ), opts=self._child())
 
-    def _metadata(self, name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels)
+    def _metadata(self, name: str, labels: dict[str, str],
+                  annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels, annotations=annotations)
 
     def _child(self, stateful: bool = False) -> pulumi.ResourceOptions:
         keep = stateful and self._args.config.is_prod

@@ -44,7 +44,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         super().__init__("openfoundry:workload:ServiceWorkload", name, None, opts)
         self._args = args
         svc, cfg = args.service, args.config
-        self._labels = service_labels(svc.name, svc.plane, svc.family, cfg.images.tag)
+        self._labels = service_labels(svc.name, svc.plane, svc.family, cfg.images.tag, list(svc.buses))
         self._sizing = cfg.workloads_for(svc.plane)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 

@@ -16,8 +16,13 @@ def common_labels(plane: str) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi", PLANE_LABEL: plane}
 
 
-def service_labels(name: str, plane: str, family: str, version: str) -> dict[str, str]:
-    return {**common_labels(plane), NAME_LABEL: name, FAMILY_LABEL: family, "app.kubernetes.io/version": version}
+BUSES_LABEL = "openfoundry.io/buses"
+
+
+def service_labels(name: str, plane: str, family: str, version: str, buses: list[str]) -> dict[str, str]:
+    """`buses` joined by dots (a label value holds no commas): what the bus-contract policy checks credentials against."""
+    return {**common_labels(plane), NAME_LABEL: name, FAMILY_LABEL: family, "app.kubernetes.io/version": version,
+            BUSES_LABEL: ".".join(sorted(buses))}
 
 
 def selector_labels(name: str) -> dict[str, str]:

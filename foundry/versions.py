@@ -18,7 +18,7 @@ PULUMI_LANGUAGE_PYTHON_PSEUDO = "v3.0.0-20250806165243-bee5e4fa4815"
 # pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; provider/v4 is untagged, so it is a pseudo-version.
 PULUMI_KUBERNETES_VERSION = "4.25.0"
 PULUMI_KUBERNETES_PROVIDER_PSEUDO = "v4.0.0-20260115033456-f47bc2d6f199"
-PULUMI_POLICY_VERSION = "1.18.0"
+PULUMI_POLICY_VERSION = "1.17.0"  # 1.18 needs protos newer than the 3.188 SDK
 
 # --- Kubernetes target -------------------------------------------------------------------------------
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.

@@ -4,7 +4,8 @@
   mock evaluation       the prod program under Pulumi mocks (no engine)
   prod preview          `pulumi preview` of prod in render mode, beside a floor program registering the same
                         number of plain ConfigMaps through the same engine, and their ratio
-  CRD generation        controller-gen over the operators' API modules, cold and warm
+  policy pack           the prod preview again with policies/ (one run), and the difference
+  CRD generation        every operator's CRDs from their published artifacts, cold and warm
   validation            strict schema validation of every rendered prod manifest (warm)
 """
 
@@ -57,9 +58,11 @@ def mock_evaluation() -> tuple[float, int]:
     return time.perf_counter() - started, len(registered)
 
 
-def prod_preview_seconds() -> float:
+def prod_preview_seconds(policy_pack: bool = False) -> float:
+    policies = ["--policy-pack", str(REPO / "policies"),
+                "--policy-pack-config", str(REPO / "policies" / "config" / "prod.json")] if policy_pack else []
     with tempfile.TemporaryDirectory() as out, stack.scratch_stack("prod", Path(out)) as (scratch, env):
-        return timed(lambda: stack.pulumi(["preview", "--stack", "prod", "--cwd", str(scratch)], _quiet(env)))
+        return timed(lambda: stack.pulumi(["preview", "--stack", "prod", "--cwd", str(scratch), *policies], _quiet(env)))
 
 
 def floor_preview_seconds(count: int) -> float:
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     report("pulumi preview, prod (render mode)", f"{prod:8.1f} s")
     report(f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s")
     report("prod / floor", f"{prod / floor:8.2f} x")
+    with _silenced():
+        with_pack = prod_preview_seconds(policy_pack=True)
+    report("pulumi preview, prod + policy pack (one run)", f"{with_pack:8.1f} s")
+    report("policy pack overhead on the prod preview", f"{with_pack - prod:8.1f} s")
     with _silenced():
         stack.render("prod", [])
     report("strict validation of rendered/prod (warm)",

@@ -160,7 +160,9 @@ def preview(stack: str, extra: list[str]) -> int:
     preflight(stack)
     env = engine_env(*backend_for(stack))
     select_stack(stack, env)
-    return pulumi(["preview", "--stack", stack, *extra], env, check=False)
+    policies = ["--policy-pack", str(REPO / "policies"),
+                "--policy-pack-config", str(REPO / "policies" / "config" / f"{stack}.json")]
+    return pulumi(["preview", "--stack", stack, *policies, *extra], env, check=False)
 
 
 @contextmanager

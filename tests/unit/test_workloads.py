@@ -11,6 +11,7 @@ from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PLATFORM_DEPLOYMENTS = {"lakekeeper"}   # platform components beside the catalog's services
+PLATFORM_BUDGETS = PLATFORM_DEPLOYMENTS | {"vespa-configserver", "vespa-content", "vespa-container"}
 
 
 def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
@@ -52,7 +53,7 @@ def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> 
 def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Registered], catalog: Catalog) -> None:
     names = sorted(s.name for s in catalog.services)
     budgets = set(of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget"))
-    assert sorted(budgets - PLATFORM_DEPLOYMENTS) == names and budgets >= PLATFORM_DEPLOYMENTS
+    assert sorted(budgets - PLATFORM_BUDGETS) == names and budgets >= PLATFORM_BUDGETS
     hpas = of_type(prod_resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
     assert sorted(hpas) == names
     assert all(h.inputs["spec"]["minReplicas"] == 3 for h in hpas.values())

@@ -1,0 +1,1 @@
+"""OpenFoundry's policy pack: the architecture's contracts and Kubernetes hygiene (catalog.POLICIES)."""

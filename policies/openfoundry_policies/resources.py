@@ -1,0 +1,77 @@
+"""Reading Kubernetes resources as the policy engine hands them over: a type string and raw camelCase inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKLOAD_TYPES = {
+    "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod",
+}
+LONG_RUNNING = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"}
+EXEMPT_ANNOTATION = "policy.openfoundry.dev/exempt"   # comma-separated policy names, with the reason beside it
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a policy reads: the type (`kubernetes:<apiVersion>:<Kind>`), the inputs, and whether it is protected."""
+
+    type: str
+    props: Mapping[str, Any]
+    name: str = ""
+    protected: bool = False
+    children: tuple[Any, ...] = field(default=())
+
+    @property
+    def kind(self) -> str:
+        return self.type.rpartition(":")[2]
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self.props.get("metadata") or {}
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.props.get("spec") or {}
+
+    @property
+    def label(self) -> str:
+        meta = self.metadata
+        return f"{self.kind} {meta.get('namespace', '')}/{meta.get('name', self.name)}".replace(" /", " ")
+
+    def exempt_from(self, policy: str) -> bool:
+        annotations = self.metadata.get("annotations") or {}
+        return policy in [p.strip() for p in str(annotations.get(EXEMPT_ANNOTATION, "")).split(",")]
+
+
+def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
+    """The pod template of a workload, wherever its kind keeps it."""
+    if resource.type not in WORKLOAD_TYPES:
+        return None
+    if resource.kind == "Pod":
+        return resource.spec
+    spec = resource.spec
+    if resource.kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("spec")) or {}
+
+
+def containers(pod: Mapping[str, Any], with_init: bool = True) -> Iterator[Mapping[str, Any]]:
+    yield from pod.get("containers") or []
+    if with_init:
+        yield from pod.get("initContainers") or []
+
+
+def pod_labels(resource: Resource) -> Mapping[str, Any]:
+    spec = resource.spec
+    if resource.kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    """A LabelSelector's matchLabels against labels (matchExpressions are not used by this platform's budgets)."""
+    wanted = selector.get("matchLabels") or {}
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())

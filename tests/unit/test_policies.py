@@ -1,0 +1,228 @@
+"""The policy pack's checks, fast: every policy on a violating and a compliant resource, and the stacks pass."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mocks import Registered
+
+POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
+sys.path.insert(0, str(POLICIES_DIR))
+
+from openfoundry_policies.catalog import POLICIES, PolicySpec, violations  # noqa: E402
+from openfoundry_policies.resources import Resource  # noqa: E402
+
+SPECS = {spec.name: spec for spec in POLICIES}
+
+
+def as_resources(registered: list[Registered]) -> list[Resource]:
+    return [Resource(r.type, r.inputs, r.name, r.protected) for r in registered]
+
+
+def levels(stack: str) -> dict[str, str]:
+    config = json.loads((POLICIES_DIR / "config" / f"{stack}.json").read_text())
+    default = config.get("all", "mandatory")
+    return {name: config.get(name, {}).get("enforcementLevel", default) if isinstance(config.get(name), dict)
+            else config.get(name, default) for name in SPECS}
+
+
+def messages(spec: PolicySpec, resources: list[Resource]) -> list[str]:
+    return [message for _, message in violations(spec, resources)]
+
+
+def test_the_pack_has_forty_or_more_named_policies_each_with_its_source() -> None:
+    assert len(POLICIES) >= 40 and len(SPECS) == len(POLICIES)
+    assert all(spec.source and spec.description and (spec.resource_check or spec.stack_check) for spec in POLICIES)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stack_passes_every_policy_it_enforces(stack: str, request: pytest.FixtureRequest) -> None:
+    resources = as_resources(request.getfixturevalue(f"{stack}_resources"))
+    enforced = {name for name, level in levels(stack).items() if level == "mandatory"}
+    failures = {name: messages(SPECS[name], resources)[:3] for name in enforced}
+    assert {name: found for name, found in failures.items() if found} == {}
+
+
+def test_prod_enforces_every_policy(request: pytest.FixtureRequest) -> None:
+    assert set(levels("prod").values()) == {"mandatory"}
+
+
+def test_dev_relaxes_only_what_one_node_cannot_hold() -> None:
+    relaxed = {name for name, level in levels("dev").items() if level != "mandatory"}
+    contracts = {s.name for s in POLICIES if s.group == "contract"}
+    assert relaxed and relaxed <= {"postgres-synchronous-replicas", "lakekeeper-production-ready",
+                                   "vespa-config-server-quorum", "kafka-durability", "kafka-topic-replicas",
+                                   "jetstream-replicas", "ceph-erasure-coding-layout", "ceph-mon-quorum",
+                                   "ceph-replicated-pools", "stateful-resources-protected"} | (relaxed - contracts)
+
+
+def deployment(container: dict[str, Any] | None = None, **spec: Any) -> Resource:
+    good = {"name": "app", "image": "ghcr.io/openfoundry/app:0.1.0",
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+            "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+            "securityContext": {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
+    pod = {"containers": [{**good, **(container or {})}], "automountServiceAccountToken": False,
+           **spec.pop("pod", {})}
+    labels = {"app.kubernetes.io/name": "app", "openfoundry.io/plane": "compute"}
+    return Resource("kubernetes:apps/v1:Deployment", {
+        "metadata": {"name": "app", "namespace": "openfoundry-compute"},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}, "spec": pod}, **spec}})
+
+
+def cr(kind: str, spec: dict[str, Any], api: str = "kafka.strimzi.io/v1", protected: bool = True,
+       name: str = "x", **props: Any) -> Resource:
+    return Resource(f"kubernetes:{api}:{kind}", {"metadata": {"name": name, "namespace": "ns"}, "spec": spec, **props},
+                    name, protected)
+
+
+GOOD_KAFKA = {"kafka": {"rack": {"topologyKey": "topology.kubernetes.io/zone"}, "authorization": {"type": "simple"},
+                        "listeners": [{"name": "tls", "authentication": {"type": "scram-sha-512"}}],
+                        "config": {"auto.create.topics.enable": False, "default.replication.factor": 3,
+                                   "offsets.topic.replication.factor": 3, "transaction.state.log.replication.factor": 3,
+                                   "min.insync.replicas": 2, "unclean.leader.election.enable": False}}}
+GOOD_PG = {"instances": 3, "postgresql": {"synchronous": {"method": "any", "number": 1}},
+           "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True}]}
+
+
+def with_kafka(**config: Any) -> dict[str, Any]:
+    return {"kafka": {**GOOD_KAFKA["kafka"], "config": {**GOOD_KAFKA["kafka"]["config"], **config}}}
+
+
+CASES: list[tuple[str, list[Resource], list[Resource]]] = [
+    ("postgres-only-through-cloudnativepg", [deployment({"image": "docker.io/postgres:16"})], [deployment()]),
+    ("postgres-synchronous-replicas", [cr("Cluster", {**GOOD_PG, "instances": 1}, "postgresql.cnpg.io/v1")],
+     [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")]),
+    ("postgres-wal-archiving", [cr("Cluster", {**GOOD_PG, "plugins": []}, "postgresql.cnpg.io/v1")],
+     [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")]),
+    ("postgres-backup-retention", [cr("ObjectStore", {}, "barmancloud.cnpg.io/v1")],
+     [cr("ObjectStore", {"retentionPolicy": "30d"}, "barmancloud.cnpg.io/v1")]),
+    ("postgres-scheduled-backups", [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")],
+     [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1"),
+      cr("ScheduledBackup", {"cluster": {"name": "x"}}, "postgresql.cnpg.io/v1", name="b")]),
+    ("postgres-pod-monitors", [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")],
+     [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1"),
+      cr("PodMonitor", {"selector": {"matchLabels": {"cnpg.io/cluster": "x"}}}, "monitoring.coreos.com/v1")]),
+    ("one-iceberg-rest-catalog", [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})] * 2,
+     [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})]),
+    ("lakekeeper-production-ready", [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})],
+     [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3", "env": [
+         {"name": "LAKEKEEPER__OPENID_PROVIDER_URI", "value": "https://id"},
+         {"name": "LAKEKEEPER__PG_ENCRYPTION_KEY", "valueFrom": {"secretKeyRef": {"name": "k", "key": "key"}}}]},
+         replicas=2)]),
+    ("trino-never-exposed", [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "trino"},
+                                                                     "spec": {"type": "LoadBalancer"}})],
+     [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "trino"}, "spec": {"type": "ClusterIP"}})]),
+    ("edge-sql-only-through-sql-bi-gateway",
+     [Resource("kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i"}, "spec": {"rules": [
+         {"http": {"paths": [{"backend": {"service": {"name": "sql-warehousing-service"}}}]}}]}})],
+     [Resource("kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i"}, "spec": {"rules": [
+         {"http": {"paths": [{"backend": {"service": {"name": "gateway"}}}]}}]}})]),
+    ("kafka-no-automatic-topic-creation", [cr("Kafka", with_kafka(**{"auto.create.topics.enable": True}))],
+     [cr("Kafka", GOOD_KAFKA)]),
+    ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
+        {"resource": {"type": "topic", "name": "*"}, "operations": ["Read"]}]}})],
+     [cr("KafkaUser", {"authorization": {"acls": [
+         {"resource": {"type": "topic", "name": "cdc.postgres", "patternType": "prefix"}, "operations": ["Read"]}]}})]),
+    ("kafka-rack-awareness", [cr("KafkaNodePool", {"template": {"pod": {}}})],
+     [cr("KafkaNodePool", {"template": {"pod": {"topologySpreadConstraints": [
+         {"topologyKey": "topology.kubernetes.io/zone"}]}}})]),
+    ("kafka-durability", [cr("Kafka", with_kafka(**{"min.insync.replicas": 3}))], [cr("Kafka", GOOD_KAFKA)]),
+    ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "listeners": [{"name": "plain"}]}})],
+     [cr("Kafka", GOOD_KAFKA)]),
+    ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 2, "config": {"min.insync.replicas": 2}})],
+     [cr("KafkaTopic", {"replicas": 3, "config": {"min.insync.replicas": 2}})]),
+    ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="app"), deployment()],
+     [cr("KafkaUser", {}, name="app"),
+      deployment(pod={}, template={"metadata": {"labels": {"app.kubernetes.io/name": "app",
+                                                           "openfoundry.io/buses": "data"}}, "spec": {}})]),
+    ("jetstream-file-storage", [cr("Stream", {"storage": "memory"}, "jetstream.nats.io/v1beta2")],
+     [cr("Stream", {"storage": "file", "replicas": 3}, "jetstream.nats.io/v1beta2")]),
+    ("jetstream-replicas", [cr("Stream", {"storage": "file", "replicas": 1}, "jetstream.nats.io/v1beta2")],
+     [cr("Stream", {"storage": "file", "replicas": 3}, "jetstream.nats.io/v1beta2")]),
+    ("ceph-erasure-coding-layout", [cr("CephObjectStore", {"dataPool": {"failureDomain": "host", "replicated": {"size": 3}}},
+                                       "ceph.rook.io/v1")],
+     [cr("CephObjectStore", {"dataPool": {"failureDomain": "rack", "erasureCoded": {"dataChunks": 4, "codingChunks": 2}},
+                             "metadataPool": {"replicated": {"size": 3}}}, "ceph.rook.io/v1")]),
+    ("ceph-mon-quorum", [cr("CephCluster", {"mon": {"count": 4}}, "ceph.rook.io/v1")],
+     [cr("CephCluster", {"mon": {"count": 5, "allowMultiplePerNode": False}}, "ceph.rook.io/v1")]),
+    ("ceph-replicated-pools", [cr("CephBlockPool", {"failureDomain": "host", "replicated": {"size": 2}}, "ceph.rook.io/v1")],
+     [cr("CephBlockPool", {"failureDomain": "zone", "replicated": {"size": 3}}, "ceph.rook.io/v1")]),
+    ("services-in-their-plane-namespace",
+     [Resource("kubernetes:apps/v1:Deployment", {**deployment().props, "metadata": {"name": "app", "namespace": "default"}})],
+     [deployment()]),
+    ("one-workload-per-service", [deployment(), deployment()], [deployment()]),
+    ("stateful-resources-protected", [cr("Kafka", GOOD_KAFKA, protected=False)], [cr("Kafka", GOOD_KAFKA)]),
+    ("requests-and-limits", [deployment({"resources": {}})], [deployment()]),
+    ("readiness-probe", [deployment({"readinessProbe": None})], [deployment()]),
+    ("liveness-probe", [deployment({"livenessProbe": None})], [deployment()]),
+    ("run-as-non-root", [deployment({"securityContext": {"runAsUser": 0}})], [deployment()]),
+    ("read-only-root-filesystem", [deployment({"securityContext": {"readOnlyRootFilesystem": False}})], [deployment()]),
+    ("no-privilege-escalation", [deployment({"securityContext": {"allowPrivilegeEscalation": True}})], [deployment()]),
+    ("drop-all-capabilities", [deployment({"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}})],
+     [deployment()]),
+    ("no-privileged-containers", [deployment({"securityContext": {"privileged": True}})], [deployment()]),
+    ("seccomp-runtime-default", [deployment({"securityContext": {"runAsNonRoot": True}})], [deployment()]),
+    ("no-host-namespaces", [deployment(pod={"hostNetwork": True})], [deployment()]),
+    ("no-host-path-volumes", [deployment(pod={"volumes": [{"name": "h", "hostPath": {"path": "/var"}}]})],
+     [deployment(pod={"volumes": [{"name": "t", "emptyDir": {}}]})]),
+    ("pinned-image-tags", [deployment({"image": "ghcr.io/openfoundry/app:latest"}),
+                           deployment({"image": "registry:5000/app"})], [deployment()]),
+    ("no-automounted-service-account-token", [deployment(pod={"automountServiceAccountToken": None})], [deployment()]),
+    ("no-secret-env-literals", [deployment({"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]})],
+     [deployment({"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "p"}}}]})]),
+    ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "c", "namespace": "n"},
+                                                                             "data": {"api_token": "abc123456"}})],
+     [Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "c", "namespace": "n"}, "data": {"acks": "all"}})]),
+    ("no-load-balancer-without-allow", [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "s", "namespace": "n"},
+                                                                                "spec": {"type": "LoadBalancer"}})],
+     [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "s", "namespace": "n", "annotations": {
+         "policy.openfoundry.dev/allow-load-balancer": "the ingress controller"}}, "spec": {"type": "LoadBalancer"}})]),
+    ("no-node-port-services", [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "s"}, "spec": {"type": "NodePort"}})],
+     [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "s"}, "spec": {"type": "ClusterIP"}})]),
+    ("explicit-namespace", [Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "c"}})],
+     [Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "c", "namespace": "n"}})]),
+    ("disruption-budgets-for-replicated-workloads", [deployment(replicas=3)],
+     [deployment(replicas=3), Resource("kubernetes:policy/v1:PodDisruptionBudget", {
+         "metadata": {"name": "app", "namespace": "openfoundry-compute"},
+         "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "app"}}}})]),
+    ("spread-for-replicated-workloads", [deployment(replicas=3)],
+     [deployment(replicas=3, pod={"topologySpreadConstraints": [{"topologyKey": "kubernetes.io/hostname"}]})]),
+    ("network-policy-per-namespace", [Resource("kubernetes:core/v1:Namespace", {"metadata": {"name": "n"}})],
+     [Resource("kubernetes:core/v1:Namespace", {"metadata": {"name": "n"}}),
+      Resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", {"metadata": {"name": "p", "namespace": "n"}})]),
+    ("vespa-config-server-quorum",
+     [Resource("kubernetes:apps/v1:StatefulSet", {"metadata": {"name": "v"}, "spec": {"replicas": 1, "template": {"spec": {
+         "containers": [{"image": "docker.io/vespaengine/vespa:8.634.24", "args": ["configserver,services"]}]}}}})],
+     [Resource("kubernetes:apps/v1:StatefulSet", {"metadata": {"name": "v"}, "spec": {"replicas": 3, "template": {"spec": {
+         "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+             {"topologyKey": "kubernetes.io/hostname"}]}},
+         "containers": [{"image": "docker.io/vespaengine/vespa:8.634.24", "args": ["configserver,services"]}]}}}})]),
+]
+
+
+def test_every_policy_has_a_case() -> None:
+    assert {name for name, _, _ in CASES} == set(SPECS)
+
+
+@pytest.mark.parametrize(("name", "violating", "compliant"), CASES, ids=[c[0] for c in CASES])
+def test_a_policy_flags_its_violation_and_passes_the_compliant_case(name: str, violating: list[Resource],
+                                                                    compliant: list[Resource]) -> None:
+    assert messages(SPECS[name], violating), name
+    assert messages(SPECS[name], compliant) == []
+
+
+def test_an_exemption_annotation_names_the_policy_it_lifts() -> None:
+    writable = deployment({"securityContext": {**deployment().props["spec"]["template"]["spec"]["containers"][0][
+        "securityContext"], "readOnlyRootFilesystem": False}})
+    exempt = Resource(writable.type, {**writable.props, "metadata": {
+        **writable.metadata, "annotations": {"policy.openfoundry.dev/exempt": "read-only-root-filesystem"}}})
+    assert messages(SPECS["read-only-root-filesystem"], [writable])
+    assert messages(SPECS["read-only-root-filesystem"], [exempt]) == []
+    assert messages(SPECS["run-as-non-root"], [exempt]) == []
