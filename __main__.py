@@ -9,6 +9,7 @@ from foundry.catalog import CatalogError, load_catalog
 from foundry.config import ConfigErrors, load_stack_config, parse_raw_config
 from foundry.consistency import check_config_against_catalog
 from foundry.guard import refuse_development_passphrase
+from foundry.streams import load_streams
 from foundry.topics import load_registry
 
 
@@ -23,8 +24,8 @@ def main() -> None:
     try:
         config = load_stack_config(parse_raw_config(raw_config()), pulumi.get_stack())
         catalog = load_catalog()
-        registry = load_registry()
-        check_config_against_catalog(config, catalog, registry)
+        registry, streams = load_registry(), load_streams()
+        check_config_against_catalog(config, catalog, registry, streams)
         refuse_development_passphrase(config)
     except ConfigErrors as err:
         for problem in err.problems:
@@ -32,7 +33,7 @@ def main() -> None:
         raise pulumi.RunError(f"{len(err.problems)} configuration problem(s); nothing was deployed") from None
     except CatalogError as err:
         raise pulumi.RunError(f"invalid service catalog; nothing was deployed:\n{err}") from None
-    build_platform(config, catalog, registry)
+    build_platform(config, catalog, registry, streams)
 
 
 main()

@@ -15,9 +15,14 @@ class PlatformEndpoint:
     pods: tuple[tuple[str, str], ...]     # the component's pod labels
     ports: tuple[int, ...]                # its pods' ports (NetworkPolicies see pod ports, not Service ports)
     env: tuple[tuple[str, str], ...]
+    secret: str | None = None                         # a Secret in the caller's namespace, with
+    secret_env: tuple[tuple[str, str], ...] = ()      # (variable, key) pairs read from it
 
     def env_vars(self) -> list[k8s.core.v1.EnvVarArgs]:
-        return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.env]
+        plain = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.env]
+        return plain + [k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self.secret, key=key)))
+            for name, key in self.secret_env]
 
     def egress_rule(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
         return k8s.networking.v1.NetworkPolicyEgressRuleArgs(

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import Bucket, catalog_buckets
+from components.control import ControlPlane, ControlPlaneArgs, nats_endpoint
 from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, kafka_clients
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
@@ -14,6 +15,7 @@ from components.relational import RelationalStatePlane, RelationalStatePlaneArgs
 from components.storage import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
+from foundry.streams import StreamRegistry
 from foundry.topics import TopicRegistry
 
 
@@ -26,7 +28,8 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
                         enable_server_side_apply=True, delete_unreachable=False)
 
 
-def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) -> dict[str, PlaneServices]:
+def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
+                   streams: StreamRegistry) -> dict[str, PlaneServices]:
     provider = kubernetes_provider(cfg)
     operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
@@ -47,6 +50,13 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
         config=cfg, catalog=catalog, registry=registry, provider=provider,
         strimzi_ready=operators.ready("strimzi"), namespaces_ready=list(namespaces.namespaces.values()),
     ))
+    control = ControlPlane("control", ControlPlaneArgs(
+        config=cfg, catalog=catalog, streams=streams, provider=provider, nack_ready=operators.ready("nack"),
+        namespaces_ready=list(namespaces.namespaces.values()),
+    ))
+    endpoints = endpoints_for(cfg)
+    for service in (s for s in catalog.services if s.uses_nats):
+        endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
     clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
     buckets: dict[str, list[Bucket]] = {}
     for bucket in catalog_buckets(catalog):
@@ -56,8 +66,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
             plane,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
-                              kafka_clients=clients, buckets=buckets, endpoints=endpoints_for(cfg),
-                              depends_on=[namespaces, ingestion, storage.ceph]),
+                              kafka_clients=clients, buckets=buckets, endpoints=endpoints,
+                              depends_on=[namespaces, ingestion, control, storage.ceph]),
         )
         for plane in PLANES
     }
@@ -66,6 +76,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry) 
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
     pulumi.export("storage", storage.outputs)
+    pulumi.export("nats", {"url": "nats://nats.openfoundry-control.svc:4222", "streams": sorted(control.streams)})
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

@@ -170,6 +170,7 @@ class Ingestion(_Section):
 class Nats(_Section):
     servers: Count
     stream_replicas: Annotated[int, Field(ge=1, le=5)]
+    storage_size: Quantity = "20Gi"
 
 
 class Control(_Section):

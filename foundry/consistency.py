@@ -6,11 +6,14 @@ from collections.abc import Iterable
 
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+from foundry.streams import StreamRegistry, stream_problems
 from foundry.topics import TopicRegistry, registry_problems
 
 
-def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry) -> None:
-    problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config)]
+def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry,
+                                 streams: StreamRegistry) -> None:
+    problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config),
+                *stream_problems(streams, catalog)]
     if problems:
         raise ConfigErrors(problems)
 

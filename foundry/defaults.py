@@ -70,7 +70,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
                       "storageSize": "500Gi", "cpu": "4", "memory": "32Gi"},
         },
         "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2}},
-        "control": {"nats": {"servers": 3, "streamReplicas": 3}},
+        "control": {"nats": {"servers": 3, "streamReplicas": 3, "storageSize": "100Gi"}},
         "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30}},
         "compute": {"workloads": {
             "replicas": 3,

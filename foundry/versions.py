@@ -39,6 +39,12 @@ CURL_IMAGE = "docker.io/curlimages/curl:8.16.0"
 # Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)
 FLINK_VERSION = "v1_20"
 
+# --- NATS JetStream (the control bus; streams through NACK 0.23, chart 0.34.0) ---------------------------------
+# renovate: datasource=docker depName=docker.io/library/nats
+NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"
+# renovate: datasource=docker depName=docker.io/natsio/prometheus-nats-exporter
+NATS_EXPORTER_IMAGE = "docker.io/natsio/prometheus-nats-exporter:0.17.3"
+
 # --- Kafka (run by Strimzi 1.2.0, which supports it; the metadata version is the KRaft feature level) ---------
 KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"
@@ -170,4 +176,5 @@ UNCHECKED_KINDS = {
     "objectbucket.io/ObjectBucketClaim": "its CRD is hand-written in Rook's repository; no published module yields it",
     "jetstream.nats.io/Stream": "NACK's CRDs are hand-written upstream; no published module yields them",
     "jetstream.nats.io/Consumer": "NACK's CRDs are hand-written upstream; no published module yields them",
+    "jetstream.nats.io/Account": "NACK's CRDs are hand-written upstream; no published module yields them",
 }

@@ -30,6 +30,7 @@ from foundry.catalog import CatalogError, load_catalog
 from foundry.config import NAMESPACE, ConfigErrors, load_stack_config
 from foundry.consistency import check_config_against_catalog
 from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
+from foundry.streams import load_streams
 from foundry.topics import load_registry
 from ops import toolchain
 
@@ -65,7 +66,7 @@ def read_stack_values(stack: str) -> dict[str, Any]:
 def preflight(stack: str, environ: Mapping[str, str] | None = None) -> None:
     """Validate the stack file with the program's model before the engine runs."""
     config = load_stack_config(read_stack_values(stack), stack)
-    check_config_against_catalog(config, load_catalog(), load_registry())
+    check_config_against_catalog(config, load_catalog(), load_registry(), load_streams())
     refuse_development_passphrase(config, dict(os.environ if environ is None else environ))
 
 

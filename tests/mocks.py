@@ -9,6 +9,7 @@ import pulumi
 
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
+from foundry.streams import load_streams
 from foundry.topics import TopicRegistry, load_registry
 
 
@@ -50,7 +51,7 @@ def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegi
     @pulumi.runtime.test
     def build() -> None:
         pulumi.runtime.register_stack_transformation(mocks.record_protection)
-        build_platform(config, catalog, registry or load_registry())
+        build_platform(config, catalog, registry or load_registry(), load_streams())
 
     build()
     return mocks.registered

@@ -8,7 +8,11 @@ from collections.abc import Iterator
 from openfoundry_policies.resources import LONG_RUNNING, Resource, containers, pod_labels, pod_spec, selects
 
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
-SECRET_VALUE = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|(password|secret|token)\s*[=:]\s*\S{6,})", re.IGNORECASE)
+# a literal after password/secret/token; `$NAME` (a variable the process resolves from a Secret) is not one
+SECRET_VALUE = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|(password|secret|token)[\"']?\s*[=:]\s*(?![\"']?\$)[\"']?[^\s\"',}]{6,})",
+    re.IGNORECASE)
 NAMESPACED_EXCEPTIONS = {"kubernetes:core/v1:Namespace", "kubernetes:storage.k8s.io/v1:StorageClass",
                          "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
                          "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",

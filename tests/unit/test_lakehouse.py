@@ -90,7 +90,7 @@ def test_iceberg_catalog_service_is_wired_to_its_database_and_the_warehouse(prod
 # --- Vespa -----------------------------------------------------------------------------------------------
 
 def test_prod_vespa_has_a_quorum_of_three_config_servers_on_distinct_nodes(prod_resources: list[Registered]) -> None:
-    sets = by_metadata_name(prod_resources, STATEFUL_SET)
+    sets = {n: s for n, s in by_metadata_name(prod_resources, STATEFUL_SET).items() if n.startswith("vespa")}
     assert set(sets) == {"vespa-configserver", "vespa-content", "vespa-container"}
     config = sets["vespa-configserver"].inputs["spec"]
     assert config["replicas"] == 3 and config["podManagementPolicy"] == "Parallel"
@@ -105,7 +105,7 @@ def test_prod_vespa_has_a_quorum_of_three_config_servers_on_distinct_nodes(prod_
 
 
 def test_dev_vespa_is_one_node(dev_resources: list[Registered]) -> None:
-    (vespa,) = by_metadata_name(dev_resources, STATEFUL_SET).values()
+    vespa = by_metadata_name(dev_resources, STATEFUL_SET)["vespa"]
     assert vespa.inputs["spec"]["replicas"] == 1
     (container,) = vespa.inputs["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["configserver,services"]

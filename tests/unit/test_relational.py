@@ -10,6 +10,7 @@ from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.consistency import check_config_against_catalog
 from foundry.defaults import deep_merge
+from foundry.streams import load_streams
 from foundry.topics import load_registry
 from ops.stack import read_stack_values
 from tests.mocks import Registered, by_metadata_name, of_type, register_platform
@@ -117,7 +118,7 @@ def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
     values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {
         "recoverFrom": {"cluster": "pg-report-service", "targetTime": "2026-11-20T08:30:00+01:00"}}}})
     config = load_stack_config(values, "prod")
-    check_config_against_catalog(config, catalog, load_registry())
+    check_config_against_catalog(config, catalog, load_registry(), load_streams())
     registered = register_platform(config, catalog)
     recovery = by_metadata_name(registered, CLUSTER)["pg-report-service-pitr"].inputs["spec"]
     policies = by_metadata_name(registered, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
@@ -137,7 +138,7 @@ def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
 def test_a_bad_pitr_entry_names_its_path(catalog: Catalog, recover: dict[str, str], expected: str) -> None:
     values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {"recoverFrom": recover}}})
     with pytest.raises(ConfigErrors) as caught:
-        check_config_against_catalog(load_stack_config(values, "prod"), catalog, load_registry())
+        check_config_against_catalog(load_stack_config(values, "prod"), catalog, load_registry(), load_streams())
     assert any(expected in str(p) for p in caught.value.problems)
 
 

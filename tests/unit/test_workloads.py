@@ -11,7 +11,7 @@ from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PLATFORM_DEPLOYMENTS = {"lakekeeper"}   # platform components beside the catalog's services
-PLATFORM_BUDGETS = PLATFORM_DEPLOYMENTS | {"vespa-configserver", "vespa-content", "vespa-container"}
+PLATFORM_BUDGETS = PLATFORM_DEPLOYMENTS | {"vespa-configserver", "vespa-content", "vespa-container", "nats"}
 
 
 def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
@@ -99,7 +99,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
-        "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
+        "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance", "openfoundry:control:ControlPlane",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
 

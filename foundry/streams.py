@@ -1,0 +1,123 @@
+"""The stream registry (data/streams.yaml): the control bus's JetStream streams, checked against the catalog.
+
+Like the topic registry, its problems are configuration problems naming the entry, raised before anything is
+registered; the consumers and every user's permissions derive from it and from the catalog's `nats` needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, ConfigProblem
+
+REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "streams.yaml"
+SOURCE = "data/streams.yaml"
+GoDuration = Annotated[str, StringConstraints(pattern=r"^[0-9]+(h|m|s)$")]
+StreamName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
+Subject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class StreamDefaults(_Model):
+    max_age: GoDuration = "168h"
+    max_msgs: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000
+
+
+class Stream(_Model):
+    name: StreamName
+    owner: str
+    subjects: Annotated[list[Subject], Field(min_length=1)]
+
+
+class StreamRegistry(_Model):
+    defaults: StreamDefaults = StreamDefaults()
+    streams: list[Stream]
+
+    def stream_of(self, subject: str) -> Stream:
+        return next(s for s in self.streams if subject in s.subjects)
+
+
+@dataclass(frozen=True)
+class DurableConsumer:
+    """One per subscribing service and stream: its durable name is the service's."""
+
+    service: str
+    stream: str
+    subjects: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.stream.lower()}-{self.service}"
+
+
+def durable_consumers(registry: StreamRegistry, catalog: Catalog) -> list[DurableConsumer]:
+    consumers = []
+    for service in catalog.services:
+        by_stream: dict[str, list[str]] = {}
+        for subject in service.nats.subscribes:
+            by_stream.setdefault(registry.stream_of(subject).name, []).append(subject)
+        consumers += [DurableConsumer(service.name, stream, tuple(subjects)) for stream, subjects in by_stream.items()]
+    return consumers
+
+
+@cache
+def load_streams(path: Path = REGISTRY_PATH) -> StreamRegistry:
+    try:
+        data = yaml.safe_load(path.read_text())
+        return StreamRegistry.model_validate(data)
+    except yaml.YAMLError as err:
+        raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
+    except ValidationError as err:
+        raise ConfigErrors([_problem(data, issue) for issue in err.errors(include_url=False)]) from None
+
+
+def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[ConfigProblem]:
+    control = {s.name for s in catalog.services if s.uses_nats}
+    used = {subject for s in catalog.services for subject in (*s.nats.publishes, *s.nats.subscribes)}
+    published = {subject for s in catalog.services for subject in s.nats.publishes}
+    homes: dict[str, str] = {}
+    names: set[str] = set()
+    for stream in registry.streams:
+        where = f"{SOURCE}: streams[{stream.name}]"
+        if stream.name in names:
+            yield ConfigProblem(f"{where}.name", repr(stream.name), "each stream listed once")
+        names.add(stream.name)
+        if stream.owner not in control:
+            yield ConfigProblem(f"{where}.owner", repr(stream.owner), "a catalog service whose buses include control")
+        for subject in stream.subjects:
+            if subject in homes:
+                yield ConfigProblem(f"{where}.subjects", repr(subject), f"a subject in no other stream ({homes[subject]})")
+            homes.setdefault(subject, stream.name)
+            if subject not in published:
+                yield ConfigProblem(f"{where}.subjects", repr(subject), "a subject some catalog service publishes")
+    for subject in sorted(used - set(homes)):
+        yield ConfigProblem(f"{SOURCE}: streams", f"no stream for {subject!r}",
+                            "a stream for every subject the catalog's services publish or subscribe to")
+
+
+def _problem(data: Any, issue: Any) -> ConfigProblem:
+    loc = list(issue["loc"])
+    where = SOURCE
+    if len(loc) >= 2 and loc[0] == "streams" and isinstance(loc[1], int):
+        entries = data.get("streams") if isinstance(data, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where += f": streams[{name or f'#{loc[1] + 1}'}]"
+        loc = loc[2:]
+    if loc:
+        where += ("." if "[" in where else ": ") + ".".join(str(p) for p in loc)
+    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
+    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))

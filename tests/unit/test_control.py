@@ -1,0 +1,121 @@
+"""The control plane under mocks: NATS, its users and permissions, NACK streams and consumers, the registry."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from components.control import JS_API_VERBS_DENIED, password_variable, server_config, user_permissions
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, StackConfig
+from foundry.labels import namespace_for
+from foundry.streams import REGISTRY_PATH, StreamRegistry, durable_consumers, load_streams, stream_problems
+from tests.mocks import Registered, by_metadata_name, of_type
+
+STREAM = "kubernetes:jetstream.nats.io/v1beta2:Stream"
+CONSUMER = "kubernetes:jetstream.nats.io/v1beta2:Consumer"
+
+
+def test_prod_nats_is_three_servers_with_jetstream_on_file_storage(prod_resources: list[Registered]) -> None:
+    nats = by_metadata_name(prod_resources, "kubernetes:apps/v1:StatefulSet")["nats"].inputs["spec"]
+    assert nats["replicas"] == 3
+    (claim,) = nats["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "ceph-fast-rbd" and claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    config = by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")["nats-config"].inputs["data"]["nats.conf"]
+    assert "jetstream { store_dir: /data" in config and "cluster {" in config
+    assert config.count("nats-route://") == 3
+    assert {c["name"] for c in nats["template"]["spec"]["containers"]} == {"nats", "exporter"}
+
+
+def test_streams_follow_the_seed_defaults(prod_resources: list[Registered]) -> None:
+    streams = by_metadata_name(prod_resources, STREAM)
+    assert set(streams) == {s.name.lower() for s in load_streams().streams}
+    for stream in streams.values():
+        spec = stream.inputs["spec"]
+        assert (spec["maxAge"], spec["maxMsgs"], spec["storage"], spec["replicas"], spec["discard"]) == \
+            ("168h", 1_000_000, "file", 3, "old")
+        assert spec["preventDelete"] is True and stream.protected
+
+
+def test_a_durable_consumer_per_subscribing_service_and_stream(prod_resources: list[Registered],
+                                                               catalog: Catalog) -> None:
+    consumers = by_metadata_name(prod_resources, CONSUMER)
+    expected = {(s.name, subject) for s in catalog.services for subject in s.nats.subscribes}
+    found = {(c.inputs["spec"]["durableName"], subject) for c in consumers.values()
+             for subject in c.inputs["spec"]["filterSubjects"]}
+    assert found == expected
+    assert all(c.inputs["spec"]["ackPolicy"] == "explicit" for c in consumers.values())
+
+
+def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catalog, prod_config: StackConfig) -> None:
+    consumers = durable_consumers(load_streams(), catalog)
+    for service in (s for s in catalog.services if s.uses_nats):
+        permissions = user_permissions(service, consumers)
+        publish = permissions["publish"]["allow"]
+        plain = [p for p in publish if not p.startswith("$JS")]
+        assert sorted(plain) == sorted(service.nats.publishes)
+        assert sorted(s for s in permissions["subscribe"]["allow"] if s != "_INBOX.>") == sorted(service.nats.subscribes)
+        assert permissions["publish"]["deny"] == list(JS_API_VERBS_DENIED)
+        assert all(service.name in p for p in publish if p.startswith(("$JS.API.CONSUMER", "$JS.ACK")))
+    config = server_config(prod_config, {"auth-service": {"publish": {"allow": ["auth.session.revoked"]}}})
+    assert f"password: ${password_variable('auth-service')}" in config and "NATS_PW_AUTH_SERVICE" in config
+
+
+def test_only_control_bus_services_get_nats_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
+    secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"])
+               for s in of_type(prod_resources, "kubernetes:core/v1:Secret").values()
+               if s.inputs["metadata"]["name"].startswith("nats-client-")}
+    assert secrets == {(namespace_for(s.plane), f"nats-client-{s.name}") for s in catalog.services if s.uses_nats}
+    deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
+    (auth,) = deployments["auth-service"].inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in auth["env"]}
+    assert env["NATS_URL"]["value"] == "nats://nats.openfoundry-control.svc:4222"
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "nats-client-auth-service", "key": "password"}
+    (web,) = deployments["web"].inputs["spec"]["template"]["spec"]["containers"]
+    assert not any(e["name"].startswith("NATS_") for e in web["env"])
+
+
+def registry_with(change: Any) -> StreamRegistry:
+    data = yaml.safe_load(REGISTRY_PATH.read_text())
+    change(data)
+    return StreamRegistry.model_validate(data)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d["streams"].pop(), "no stream for 'marketplace.listing.published'"),
+    (lambda d: d["streams"][0].update(owner="report-service"), "streams[IDENTITY].owner: found 'report-service'"),
+    (lambda d: d["streams"][1]["subjects"].append("identity.federation.changed"),
+     "streams[AUTH].subjects: found 'identity.federation.changed'; allowed: a subject in no other stream (IDENTITY)"),
+    (lambda d: d["streams"][0]["subjects"].append("identity.nobody.publishes"), "a subject some catalog service publishes"),
+], ids=["uncovered subject", "owner off the control bus", "subject in two streams", "orphan subject"])
+def test_a_broken_stream_entry_is_named(change: Any, expected: str, catalog: Catalog) -> None:
+    problems = [str(p) for p in stream_problems(registry_with(change), catalog)]
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_malformed_stream_registry_names_the_entry(tmp_path: Any) -> None:
+    data = yaml.safe_load(REGISTRY_PATH.read_text())
+    data["streams"][0]["name"] = "identity"
+    broken = tmp_path / "streams.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigErrors) as caught:
+        load_streams.__wrapped__(broken)
+    assert any("streams[identity].name: found 'identity'" in str(p) for p in caught.value.problems)
+
+
+def test_dev_runs_one_server_without_routes(dev_resources: list[Registered]) -> None:
+    nats = by_metadata_name(dev_resources, "kubernetes:apps/v1:StatefulSet")["nats"].inputs["spec"]
+    assert nats["replicas"] == 1
+    config = by_metadata_name(dev_resources, "kubernetes:core/v1:ConfigMap")["nats-config"].inputs["data"]["nats.conf"]
+    assert "cluster" not in config
+    streams = by_metadata_name(dev_resources, STREAM)
+    assert {s.inputs["spec"]["replicas"] for s in streams.values()} == {1}
+
+
+def test_unchanged_copy_of_permissions_is_stable(catalog: Catalog) -> None:
+    consumers = durable_consumers(load_streams(), catalog)
+    service = catalog.by_name("auth-service")
+    assert user_permissions(service, consumers) == copy.deepcopy(user_permissions(service, consumers))
