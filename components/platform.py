@@ -12,9 +12,11 @@ from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
 from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
 from components.storage import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import StackConfig
+from foundry.slos import load_slos
 from foundry.streams import StreamRegistry
 from foundry.topics import TopicRegistry
 
@@ -71,6 +73,9 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         )
         for plane in PLANES
     }
+    if cfg.is_prod:  # ADR-0012: development stacks are out of SLO scope
+        ServiceLevelObjectives("slos", ServiceLevelObjectivesArgs(
+            config=cfg, slos=load_slos(), provider=provider, depends_on=list(namespaces.namespaces.values())))
     pulumi.export("environment", cfg.environment)
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})

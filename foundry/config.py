@@ -216,6 +216,12 @@ class Edge(_Section):
     request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
 
 
+class Monitoring(_Section):
+    # the labels Prometheus selects PrometheusRules by (kube-prometheus-stack: release: <its release>)
+    rule_labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9./_-]+$")], DnsLabel] = {
+        "release": "kube-prometheus-stack"}
+
+
 class StackConfig(_Section):
     environment: Environment
     kubernetes: KubernetesTarget
@@ -229,6 +235,7 @@ class StackConfig(_Section):
     relational: Relational
     compute: Compute = Compute()
     edge: Edge
+    monitoring: Monitoring = Monitoring()
 
     @property
     def is_prod(self) -> bool:

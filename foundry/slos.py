@@ -1,0 +1,85 @@
+"""ADR-0012's SLOs (data/slos.yaml) and the PromQL that measures them.
+
+Each SLO's objective is its p99 target: 99% of events under it, so the error budget is 1%. The SLI is
+good/total from the layer's histogram: events in the bucket at the target over all events. Alerts follow the
+multi-window, multi-burn-rate scheme of the SRE Workbook (ch. 5): page at 14.4x over 1h (5m confirm) and at 6x
+over 6h (30m confirm), ticket at 1x over 3d (6h confirm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SLO_PATH = Path(__file__).resolve().parent.parent / "data" / "slos.yaml"
+OBJECTIVE = 0.99   # the p99 target is the load-bearing one
+Seconds = Annotated[float, Field(gt=0)]
+LabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Slo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
+    layer: str
+    plane: str
+    histogram: Annotated[str, StringConstraints(pattern=r"^[a-z_:][a-z0-9_:]*$")]
+    selector: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")], LabelValue]
+    p50: Seconds
+    p99: Seconds
+    p999: Seconds
+
+    @property
+    def record(self) -> str:
+        return self.name.replace("-", "_")
+
+    def matchers(self, **extra: str) -> str:
+        labels = {**self.selector, **extra}
+        return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    def error_ratio(self, window: str) -> str:
+        """1 - good/total over `window`: the share of events slower than the p99 target."""
+        good = f"sum(rate({self.histogram}_bucket{self.matchers(le=le_value(self.p99))}[{window}]))"
+        total = f"sum(rate({self.histogram}_count{self.matchers()}[{window}]))"
+        return f"1 - ({good} / {total})"
+
+    def quantile(self, q: float, window: str = "5m") -> str:
+        return f"histogram_quantile({q}, sum by (le) (rate({self.histogram}_bucket{self.matchers()}[{window}])))"
+
+
+class SloCatalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: Annotated[str, StringConstraints(pattern=r"^[0-9]+d$")]
+    slos: list[Slo]
+
+
+@dataclass(frozen=True)
+class BurnRateAlert:
+    severity: str
+    factor: float
+    long: str
+    short: str
+
+
+BURN_RATE_ALERTS = (
+    BurnRateAlert("page", 14.4, "1h", "5m"),
+    BurnRateAlert("page", 6.0, "6h", "30m"),
+    BurnRateAlert("ticket", 1.0, "3d", "6h"),
+)
+WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+
+
+def le_value(seconds: float) -> str:
+    """The `le` label as Prometheus client libraries write bucket bounds (shortest float form)."""
+    return repr(float(seconds)).removesuffix(".0") if float(seconds).is_integer() else repr(float(seconds))
+
+
+@cache
+def load_slos(path: Path = SLO_PATH) -> SloCatalog:
+    return SloCatalog.model_validate(yaml.safe_load(path.read_text()))
