@@ -28,6 +28,7 @@ class PlaneServicesArgs:
     kafka_clients: Mapping[str, KafkaClient] = field(default_factory=dict)   # by service
     buckets: Mapping[str, list[Bucket]] = field(default_factory=dict)        # by owning service
     endpoints: Mapping[str, list[PlatformEndpoint]] = field(default_factory=dict)   # by calling service
+    settings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)   # by service
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -45,7 +46,8 @@ class PlaneServices(pulumi.ComponentResource):
                                     namespace=args.namespace, provider=args.provider,
                                     database=args.databases.get(svc.name), kafka=args.kafka_clients.get(svc.name),
                                     buckets=tuple(args.buckets.get(svc.name, ())),
-                                    endpoints=tuple(args.endpoints.get(svc.name, ()))),
+                                    endpoints=tuple(args.endpoints.get(svc.name, ())),
+                                    settings=args.settings.get(svc.name, ())),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
             )
             for svc in args.catalog.in_plane(args.plane)

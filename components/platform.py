@@ -6,8 +6,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import Bucket, catalog_buckets
-from components.control import ControlPlane, ControlPlaneArgs, nats_endpoint
-from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, kafka_clients
+from components.control import ControlPlane, ControlPlaneArgs, nats_endpoint, nats_url
+from components.edge import Edge, EdgeArgs, flight_sql_host, gateway_settings
+from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, bootstrap_servers, kafka_clients
 from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.operators import Operators, OperatorsArgs
 from components.plane import PlaneServices, PlaneServicesArgs
@@ -69,19 +70,29 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
                               kafka_clients=clients, buckets=buckets, endpoints=endpoints,
+                              settings={"gateway": gateway_settings(cfg)},
                               depends_on=[namespaces, ingestion, control, storage.ceph]),
         )
         for plane in PLANES
     }
+    Edge("edge", EdgeArgs(config=cfg, catalog=catalog, provider=provider,
+                          cert_manager_ready=operators.ready("cert-manager"), depends_on=[planes["edge"], planes["compute"]]))
     if cfg.is_prod:  # ADR-0012: development stacks are out of SLO scope
         ServiceLevelObjectives("slos", ServiceLevelObjectivesArgs(
             config=cfg, slos=load_slos(), provider=provider, depends_on=list(namespaces.namespaces.values())))
     pulumi.export("environment", cfg.environment)
+    pulumi.export("endpoints", {
+        "gateway": f"https://{cfg.edge.host}",
+        "flightSql": f"grpc+tls://{flight_sql_host(cfg)}:443",
+        "icebergCatalog": storage.outputs["icebergCatalogUri"],
+        "kafkaBootstrap": bootstrap_servers(),
+        "nats": nats_url(),
+    })
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
     pulumi.export("storage", storage.outputs)
-    pulumi.export("nats", {"url": "nats://nats.openfoundry-control.svc:4222", "streams": sorted(control.streams)})
+    pulumi.export("nats", {"url": nats_url(), "streams": sorted(control.streams)})
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     return planes

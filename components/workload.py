@@ -31,6 +31,7 @@ class ServiceWorkloadArgs:
     kafka: KafkaClient | None = None
     buckets: tuple[Bucket, ...] = ()
     endpoints: tuple[PlatformEndpoint, ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()     # platform settings the service reads from its environment
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -108,6 +109,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 *(kafka_client_env(self._args.kafka) if self._args.kafka else []),
                 *(env for bucket in self._args.buckets for env in bucket_env(bucket, cfg.storage.rgw_endpoint)),
                 *(env for endpoint in self._args.endpoints for env in endpoint.env_vars()),
+                *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self._args.settings),
             ],
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},

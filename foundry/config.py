@@ -214,6 +214,7 @@ class Edge(_Section):
     cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+$")]]
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
     request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
+    tls_cluster_issuer: DnsLabel | None = None   # cert-manager ClusterIssuer; None: self-signed (dev only)
 
 
 class Monitoring(_Section):
@@ -335,6 +336,7 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from _kafka_problems(cfg)
     yield from _lakehouse_problems(cfg)
     yield from _vespa_problems(cfg)
+    yield from _edge_problems(cfg)
     yield from _nats_problems(cfg)
     yield from _postgres_problems(cfg)
 
@@ -408,6 +410,12 @@ def _lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
                             f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
     if cfg.is_prod and lake.openid_provider_uri is None:
         yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
+
+
+def _edge_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    if cfg.is_prod and cfg.edge.tls_cluster_issuer is None:
+        yield ConfigProblem("openfoundry:edge.tlsClusterIssuer", "nothing",
+                            "the cert-manager ClusterIssuer of the edge certificates, in prod (self-signed is dev only)")
 
 
 def _vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:

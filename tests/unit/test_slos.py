@@ -9,7 +9,7 @@ import promql_parser
 import pytest
 
 from foundry.slos import load_slos
-from tests.mocks import Registered, by_metadata_name, of_type
+from tests.mocks import Registered, by_metadata_name
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 HISTOGRAMS = {  # ADR-0012's SLI histograms and their p99 targets, as the facts list them
@@ -65,7 +65,7 @@ def test_dashboards_for_the_five_layers_and_the_iceberg_tables(prod_resources: l
     for metric in ("iceberg_table_snapshot_count", "iceberg_table_data_files", "iceberg_table_total_records",
                    "iceberg_table_total_size_bytes", "iceberg_compaction_duration_seconds"):
         assert metric in iceberg
-    for name, dashboard in dashboards.items():
+    for dashboard in dashboards.values():
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
                 promql_parser.parse(target["expr"])

@@ -100,7 +100,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance", "openfoundry:control:ControlPlane",
-        "openfoundry:platform:ServiceLevelObjectives",
+        "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
 
