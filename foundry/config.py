@@ -38,6 +38,25 @@ class ConfigProblem:
         return f"{self.path}: found {self.found}; allowed: {self.allowed}"
 
 
+def registry_entry_problem(source: str, collection: str, data: Any, issue: Any) -> ConfigProblem:
+    """A pydantic issue in a registry file (data/*.yaml), named by the entry's `name`: `<source>: <collection>[name].field`."""
+    loc = list(issue["loc"])
+    where = source
+    if len(loc) >= 2 and loc[0] == collection and isinstance(loc[1], int):
+        entries = data.get(collection) if isinstance(data, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where += f": {collection}[{name if name else f'#{loc[1] + 1}'}]"
+        loc = loc[2:]
+    elif loc:
+        where += f": {loc[0]}"
+        loc = loc[1:]
+    if loc:
+        where += "." + ".".join(str(p) for p in loc)
+    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
+    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))
+
+
 class ConfigErrors(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         super().__init__(f"{len(problems)} configuration problem(s)")

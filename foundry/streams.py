@@ -6,19 +6,18 @@ registered; the consumers and every user's permissions derive from it and from t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 from foundry.catalog import Catalog
-from foundry.config import ConfigErrors, ConfigProblem
+from foundry.config import ConfigErrors, ConfigProblem, registry_entry_problem
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "streams.yaml"
 SOURCE = "data/streams.yaml"
@@ -81,7 +80,8 @@ def load_streams(path: Path = REGISTRY_PATH) -> StreamRegistry:
     except yaml.YAMLError as err:
         raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
     except ValidationError as err:
-        raise ConfigErrors([_problem(data, issue) for issue in err.errors(include_url=False)]) from None
+        raise ConfigErrors([registry_entry_problem(SOURCE, "streams", data, issue)
+                            for issue in err.errors(include_url=False)]) from None
 
 
 def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[ConfigProblem]:
@@ -106,18 +106,3 @@ def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[Conf
     for subject in sorted(used - set(homes)):
         yield ConfigProblem(f"{SOURCE}: streams", f"no stream for {subject!r}",
                             "a stream for every subject the catalog's services publish or subscribe to")
-
-
-def _problem(data: Any, issue: Any) -> ConfigProblem:
-    loc = list(issue["loc"])
-    where = SOURCE
-    if len(loc) >= 2 and loc[0] == "streams" and isinstance(loc[1], int):
-        entries = data.get("streams") if isinstance(data, dict) else None
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where += f": streams[{name or f'#{loc[1] + 1}'}]"
-        loc = loc[2:]
-    if loc:
-        where += ("." if "[" in where else ": ") + ".".join(str(p) for p in loc)
-    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
-    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))

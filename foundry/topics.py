@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic.alias_generators import to_camel
 
 from foundry.catalog import Catalog
-from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+from foundry.config import ConfigErrors, ConfigProblem, StackConfig, registry_entry_problem
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.yaml"
 SOURCE = "data/topics.yaml"
@@ -119,7 +119,8 @@ def parse_registry(data: Any) -> TopicRegistry:
     try:
         return TopicRegistry.model_validate(data)
     except ValidationError as err:
-        raise ConfigErrors([_problem_from_pydantic(data, issue) for issue in err.errors(include_url=False)]) from None
+        raise ConfigErrors([registry_entry_problem(SOURCE, "topics", data, issue)
+                            for issue in err.errors(include_url=False)]) from None
 
 
 @cache
@@ -195,21 +196,3 @@ def _unregistered_bus_users(topics: list[Topic], catalog: Catalog) -> Iterable[C
         if service.uses_kafka and service.name not in named:
             yield ConfigProblem(f"{SOURCE}: topics", f"no topic owned or consumed by {service.name}",
                                 f"an entry for every service on the data bus ({service.name} lists it in its buses)")
-
-
-def _problem_from_pydantic(data: Any, issue: Any) -> ConfigProblem:
-    loc = list(issue["loc"])
-    where = SOURCE
-    if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
-        entries = data.get("topics") if isinstance(data, dict) else None
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where += f": topics[{name if name else f'#{loc[1] + 1}'}]"
-        loc = loc[2:]
-    elif loc:
-        where += f": {loc[0]}"
-        loc = loc[1:]
-    if loc:
-        where += "." + ".".join(str(p) for p in loc)
-    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
-    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))
