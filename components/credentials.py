@@ -8,19 +8,25 @@ in the stack's state, unchanged on every later `pulumi up`, replaced only when i
 from __future__ import annotations
 
 import secrets
+import string
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-PASSWORD_BYTES = 32
+PASSWORD_LENGTH = 32   # characters of 62: about 190 bits
+ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int) -> str:
+    """Letters and digits, a letter first: safe wherever a config re-parses it (NATS `$VAR`, JAAS, URLs)."""
+    return secrets.choice(string.ascii_letters) + "".join(secrets.choice(ALPHABET) for _ in range(length - 1))
 
 
 class _PasswordProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         length = int(props["length"])
-        return CreateResult(id_=f"password-{secrets.token_hex(8)}",
-                            outs={"length": length, "value": secrets.token_urlsafe(length)})
+        return CreateResult(id_=f"password-{secrets.token_hex(8)}", outs={"length": length, "value": new_password(length)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = int(olds.get("length", 0)) != int(news["length"])
@@ -28,11 +34,11 @@ class _PasswordProvider(ResourceProvider):
 
 
 class GeneratedPassword(Resource):
-    """A random password (URL-safe, `length` random bytes) whose value exists only as a Pulumi secret."""
+    """A random password of `length` letters and digits whose value exists only as a Pulumi secret."""
 
     value: pulumi.Output[str]
 
-    def __init__(self, name: str, length: int = PASSWORD_BYTES, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, length: int = PASSWORD_LENGTH, opts: pulumi.ResourceOptions | None = None) -> None:
         secret_value = pulumi.ResourceOptions(additional_secret_outputs=["value"])
         super().__init__(_PasswordProvider(), name, {"length": length, "value": None},
                          pulumi.ResourceOptions.merge(opts, secret_value))

@@ -22,6 +22,7 @@ PLANE = "edge"
 SELF_SIGNED_ISSUER = "openfoundry-selfsigned"
 WEB_TLS_SECRET = "openfoundry-edge-tls"
 SQL_TLS_SECRET = "openfoundry-flight-sql-tls"
+ACME_SOLVER_PORT = 8089
 
 
 def gateway_settings(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
@@ -61,6 +62,8 @@ class Edge(pulumi.ComponentResource):
         self._ingress("openfoundry-flight-sql", flight_sql_host(cfg), sql_ns, SQL_TLS_SECRET,
                       [("/", flight.name, "flight")], annotations={"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"},
                       depends_on=[sql])
+        for namespace in (edge_ns, sql_ns):
+            self._admit_acme_solvers(namespace)
         self.register_outputs({"url": f"https://{cfg.edge.host}", "flightSql": f"grpc+tls://{flight_sql_host(cfg)}:443"})
 
     def _certificate(self, secret: str, host: str, namespace: str) -> pulumi.Resource:
@@ -77,6 +80,22 @@ class Edge(pulumi.ComponentResource):
             "secretName": secret, "dnsNames": [host], "issuerRef": issuer,
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         })
+
+    def _admit_acme_solvers(self, namespace: str) -> None:
+        """cert-manager's HTTP-01 solver pods answer the ACME challenge through the ingress controller; the
+        namespaces deny all ingress, so the controller is let in to them (and only them) on the solver port."""
+        k8s.networking.v1.NetworkPolicy(
+            f"{namespace}-acme-http01-solver",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="acme-http01-solver", namespace=namespace,
+                                                labels=common_labels(PLANE)),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"acme.cert-manager.io/http01-solver": "true"}),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"kubernetes.io/metadata.name": self._args.config.edge.ingress_namespace}))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=ACME_SOLVER_PORT, protocol="TCP")])]),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=list(self._args.depends_on)))
 
     def _ingress(self, name: str, host: str, namespace: str, tls_secret: str, paths: list[tuple[str, str, str]],
                  annotations: dict[str, str], depends_on: Sequence[pulumi.Resource] = ()) -> None:

@@ -6,12 +6,15 @@ The preview runs like `make render`: a scratch project and throwaway state seede
 Kubernetes in render mode, so it needs no cluster and never touches the stack's real state. The levels come
 from policies/config/<stack>.json. The engine's event log gives every violation; the pack's own catalog gives
 every policy evaluated, so a policy without findings is reported as passed, not left out.
-Exit status: 1 when a mandatory policy is violated, 2 when the audit could not run.
+Exit status: 1 when a mandatory policy is violated, 2 when the audit could not run (then no report is written,
+so nothing downstream mistakes a failed preview for a clean one).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -81,16 +84,20 @@ def violations_from(event_log: Path, policies: dict[str, Policy]) -> list[Violat
         if not event or event.get("policyPackName") != "openfoundry":
             continue
         policy = policies.get(event["policyName"])
-        for message in _messages(event.get("message", "")):
+        source = policy.source if policy else ""
+        for message in _messages(event.get("message", ""), source):
             found.append(Violation(event["policyName"], event.get("enforcementLevel", "advisory"),
-                                   event.get("resourceUrn") or "(stack)", policy.source if policy else "", message))
+                                   event.get("resourceUrn") or "(stack)", source, message))
     return found
 
 
-def _messages(text: str) -> list[str]:
-    """The engine prefixes the policy's description to each message; keep the messages."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[1:] if len(lines) > 1 else lines
+def _messages(text: str, source: str) -> list[str]:
+    """The engine prefixes the policy's description to each message and adds colour tags; keep the messages.
+    The pack prefixes each message with its source, which the reports carry in a field of its own."""
+    plain = re.sub(r"<\{%[a-z]*%\}>", "", text)
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
+    messages = lines[1:] if len(lines) > 1 else lines
+    return [m.removeprefix(f"[{source}] ") for m in messages]
 
 
 def write_reports(stack: str, policies: list[Policy], violations: list[Violation], preview_exit: int) -> Path:
@@ -137,6 +144,9 @@ def sarif(policies: list[Policy], violations: list[Violation]) -> dict[str, Any]
         "version": "2.1.0",
         "runs": [{"tool": {"driver": {"name": "openfoundry-policy-pack", "informationUri":
                                       "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/", "rules": rules}},
+                  # the policies ran; the exit code is the audit's (1: a mandatory violation)
+                  "invocations": [{"executionSuccessful": True,
+                                   "exitCode": int(any(v.level == "mandatory" for v in violations))}],
                   "results": results}],
     }
 
@@ -167,8 +177,14 @@ def audit(stack: str) -> int:
             print(f"error: the preview of {stack} wrote no events (exit {preview_exit})", file=sys.stderr)
             return 2
         violations = violations_from(event_log, {p.name: p for p in policies})
-    target = write_reports(stack, policies, violations, preview_exit)
     mandatory = sum(1 for v in violations if v.level == "mandatory")
+    if preview_exit != 0 and not mandatory:
+        # the preview failed for another reason: no report, so nothing downstream reads "no findings"
+        shutil.rmtree(REPORTS / stack, ignore_errors=True)
+        print(f"error: the preview of {stack} failed (exit {preview_exit}) before the policies could judge it; "
+              "no report written", file=sys.stderr)
+        return 2
+    target = write_reports(stack, policies, violations, preview_exit)
     print(f"audit of {stack}: {len(policies)} policies, {mandatory} mandatory and "
           f"{len(violations) - mandatory} advisory violations; reports in {target.relative_to(REPO)}/ "
           "(policy.json, policy.sarif, summary.md)")

@@ -57,7 +57,9 @@ def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catal
         publish = permissions["publish"]["allow"]
         plain = [p for p in publish if not p.startswith("$JS")]
         assert sorted(plain) == sorted(service.nats.publishes)
-        assert sorted(s for s in permissions["subscribe"]["allow"] if s != "_INBOX.>") == sorted(service.nats.subscribes)
+        subscribe = permissions["subscribe"]["allow"]
+        assert f"_INBOX_{service.name}.>" in subscribe and "_INBOX.>" not in subscribe
+        assert sorted(s for s in subscribe if not s.startswith("_INBOX_")) == sorted(service.nats.subscribes)
         assert permissions["publish"]["deny"] == list(JS_API_VERBS_DENIED)
         assert all(service.name in p for p in publish if p.startswith(("$JS.API.CONSUMER", "$JS.ACK")))
     config = server_config(prod_config, {"auth-service": {"publish": {"allow": ["auth.session.revoked"]}}})
