@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import custom_resource, peer
 from foundry.catalog import PLATFORM_BUCKET_OWNERS, PLATFORM_DATABASE_OWNERS, Catalog
 from foundry.config import StackConfig
 from foundry.labels import common_labels, namespace_for
@@ -67,10 +68,7 @@ def bucket_env(bucket: Bucket, endpoint: str) -> list[k8s.core.v1.EnvVarArgs]:
 
 
 def rgw_peer(store: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": ROOK_NAMESPACE}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "rook-ceph-rgw", "rgw": store}),
-    )
+    return peer(ROOK_NAMESPACE, {"app": "rook-ceph-rgw", "rgw": store})
 
 
 @dataclass(frozen=True)
@@ -236,12 +234,5 @@ class CephStorage(pulumi.ComponentResource):
     def _resource(self, api_version: str, kind: str, name: str, namespace: str, spec: dict[str, Any],
                   labels: dict[str, str] | None = None, depends_on: Sequence[pulumi.Resource] = (),
                   stateful: bool = False) -> pulumi.CustomResource:
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}",
-            api_version=api_version,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace,
-                                                labels={**common_labels(PLANE), **(labels or {})}),
-            spec=spec,
-            opts=self._child(depends_on=depends_on, stateful=stateful),
-        )
+        return custom_resource(api_version, kind, name, namespace, {**common_labels(PLANE), **(labels or {})}, spec,
+                               self._child(depends_on=depends_on, stateful=stateful))

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
+from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog, Service
 from foundry.config import StackConfig
@@ -263,14 +264,9 @@ class ControlPlane(pulumi.ComponentResource):
     # --- network and monitoring -------------------------------------------------------------------------
 
     def _network_policy(self, services: list[Service]) -> None:
-        nats_pods = k8s.networking.v1.NetworkPolicyPeerArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
-        clients = [k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": namespace_for(s.plane)}),
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(s.name))) for s in services]
-        nack = k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": NACK_NAMESPACE}))
+        nats_pods = peer(pods=selector_labels(NAME))
+        clients = [service_peer(s) for s in services]
+        nack = peer(NACK_NAMESPACE)
 
         def port(number: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
             return k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol="TCP")
@@ -284,11 +280,8 @@ class ControlPlane(pulumi.ComponentResource):
         ), opts=self._child())
 
     def _pod_monitor(self) -> None:
-        k8s.apiextensions.CustomResource(
-            f"{NAME}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
-            metadata=self._metadata(NAME),
-            spec={"selector": {"matchLabels": selector_labels(NAME)}, "podMetricsEndpoints": [{"port": "metrics"}]},
-            opts=self._child())
+        custom_resource("monitoring.coreos.com/v1", "PodMonitor", NAME, self._namespace, common_labels(PLANE),
+                        pod_monitor_spec(selector_labels(NAME)), self._child())
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -299,10 +292,8 @@ class ControlPlane(pulumi.ComponentResource):
 
     def _nack(self, kind: str, name: str, spec: dict[str, Any], depends_on: Sequence[pulumi.Resource] = (),
               stateful: bool = False) -> pulumi.CustomResource:
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}", api_version="jetstream.nats.io/v1beta2", kind=kind,
-            metadata=self._metadata(name), spec=spec,
-            opts=self._child(depends_on=[*self._args.nack_ready, *depends_on], stateful=stateful))
+        return custom_resource("jetstream.nats.io/v1beta2", kind, name, self._namespace, common_labels(PLANE), spec,
+                               self._child(depends_on=[*self._args.nack_ready, *depends_on], stateful=stateful))
 
     def _metadata(self, name: str) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=common_labels(PLANE))

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import custom_resource, peer
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import common_labels, namespace_for
@@ -92,8 +93,7 @@ class Edge(pulumi.ComponentResource):
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"acme.cert-manager.io/http01-solver": "true"}),
                 policy_types=["Ingress"],
                 ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                        match_labels={"kubernetes.io/metadata.name": self._args.config.edge.ingress_namespace}))],
+                    from_=[peer(self._args.config.edge.ingress_namespace)],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=ACME_SOLVER_PORT, protocol="TCP")])]),
             opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=list(self._args.depends_on)))
 
@@ -118,8 +118,6 @@ class Edge(pulumi.ComponentResource):
 
     def _custom(self, api_version: str, kind: str, name: str, namespace: str, spec: dict[str, Any],
                 resource_name: str | None = None) -> pulumi.Resource:
-        return k8s.apiextensions.CustomResource(
-            resource_name or f"{name}-{kind.lower()}", api_version=api_version, kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=common_labels(PLANE)),
-            spec=spec, opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
-                                                   depends_on=[*self._args.depends_on, *self._args.cert_manager_ready]))
+        return custom_resource(api_version, kind, name, namespace, common_labels(PLANE), spec, pulumi.ResourceOptions(
+            parent=self, provider=self._args.provider, depends_on=[*self._args.depends_on, *self._args.cert_manager_ready]),
+            resource_name=resource_name)

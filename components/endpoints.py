@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
+from components.kube import peer
+
 
 @dataclass(frozen=True)
 class PlatformEndpoint:
@@ -26,10 +28,6 @@ class PlatformEndpoint:
 
     def egress_rule(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
         return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": self.namespace}),
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(self.pods)),
-            )],
+            to=[peer(self.namespace, dict(self.pods))],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in self.ports],
         )

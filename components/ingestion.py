@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.credentials import GeneratedPassword
+from components.kube import custom_resource, peer, pod_monitor_spec
 from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -86,12 +87,7 @@ def kafka_client_env(client: KafkaClient) -> list[k8s.core.v1.EnvVarArgs]:
 
 
 def broker_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": namespace_for(PLANE)}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"strimzi.io/cluster": CLUSTER, "strimzi.io/broker-role": "true"}),
-    )
+    return peer(namespace_for(PLANE), {"strimzi.io/cluster": CLUSTER, "strimzi.io/broker-role": "true"})
 
 
 def client_defaults() -> dict[str, str]:
@@ -269,10 +265,7 @@ class IngestionPlane(pulumi.ComponentResource):
         )
 
     def _pod_monitor(self) -> None:
-        spec = {
-            "selector": {"matchLabels": {"strimzi.io/cluster": CLUSTER}},
-            "podMetricsEndpoints": [{"port": "tcp-prometheus", "path": "/metrics"}],
-        }
+        spec = pod_monitor_spec({"strimzi.io/cluster": CLUSTER}, port="tcp-prometheus", path="/metrics")
         self._custom("PodMonitor", f"{CLUSTER}-kafka", spec, api_version="monitoring.coreos.com/v1", needs_strimzi=False)
 
     def _broker_egress(self) -> None:
@@ -307,15 +300,8 @@ class IngestionPlane(pulumi.ComponentResource):
                 depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
                 api_version: str = STRIMZI_API, needs_strimzi: bool = True) -> pulumi.CustomResource:
         ready = list(self._args.strimzi_ready) if needs_strimzi else []
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}",
-            api_version=api_version,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace,
-                                                labels={**common_labels(PLANE), **(labels or {})}),
-            spec=spec,
-            opts=self._child(depends_on=[*ready, *depends_on], stateful=stateful),
-        )
+        return custom_resource(api_version, kind, name, self._namespace, {**common_labels(PLANE), **(labels or {})}, spec,
+                               self._child(depends_on=[*ready, *depends_on], stateful=stateful))
 
 
 def _acl(grant: Grant) -> dict[str, Any]:

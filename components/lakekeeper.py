@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, rgw_peer
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
+from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
 from components.relational import Database, database_egress
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
@@ -85,11 +86,8 @@ class Lakekeeper(pulumi.ComponentResource):
             k8s.policy.v1.PodDisruptionBudget(NAME, metadata=self._metadata(NAME), spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
                 opts=self._child())
-        k8s.apiextensions.CustomResource(
-            f"{NAME}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
-            metadata=self._metadata(NAME),
-            spec={"selector": {"matchLabels": selector_labels(NAME)}, "podMetricsEndpoints": [{"port": "metrics"}]},
-            opts=self._child())
+        custom_resource("monitoring.coreos.com/v1", "PodMonitor", NAME, self._namespace, self._labels,
+                        pod_monitor_spec(selector_labels(NAME)), self._child())
         self.job = self._warehouse_job(depends_on=[deployment, service])
         self.register_outputs({"catalogUri": catalog_uri(), "warehouse": args.config.storage.lakehouse.warehouse})
 
@@ -153,9 +151,8 @@ class Lakekeeper(pulumi.ComponentResource):
 
     def _network_policies(self) -> None:
         cfg = self._args.config
-        clients = [_pod_peer(namespace_for(plane), selector_labels(service))
-                   for service, plane in self._client_planes().items()]
-        setup = _pod_peer(self._namespace, {"app.kubernetes.io/name": SETUP_JOB})
+        clients = [service_peer(self._args.catalog.by_name(name)) for name in CATALOG_CLIENTS]
+        setup = peer(self._namespace, {"app.kubernetes.io/name": SETUP_JOB})
         egress = [database_egress(self._args.database),
                   k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                       to=[rgw_peer(cfg.storage.object_store_name)],
@@ -170,9 +167,6 @@ class Lakekeeper(pulumi.ComponentResource):
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[*clients, setup], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REST_PORT, protocol="TCP")])],
             egress=egress), opts=self._child())
-
-    def _client_planes(self) -> dict[str, str]:
-        return {name: self._args.catalog.by_name(name).plane for name in CATALOG_CLIENTS}
 
     # --- the warehouse ----------------------------------------------------------------------------------
 
@@ -227,12 +221,6 @@ class Lakekeeper(pulumi.ComponentResource):
     def _child(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider,
                                       depends_on=[*self._args.depends_on, *depends_on])
-
-
-def _pod_peer(namespace: str, pods: dict[str, str]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods))
 
 
 # Idempotent registration through the management API: wait for the catalog, bootstrap it unless it already is,

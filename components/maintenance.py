@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import RGW_POD_PORT, rgw_peer
+from components.kube import peer, pod_monitor_spec
 from components.lakekeeper import BUCKET, catalog_uri, lakekeeper_endpoint
 from components.namespaces import api_server_egress
 from components.security import restricted_container, restricted_pod
@@ -100,9 +101,7 @@ class IcebergMaintenance(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(f"{NAME}-flinkdeployment", api_version="flink.apache.org/v1beta1",
                                          kind="FlinkDeployment", metadata=self._metadata(), spec=spec, opts=opts)
         k8s.apiextensions.CustomResource(f"{NAME}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
-                                         metadata=self._metadata(), spec={
-                                             "selector": {"matchLabels": {"app": NAME}},
-                                             "podMetricsEndpoints": [{"port": "metrics"}]}, opts=self._child())
+                                         metadata=self._metadata(), spec=pod_monitor_spec({"app": NAME}), opts=self._child())
 
     def _cron_job(self) -> None:
         m = self._args.config.storage.lakehouse.maintenance
@@ -133,10 +132,8 @@ class IcebergMaintenance(pulumi.ComponentResource):
         ), opts=self._child())
 
     def _network_policy(self) -> None:
-        own_pods = k8s.networking.v1.NetworkPolicyPeerArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": NAME}))
-        operator = k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": FLINK_OPERATOR_NAMESPACE}))
+        own_pods = peer(pods={"app": NAME})
+        operator = peer(FLINK_OPERATOR_NAMESPACE)
         lake = self._args.config.storage.lakehouse
         k8s.networking.v1.NetworkPolicy(NAME, metadata=self._metadata(), spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": NAME}),

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import RGW_POD_PORT, rgw_peer
+from components.kube import custom_resource, peer, pod_monitor_spec
 from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -125,10 +126,8 @@ class RelationalStatePlane(pulumi.ComponentResource):
                 "type": "rw",
                 "pgbouncer": {"poolMode": "transaction"},
             }, depends_on=[cluster])
-        self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, {
-            "selector": {"matchLabels": {"cnpg.io/cluster": db.cluster}},
-            "podMetricsEndpoints": [{"port": "metrics"}],
-        }, depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
+        self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, pod_monitor_spec({"cnpg.io/cluster": db.cluster}),
+                     depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
         self._network_policy(db, db.cluster)
         self._egress_policy(db, db.cluster)
         return cluster
@@ -203,9 +202,9 @@ class RelationalStatePlane(pulumi.ComponentResource):
 
     def _network_policy(self, db: Database, cluster: str) -> None:
         """Only the owner (and the pooler, which the owner reaches) and the CNPG operator may connect."""
-        owner_peer = _peer(pods=selector_labels(db.owner))
-        operator_peer = _peer(namespace=CNPG_OPERATOR_NAMESPACE)
-        pooler_peer = _peer(pods={"cnpg.io/poolerName": db.pooler})
+        owner_peer = peer(pods=selector_labels(db.owner))
+        operator_peer = peer(CNPG_OPERATOR_NAMESPACE)
+        pooler_peer = peer(pods={"cnpg.io/poolerName": db.pooler})
         peers = [owner_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
         k8s.networking.v1.NetworkPolicy(
             f"{cluster}-access",
@@ -222,7 +221,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
                         k8s.networking.v1.NetworkPolicyPortArgs(port=8000, protocol="TCP"),
                         k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[_peer(pods={"cnpg.io/cluster": cluster})],
+                        from_=[peer(pods={"cnpg.io/cluster": cluster})],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
                 ],
             ),
@@ -236,7 +235,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
         # pooler pods carry cnpg.io/cluster too: they get their own, narrower policy below
         not_poolers = [k8s.meta.v1.LabelSelectorRequirementArgs(key="cnpg.io/poolerName", operator="DoesNotExist")]
         to_instances = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[_peer(pods=instances)],
+            to=[peer(pods=instances)],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in (POSTGRES_PORT, 8000)])
         to_rgw = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[rgw_peer(self._args.config.storage.object_store_name)],
@@ -263,32 +262,16 @@ class RelationalStatePlane(pulumi.ComponentResource):
                 needs: Sequence[pulumi.Resource] | None = None) -> pulumi.CustomResource:
         prod = self._args.config.is_prod
         ready = [*self._args.namespaces_ready, *(self._args.cnpg_ready if needs is None else needs)]
-        return k8s.apiextensions.CustomResource(
-            f"{name}-{kind.lower()}",
-            api_version=api_version,
-            kind=kind,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=db.namespace, labels=common_labels(PLANE)),
-            spec=spec,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
-                protect=stateful and prod, retain_on_delete=stateful and prod,
-            ),
-        )
-
-
-def _peer(pods: dict[str, str] | None = None, namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods) if pods else None,
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
-        if namespace else None,
-    )
+        return custom_resource(api_version, kind, name, db.namespace, common_labels(PLANE), spec, pulumi.ResourceOptions(
+            parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
+            protect=stateful and prod, retain_on_delete=stateful and prod))
 
 
 def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
     """The owner's way to its database: the pooler when there is one, else the instances."""
     target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
     return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=target))],
+        to=[peer(pods=target)],
         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
     )
 

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.endpoints import PlatformEndpoint
+from components.kube import peer, service_peer
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -165,12 +166,8 @@ class Vespa(pulumi.ComponentResource):
         ), opts=self._child())
 
     def _network_policy(self) -> None:
-        vespa_pods = k8s.networking.v1.NetworkPolicyPeerArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
-        clients = [k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": namespace_for(self._args.catalog.by_name(c).plane)}),
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(c))) for c in SEARCH_CLIENTS]
+        vespa_pods = peer(pods=selector_labels(NAME))
+        clients = [service_peer(self._args.catalog.by_name(c)) for c in SEARCH_CLIENTS]
         metadata = self._metadata(NAME, self._labels())
         k8s.networking.v1.NetworkPolicy(NAME, metadata=metadata, spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),

@@ -10,11 +10,12 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, Bucket, bucket_env, rgw_peer
 from components.endpoints import PlatformEndpoint
 from components.ingestion import CLIENT_DEFAULTS, CLIENT_DEFAULTS_PATH, TLS_PORT, KafkaClient, broker_peer, kafka_client_env
+from components.kube import peer, service_peer
 from components.relational import Database, database_egress, database_env
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import StackConfig
-from foundry.labels import namespace_for, selector_labels, service_labels
+from foundry.labels import selector_labels, service_labels
 
 RUN_AS = 10001
 HEALTH_PATH = "/healthz"
@@ -168,7 +169,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=callers, ports=own_ports)] if callers else []
         egress = [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[_service_peer(callee)],
+                to=[service_peer(callee)],
                 ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
                        for p in callee.ports.named().values()],
             )
@@ -195,10 +196,9 @@ class ServiceWorkload(pulumi.ComponentResource):
         peers = []
         for caller in sorted(self._args.service.callers):
             if caller in EXTERNAL_CALLERS:
-                peers.append(k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": self._args.config.edge.ingress_namespace})))
+                peers.append(peer(self._args.config.edge.ingress_namespace))
             else:
-                peers.append(_service_peer(self._args.catalog.by_name(caller)))
+                peers.append(service_peer(self._args.catalog.by_name(caller)))
         return peers
 
     def _disruption_budget(self, opts: pulumi.ResourceOptions) -> None:
@@ -232,11 +232,3 @@ class ServiceWorkload(pulumi.ComponentResource):
             ),
             opts=opts,
         )
-
-
-def _service_peer(service: Service) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": namespace_for(service.plane)}),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(service.name)),
-    )
