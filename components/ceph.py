@@ -8,6 +8,7 @@ bucket StorageClass. Both names come from `storage.*` in the stack config.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,38 @@ class Bucket:
     @property
     def claim(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class ObjectUser:
+    """A platform component's own RGW user in its own namespace, granted read-write on other owners' buckets.
+
+    Rook creates it through the object store's `allowUsersInNamespaces` and writes its keys (AccessKey,
+    SecretKey) to `rook-ceph-object-user-<store>-<name>` beside it; the buckets grant it by their policy.
+    """
+
+    name: str
+    namespace: str
+    buckets: tuple[str, ...]
+
+    def secret(self, store: str) -> str:
+        return f"rook-ceph-object-user-{store}-{self.name}"
+
+
+# What a granted user may do in a bucket: read and write objects, never the bucket's own settings.
+GRANTED_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads", "s3:GetObject",
+                   "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+
+
+def bucket_policy(bucket: str, users: Sequence[str]) -> str:
+    """An S3 bucket policy granting RGW `users` read-write on `bucket` and its objects."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "platform-users-read-write",
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:aws:iam:::user/{user}" for user in sorted(users)]},
+        "Action": list(GRANTED_ACTIONS),
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }]}, sort_keys=True)
 
 
 def catalog_buckets(catalog: Catalog) -> list[Bucket]:
@@ -78,6 +111,7 @@ class CephStorageArgs:
     provider: k8s.Provider
     rook_ready: Sequence[pulumi.Resource] = ()
     namespaces_ready: Sequence[pulumi.Resource] = ()
+    object_users: Sequence[ObjectUser] = ()
 
 
 class CephStorage(pulumi.ComponentResource):
@@ -100,6 +134,10 @@ class CephStorage(pulumi.ComponentResource):
         store = self._ceph("CephObjectStore", cfg.storage.object_store_name, self._object_store_spec())
         bucket_class = self._bucket_storage_class(store)
         self.claims = {b.name: self._claim(b, bucket_class) for b in catalog_buckets(args.catalog)}
+        for user in args.object_users:
+            self._resource(CEPH_API, "CephObjectStoreUser", user.name, user.namespace, {
+                "store": cfg.storage.object_store_name, "clusterNamespace": ROOK_NAMESPACE, "displayName": user.name,
+            }, depends_on=[store], stateful=True)
         self.register_outputs({
             "blockStorageClass": cfg.storage.block_storage_class,
             "bucketStorageClass": cfg.storage.bucket_storage_class,
@@ -172,7 +210,11 @@ class CephStorage(pulumi.ComponentResource):
         gateway: dict[str, Any] = {"port": 80, "instances": store.gateway_instances}
         if cfg.is_prod:
             gateway["placement"] = {"topologySpreadConstraints": [self._spread("rook-ceph-rgw")]}
-        return {"metadataPool": metadata, "dataPool": data, "preservePoolsOnDelete": cfg.is_prod, "gateway": gateway}
+        spec = {"metadataPool": metadata, "dataPool": data, "preservePoolsOnDelete": cfg.is_prod, "gateway": gateway}
+        user_namespaces = sorted({user.namespace for user in self._args.object_users})
+        if user_namespaces:
+            spec["allowUsersInNamespaces"] = user_namespaces
+        return spec
 
     # --- StorageClasses and claims -----------------------------------------------------------------------
 
@@ -213,8 +255,13 @@ class CephStorage(pulumi.ComponentResource):
 
     def _claim(self, bucket: Bucket, bucket_class: pulumi.Resource) -> pulumi.CustomResource:
         cfg = self._args.config
+        additional = {"maxSize": cfg.storage.bucket_max_size}
+        granted = [user.name for user in self._args.object_users if bucket.name in user.buckets]
+        if granted:
+            # the policy replaces the provisioner's own; the claim's user still owns the bucket
+            additional["bucketPolicy"] = bucket_policy(bucket.name, granted)
         spec = {"bucketName": bucket.name, "storageClassName": cfg.storage.bucket_storage_class,
-                "additionalConfig": {"maxSize": cfg.storage.bucket_max_size}}
+                "additionalConfig": additional}
         return self._resource("objectbucket.io/v1alpha1", "ObjectBucketClaim", bucket.claim, bucket.namespace, spec,
                               labels={"openfoundry.io/bucket-owner": bucket.owner}, depends_on=[bucket_class],
                               stateful=True)

@@ -57,6 +57,7 @@ class LakekeeperArgs:
     catalog: Catalog
     database: Database
     provider: k8s.Provider
+    query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()   # Trino, reading the warehouse
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -165,7 +166,8 @@ class Lakekeeper(pulumi.ComponentResource):
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[*clients, setup], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REST_PORT, protocol="TCP")])],
+                from_=[*clients, *self._args.query_engines, setup],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REST_PORT, protocol="TCP")])],
             egress=egress), opts=self._child())
 
     # --- the warehouse ----------------------------------------------------------------------------------

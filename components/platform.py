@@ -5,7 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cache import GatewayCache, GatewayCacheArgs, cache_endpoint
 from components.ceph import Bucket, catalog_buckets
+from components.compute import ComputePlane, ComputePlaneArgs, sql_gateway_endpoints, sql_reader, sql_routing_settings
 from components.control import ControlPlane, ControlPlaneArgs, nats_endpoint, nats_url
 from components.edge import Edge, EdgeArgs, flight_sql_host, gateway_settings
 from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, bootstrap_servers, kafka_clients
@@ -48,6 +50,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
         buckets_ready=[storage.ceph],
         namespaces_ready=list(namespaces.namespaces.values()),
+        sql_reader=sql_reader(catalog),
     ))
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
         config=cfg, catalog=catalog, registry=registry, provider=provider,
@@ -60,6 +63,13 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     endpoints = endpoints_for(cfg)
     for service in (s for s in catalog.services if s.uses_nats):
         endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
+    endpoints.setdefault("sql-bi-gateway-service", []).extend(sql_gateway_endpoints(cfg, all_databases))
+    endpoints.setdefault("gateway", []).append(cache_endpoint(cfg))
+    compute = ComputePlane("compute", ComputePlaneArgs(
+        config=cfg, catalog=catalog, databases=all_databases, provider=provider,
+        depends_on=[*namespaces.namespaces.values(), storage.ceph]))
+    GatewayCache("gateway-cache", GatewayCacheArgs(
+        config=cfg, catalog=catalog, provider=provider, depends_on=list(namespaces.namespaces.values())))
     clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
     buckets: dict[str, list[Bucket]] = {}
     for bucket in catalog_buckets(catalog):
@@ -70,7 +80,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
             PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
                               provider=provider, databases={db.owner: db for db in all_databases},
                               kafka_clients=clients, buckets=buckets, endpoints=endpoints,
-                              settings={"gateway": gateway_settings(cfg)},
+                              settings={"gateway": gateway_settings(cfg),
+                                        "sql-bi-gateway-service": sql_routing_settings(cfg, catalog, all_databases)},
                               depends_on=[namespaces, ingestion, control, storage.ceph]),
         )
         for plane in PLANES
@@ -95,4 +106,5 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     pulumi.export("nats", {"url": nats_url(), "streams": sorted(control.streams)})
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
+    pulumi.export("sqlBackends", compute.routes)
     return planes

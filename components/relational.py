@@ -16,6 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import RGW_POD_PORT, rgw_peer
+from components.credentials import GeneratedPassword
+from components.endpoints import PlatformEndpoint
 from components.kube import custom_resource, peer, pod_monitor_spec
 from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
@@ -37,6 +39,7 @@ class Database:
     namespace: str
     vector: bool = False
     pooled: bool = False
+    sql_readable: bool = False
 
     @property
     def cluster(self) -> str:
@@ -63,13 +66,35 @@ class Database:
         service = self.pooler if self.pooled else f"{self.cluster}-rw"
         return f"{service}.{self.namespace}.svc"
 
+    @property
+    def reader_secret(self) -> str:
+        return f"{self.cluster}-sql-reader"
+
+    def read_only_host(self, instances: int) -> str:
+        """The replicas when there are any (reads never load the primary), else any instance."""
+        return f"{self.cluster}-{'ro' if instances > 1 else 'r'}.{self.namespace}.svc"
+
+
+# The read-only role of a sqlReadable database: every table, nothing else (Postgres's predefined pg_read_all_data).
+SQL_READER_ROLE = "sql_bi_reader"
+SQL_READER_CONNECTIONS = 20
+
+
+@dataclass(frozen=True)
+class SqlReader:
+    """The one service that reads sqlReadable databases: the Flight SQL gateway's Postgres route."""
+
+    service: str
+    namespace: str
+
 
 def databases(catalog: Catalog) -> list[Database]:
     """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
     services = {s.name: s for s in catalog.services}
     return [
         Database(owner, namespace_for(plane), vector=owner in services and services[owner].vector,
-                 pooled=owner in services and services[owner].pooled)
+                 pooled=owner in services and services[owner].pooled,
+                 sql_readable=owner in services and services[owner].sql_readable)
         for owner, plane in catalog.database_owners().items()
     ]
 
@@ -82,6 +107,7 @@ class RelationalStatePlaneArgs:
     cnpg_ready: Sequence[pulumi.Resource] = ()       # CloudNativePG and the Barman Cloud plugin charts
     buckets_ready: Sequence[pulumi.Resource] = ()    # Rook, which serves ObjectBucketClaims
     namespaces_ready: Sequence[pulumi.Resource] = ()
+    sql_reader: SqlReader | None = None
 
 
 class RelationalStatePlane(pulumi.ComponentResource):
@@ -102,8 +128,9 @@ class RelationalStatePlane(pulumi.ComponentResource):
     def _database(self, db: Database) -> pulumi.CustomResource:
         claim = self._bucket_claim(db)
         store = self._object_store(db, claim)
+        reader = self._reader_secrets(db) if self._reads(db) else []
         cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db, db.cluster),
-                               depends_on=[store], stateful=True)
+                               depends_on=[store, *reader], stateful=True)
         self._custom(db, "postgresql.cnpg.io/v1", "ScheduledBackup", f"{db.cluster}-nightly", {
             "schedule": self._args.config.relational.postgres.backup_schedule,
             "backupOwnerReference": "self",
@@ -160,7 +187,29 @@ class RelationalStatePlane(pulumi.ComponentResource):
         }
         if postgresql:
             spec["postgresql"] = postgresql
+        if self._reads(db) and name == db.cluster:
+            spec["managed"] = {"roles": [{
+                "name": SQL_READER_ROLE, "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
+                "connectionLimit": SQL_READER_CONNECTIONS, "passwordSecret": {"name": db.reader_secret},
+                "comment": "read-only route of the Flight SQL gateway",
+            }]}
         return spec
+
+    def _reads(self, db: Database) -> bool:
+        return db.sql_readable and self._args.sql_reader is not None
+
+    def _reader_secrets(self, db: Database) -> list[k8s.core.v1.Secret]:
+        """The reader role's password: CNPG reads it beside the cluster, the reading service in its own namespace."""
+        assert self._args.sql_reader is not None
+        password = GeneratedPassword(db.reader_secret, opts=pulumi.ResourceOptions(parent=self))
+        return [k8s.core.v1.Secret(
+            f"{namespace}-{db.reader_secret}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=db.reader_secret, namespace=namespace, labels=common_labels(PLANE)),
+            type="kubernetes.io/basic-auth",
+            string_data={"username": pulumi.Output.from_input(SQL_READER_ROLE), "password": password.value},
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                        depends_on=list(self._args.namespaces_ready)))
+            for namespace in dict.fromkeys([db.namespace, self._args.sql_reader.namespace])]
 
     def _bucket_claim(self, db: Database) -> pulumi.CustomResource:
         return self._custom(db, "objectbucket.io/v1alpha1", "ObjectBucketClaim", db.bucket, {
@@ -201,11 +250,15 @@ class RelationalStatePlane(pulumi.ComponentResource):
         self._egress_policy(origin, name)
 
     def _network_policy(self, db: Database, cluster: str) -> None:
-        """Only the owner (and the pooler, which the owner reaches) and the CNPG operator may connect."""
+        """Only the owner (and the pooler, which the owner reaches), the CNPG operator and, for a sqlReadable
+        database, the SQL reader may connect (the reader's role reads, nothing more)."""
         owner_peer = peer(pods=selector_labels(db.owner))
         operator_peer = peer(CNPG_OPERATOR_NAMESPACE)
         pooler_peer = peer(pods={"cnpg.io/poolerName": db.pooler})
         peers = [owner_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
+        if self._reads(db) and cluster == db.cluster and self._args.sql_reader is not None:
+            reader = self._args.sql_reader
+            peers.append(peer(reader.namespace, selector_labels(reader.service)))
         k8s.networking.v1.NetworkPolicy(
             f"{cluster}-access",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{cluster}-access", namespace=db.namespace,
@@ -292,3 +345,11 @@ def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
         from_secret("PGUSER", "username"),
         from_secret("PGPASSWORD", "password"),
     ]
+
+
+def sql_reader_endpoint(db: Database, instances: int) -> PlatformEndpoint:
+    """The reading service's way to a sqlReadable database: its replicas, as the read-only role."""
+    variable = f"SQL_BACKEND_POSTGRES_{db.owner.upper().replace('-', '_')}"
+    return PlatformEndpoint(namespace=db.namespace, pods=(("cnpg.io/cluster", db.cluster),), ports=(POSTGRES_PORT,),
+                            env=(), secret=db.reader_secret,
+                            secret_env=((f"{variable}_USER", "username"), (f"{variable}_PASSWORD", "password")))

@@ -18,6 +18,7 @@ from components.endpoints import PlatformEndpoint
 from components.lakekeeper import CATALOG_CLIENTS, Lakekeeper, LakekeeperArgs, catalog_uri, lakekeeper_endpoint
 from components.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
 from components.relational import Database
+from components.trino import trino_enabled, trino_object_user, trino_pods
 from components.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -53,11 +54,12 @@ class StoragePlane(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.ceph = CephStorage("ceph", CephStorageArgs(
             config=cfg, catalog=args.catalog, provider=args.provider, rook_ready=args.rook_ready,
-            namespaces_ready=args.namespaces_ready), opts=child)
+            namespaces_ready=args.namespaces_ready,
+            object_users=[trino_object_user()] if trino_enabled(cfg) else []), opts=child)
         ready = [*args.namespaces_ready, self.ceph]
         lakekeeper = Lakekeeper("lakekeeper", LakekeeperArgs(
             config=cfg, catalog=args.catalog, database=args.lakekeeper_database, provider=args.provider,
-            depends_on=ready), opts=child)
+            query_engines=[trino_pods()] if trino_enabled(cfg) else [], depends_on=ready), opts=child)
         Vespa("vespa", VespaArgs(config=cfg, catalog=args.catalog, provider=args.provider, depends_on=ready), opts=child)
         IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(
             config=cfg, provider=args.provider, flink_ready=args.flink_ready, depends_on=[*ready, lakekeeper]),

@@ -64,6 +64,7 @@ class Service(_Model):
     database: bool = False
     vector: bool = False
     pooled: bool = False
+    sql_readable: bool = False   # its database is a read-only route of the Flight SQL gateway (sql-bi-gateway-service)
     buses: list[Bus] = []
     nats: NatsUse = NatsUse()
     buckets: list[BucketName] = []
@@ -78,8 +79,8 @@ class Service(_Model):
         return self
 
     def _contract_problems(self) -> Iterable[str]:
-        if (self.vector or self.pooled) and not self.database:
-            yield "vector and pooled need database: true"
+        if (self.vector or self.pooled or self.sql_readable) and not self.database:
+            yield "vector, pooled and sqlReadable need database: true"
         if (self.nats.publishes or self.nats.subscribes) and "control" not in self.buses:
             yield "has NATS subjects but the control bus is not in its buses (ADR-0011 bus contract)"
         if len(set(self.buses)) != len(self.buses):

@@ -221,9 +221,30 @@ class Relational(_Section):
     postgres: Postgres
 
 
+class Trino(_Section):
+    """Trino, the Iceberg analytics backend behind sql-bi-gateway-service (ADR-0029); left out of development."""
+
+    enabled: bool
+    workers: Count = 2
+    coordinator_cpu: Quantity = "2"
+    coordinator_memory: Quantity = "8Gi"
+    worker_cpu: Quantity = "4"
+    worker_memory: Quantity = "16Gi"
+    # the OAuth2 token endpoint Trino gets its catalog token from, when Lakekeeper requires OIDC
+    catalog_token_uri: HttpsUrl | None = None
+
+
 class Compute(_Section):
     # Analytical pools (DataFusion, Flight SQL) need more than the platform-wide workload sizing.
     workloads: Workloads | None = None
+    trino: Trino = Trino(enabled=False)
+
+
+class Cache(_Section):
+    """Valkey for the gateway's caching and coordination: one node, or a primary, replicas and Sentinels."""
+
+    nodes: Count
+    memory: Quantity
 
 
 class Edge(_Section):
@@ -234,6 +255,7 @@ class Edge(_Section):
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
     request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
     tls_cluster_issuer: DnsLabel | None = None   # cert-manager ClusterIssuer; None: self-signed (dev only)
+    cache: Cache
 
 
 class Monitoring(_Section):
@@ -356,6 +378,8 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from _lakehouse_problems(cfg)
     yield from _vespa_problems(cfg)
     yield from _edge_problems(cfg)
+    yield from _cache_problems(cfg)
+    yield from _trino_problems(cfg)
     yield from _nats_problems(cfg)
     yield from _postgres_problems(cfg)
 
@@ -435,6 +459,30 @@ def _edge_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     if cfg.is_prod and cfg.edge.tls_cluster_issuer is None:
         yield ConfigProblem("openfoundry:edge.tlsClusterIssuer", "nothing",
                             "the cert-manager ClusterIssuer of the edge certificates, in prod (self-signed is dev only)")
+
+
+def _cache_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    nodes = cfg.edge.cache.nodes
+    path = "openfoundry:edge.cache.nodes"
+    if cfg.is_prod and nodes < 3:
+        yield ConfigProblem(path, str(nodes), "3 or more in prod (a primary, replicas and a Sentinel majority)")
+    elif nodes == 2:
+        yield ConfigProblem(path, "2", "1, or 3 or more: two Sentinels cannot elect a leader once one is gone")
+    if nodes > cfg.topology.nodes:
+        yield ConfigProblem(path, str(nodes), f"at most topology.nodes ({cfg.topology.nodes}): one per node")
+
+
+def _trino_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    trino = cfg.compute.trino
+    if not trino.enabled:
+        return
+    path = "openfoundry:compute.trino"
+    if cfg.storage.lakehouse.openid_provider_uri and trino.catalog_token_uri is None:
+        yield ConfigProblem(f"{path}.catalogTokenUri", "nothing",
+                            "the OAuth2 token endpoint of storage.lakehouse.openidProviderUri's issuer "
+                            "(Lakekeeper requires OIDC, so Trino needs a token)")
+    if cfg.is_prod and trino.workers < 2:
+        yield ConfigProblem(f"{path}.workers", str(trino.workers), "2 or more in prod (a PodDisruptionBudget needs a spare)")
 
 
 def _vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:

@@ -46,7 +46,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "control": {"nats": {"servers": 1, "streamReplicas": 1}},
         "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
                                     "poolerInstances": 1}},
-        "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"]},
+        "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"],
+                 "cache": {"nodes": 1, "memory": "256Mi"}},
     },
     "prod": {
         "kubernetes": {"mode": "cluster"},
@@ -72,7 +73,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2}},
         "control": {"nats": {"servers": 3, "streamReplicas": 3, "storageSize": "100Gi"}},
         "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30}},
-        "compute": {"workloads": {
+        "edge": {"cache": {"nodes": 3, "memory": "2Gi"}},
+        "compute": {"trino": {"enabled": True, "workers": 3}, "workloads": {
             "replicas": 3,
             "maxReplicas": 12,
             "cpuRequest": "1",

@@ -39,6 +39,14 @@ CURL_IMAGE = "docker.io/curlimages/curl:8.16.0"
 # Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)
 FLINK_VERSION = "v1_20"
 
+# --- Compute and edge workloads defined as plain Kubernetes resources ----------------------------------------
+# Trino 480 (chart 1.42.2's appVersion): the Iceberg analytics backend behind the Flight SQL gateway
+# renovate: datasource=docker depName=docker.io/trinodb/trino
+TRINO_IMAGE = "docker.io/trinodb/trino:480"
+# Valkey (the Linux Foundation's Redis fork; Bitnami's Redis images are no longer versioned for free)
+# renovate: datasource=docker depName=docker.io/valkey/valkey
+VALKEY_IMAGE = "docker.io/valkey/valkey:9.0.8-alpine"
+
 # --- NATS JetStream (the control bus; streams through NACK 0.23, chart 0.34.0) ---------------------------------
 # renovate: datasource=docker depName=docker.io/library/nats
 NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"

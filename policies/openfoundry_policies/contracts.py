@@ -29,6 +29,7 @@ SECRET = "kubernetes:core/v1:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 PLANE_LABEL = "openfoundry.io/plane"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 POSTGRES_IMAGE = re.compile(r"(^|/)(postgres|postgresql|bitnami/postgresql|cloudnative-pg/postgresql)(:|@|$)")
@@ -320,13 +321,16 @@ def services_in_their_plane_namespace(r: Resource) -> Iterator[str]:
 
 
 def one_workload_per_service(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
-    seen: dict[str, Resource] = {}
+    """One Deployment per application part: its name, and its component where it has several (Trino)."""
+    seen: dict[tuple[str, str], Resource] = {}
     for r in resources:
         if r.type == DEPLOYMENT:
-            name = pod_labels(r).get(NAME_LABEL)
-            if name in seen:
-                yield r, f"{r.label} runs {name} a second time ({seen[name].label})"
-            seen[str(name)] = r
+            labels = pod_labels(r)
+            part = (str(labels.get(NAME_LABEL)), str(labels.get(COMPONENT_LABEL, "")))
+            if part in seen:
+                shown = part[0] + (f" ({part[1]})" if part[1] else "")
+                yield r, f"{r.label} runs {shown} a second time ({seen[part].label})"
+            seen[part] = r
 
 
 def stateful_resources_protected(r: Resource) -> Iterator[str]:

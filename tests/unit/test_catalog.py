@@ -56,7 +56,7 @@ def entry(**fields: object) -> str:
     ("fields", "message"),
     [
         ({"buses": ["data"], "nats": {"publishes": ["a.b"]}}, "control bus is not in its buses"),
-        ({"vector": True}, "vector and pooled need database"),
+        ({"vector": True}, "vector, pooled and sqlReadable need database"),
         ({"callers": ["nobody-service"]}, "caller nobody-service is not a catalog service"),
         ({"plane": "relational"}, "plane"),
         ({"ports": {"http": 80}}, "ports.http"),

@@ -68,11 +68,11 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
     assert claims["lakekeeper-warehouse"].inputs["metadata"]["labels"]["openfoundry.io/bucket-owner"] == "lakekeeper"
 
 
-def test_only_the_seeds_sinks_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_only_the_seeds_sinks_and_trino_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
     (rule,) = policy.inputs["spec"]["ingress"]
     callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]}
-    assert callers == {*CATALOG_CLIENTS, "lakekeeper-warehouse-setup"}
+    assert callers == {*CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino"}
     for client in CATALOG_CLIENTS:
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
         assert env_of(container)["ICEBERG_REST_URI"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"

@@ -70,7 +70,7 @@ def deployment(container: dict[str, Any] | None = None, **spec: Any) -> Resource
                                 "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}}
     pod = {"containers": [{**good, **(container or {})}], "automountServiceAccountToken": False,
            **spec.pop("pod", {})}
-    labels = {"app.kubernetes.io/name": "app", "openfoundry.io/plane": "compute"}
+    labels = {"app.kubernetes.io/name": "app", "openfoundry.io/plane": "compute", **spec.pop("labels", {})}
     return Resource("kubernetes:apps/v1:Deployment", {
         "metadata": {"name": "app", "namespace": "openfoundry-compute"},
         "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}, "spec": pod}, **spec}})
@@ -157,7 +157,9 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
     ("services-in-their-plane-namespace",
      [Resource("kubernetes:apps/v1:Deployment", {**deployment().props, "metadata": {"name": "app", "namespace": "default"}})],
      [deployment()]),
-    ("one-workload-per-service", [deployment(), deployment()], [deployment()]),
+    ("one-workload-per-service", [deployment(), deployment()],
+     [deployment(labels={"app.kubernetes.io/component": "coordinator"}),
+      deployment(labels={"app.kubernetes.io/component": "worker"})]),
     ("stateful-resources-protected", [cr("Kafka", GOOD_KAFKA, protected=False)], [cr("Kafka", GOOD_KAFKA)]),
     ("requests-and-limits", [deployment({"resources": {}})], [deployment()]),
     ("readiness-probe", [deployment({"readinessProbe": None})], [deployment()]),

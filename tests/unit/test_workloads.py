@@ -10,8 +10,9 @@ from foundry.labels import namespace_for
 from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-PLATFORM_DEPLOYMENTS = {"lakekeeper"}   # platform components beside the catalog's services
-PLATFORM_BUDGETS = PLATFORM_DEPLOYMENTS | {"vespa-configserver", "vespa-content", "vespa-container", "nats"}
+PLATFORM_DEPLOYMENTS = {"lakekeeper", "trino-coordinator", "trino-worker"}   # platform components beside the services
+PLATFORM_BUDGETS = {"lakekeeper", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
+                    "valkey"}
 
 
 def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
@@ -100,7 +101,8 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance", "openfoundry:control:ControlPlane",
-        "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge",
+        "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
+        "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
 

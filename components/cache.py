@@ -1,0 +1,269 @@
+"""Valkey for the gateway (seed: "Redis for gateway-oriented caching and coordination").
+
+The official Valkey image, run as plain Kubernetes resources. One node in development; in prod a StatefulSet
+of `edge.cache.nodes` pods, each running Valkey and a Sentinel: the first pod is the primary on a cold start,
+every later start asks the Sentinels who the primary is and replicates from it, and the Sentinels promote a
+replica when the primary stays down. Clients find the primary through the Sentinels. The password is a
+generated Pulumi secret; nothing is persisted (cached entries carry TTLs and coordination state is
+short-lived), and only the gateway may connect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.credentials import GeneratedPassword
+from components.endpoints import PlatformEndpoint
+from components.kube import peer, service_peer
+from components.security import restricted_container, restricted_pod
+from foundry.catalog import Catalog
+from foundry.config import StackConfig
+from foundry.labels import common_labels, namespace_for, selector_labels
+from foundry.versions import VALKEY_IMAGE
+
+NAME = "valkey"
+PLANE = "edge"
+HEADLESS = "valkey-headless"
+AUTH_SECRET = "valkey-auth"
+VALKEY_PORT = 6379
+SENTINEL_PORT = 26379
+PRIMARY_SET = "openfoundry"      # the name the Sentinels monitor the primary under
+VALKEY_USER = 999                # the image's `valkey` user
+CLIENTS = ("gateway",)
+DOWN_AFTER_MS = 5000
+FAILOVER_TIMEOUT_MS = 60000
+
+# The primary on record: the first Sentinel that knows it, else the first pod (a cold start).
+CURRENT_PRIMARY = r"""set -u
+i=0
+while [ "$i" -lt "$NODES" ]; do
+  answer="$(valkey-cli --no-auth-warning -a "$VALKEY_PASSWORD" -h "$STATEFULSET-$i.$HEADLESS" -p "$SENTINEL_PORT" \
+            SENTINEL get-master-addr-by-name "$PRIMARY_SET" 2>/dev/null | head -n 1)" || answer=""
+  if [ -n "$answer" ]; then echo "$answer"; exit 0; fi
+  i=$((i + 1))
+done
+echo "$STATEFULSET-0.$HEADLESS"
+"""
+
+START_VALKEY = r"""set -eu
+self="$(hostname).$HEADLESS"
+conf="$DATA_DIR/valkey.conf"
+{
+  echo "include /etc/valkey/valkey.conf"
+  echo "requirepass $VALKEY_PASSWORD"
+  echo "masterauth $VALKEY_PASSWORD"
+  echo "replica-announce-ip $self"
+} > "$conf"
+if [ "$NODES" -gt 1 ]; then
+  primary="$(sh /etc/valkey/current-primary.sh)"
+  if [ "$primary" != "$self" ]; then
+    echo "replicaof $primary $VALKEY_PORT" >> "$conf"
+  fi
+fi
+exec valkey-server "$conf"
+"""
+
+START_SENTINEL = r"""set -eu
+self="$(hostname).$HEADLESS"
+conf="$SENTINEL_DIR/sentinel.conf"
+primary="$(sh /etc/valkey/current-primary.sh)"
+cat > "$conf" <<EOF
+port $SENTINEL_PORT
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip $self
+requirepass $VALKEY_PASSWORD
+sentinel sentinel-pass $VALKEY_PASSWORD
+sentinel monitor $PRIMARY_SET $primary $VALKEY_PORT $QUORUM
+sentinel auth-pass $PRIMARY_SET $VALKEY_PASSWORD
+sentinel down-after-milliseconds $PRIMARY_SET $DOWN_AFTER_MS
+sentinel failover-timeout $PRIMARY_SET $FAILOVER_TIMEOUT_MS
+sentinel parallel-syncs $PRIMARY_SET 1
+EOF
+exec valkey-sentinel "$conf"
+"""
+
+PING = 'valkey-cli --no-auth-warning -a "$VALKEY_PASSWORD" -p "$1" PING | grep -q PONG'
+
+
+def quorum(nodes: int) -> int:
+    """Sentinels that must agree the primary is down: a majority."""
+    return nodes // 2 + 1
+
+
+def max_memory_bytes(memory: str) -> int:
+    """Valkey's own limit: 80 % of the container's, leaving room for replication buffers and forks."""
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
+    for suffix, factor in units.items():
+        if memory.endswith(suffix):
+            return int(float(memory[: -len(suffix)]) * factor * 0.8)
+    return int(float(memory) * 0.8)
+
+
+def server_config(cfg: StackConfig) -> str:
+    """valkey.conf without secrets (the start script adds the password)."""
+    return "\n".join([
+        f"port {VALKEY_PORT}",
+        "bind * -::*",
+        "dir /data",
+        'save ""',
+        "appendonly no",
+        f"maxmemory {max_memory_bytes(cfg.edge.cache.memory)}",
+        # cached entries carry TTLs and are evicted first; coordination keys without one are never evicted
+        "maxmemory-policy volatile-lru",
+        "replica-read-only yes",
+        "",
+    ])
+
+
+def cache_endpoint(cfg: StackConfig) -> PlatformEndpoint:
+    """What the gateway gets: the Sentinels and the primary's set name in prod, the one node in development."""
+    namespace = namespace_for(PLANE)
+    nodes = cfg.edge.cache.nodes
+    if nodes > 1:
+        sentinels = ",".join(f"{NAME}-{i}.{HEADLESS}.{namespace}.svc:{SENTINEL_PORT}" for i in range(nodes))
+        env: tuple[tuple[str, str], ...] = (("REDIS_SENTINELS", sentinels), ("REDIS_SENTINEL_PRIMARY", PRIMARY_SET))
+        ports: tuple[int, ...] = (VALKEY_PORT, SENTINEL_PORT)
+    else:
+        env, ports = (("REDIS_ADDRESS", f"{NAME}.{namespace}.svc:{VALKEY_PORT}"),), (VALKEY_PORT,)
+    return PlatformEndpoint(namespace=namespace, pods=tuple(selector_labels(NAME).items()), ports=ports, env=env,
+                            secret=AUTH_SECRET, secret_env=(("REDIS_PASSWORD", "password"),))
+
+
+@dataclass(frozen=True)
+class GatewayCacheArgs:
+    config: StackConfig
+    catalog: Catalog
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class GatewayCache(pulumi.ComponentResource):
+    """The StatefulSet, its Services, configuration and scripts, the password and the NetworkPolicy."""
+
+    def __init__(self, name: str, args: GatewayCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:edge:GatewayCache", name, None, opts)
+        self._args = args
+        self._namespace = namespace_for(PLANE)
+        cfg = args.config
+        password = GeneratedPassword(NAME, opts=pulumi.ResourceOptions(parent=self))
+        secret = k8s.core.v1.Secret(AUTH_SECRET, metadata=self._metadata(AUTH_SECRET), type="Opaque",
+                                    string_data={"password": password.value}, opts=self._child())
+        files = {"valkey.conf": server_config(cfg), "current-primary.sh": CURRENT_PRIMARY,
+                 "start-valkey.sh": START_VALKEY, "start-sentinel.sh": START_SENTINEL}
+        config = k8s.core.v1.ConfigMap(NAME, metadata=self._metadata(NAME), data=files, opts=self._child())
+        self._services()
+        self._stateful_set(files, depends_on=[secret, config])
+        if cfg.is_prod:
+            k8s.policy.v1.PodDisruptionBudget(NAME, metadata=self._metadata(NAME), spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
+                opts=self._child())
+        self._network_policy()
+        self.register_outputs({"env": dict(cache_endpoint(cfg).env)})
+
+    @property
+    def _sentinels(self) -> bool:
+        return self._args.config.edge.cache.nodes > 1
+
+    def _services(self) -> None:
+        ports = {"valkey": VALKEY_PORT, **({"sentinel": SENTINEL_PORT} if self._sentinels else {})}
+        for name, headless in ((NAME, False), (HEADLESS, True)):
+            k8s.core.v1.Service(name, metadata=self._metadata(name), spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None" if headless else None,
+                # pods resolve each other before they are ready: a Sentinel names the primary by host name
+                publish_not_ready_addresses=headless or None,
+                selector=selector_labels(NAME),
+                ports=[k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=p, protocol="TCP")
+                       for n, p in ports.items()]), opts=self._child())
+
+    def _stateful_set(self, files: dict[str, str], depends_on: Sequence[pulumi.Resource]) -> None:
+        cfg = self._args.config
+        labels = {**common_labels(PLANE), **selector_labels(NAME)}
+        digest = hashlib.sha256("\0".join(f"{k}\0{v}" for k, v in sorted(files.items())).encode()).hexdigest()
+        containers = [self._container("valkey", "start-valkey.sh", VALKEY_PORT, cfg.edge.cache.memory, "/data")]
+        if self._sentinels:
+            containers.append(self._container("sentinel", "start-sentinel.sh", SENTINEL_PORT, "64Mi", "/sentinel"))
+        one_per_node = k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+            required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
+                topology_key="kubernetes.io/hostname",
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))]))
+        spread = k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1, topology_key=cfg.topology.zone_label,
+            when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
+        k8s.apps.v1.StatefulSet(NAME, metadata=self._metadata(NAME), spec=k8s.apps.v1.StatefulSetSpecArgs(
+            service_name=HEADLESS,
+            replicas=cfg.edge.cache.nodes,
+            # one at a time: the first pod is the primary and its Sentinel is up before the others ask
+            pod_management_policy="OrderedReady",
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={"openfoundry.io/config-sha256": digest}),
+                spec=k8s.core.v1.PodSpecArgs(
+                    automount_service_account_token=False,
+                    security_context=restricted_pod(VALKEY_USER),
+                    affinity=one_per_node if cfg.is_prod else None,
+                    topology_spread_constraints=[spread],
+                    containers=containers,
+                    volumes=[
+                        k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=NAME)),
+                        k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                            size_limit=cfg.edge.cache.memory)),
+                        k8s.core.v1.VolumeArgs(name="sentinel", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                            size_limit="16Mi")),
+                    ],
+                ),
+            ),
+        ), opts=self._child(depends_on=depends_on, stateful=True))
+
+    def _container(self, name: str, script: str, port: int, memory: str, work_dir: str) -> k8s.core.v1.ContainerArgs:
+        cfg = self._args.config
+        settings = {"NODES": str(cfg.edge.cache.nodes), "STATEFULSET": NAME, "HEADLESS": HEADLESS,
+                    "VALKEY_PORT": str(VALKEY_PORT), "SENTINEL_PORT": str(SENTINEL_PORT), "PRIMARY_SET": PRIMARY_SET,
+                    "QUORUM": str(quorum(cfg.edge.cache.nodes)), "DOWN_AFTER_MS": str(DOWN_AFTER_MS),
+                    "FAILOVER_TIMEOUT_MS": str(FAILOVER_TIMEOUT_MS), "DATA_DIR": "/data", "SENTINEL_DIR": "/sentinel"}
+        ping = k8s.core.v1.ExecActionArgs(command=["sh", "-c", PING, "ping", str(port)])
+        return k8s.core.v1.ContainerArgs(
+            name=name, image=VALKEY_IMAGE, image_pull_policy="IfNotPresent",
+            command=["sh", f"/etc/valkey/{script}"],
+            env=[*(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in settings.items()),
+                 k8s.core.v1.EnvVarArgs(name="VALKEY_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
+                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))],
+            ports=[k8s.core.v1.ContainerPortArgs(name=name, container_port=port, protocol="TCP")],
+            readiness_probe=k8s.core.v1.ProbeArgs(exec_=ping, period_seconds=5, timeout_seconds=2, failure_threshold=3),
+            liveness_probe=k8s.core.v1.ProbeArgs(exec_=ping, initial_delay_seconds=15, period_seconds=10,
+                                                 timeout_seconds=2, failure_threshold=5),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "100m" if name == "valkey" else "20m", "memory": memory}, limits={"memory": memory}),
+            security_context=restricted_container(),
+            working_dir=work_dir,
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/valkey", read_only=True),
+                           k8s.core.v1.VolumeMountArgs(name="data" if name == "valkey" else "sentinel",
+                                                       mount_path=work_dir)],
+        )
+
+    def _network_policy(self) -> None:
+        nodes = peer(pods=selector_labels(NAME))
+        clients = [service_peer(self._args.catalog.by_name(c)) for c in CLIENTS]
+        ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
+                 for p in (VALKEY_PORT, *([SENTINEL_PORT] if self._sentinels else []))]
+        k8s.networking.v1.NetworkPolicy(NAME, metadata=self._metadata(NAME), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
+            policy_types=["Ingress", "Egress"],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes, *clients], ports=ports)],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=ports)],
+        ), opts=self._child())
+
+    def _metadata(self, name: str) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=common_labels(PLANE))
+
+    def _child(self, depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False) -> pulumi.ResourceOptions:
+        # in prod the StatefulSet holds the gateway's live coordination state: deleting it is never a side effect
+        keep = stateful and self._args.config.is_prod
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                      depends_on=[*self._args.depends_on, *depends_on], protect=keep, retain_on_delete=keep)

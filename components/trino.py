@@ -1,0 +1,316 @@
+"""Trino (ADR-0029): the Iceberg analytics backend behind sql-bi-gateway-service, never an edge of its own.
+
+A coordinator and a pool of workers reading and writing the external warehouse through Lakekeeper's Iceberg
+REST catalog, with data in Ceph RGW through Trino's native S3 file system. Trino runs without authentication
+("the default installation of Trino has no security features enabled"), so it is ClusterIP only and a
+NetworkPolicy admits sql-bi-gateway-service alone; the nodes sign their internal calls with a generated secret.
+Its S3 keys belong to its own RGW user, granted the warehouse bucket by the bucket's policy (components/ceph.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.ceph import RGW_POD_PORT, ObjectUser, rgw_peer
+from components.credentials import GeneratedPassword
+from components.endpoints import PlatformEndpoint
+from components.kube import peer, service_peer
+from components.lakekeeper import BUCKET as WAREHOUSE_BUCKET
+from components.lakekeeper import REST_PORT, catalog_uri
+from components.security import restricted_container, restricted_pod
+from foundry.catalog import Catalog
+from foundry.config import StackConfig
+from foundry.labels import common_labels, namespace_for, selector_labels
+from foundry.versions import TRINO_IMAGE
+
+NAME = "trino"
+PLANE = "compute"
+HTTP_PORT = 8080
+TRINO_USER = 1000          # the image's `trino` user
+ROLE_LABEL = "app.kubernetes.io/component"
+CATALOG = "iceberg"
+DATA_DIR = "/data/trino"
+SHARED_SECRET = "trino-internal"
+# Created by the identity team when Lakekeeper requires OIDC: key `credential`, "<client id>:<client secret>".
+CATALOG_CREDENTIAL_SECRET = "trino-catalog-oauth2"
+# The seed: sql-bi-gateway-service routes Iceberg analytics statements to Trino. Nothing else may call it.
+QUERY_CLIENTS = ("sql-bi-gateway-service",)
+# Trino's recommended JVM flags (trino.io/docs/current/installation/deployment, "JVM config"); the heap follows
+# the container's memory limit.
+JVM_FLAGS = (
+    "-server",
+    "-XX:InitialRAMPercentage=80",
+    "-XX:MaxRAMPercentage=80",
+    "-XX:G1HeapRegionSize=32M",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+HeapDumpOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:ReservedCodeCacheSize=512M",
+    "-XX:PerMethodRecompilationCutoff=10000",
+    "-XX:PerBytecodeRecompilationCutoff=10000",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Djdk.nio.maxCachedBufferSize=2000000",
+    "-Dfile.encoding=UTF-8",
+    "-XX:+EnableDynamicAgentLoading",
+)
+
+
+def trino_enabled(cfg: StackConfig) -> bool:
+    return cfg.compute.trino.enabled
+
+
+def trino_pods() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Every Trino node, as a peer for the policies of what it calls (Lakekeeper)."""
+    return peer(namespace_for(PLANE), selector_labels(NAME))
+
+
+def trino_object_user() -> ObjectUser:
+    """Trino's own RGW user, in Trino's namespace, granted the warehouse bucket Lakekeeper registers."""
+    return ObjectUser(name=NAME, namespace=namespace_for(PLANE), buckets=(WAREHOUSE_BUCKET,))
+
+
+def trino_endpoint() -> PlatformEndpoint:
+    return PlatformEndpoint(namespace=namespace_for(PLANE), pods=(*selector_labels(NAME).items(), (ROLE_LABEL, "coordinator")),
+                            ports=(HTTP_PORT,), env=(("SQL_BACKEND_TRINO_URI", service_url()),))
+
+
+def service_url() -> str:
+    return f"http://{NAME}.{namespace_for(PLANE)}.svc:{HTTP_PORT}"
+
+
+def properties(values: Mapping[str, str | int | bool]) -> str:
+    """A Java properties file, keys in the order given."""
+    return "".join(f"{key}={str(value).lower() if isinstance(value, bool) else value}\n" for key, value in values.items())
+
+
+def node_config(coordinator: bool) -> str:
+    values: dict[str, str | int | bool] = {"coordinator": coordinator}
+    if coordinator:
+        values["node-scheduler.include-coordinator"] = False
+    values.update({
+        "http-server.http.port": HTTP_PORT,
+        "discovery.uri": service_url(),
+        "internal-communication.shared-secret": "${ENV:TRINO_SHARED_SECRET}",
+    })
+    return properties(values)
+
+
+def node_properties(cfg: StackConfig) -> str:
+    # node.environment: lowercase letters, digits and underscores; every node of one cluster shares it
+    return properties({"node.environment": f"openfoundry_{cfg.environment}", "node.data-dir": DATA_DIR,
+                       "plugin.dir": "/usr/lib/trino/plugin"})
+
+
+def iceberg_catalog(cfg: StackConfig, object_store_endpoint: str) -> str:
+    """The Iceberg REST catalog on Lakekeeper, Parquet + ZSTD (seed 002), data on RGW through native S3."""
+    values: dict[str, str | int | bool] = {
+        "connector.name": "iceberg",
+        "iceberg.catalog.type": "rest",
+        "iceberg.rest-catalog.uri": catalog_uri(),
+        "iceberg.rest-catalog.warehouse": cfg.storage.lakehouse.warehouse,
+        "iceberg.file-format": "PARQUET",
+        "iceberg.compression-codec": "ZSTD",
+        "fs.native-s3.enabled": True,
+        "s3.endpoint": object_store_endpoint,
+        "s3.region": "us-east-1",
+        "s3.path-style-access": True,
+        "s3.aws-access-key": "${ENV:AWS_ACCESS_KEY_ID}",
+        "s3.aws-secret-key": "${ENV:AWS_SECRET_ACCESS_KEY}",
+        # Lakekeeper and the other readers hold the bucket owner's keys: Trino's objects must be theirs too
+        "s3.canned-acl": "BUCKET_OWNER_FULL_CONTROL",
+    }
+    token_uri = cfg.compute.trino.catalog_token_uri
+    if cfg.storage.lakehouse.openid_provider_uri and token_uri:
+        values.update({
+            "iceberg.rest-catalog.security": "OAUTH2",
+            "iceberg.rest-catalog.oauth2.server-uri": token_uri,
+            "iceberg.rest-catalog.oauth2.credential": "${ENV:ICEBERG_OAUTH2_CREDENTIAL}",
+        })
+    return properties(values)
+
+
+@dataclass(frozen=True)
+class TrinoArgs:
+    config: StackConfig
+    catalog: Catalog
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+@dataclass(frozen=True)
+class _Role:
+    name: str
+    coordinator: bool
+    replicas: int
+    cpu: str
+    memory: str
+
+
+class Trino(pulumi.ComponentResource):
+    """The coordinator and worker Deployments, their configuration, the ClusterIP Service and the policies."""
+
+    def __init__(self, name: str, args: TrinoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:compute:Trino", name, None, opts)
+        self._args = args
+        self._namespace = namespace_for(PLANE)
+        cfg = args.config
+        secret = GeneratedPassword(SHARED_SECRET, length=64, opts=pulumi.ResourceOptions(parent=self))
+        k8s.core.v1.Secret(SHARED_SECRET, metadata=self._metadata(SHARED_SECRET), type="Opaque",
+                           string_data={"shared-secret": secret.value}, opts=self._child())
+        catalog_text = iceberg_catalog(cfg, cfg.storage.rgw_endpoint)
+        k8s.core.v1.ConfigMap(f"{NAME}-catalog", metadata=self._metadata(f"{NAME}-catalog"),
+                              data={f"{CATALOG}.properties": catalog_text}, opts=self._child())
+        for role in self._roles():
+            files = {"config.properties": node_config(role.coordinator), "node.properties": node_properties(cfg),
+                     "jvm.config": "\n".join(JVM_FLAGS) + "\n", "log.properties": "io.trino=INFO\n"}
+            k8s.core.v1.ConfigMap(role.name, metadata=self._metadata(role.name, role.name), data=files, opts=self._child())
+            self._deployment(role, config_hash(files, catalog_text))
+            if cfg.is_prod and not role.coordinator:
+                self._disruption_budget(role)
+        k8s.core.v1.Service(NAME, metadata=self._metadata(NAME), spec=k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP", selector={**selector_labels(NAME), ROLE_LABEL: "coordinator"},
+            ports=[k8s.core.v1.ServicePortArgs(name="http", port=HTTP_PORT, target_port="http", protocol="TCP")],
+        ), opts=self._child())
+        self._network_policies()
+        self.register_outputs({"uri": service_url(), "catalog": CATALOG})
+
+    def _roles(self) -> list[_Role]:
+        trino = self._args.config.compute.trino
+        return [_Role(f"{NAME}-coordinator", True, 1, trino.coordinator_cpu, trino.coordinator_memory),
+                _Role(f"{NAME}-worker", False, trino.workers, trino.worker_cpu, trino.worker_memory)]
+
+    def _labels(self, role: str | None = None) -> dict[str, str]:
+        kind = {f"{NAME}-coordinator": "coordinator", f"{NAME}-worker": "worker"}.get(role or "")
+        return {**common_labels(PLANE), **selector_labels(NAME), **({ROLE_LABEL: kind} if kind else {})}
+
+    def _deployment(self, role: _Role, config_sha: str) -> None:
+        cfg = self._args.config
+        labels = self._labels(role.name)
+        role_selector = {ROLE_LABEL: labels[ROLE_LABEL], **selector_labels(NAME)}
+        spread = [k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1, topology_key=key, label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),
+            when_unsatisfiable="DoNotSchedule" if cfg.is_prod and key == cfg.topology.zone_label else "ScheduleAnyway")
+            for key in (cfg.topology.zone_label, "kubernetes.io/hostname")]
+        k8s.apps.v1.Deployment(role.name, metadata=self._metadata(role.name, role.name), spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=role.replicas,
+            revision_history_limit=5,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={"openfoundry.io/config-sha256": config_sha}),
+                spec=k8s.core.v1.PodSpecArgs(
+                    automount_service_account_token=False,
+                    security_context=restricted_pod(TRINO_USER),
+                    # in-flight queries finish on a worker going away (shutdown.grace-period defaults to 2 minutes)
+                    termination_grace_period_seconds=300 if not role.coordinator else 60,
+                    topology_spread_constraints=spread,
+                    containers=[self._container(role)],
+                    volumes=self._volumes(role),
+                ),
+            ),
+        ), opts=self._child())
+
+    def _container(self, role: _Role) -> k8s.core.v1.ContainerArgs:
+        health = k8s.core.v1.ExecActionArgs(command=["/usr/lib/trino/bin/health-check"])
+        return k8s.core.v1.ContainerArgs(
+            name=NAME, image=TRINO_IMAGE, image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=HTTP_PORT, protocol="TCP")],
+            env=self._env(),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": role.cpu, "memory": role.memory}, limits={"memory": role.memory}),
+            startup_probe=k8s.core.v1.ProbeArgs(exec_=health, period_seconds=10, failure_threshold=30, timeout_seconds=5),
+            readiness_probe=k8s.core.v1.ProbeArgs(exec_=health, period_seconds=10, failure_threshold=3, timeout_seconds=5),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path="/v1/info", port="http"),
+                period_seconds=20, failure_threshold=3, timeout_seconds=5),
+            security_context=restricted_container(),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/trino", read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path=DATA_DIR),
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            ],
+        )
+
+    def _env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        cfg = self._args.config
+        keys = trino_object_user().secret(cfg.storage.object_store_name)
+        sources = [("TRINO_SHARED_SECRET", SHARED_SECRET, "shared-secret"),
+                   ("AWS_ACCESS_KEY_ID", keys, "AccessKey"), ("AWS_SECRET_ACCESS_KEY", keys, "SecretKey")]
+        if cfg.storage.lakehouse.openid_provider_uri and cfg.compute.trino.catalog_token_uri:
+            sources.append(("ICEBERG_OAUTH2_CREDENTIAL", CATALOG_CREDENTIAL_SECRET, "credential"))
+        return [k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
+            for variable, secret, key in sources]
+
+    @staticmethod
+    def _volumes(role: _Role) -> list[k8s.core.v1.VolumeArgs]:
+        # one projected volume: /etc/trino with the role's files and catalog/ (no mount nested in a read-only one)
+        catalog_file = f"{CATALOG}.properties"
+        return [
+            k8s.core.v1.VolumeArgs(name="config", projected=k8s.core.v1.ProjectedVolumeSourceArgs(sources=[
+                k8s.core.v1.VolumeProjectionArgs(config_map=k8s.core.v1.ConfigMapProjectionArgs(name=role.name)),
+                k8s.core.v1.VolumeProjectionArgs(config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                    name=f"{NAME}-catalog", items=[k8s.core.v1.KeyToPathArgs(key=catalog_file,
+                                                                             path=f"catalog/{catalog_file}")])),
+            ])),
+            k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="10Gi")),
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
+        ]
+
+    def _disruption_budget(self, role: _Role) -> None:
+        k8s.policy.v1.PodDisruptionBudget(role.name, metadata=self._metadata(role.name, role.name),
+                                          spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                                              max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(
+                                                  match_labels={**selector_labels(NAME), ROLE_LABEL: "worker"})),
+                                          opts=self._child())
+
+    def _network_policies(self) -> None:
+        """Nodes talk to each other; only the Flight SQL gateway reaches the coordinator; out: catalog and RGW."""
+        cfg = self._args.config
+        nodes = peer(pods=selector_labels(NAME))
+        http = [k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")]
+        egress = [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=http),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[peer(namespace_for("storage"), selector_labels("lakekeeper"))],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REST_PORT, protocol="TCP")]),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[rgw_peer(cfg.storage.object_store_name)],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=RGW_POD_PORT, protocol="TCP")]),
+        ]
+        if cfg.storage.lakehouse.openid_provider_uri and cfg.compute.trino.catalog_token_uri:
+            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(   # the OAuth2 token endpoint, over HTTPS
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]))
+        self._policy(NAME, selector_labels(NAME), ingress=[
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes], ports=http)], egress=egress)
+        clients = [service_peer(self._args.catalog.by_name(c)) for c in QUERY_CLIENTS]
+        self._policy(f"{NAME}-coordinator", {**selector_labels(NAME), ROLE_LABEL: "coordinator"}, ingress=[
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=http)], egress=None)
+
+    def _policy(self, name: str, pods: dict[str, str], ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgs],
+                egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgs] | None) -> None:
+        k8s.networking.v1.NetworkPolicy(name, metadata=self._metadata(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods),
+            policy_types=["Ingress", "Egress"] if egress is not None else ["Ingress"],
+            ingress=ingress, egress=egress), opts=self._child())
+
+    def _metadata(self, name: str, role: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=self._labels(role))
+
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=list(self._args.depends_on))
+
+
+def config_hash(files: Mapping[str, str], *more: str) -> str:
+    """Pods roll when their configuration changes (a ConfigMap update alone does not restart Trino)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{files[name]}\0".encode())
+    for text in more:
+        digest.update(text.encode())
+    return digest.hexdigest()

@@ -1,0 +1,154 @@
+"""The gateway's Valkey under mocks, and its start scripts run for real against a stand-in Valkey."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.cache import CURRENT_PRIMARY, START_SENTINEL, START_VALKEY, max_memory_bytes, quorum, server_config
+from foundry.config import ConfigErrors, StackConfig, load_stack_config
+from foundry.defaults import deep_merge
+from ops.stack import read_stack_values
+from tests.mocks import Registered, by_metadata_name
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+
+
+def gateway_env(resources: list[Registered]) -> dict[str, Any]:
+    (container,) = by_metadata_name(resources, "kubernetes:apps/v1:Deployment")["gateway"].inputs["spec"]["template"][
+        "spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_prod_runs_a_primary_replicas_and_sentinels(prod_resources: list[Registered]) -> None:
+    valkey = by_metadata_name(prod_resources, STATEFULSET)["valkey"].inputs["spec"]
+    assert valkey["replicas"] == 3 and valkey["podManagementPolicy"] == "OrderedReady"
+    pod = valkey["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["valkey", "sentinel"]
+    assert all(c["image"].startswith("docker.io/valkey/valkey:") for c in pod["containers"])
+    assert pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][1]["env"]}
+    assert env["QUORUM"] == "2"
+    assert "valkey" in by_metadata_name(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget")
+    assert by_metadata_name(prod_resources, STATEFULSET)["valkey"].protected
+
+
+def test_the_gateway_finds_the_primary_through_the_sentinels(prod_resources: list[Registered]) -> None:
+    env = gateway_env(prod_resources)
+    assert env["REDIS_SENTINELS"] == ",".join(
+        f"valkey-{i}.valkey-headless.openfoundry-edge.svc:26379" for i in range(3))
+    assert env["REDIS_SENTINEL_PRIMARY"] == "openfoundry"
+    assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "valkey-auth", "key": "password"}}
+
+
+def test_development_runs_one_node_without_sentinels(dev_resources: list[Registered]) -> None:
+    valkey = by_metadata_name(dev_resources, STATEFULSET)["valkey"].inputs["spec"]
+    assert valkey["replicas"] == 1
+    assert [c["name"] for c in valkey["template"]["spec"]["containers"]] == ["valkey"]
+    assert gateway_env(dev_resources)["REDIS_ADDRESS"] == "valkey.openfoundry-edge.svc:6379"
+
+
+def test_only_the_gateway_and_valkey_itself_connect(prod_resources: list[Registered]) -> None:
+    spec = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["valkey"].inputs["spec"]
+    (rule,) = spec["ingress"]
+    assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]) == ["gateway", "valkey"]
+    assert sorted(p["port"] for p in rule["ports"]) == [6379, 26379]
+
+
+def test_the_password_is_generated_and_kept_secret(prod_resources: list[Registered]) -> None:
+    secret = by_metadata_name(prod_resources, "kubernetes:core/v1:Secret")["valkey-auth"].inputs
+    # the generated password makes the whole map a Pulumi secret (the engine's wrapped form under mocks)
+    assert secret["stringData"][rpc._special_sig_key] == rpc._special_secret_sig
+    config = by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")["valkey"].inputs["data"]
+    assert not any("requirepass" in text and "$VALKEY_PASSWORD" not in text for text in config.values())
+
+
+def test_server_config_bounds_memory_and_keeps_nothing_on_disk(prod_config: StackConfig) -> None:
+    text = server_config(prod_config)
+    assert f"maxmemory {int(2 * 1024**3 * 0.8)}" in text and "maxmemory-policy volatile-lru" in text
+    assert 'save ""' in text and "appendonly no" in text
+    assert max_memory_bytes("256Mi") == int(256 * 1024**2 * 0.8)
+    assert [quorum(n) for n in (1, 3, 5)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("environment", "nodes", "expected"), [
+    ("prod", 1, "3 or more in prod"), ("dev", 2, "two Sentinels cannot elect a leader"), ("dev", 4, "at most topology.nodes"),
+])
+def test_bad_cache_sizes_are_named(environment: str, nodes: int, expected: str) -> None:
+    values = deep_merge(read_stack_values(environment), {"edge": {"cache": {"nodes": nodes}}})
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_config(values, environment)
+    messages = [str(p) for p in err.value.problems if p.path == "openfoundry:edge.cache.nodes"]
+    assert any(expected in m for m in messages), messages
+
+
+# --- the scripts, run by /bin/sh with stand-ins for the Valkey binaries and the pod's host name ----------------
+
+def stand_ins(tmp_path: Path, sentinel_answers: dict[str, str], host: str) -> dict[str, str]:
+    """valkey-cli answers as the Sentinels would (per host; unknown hosts are unreachable); the servers print
+    the config they were started with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cases = "\n".join(f'  "{h}") printf "%s\\n6379\\n" "{a}" ;;' for h, a in sentinel_answers.items())
+    scripts = {
+        "valkey-cli": f"""
+            host=""
+            while [ $# -gt 0 ]; do [ "$1" = "-h" ] && host="$2"; shift; done
+            case "$host" in
+            {cases}
+              *) echo "Could not connect to Valkey at $host" >&2; exit 1 ;;
+            esac
+            """,
+        "valkey-server": 'echo "server started with $1"; cat "$1"',
+        "valkey-sentinel": 'echo "sentinel started with $1"; cat "$1"',
+        "hostname": f'echo "{host}"',
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+        path.chmod(0o755)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "current-primary.sh").write_text(CURRENT_PRIMARY)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "NODES": "3", "STATEFULSET": "valkey",
+            "HEADLESS": "valkey-headless", "VALKEY_PORT": "6379", "SENTINEL_PORT": "26379", "PRIMARY_SET": "openfoundry",
+            "QUORUM": "2", "DOWN_AFTER_MS": "5000", "FAILOVER_TIMEOUT_MS": "60000", "VALKEY_PASSWORD": "s3cret",
+            "DATA_DIR": str(tmp_path), "SENTINEL_DIR": str(tmp_path)}
+
+
+def run_script(script: str, env: dict[str, str], tmp_path: Path) -> str:
+    text = script.replace("/etc/valkey/", f"{tmp_path}/etc/")
+    result = subprocess.run(["/bin/sh", "-c", text], env=env, capture_output=True, text=True, check=True, timeout=30)
+    return result.stdout
+
+
+def test_every_script_is_valid_shell() -> None:
+    for script in (CURRENT_PRIMARY, START_VALKEY, START_SENTINEL):
+        subprocess.run(["/bin/sh", "-n", "-c", script], check=True)
+
+
+def test_on_a_cold_start_the_first_pod_is_the_primary(tmp_path: Path) -> None:
+    first = run_script(START_VALKEY, stand_ins(tmp_path, {}, "valkey-0"), tmp_path)
+    assert "requirepass s3cret" in first and "replicaof" not in first
+    assert "replica-announce-ip valkey-0.valkey-headless" in first
+
+
+def test_a_later_pod_replicates_from_the_primary_the_sentinels_name(tmp_path: Path) -> None:
+    env = stand_ins(tmp_path, {"valkey-1.valkey-headless": "valkey-2.valkey-headless"}, "valkey-0")
+    restarted_first = run_script(START_VALKEY, env, tmp_path)
+    assert "replicaof valkey-2.valkey-headless 6379" in restarted_first
+    sentinel = run_script(START_SENTINEL, env, tmp_path)
+    assert "sentinel monitor openfoundry valkey-2.valkey-headless 6379 2" in sentinel
+    assert "sentinel auth-pass openfoundry s3cret" in sentinel
+    assert sentinel.index("sentinel monitor") < sentinel.index("sentinel auth-pass")
+
+
+def test_the_pod_the_sentinels_name_starts_as_primary(tmp_path: Path) -> None:
+    env = stand_ins(tmp_path, {"valkey-0.valkey-headless": "valkey-2.valkey-headless"}, "valkey-2")
+    assert "replicaof" not in run_script(START_VALKEY, env, tmp_path)

@@ -1,0 +1,196 @@
+"""The compute plane under mocks: Trino on the Lakekeeper catalog, ClusterIP only, and the gateway's routes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.ceph import ObjectUser
+from components.trino import iceberg_catalog, node_config, properties, trino_object_user
+from foundry.catalog import Catalog
+from foundry.config import ConfigErrors, StackConfig, load_stack_config
+from foundry.defaults import deep_merge
+from ops.stack import read_stack_values
+from tests.mocks import Registered, by_metadata_name
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def env_of(resources: list[Registered], deployment: str) -> dict[str, Any]:
+    (container,) = by_metadata_name(resources, DEPLOYMENT)[deployment].inputs["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_prod_runs_a_coordinator_and_workers(prod_resources: list[Registered]) -> None:
+    deployments = by_metadata_name(prod_resources, DEPLOYMENT)
+    assert deployments["trino-coordinator"].inputs["spec"]["replicas"] == 1
+    assert deployments["trino-worker"].inputs["spec"]["replicas"] == 3
+    configs = by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")
+    coordinator = parse_properties(configs["trino-coordinator"].inputs["data"]["config.properties"])
+    worker = parse_properties(configs["trino-worker"].inputs["data"]["config.properties"])
+    assert coordinator["coordinator"] == "true" and coordinator["node-scheduler.include-coordinator"] == "false"
+    assert worker["coordinator"] == "false"
+    assert coordinator["discovery.uri"] == worker["discovery.uri"] == "http://trino.openfoundry-compute.svc:8080"
+    assert worker["internal-communication.shared-secret"] == "${ENV:TRINO_SHARED_SECRET}"
+
+
+def test_trino_reads_the_warehouse_through_lakekeeper_in_parquet_and_zstd(prod_resources: list[Registered]) -> None:
+    catalog = parse_properties(by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")["trino-catalog"]
+                               .inputs["data"]["iceberg.properties"])
+    assert catalog["connector.name"] == "iceberg" and catalog["iceberg.catalog.type"] == "rest"
+    assert catalog["iceberg.rest-catalog.uri"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
+    assert catalog["iceberg.rest-catalog.warehouse"] == "openfoundry"
+    assert (catalog["iceberg.file-format"], catalog["iceberg.compression-codec"]) == ("PARQUET", "ZSTD")
+    assert catalog["fs.native-s3.enabled"] == "true" and catalog["s3.path-style-access"] == "true"
+    assert catalog["s3.endpoint"] == "http://rook-ceph-rgw-lake.rook-ceph.svc:80"
+    # prod's Lakekeeper requires OIDC: Trino gets its token with client credentials from the identity team's Secret
+    assert catalog["iceberg.rest-catalog.security"] == "OAUTH2"
+    assert catalog["iceberg.rest-catalog.oauth2.credential"] == "${ENV:ICEBERG_OAUTH2_CREDENTIAL}"
+    env = env_of(prod_resources, "trino-worker")
+    assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "rook-ceph-object-user-lake-trino", "key": "AccessKey"}}
+    assert env["ICEBERG_OAUTH2_CREDENTIAL"]["secretKeyRef"]["name"] == "trino-catalog-oauth2"
+
+
+def test_trino_has_no_way_in_from_outside(prod_resources: list[Registered]) -> None:
+    services = by_metadata_name(prod_resources, SERVICE)
+    assert services["trino"].inputs["spec"]["type"] == "ClusterIP"
+    assert all(s.inputs["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services.values())
+    ingress_backends = {path["backend"]["service"]["name"]
+                        for i in prod_resources if i.type == "kubernetes:networking.k8s.io/v1:Ingress"
+                        for rule in i.inputs["spec"]["rules"] for path in rule["http"]["paths"]}
+    assert not any("trino" in backend for backend in ingress_backends)
+    coordinator = by_metadata_name(prod_resources, POLICY)["trino-coordinator"].inputs["spec"]
+    (rule,) = coordinator["ingress"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]] == ["sql-bi-gateway-service"]
+    assert [p["port"] for p in rule["ports"]] == [8080]
+    nodes = by_metadata_name(prod_resources, POLICY)["trino"].inputs["spec"]
+    assert all(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "trino"
+               for rule in nodes["ingress"] for p in rule["from"])
+
+
+def test_trinos_own_rgw_user_is_granted_the_warehouse_bucket(prod_resources: list[Registered]) -> None:
+    user = by_metadata_name(prod_resources, "kubernetes:ceph.rook.io/v1:CephObjectStoreUser")["trino"].inputs
+    assert user["metadata"]["namespace"] == "openfoundry-compute"
+    assert user["spec"] == {"store": "lake", "clusterNamespace": "rook-ceph", "displayName": "trino"}
+    store = by_metadata_name(prod_resources, "kubernetes:ceph.rook.io/v1:CephObjectStore")["lake"].inputs["spec"]
+    assert store["allowUsersInNamespaces"] == ["openfoundry-compute"]
+    claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
+    policy = json.loads(claims["lakekeeper-warehouse"].inputs["spec"]["additionalConfig"]["bucketPolicy"])
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"AWS": ["arn:aws:iam:::user/trino"]}
+    assert statement["Resource"] == ["arn:aws:s3:::lakekeeper-warehouse", "arn:aws:s3:::lakekeeper-warehouse/*"]
+    assert not any(a.startswith("s3:PutBucket") or a == "s3:*" for a in statement["Action"])
+    others = [c for name, c in claims.items() if name != "lakekeeper-warehouse"]
+    assert all("bucketPolicy" not in c.inputs["spec"].get("additionalConfig", {}) for c in others)
+
+
+def test_lakekeeper_admits_trino(prod_resources: list[Registered], dev_resources: list[Registered]) -> None:
+    def admitted(resources: list[Registered]) -> set[str]:
+        spec = by_metadata_name(resources, POLICY)["lakekeeper"].inputs["spec"]
+        return {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in spec["ingress"] for p in r["from"]}
+    assert "trino" in admitted(prod_resources)
+    assert "trino" not in admitted(dev_resources)
+
+
+def test_development_leaves_trino_out(dev_resources: list[Registered]) -> None:
+    assert not [r for r in dev_resources if "trino" in r.name]
+    assert "SQL_BACKEND_TRINO_URI" not in env_of(dev_resources, "sql-bi-gateway-service")
+
+
+def test_the_flight_sql_gateway_knows_its_backends_and_may_reach_them(prod_resources: list[Registered]) -> None:
+    env = env_of(prod_resources, "sql-bi-gateway-service")
+    assert env["SQL_BACKENDS"] == "sql-warehousing,trino,vespa,postgres-object-database-service"
+    assert env["SQL_DEFAULT_BACKEND"] == "sql-warehousing"
+    assert env["SQL_BACKEND_SQL_WAREHOUSING_URI"] == "grpc://sql-warehousing-service.openfoundry-compute.svc:50123"
+    assert env["SQL_BACKEND_TRINO_URI"] == "http://trino.openfoundry-compute.svc:8080"
+    assert env["SQL_BACKEND_VESPA_URI"] == "http://vespa.openfoundry-storage.svc:8080"
+    egress = by_metadata_name(prod_resources, POLICY)["sql-bi-gateway-service"].inputs["spec"]["egress"]
+    reached = {(tuple(sorted(peer["podSelector"]["matchLabels"].items())), port["port"])
+               for rule in egress for peer in rule["to"] if "podSelector" in peer for port in rule["ports"]}
+    coordinator = (("app.kubernetes.io/component", "coordinator"), ("app.kubernetes.io/name", "trino"),
+                   ("app.kubernetes.io/part-of", "openfoundry"))
+    assert (coordinator, 8080) in reached
+    assert ((("app.kubernetes.io/name", "sql-warehousing-service"), ("app.kubernetes.io/part-of", "openfoundry")),
+            50123) in reached
+
+
+def test_the_sql_surfaces_listen_on_their_ports(prod_resources: list[Registered]) -> None:
+    services = by_metadata_name(prod_resources, SERVICE)
+    ports = {name: {p["name"]: p["port"] for p in services[name].inputs["spec"]["ports"]}
+             for name in ("sql-bi-gateway-service", "sql-warehousing-service")}
+    assert ports["sql-bi-gateway-service"] == {"http": 50134, "flight": 50133}
+    assert ports["sql-warehousing-service"]["flight"] == 50123
+
+
+def test_properties_files_are_plain_key_values() -> None:
+    assert properties({"a": True, "b": 3, "c": "x=y"}) == "a=true\nb=3\nc=x=y\n"
+    assert "node-scheduler.include-coordinator" not in node_config(coordinator=False)
+
+
+def test_without_oidc_trino_talks_to_the_catalog_without_a_token(dev_config: StackConfig) -> None:
+    catalog = parse_properties(iceberg_catalog(dev_config, dev_config.storage.rgw_endpoint))
+    assert "iceberg.rest-catalog.security" not in catalog
+
+
+def test_an_oidc_catalog_needs_trinos_token_endpoint() -> None:
+    values = deep_merge(read_stack_values("prod"), {"compute": {"trino": {"catalogTokenUri": None}}})
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_config(values, "prod")
+    assert any(p.path == "openfoundry:compute.trino.catalogTokenUri" for p in err.value.problems)
+
+
+def test_trinos_rgw_user_is_named_like_rooks_secret() -> None:
+    assert trino_object_user() == ObjectUser("trino", "openfoundry-compute", ("lakekeeper-warehouse",))
+    assert trino_object_user().secret("lake") == "rook-ceph-object-user-lake-trino"
+
+
+def test_a_control_only_service_cannot_own_a_kafka_topic(catalog: Catalog, dev_config: StackConfig) -> None:
+    from foundry.topics import parse_registry, registry_problems
+    from tests.unit.test_topics import registry_data
+
+    data = registry_data()
+    data["topics"].append({"name": "auth.sessions.v1", "owner": "auth-service"})
+    assert catalog.by_name("auth-service").buses == ["control"]
+    found = [str(p) for p in registry_problems(parse_registry(data), catalog, dev_config)]
+    assert "data/topics.yaml: topics[auth.sessions.v1].owner: found 'auth-service'; allowed: a catalog service whose " \
+           "buses include data (data/services.yaml)" in found
+
+
+def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(prod_resources: list[Registered],
+                                                                       catalog: Catalog) -> None:
+    readable = [s.name for s in catalog.services if s.sql_readable]
+    assert readable == ["object-database-service"]
+    clusters = by_metadata_name(prod_resources, "kubernetes:postgresql.cnpg.io/v1:Cluster")
+    (role,) = clusters["pg-object-database-service"].inputs["spec"]["managed"]["roles"]
+    assert (role["name"], role["login"], role["inRoles"]) == ("sql_bi_reader", True, ["pg_read_all_data"])
+    assert role["passwordSecret"] == {"name": "pg-object-database-service-sql-reader"}
+    assert all("managed" not in c.inputs["spec"] for n, c in clusters.items() if n != "pg-object-database-service")
+    secrets = [r.inputs for r in prod_resources if r.type == "kubernetes:core/v1:Secret"
+               and r.inputs["metadata"]["name"] == "pg-object-database-service-sql-reader"]
+    assert sorted(s["metadata"]["namespace"] for s in secrets) == ["openfoundry-compute", "openfoundry-storage"]
+    assert all(s["type"] == "kubernetes.io/basic-auth" for s in secrets)
+    env = env_of(prod_resources, "sql-bi-gateway-service")
+    assert env["SQL_BACKENDS"].endswith(",postgres-object-database-service")
+    assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
+        "postgresql://pg-object-database-service-ro.openfoundry-storage.svc:5432/object_database_service"
+    assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_PASSWORD"] == {"secretKeyRef": {
+        "name": "pg-object-database-service-sql-reader", "key": "password"}}
+    access = by_metadata_name(prod_resources, POLICY)["pg-object-database-service-access"].inputs["spec"]
+    admitted = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in access["ingress"][0]["from"]}
+    assert "sql-bi-gateway-service" in admitted
+    other = by_metadata_name(prod_resources, POLICY)["pg-report-service-access"].inputs["spec"]
+    assert "sql-bi-gateway-service" not in {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
+                                           for p in other["ingress"][0]["from"]}
+
+
+def test_a_single_instance_database_is_read_on_any_instance(dev_resources: list[Registered]) -> None:
+    assert env_of(dev_resources, "sql-bi-gateway-service")["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
+        "postgresql://pg-object-database-service-r.openfoundry-storage.svc:5432/object_database_service"
