@@ -19,12 +19,12 @@ import pulumi_kubernetes as k8s
 
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import peer, service_peer
+from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import common_labels, namespace_for, selector_labels
-from foundry.versions import VALKEY_IMAGE
+from foundry.versions import VALKEY_EXPORTER_IMAGE, VALKEY_IMAGE
 
 NAME = "valkey"
 PLANE = "edge"
@@ -32,6 +32,7 @@ HEADLESS = "valkey-headless"
 AUTH_SECRET = "valkey-auth"
 VALKEY_PORT = 6379
 SENTINEL_PORT = 26379
+EXPORTER_PORT = 9121
 PRIMARY_SET = "openfoundry"      # the name the Sentinels monitor the primary under
 VALKEY_USER = 999                # the image's `valkey` user
 CLIENTS = ("gateway",)
@@ -164,6 +165,8 @@ class GatewayCache(pulumi.ComponentResource):
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
                 opts=self._child())
         self._network_policy()
+        custom_resource("monitoring.coreos.com/v1", "PodMonitor", NAME, self._namespace, common_labels(PLANE),
+                        pod_monitor_spec(selector_labels(NAME)), self._child())
         self.register_outputs({"env": dict(cache_endpoint(cfg).env)})
 
     @property
@@ -188,6 +191,7 @@ class GatewayCache(pulumi.ComponentResource):
         containers = [self._container("valkey", "start-valkey.sh", VALKEY_PORT, cfg.edge.cache.memory, "/data")]
         if self._sentinels:
             containers.append(self._container("sentinel", "start-sentinel.sh", SENTINEL_PORT, "64Mi", "/sentinel"))
+        containers.append(self._exporter())
         one_per_node = k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
             required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
                 topology_key="kubernetes.io/hostname",
@@ -246,6 +250,24 @@ class GatewayCache(pulumi.ComponentResource):
                            k8s.core.v1.VolumeMountArgs(name="data" if name == "valkey" else "sentinel",
                                                        mount_path=work_dir)],
         )
+
+    @staticmethod
+    def _exporter() -> k8s.core.v1.ContainerArgs:
+        """Valkey's INFO as Prometheus metrics (Valkey exposes none itself)."""
+        return k8s.core.v1.ContainerArgs(
+            name="exporter", image=VALKEY_EXPORTER_IMAGE, image_pull_policy="IfNotPresent",
+            env=[k8s.core.v1.EnvVarArgs(name="REDIS_ADDR", value=f"redis://localhost:{VALKEY_PORT}"),
+                 k8s.core.v1.EnvVarArgs(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{EXPORTER_PORT}"),
+                 k8s.core.v1.EnvVarArgs(name="REDIS_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
+                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))],
+            ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT, protocol="TCP")],
+            readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port="metrics"),
+                                                  period_seconds=10),
+            liveness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port="metrics"),
+                                                 period_seconds=30),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "32Mi"},
+                                                           limits={"memory": "64Mi"}),
+            security_context=restricted_container())
 
     def _network_policy(self) -> None:
         nodes = peer(pods=selector_labels(NAME))

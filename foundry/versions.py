@@ -46,6 +46,8 @@ TRINO_IMAGE = "docker.io/trinodb/trino:480"
 # Valkey (the Linux Foundation's Redis fork; Bitnami's Redis images are no longer versioned for free)
 # renovate: datasource=docker depName=docker.io/valkey/valkey
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.0.8-alpine"
+# renovate: datasource=docker depName=docker.io/oliver006/redis_exporter
+VALKEY_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.69.0"
 
 # --- NATS JetStream (the control bus; streams through NACK 0.23, chart 0.34.0) ---------------------------------
 # renovate: datasource=docker depName=docker.io/library/nats

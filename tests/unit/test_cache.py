@@ -30,8 +30,9 @@ def test_prod_runs_a_primary_replicas_and_sentinels(prod_resources: list[Registe
     valkey = by_metadata_name(prod_resources, STATEFULSET)["valkey"].inputs["spec"]
     assert valkey["replicas"] == 3 and valkey["podManagementPolicy"] == "OrderedReady"
     pod = valkey["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["valkey", "sentinel"]
-    assert all(c["image"].startswith("docker.io/valkey/valkey:") for c in pod["containers"])
+    assert [c["name"] for c in pod["containers"]] == ["valkey", "sentinel", "exporter"]
+    assert all(c["image"].startswith("docker.io/valkey/valkey:") for c in pod["containers"][:2])
+    assert "valkey" in by_metadata_name(prod_resources, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
     assert pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     env = {e["name"]: e.get("value") for e in pod["containers"][1]["env"]}
     assert env["QUORUM"] == "2"
@@ -50,7 +51,7 @@ def test_the_gateway_finds_the_primary_through_the_sentinels(prod_resources: lis
 def test_development_runs_one_node_without_sentinels(dev_resources: list[Registered]) -> None:
     valkey = by_metadata_name(dev_resources, STATEFULSET)["valkey"].inputs["spec"]
     assert valkey["replicas"] == 1
-    assert [c["name"] for c in valkey["template"]["spec"]["containers"]] == ["valkey"]
+    assert [c["name"] for c in valkey["template"]["spec"]["containers"]] == ["valkey", "exporter"]
     assert gateway_env(dev_resources)["REDIS_ADDRESS"] == "valkey.openfoundry-edge.svc:6379"
 
 
