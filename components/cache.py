@@ -4,8 +4,9 @@ The official Valkey image, run as plain Kubernetes resources. One node in develo
 of `edge.cache.nodes` pods, each running Valkey and a Sentinel: the first pod is the primary on a cold start,
 every later start asks the Sentinels who the primary is and replicates from it, and the Sentinels promote a
 replica when the primary stays down. Clients find the primary through the Sentinels. The password is a
-generated Pulumi secret; nothing is persisted (cached entries carry TTLs and coordination state is
-short-lived), and only the gateway may connect.
+generated Pulumi secret. Data lives in memory with an append-only file on the pod's emptyDir (it survives a
+container restart, not the pod: cached entries carry TTLs and coordination state is short-lived), and only
+the gateway may connect.
 """
 
 from __future__ import annotations
@@ -39,18 +40,22 @@ CLIENTS = ("gateway",)
 DOWN_AFTER_MS = 5000
 FAILOVER_TIMEOUT_MS = 60000
 
-# The primary on record: the first Sentinel that knows it, else the first pod (a cold start).
+# The primary on record: the first Sentinel that knows it (exit 0), else the first pod (exit 1: nobody knows,
+# a cold start). valkey-cli reads the password from VALKEYCLI_AUTH, never from its command line.
 CURRENT_PRIMARY = r"""set -u
 i=0
 while [ "$i" -lt "$NODES" ]; do
-  answer="$(valkey-cli --no-auth-warning -a "$VALKEY_PASSWORD" -h "$STATEFULSET-$i.$HEADLESS" -p "$SENTINEL_PORT" \
+  answer="$(valkey-cli -h "$STATEFULSET-$i.$HEADLESS" -p "$SENTINEL_PORT" \
             SENTINEL get-master-addr-by-name "$PRIMARY_SET" 2>/dev/null | head -n 1)" || answer=""
   if [ -n "$answer" ]; then echo "$answer"; exit 0; fi
   i=$((i + 1))
 done
 echo "$STATEFULSET-0.$HEADLESS"
+exit 1
 """
 
+# A pod the Sentinels still name as primary has just restarted: it waits for them to promote a replica rather
+# than serve (its append-only file survives a container restart, not a new pod).
 START_VALKEY = r"""set -eu
 self="$(hostname).$HEADLESS"
 conf="$DATA_DIR/valkey.conf"
@@ -61,7 +66,10 @@ conf="$DATA_DIR/valkey.conf"
   echo "replica-announce-ip $self"
 } > "$conf"
 if [ "$NODES" -gt 1 ]; then
-  primary="$(sh /etc/valkey/current-primary.sh)"
+  if primary="$(sh /etc/valkey/current-primary.sh)" && [ "$primary" = "$self" ]; then
+    sleep $((2 * DOWN_AFTER_MS / 1000))
+    primary="$(sh /etc/valkey/current-primary.sh)" || true
+  fi
   if [ "$primary" != "$self" ]; then
     echo "replicaof $primary $VALKEY_PORT" >> "$conf"
   fi
@@ -72,7 +80,7 @@ exec valkey-server "$conf"
 START_SENTINEL = r"""set -eu
 self="$(hostname).$HEADLESS"
 conf="$SENTINEL_DIR/sentinel.conf"
-primary="$(sh /etc/valkey/current-primary.sh)"
+primary="$(sh /etc/valkey/current-primary.sh)" || true
 cat > "$conf" <<EOF
 port $SENTINEL_PORT
 sentinel resolve-hostnames yes
@@ -89,7 +97,7 @@ EOF
 exec valkey-sentinel "$conf"
 """
 
-PING = 'valkey-cli --no-auth-warning -a "$VALKEY_PASSWORD" -p "$1" PING | grep -q PONG'
+PING = 'valkey-cli -p "$1" PING | grep -q PONG'
 
 
 def quorum(nodes: int) -> int:
@@ -97,13 +105,17 @@ def quorum(nodes: int) -> int:
     return nodes // 2 + 1
 
 
-def max_memory_bytes(memory: str) -> int:
-    """Valkey's own limit: 80 % of the container's, leaving room for replication buffers and forks."""
+def memory_bytes(memory: str) -> int:
     units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
     for suffix, factor in units.items():
         if memory.endswith(suffix):
-            return int(float(memory[: -len(suffix)]) * factor * 0.8)
-    return int(float(memory) * 0.8)
+            return int(float(memory[: -len(suffix)]) * factor)
+    return int(float(memory))
+
+
+def max_memory_bytes(memory: str) -> int:
+    """Valkey's own limit: 80 % of the container's, leaving room for replication buffers and forks."""
+    return int(memory_bytes(memory) * 0.8)
 
 
 def server_config(cfg: StackConfig) -> str:
@@ -113,7 +125,9 @@ def server_config(cfg: StackConfig) -> str:
         "bind * -::*",
         "dir /data",
         'save ""',
-        "appendonly no",
+        # an append-only file on the pod's emptyDir: a restarted container comes back with its data
+        "appendonly yes",
+        "appendfsync everysec",
         f"maxmemory {max_memory_bytes(cfg.edge.cache.memory)}",
         # cached entries carry TTLs and are evicted first; coordination keys without one are never evicted
         "maxmemory-policy volatile-lru",
@@ -216,8 +230,9 @@ class GatewayCache(pulumi.ComponentResource):
                     containers=containers,
                     volumes=[
                         k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=NAME)),
+                        # room for the append-only file and its rewrite beside it
                         k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                            size_limit=cfg.edge.cache.memory)),
+                            size_limit=str(3 * memory_bytes(cfg.edge.cache.memory)))),
                         k8s.core.v1.VolumeArgs(name="sentinel", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
                             size_limit="16Mi")),
                     ],
@@ -236,8 +251,9 @@ class GatewayCache(pulumi.ComponentResource):
             name=name, image=VALKEY_IMAGE, image_pull_policy="IfNotPresent",
             command=["sh", f"/etc/valkey/{script}"],
             env=[*(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in settings.items()),
-                 k8s.core.v1.EnvVarArgs(name="VALKEY_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
-                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))],
+                 *(k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
+                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))
+                   for variable in ("VALKEY_PASSWORD", "VALKEYCLI_AUTH"))],
             ports=[k8s.core.v1.ContainerPortArgs(name=name, container_port=port, protocol="TCP")],
             readiness_probe=k8s.core.v1.ProbeArgs(exec_=ping, period_seconds=5, timeout_seconds=2, failure_threshold=3),
             liveness_probe=k8s.core.v1.ProbeArgs(exec_=ping, initial_delay_seconds=15, period_seconds=10,

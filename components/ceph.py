@@ -58,6 +58,9 @@ class ObjectUser:
         return f"rook-ceph-object-user-{store}-{self.name}"
 
 
+# The claim settings this platform uses; Rook must allow each (its operator's obcAllowAdditionalConfigFields).
+OBC_ADDITIONAL_CONFIG_FIELDS = "maxObjects,maxSize,bucketPolicy"
+
 # What a granted user may do in a bucket: read and write objects, never the bucket's own settings.
 GRANTED_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads", "s3:GetObject",
                    "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ceph import OBC_ADDITIONAL_CONFIG_FIELDS
 from foundry.config import StackConfig
 from foundry.labels import namespace_for
 from foundry.versions import CHARTS, ChartPin
@@ -47,7 +48,9 @@ def chart_values(key: str) -> dict[str, Any]:
     operator_namespace = "rook-ceph"
     values: dict[str, dict[str, Any]] = {
         "cert-manager": {"crds": {"enabled": True}},
-        "rook-ceph": {"crds": {"enabled": True}},
+        # Rook accepts only maxObjects and maxSize in a claim's additionalConfig unless told more:
+        # the warehouse claim grants Trino's RGW user by bucketPolicy (components/ceph.py)
+        "rook-ceph": {"crds": {"enabled": True}, "obcAllowAdditionalConfigFields": OBC_ADDITIONAL_CONFIG_FIELDS},
         # Rook's own values for this chart: driver names must match Rook's provisioner names.
         "ceph-csi-drivers": {
             "operatorConfig": {

@@ -41,7 +41,7 @@ CATALOG_CREDENTIAL_SECRET = "trino-catalog-oauth2"
 # The seed: sql-bi-gateway-service routes Iceberg analytics statements to Trino. Nothing else may call it.
 QUERY_CLIENTS = ("sql-bi-gateway-service",)
 # Trino's recommended JVM flags (trino.io/docs/current/installation/deployment, "JVM config"); the heap follows
-# the container's memory limit.
+# the container's memory limit. No heap dumps: a worker's heap is larger than its scratch volume.
 JVM_FLAGS = (
     "-server",
     "-XX:InitialRAMPercentage=80",
@@ -49,7 +49,6 @@ JVM_FLAGS = (
     "-XX:G1HeapRegionSize=32M",
     "-XX:+ExplicitGCInvokesConcurrent",
     "-XX:+ExitOnOutOfMemoryError",
-    "-XX:+HeapDumpOnOutOfMemoryError",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:ReservedCodeCacheSize=512M",
     "-XX:PerMethodRecompilationCutoff=10000",
@@ -59,6 +58,21 @@ JVM_FLAGS = (
     "-Dfile.encoding=UTF-8",
     "-XX:+EnableDynamicAgentLoading",
 )
+
+
+WORKER_DRAIN_SECONDS = 600
+# Trino does not drain on SIGTERM: ask the worker to shut down gracefully (it finishes its tasks, then exits)
+# and hold the stop until it has (trino.io/docs/current/admin/graceful-shutdown).
+DRAIN_WORKER = (
+    "curl -fsS -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: openfoundry-drain' "
+    f"-d '\"SHUTTING_DOWN\"' http://localhost:{HTTP_PORT}/v1/info/state "
+    f"&& while curl -fsS -o /dev/null http://localhost:{HTTP_PORT}/v1/info; do sleep 5; done"
+)
+
+
+def graceful_shutdown() -> k8s.core.v1.LifecycleArgs:
+    return k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=["sh", "-c", DRAIN_WORKER])))
 
 
 def trino_enabled(cfg: StackConfig) -> bool:
@@ -131,6 +145,10 @@ def iceberg_catalog(cfg: StackConfig, object_store_endpoint: str) -> str:
             "iceberg.rest-catalog.security": "OAUTH2",
             "iceberg.rest-catalog.oauth2.server-uri": token_uri,
             "iceberg.rest-catalog.oauth2.credential": "${ENV:ICEBERG_OAUTH2_CREDENTIAL}",
+            # a scope the identity provider knows (Iceberg's default, `catalog`, is refused by Keycloak)
+            "iceberg.rest-catalog.oauth2.scope": cfg.compute.trino.catalog_scope,
+            # renew with client credentials: Keycloak does not do the token exchange Iceberg tries first
+            "iceberg.rest-catalog.oauth2.token-exchange-enabled": False,
         })
     return properties(values)
 
@@ -206,8 +224,9 @@ class Trino(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False,
                     security_context=restricted_pod(TRINO_USER),
-                    # in-flight queries finish on a worker going away (shutdown.grace-period defaults to 2 minutes)
-                    termination_grace_period_seconds=300 if not role.coordinator else 60,
+                    # a worker drains before it stops (see _graceful_shutdown): up to twice shutdown.grace-period
+                    # (2 minutes each) around its running tasks
+                    termination_grace_period_seconds=60 if role.coordinator else WORKER_DRAIN_SECONDS,
                     topology_spread_constraints=spread,
                     containers=[self._container(role)],
                     volumes=self._volumes(role),
@@ -228,6 +247,7 @@ class Trino(pulumi.ComponentResource):
             liveness_probe=k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path="/v1/info", port="http"),
                 period_seconds=20, failure_threshold=3, timeout_seconds=5),
+            lifecycle=None if role.coordinator else graceful_shutdown(),
             security_context=restricted_container(),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/trino", read_only=True),

@@ -232,6 +232,8 @@ class Trino(_Section):
     worker_memory: Quantity = "16Gi"
     # the OAuth2 token endpoint Trino gets its catalog token from, when Lakekeeper requires OIDC
     catalog_token_uri: HttpsUrl | None = None
+    # the client scope Trino asks for (one the identity provider defines; Lakekeeper's examples use `lakekeeper`)
+    catalog_scope: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$")] = "lakekeeper"
 
 
 class Compute(_Section):

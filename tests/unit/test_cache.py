@@ -70,10 +70,10 @@ def test_the_password_is_generated_and_kept_secret(prod_resources: list[Register
     assert not any("requirepass" in text and "$VALKEY_PASSWORD" not in text for text in config.values())
 
 
-def test_server_config_bounds_memory_and_keeps_nothing_on_disk(prod_config: StackConfig) -> None:
+def test_server_config_bounds_memory_and_keeps_an_append_only_file(prod_config: StackConfig) -> None:
     text = server_config(prod_config)
     assert f"maxmemory {int(2 * 1024**3 * 0.8)}" in text and "maxmemory-policy volatile-lru" in text
-    assert 'save ""' in text and "appendonly no" in text
+    assert 'save ""' in text and "appendonly yes" in text
     assert max_memory_bytes("256Mi") == int(256 * 1024**2 * 0.8)
     assert [quorum(n) for n in (1, 3, 5)] == [1, 2, 3]
 
@@ -91,20 +91,24 @@ def test_bad_cache_sizes_are_named(environment: str, nodes: int, expected: str) 
 
 # --- the scripts, run by /bin/sh with stand-ins for the Valkey binaries and the pod's host name ----------------
 
-def stand_ins(tmp_path: Path, sentinel_answers: dict[str, str], host: str) -> dict[str, str]:
-    """valkey-cli answers as the Sentinels would (per host; unknown hosts are unreachable); the servers print
-    the config they were started with."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    cases = "\n".join(f'  "{h}") printf "%s\\n6379\\n" "{a}" ;;' for h, a in sentinel_answers.items())
+def stand_ins(tmp_path: Path, sentinel_answers: dict[str, list[str]], host: str) -> dict[str, str]:
+    """valkey-cli answers as the Sentinels would: per host, one answer per call (the last one repeats); unknown
+    hosts are unreachable. The servers print the config they were started with."""
+    bin_dir, answers, etc = tmp_path / "bin", tmp_path / "answers", tmp_path / "etc"
+    for directory in (bin_dir, answers, etc):
+        directory.mkdir()
+    for sentinel, replies in sentinel_answers.items():
+        (answers / sentinel).write_text("\n".join(replies) + "\n")
     scripts = {
         "valkey-cli": f"""
+            [ -n "${{VALKEYCLI_AUTH:-}}" ] || {{ echo "NOAUTH" >&2; exit 1; }}
             host=""
             while [ $# -gt 0 ]; do [ "$1" = "-h" ] && host="$2"; shift; done
-            case "$host" in
-            {cases}
-              *) echo "Could not connect to Valkey at $host" >&2; exit 1 ;;
-            esac
+            file="{answers}/$host"
+            [ -f "$file" ] || {{ echo "Could not connect to Valkey at $host" >&2; exit 1; }}
+            calls="$(cat "$file.calls" 2>/dev/null || echo 0)"; calls=$((calls + 1)); echo "$calls" > "$file.calls"
+            reply="$(sed -n "${{calls}}p" "$file")"; [ -n "$reply" ] || reply="$(tail -n 1 "$file")"
+            printf "%s\\n6379\\n" "$reply"
             """,
         "valkey-server": 'echo "server started with $1"; cat "$1"',
         "valkey-sentinel": 'echo "sentinel started with $1"; cat "$1"',
@@ -114,13 +118,11 @@ def stand_ins(tmp_path: Path, sentinel_answers: dict[str, str], host: str) -> di
         path = bin_dir / name
         path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
         path.chmod(0o755)
-    etc = tmp_path / "etc"
-    etc.mkdir()
     (etc / "current-primary.sh").write_text(CURRENT_PRIMARY)
     return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "NODES": "3", "STATEFULSET": "valkey",
             "HEADLESS": "valkey-headless", "VALKEY_PORT": "6379", "SENTINEL_PORT": "26379", "PRIMARY_SET": "openfoundry",
-            "QUORUM": "2", "DOWN_AFTER_MS": "5000", "FAILOVER_TIMEOUT_MS": "60000", "VALKEY_PASSWORD": "s3cret",
-            "DATA_DIR": str(tmp_path), "SENTINEL_DIR": str(tmp_path)}
+            "QUORUM": "2", "DOWN_AFTER_MS": "0", "FAILOVER_TIMEOUT_MS": "60000", "VALKEY_PASSWORD": "s3cret",
+            "VALKEYCLI_AUTH": "s3cret", "DATA_DIR": str(tmp_path), "SENTINEL_DIR": str(tmp_path)}
 
 
 def run_script(script: str, env: dict[str, str], tmp_path: Path) -> str:
@@ -141,7 +143,7 @@ def test_on_a_cold_start_the_first_pod_is_the_primary(tmp_path: Path) -> None:
 
 
 def test_a_later_pod_replicates_from_the_primary_the_sentinels_name(tmp_path: Path) -> None:
-    env = stand_ins(tmp_path, {"valkey-1.valkey-headless": "valkey-2.valkey-headless"}, "valkey-0")
+    env = stand_ins(tmp_path, {"valkey-1.valkey-headless": ["valkey-2.valkey-headless"]}, "valkey-0")
     restarted_first = run_script(START_VALKEY, env, tmp_path)
     assert "replicaof valkey-2.valkey-headless 6379" in restarted_first
     sentinel = run_script(START_SENTINEL, env, tmp_path)
@@ -150,6 +152,20 @@ def test_a_later_pod_replicates_from_the_primary_the_sentinels_name(tmp_path: Pa
     assert sentinel.index("sentinel monitor") < sentinel.index("sentinel auth-pass")
 
 
-def test_the_pod_the_sentinels_name_starts_as_primary(tmp_path: Path) -> None:
-    env = stand_ins(tmp_path, {"valkey-0.valkey-headless": "valkey-2.valkey-headless"}, "valkey-2")
+def test_a_restarted_primary_waits_for_the_sentinels_to_promote_a_replica(tmp_path: Path) -> None:
+    env = stand_ins(tmp_path, {"valkey-0.valkey-headless": ["valkey-2.valkey-headless", "valkey-1.valkey-headless"]},
+                    "valkey-2")
+    assert "replicaof valkey-1.valkey-headless 6379" in run_script(START_VALKEY, env, tmp_path)
+
+
+def test_a_primary_nobody_replaces_serves_again(tmp_path: Path) -> None:
+    env = stand_ins(tmp_path, {"valkey-0.valkey-headless": ["valkey-2.valkey-headless"]}, "valkey-2")
     assert "replicaof" not in run_script(START_VALKEY, env, tmp_path)
+
+
+def test_no_password_on_a_command_line(prod_resources: list[Registered]) -> None:
+    for script in (CURRENT_PRIMARY, START_VALKEY, START_SENTINEL):
+        assert " -a " not in script
+    pod = by_metadata_name(prod_resources, STATEFULSET)["valkey"].inputs["spec"]["template"]["spec"]
+    probes = [c["readinessProbe"]["exec"]["command"] for c in pod["containers"] if "exec" in c["readinessProbe"]]
+    assert probes and not any("-a" in part.split() for probe in probes for part in probe)

@@ -54,6 +54,8 @@ def test_trino_reads_the_warehouse_through_lakekeeper_in_parquet_and_zstd(prod_r
     # prod's Lakekeeper requires OIDC: Trino gets its token with client credentials from the identity team's Secret
     assert catalog["iceberg.rest-catalog.security"] == "OAUTH2"
     assert catalog["iceberg.rest-catalog.oauth2.credential"] == "${ENV:ICEBERG_OAUTH2_CREDENTIAL}"
+    assert catalog["iceberg.rest-catalog.oauth2.scope"] == "lakekeeper"
+    assert catalog["iceberg.rest-catalog.oauth2.token-exchange-enabled"] == "false"
     env = env_of(prod_resources, "trino-worker")
     assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "rook-ceph-object-user-lake-trino", "key": "AccessKey"}}
     assert env["ICEBERG_OAUTH2_CREDENTIAL"]["secretKeyRef"]["name"] == "trino-catalog-oauth2"
@@ -194,3 +196,20 @@ def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(prod_resour
 def test_a_single_instance_database_is_read_on_any_instance(dev_resources: list[Registered]) -> None:
     assert env_of(dev_resources, "sql-bi-gateway-service")["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
         "postgresql://pg-object-database-service-r.openfoundry-storage.svc:5432/object_database_service"
+
+
+def test_workers_drain_before_they_stop(prod_resources: list[Registered]) -> None:
+    deployments = by_metadata_name(prod_resources, DEPLOYMENT)
+    worker = deployments["trino-worker"].inputs["spec"]["template"]["spec"]
+    (container,) = worker["containers"]
+    drain = " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    assert "/v1/info/state" in drain and '"SHUTTING_DOWN"' in drain
+    assert worker["terminationGracePeriodSeconds"] >= 4 * 60   # twice the 2-minute grace period, and the tasks
+    (coordinator,) = deployments["trino-coordinator"].inputs["spec"]["template"]["spec"]["containers"]
+    assert "lifecycle" not in coordinator
+
+
+def test_rook_lets_claims_carry_a_bucket_policy() -> None:
+    from components.operators import chart_values
+
+    assert "bucketPolicy" in chart_values("rook-ceph")["obcAllowAdditionalConfigFields"].split(",")
