@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
+from components.kube import custom_resource, one_pod_per_node, peer, pod_monitor_spec, secret_env, service_peer, spread
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -206,14 +206,6 @@ class GatewayCache(pulumi.ComponentResource):
         if self._sentinels:
             containers.append(self._container("sentinel", "start-sentinel.sh", SENTINEL_PORT, "64Mi", "/sentinel"))
         containers.append(self._exporter())
-        one_per_node = k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-            required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
-                topology_key="kubernetes.io/hostname",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))]))
-        spread = k8s.core.v1.TopologySpreadConstraintArgs(
-            max_skew=1, topology_key=cfg.topology.zone_label,
-            when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
         k8s.apps.v1.StatefulSet(NAME, metadata=self._metadata(NAME), spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=HEADLESS,
             replicas=cfg.edge.cache.nodes,
@@ -225,8 +217,8 @@ class GatewayCache(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False,
                     security_context=restricted_pod(VALKEY_USER),
-                    affinity=one_per_node if cfg.is_prod else None,
-                    topology_spread_constraints=[spread],
+                    affinity=one_pod_per_node(selector_labels(NAME)) if cfg.is_prod else None,
+                    topology_spread_constraints=[spread(cfg.topology.zone_label, selector_labels(NAME), hard=cfg.is_prod)],
                     containers=containers,
                     volumes=[
                         k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=NAME)),
@@ -251,9 +243,7 @@ class GatewayCache(pulumi.ComponentResource):
             name=name, image=VALKEY_IMAGE, image_pull_policy="IfNotPresent",
             command=["sh", f"/etc/valkey/{script}"],
             env=[*(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in settings.items()),
-                 *(k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
-                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))
-                   for variable in ("VALKEY_PASSWORD", "VALKEYCLI_AUTH"))],
+                 *(secret_env(variable, AUTH_SECRET, "password") for variable in ("VALKEY_PASSWORD", "VALKEYCLI_AUTH"))],
             ports=[k8s.core.v1.ContainerPortArgs(name=name, container_port=port, protocol="TCP")],
             readiness_probe=k8s.core.v1.ProbeArgs(exec_=ping, period_seconds=5, timeout_seconds=2, failure_threshold=3),
             liveness_probe=k8s.core.v1.ProbeArgs(exec_=ping, initial_delay_seconds=15, period_seconds=10,
@@ -274,8 +264,7 @@ class GatewayCache(pulumi.ComponentResource):
             name="exporter", image=VALKEY_EXPORTER_IMAGE, image_pull_policy="IfNotPresent",
             env=[k8s.core.v1.EnvVarArgs(name="REDIS_ADDR", value=f"redis://localhost:{VALKEY_PORT}"),
                  k8s.core.v1.EnvVarArgs(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{EXPORTER_PORT}"),
-                 k8s.core.v1.EnvVarArgs(name="REDIS_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
-                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key="password")))],
+                 secret_env("REDIS_PASSWORD", AUTH_SECRET, "password")],
             ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=EXPORTER_PORT, protocol="TCP")],
             readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port="metrics"),
                                                   period_seconds=10),

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kube import custom_resource, peer
+from components.kube import config_map_env, custom_resource, peer, secret_env
 from foundry.catalog import PLATFORM_BUCKET_OWNERS, PLATFORM_DATABASE_OWNERS, Catalog
 from foundry.config import StackConfig
 from foundry.labels import common_labels, namespace_for
@@ -88,18 +88,11 @@ def bucket_env(bucket: Bucket, endpoint: str) -> list[k8s.core.v1.EnvVarArgs]:
     """The claim's ConfigMap and Secret (named after the claim), as BUCKET_<NAME>_* variables."""
     prefix = "BUCKET_" + bucket.name.upper().replace("-", "_")
 
-    def from_claim(name: str, key: str, secret: bool) -> k8s.core.v1.EnvVarArgs:
-        source = (k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=bucket.claim, key=key))
-                  if secret else
-                  k8s.core.v1.EnvVarSourceArgs(config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(
-                      name=bucket.claim, key=key)))
-        return k8s.core.v1.EnvVarArgs(name=f"{prefix}_{name}", value_from=source)
-
     return [
         k8s.core.v1.EnvVarArgs(name=f"{prefix}_ENDPOINT", value=endpoint),
-        from_claim("NAME", "BUCKET_NAME", secret=False),
-        from_claim("ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", secret=True),
-        from_claim("SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", secret=True),
+        config_map_env(f"{prefix}_NAME", bucket.claim, "BUCKET_NAME"),
+        secret_env(f"{prefix}_ACCESS_KEY_ID", bucket.claim, "AWS_ACCESS_KEY_ID"),
+        secret_env(f"{prefix}_SECRET_ACCESS_KEY", bucket.claim, "AWS_SECRET_ACCESS_KEY"),
     ]
 
 

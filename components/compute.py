@@ -19,7 +19,7 @@ from components.endpoints import PlatformEndpoint
 from components.relational import Database, SqlReader, sql_reader_endpoint
 from components.trino import CATALOG as TRINO_CATALOG
 from components.trino import Trino, TrinoArgs, service_url, trino_enabled, trino_endpoint
-from components.vespa import vespa_endpoint
+from components.vespa import vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import namespace_for
@@ -48,7 +48,7 @@ def sql_backends(cfg: StackConfig, catalog: Catalog, databases: Sequence[Databas
                            "iceberg and lakehouse SQL (Flight SQL P2P, DataFusion)")]
     if trino_enabled(cfg):
         backends.append(SqlBackend("trino", service_url(), f"Iceberg analytics (catalog {TRINO_CATALOG})"))
-    backends.append(SqlBackend("vespa", vespa_endpoint().env[0][1], "search and hybrid retrieval"))
+    backends.append(SqlBackend("vespa", vespa_query_url(), "search and hybrid retrieval"))
     instances = cfg.relational.postgres.instances
     backends += [SqlBackend(f"postgres-{db.owner}", f"postgresql://{db.read_only_host(instances)}:5432/{db.name}",
                             f"{db.owner}'s relational state, read-only") for db in databases if db.sql_readable]

@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
+from components.kube import custom_resource, one_pod_per_node, peer, pod_monitor_spec, service_peer, spread
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog, Service
 from foundry.config import StackConfig
@@ -209,14 +209,6 @@ class ControlPlane(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "32Mi"},
                                                            limits={"memory": "64Mi"}),
             security_context=restricted_container())
-        spread = k8s.core.v1.TopologySpreadConstraintArgs(
-            max_skew=1, topology_key=cfg.topology.zone_label,
-            when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
-        one_per_node = k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-            required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
-                topology_key="kubernetes.io/hostname",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))]))
         servers = k8s.apps.v1.StatefulSet(NAME, metadata=self._metadata(NAME), spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=HEADLESS, replicas=cfg.control.nats.servers, pod_management_policy="Parallel",
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
@@ -224,8 +216,9 @@ class ControlPlane(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=config_hash),
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False, security_context=restricted_pod(NATS_USER),
-                    containers=[server, exporter], topology_spread_constraints=[spread],
-                    affinity=one_per_node if cfg.is_prod else None,
+                    containers=[server, exporter],
+                    topology_spread_constraints=[spread(cfg.topology.zone_label, selector_labels(NAME), hard=cfg.is_prod)],
+                    affinity=one_pod_per_node(selector_labels(NAME)) if cfg.is_prod else None,
                     volumes=[k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                         name=f"{NAME}-config"))])),
             volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(

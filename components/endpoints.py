@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
-from components.kube import peer
+from components.kube import peer, secret_env
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,7 @@ class PlatformEndpoint:
 
     def env_vars(self) -> list[k8s.core.v1.EnvVarArgs]:
         plain = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.env]
-        return plain + [k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self.secret, key=key)))
-            for name, key in self.secret_env]
+        return plain + [secret_env(name, str(self.secret), key) for name, key in self.secret_env]
 
     def egress_rule(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
         return k8s.networking.v1.NetworkPolicyEgressRuleArgs(

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.credentials import GeneratedPassword
-from components.kube import custom_resource, peer, pod_monitor_spec
+from components.kube import custom_resource, peer, pod_monitor_spec, secret_env
 from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -70,17 +70,13 @@ def kafka_clients(catalog: Catalog) -> list[KafkaClient]:
 
 
 def kafka_client_env(client: KafkaClient) -> list[k8s.core.v1.EnvVarArgs]:
-    def from_secret(name: str, key: str) -> k8s.core.v1.EnvVarArgs:
-        return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=client.secret, key=key)))
-
     return [
         k8s.core.v1.EnvVarArgs(name="KAFKA_BOOTSTRAP_SERVERS", value=bootstrap_servers()),
         k8s.core.v1.EnvVarArgs(name="KAFKA_SECURITY_PROTOCOL", value="SASL_SSL"),
         k8s.core.v1.EnvVarArgs(name="KAFKA_SASL_MECHANISM", value="SCRAM-SHA-512"),
-        from_secret("KAFKA_SASL_USERNAME", "username"),
-        from_secret("KAFKA_SASL_PASSWORD", "password"),
-        from_secret("KAFKA_SASL_JAAS_CONFIG", "sasl.jaas.config"),
+        secret_env("KAFKA_SASL_USERNAME", client.secret, "username"),
+        secret_env("KAFKA_SASL_PASSWORD", client.secret, "password"),
+        secret_env("KAFKA_SASL_JAAS_CONFIG", client.secret, "sasl.jaas.config"),
         k8s.core.v1.EnvVarArgs(name="KAFKA_CONSUMER_GROUP_PREFIX", value=consumer_group_prefix(client.service)),
         k8s.core.v1.EnvVarArgs(name="KAFKA_CLIENT_DEFAULTS", value=CLIENT_DEFAULTS_PATH),
     ]

@@ -1,4 +1,5 @@
-"""Small builders every component shares: NetworkPolicy peers, custom resources, PodMonitor specs."""
+"""Small builders every component shares: NetworkPolicy peers, custom resources, PodMonitor specs, environment
+variables from Secrets and ConfigMaps, spreading and anti-affinity."""
 
 from __future__ import annotations
 
@@ -39,3 +40,30 @@ def custom_resource(api_version: str, kind: str, name: str, namespace: str, labe
 def pod_monitor_spec(pods: Mapping[str, str], port: str = "metrics", path: str | None = None) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"port": port, **({"path": path} if path else {})}
     return {"selector": {"matchLabels": dict(pods)}, "podMetricsEndpoints": [endpoint]}
+
+
+def secret_env(variable: str, secret: str, key: str, optional: bool | None = None) -> k8s.core.v1.EnvVarArgs:
+    """An environment variable read from one key of a Secret in the pod's namespace."""
+    return k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
+        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key, optional=optional)))
+
+
+def config_map_env(variable: str, config_map: str, key: str) -> k8s.core.v1.EnvVarArgs:
+    """An environment variable read from one key of a ConfigMap in the pod's namespace."""
+    return k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
+        config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=config_map, key=key)))
+
+
+def spread(topology_key: str, pods: Mapping[str, str], hard: bool) -> k8s.core.v1.TopologySpreadConstraintArgs:
+    """Pods spread evenly over `topology_key`; `hard` refuses to schedule rather than skew."""
+    return k8s.core.v1.TopologySpreadConstraintArgs(
+        max_skew=1, topology_key=topology_key, when_unsatisfiable="DoNotSchedule" if hard else "ScheduleAnyway",
+        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)))
+
+
+def one_pod_per_node(pods: Mapping[str, str]) -> k8s.core.v1.AffinityArgs:
+    """Never two of these pods on one node."""
+    return k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+        required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
+            topology_key="kubernetes.io/hostname",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)))]))

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, rgw_peer
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import custom_resource, peer, pod_monitor_spec, service_peer
+from components.kube import config_map_env, custom_resource, peer, pod_monitor_spec, secret_env, service_peer, spread
 from components.relational import Database, database_egress
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
@@ -96,10 +96,7 @@ class Lakekeeper(pulumi.ComponentResource):
 
     def _deployment_spec(self) -> k8s.apps.v1.DeploymentSpecArgs:
         cfg = self._args.config
-        spread = k8s.core.v1.TopologySpreadConstraintArgs(
-            max_skew=1, topology_key="kubernetes.io/hostname",
-            when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)))
+        over_nodes = spread("kubernetes.io/hostname", selector_labels(NAME), hard=cfg.is_prod)
         return k8s.apps.v1.DeploymentSpecArgs(
             replicas=cfg.storage.lakehouse.catalog_replicas,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
@@ -112,7 +109,7 @@ class Lakekeeper(pulumi.ComponentResource):
                     security_context=restricted_pod(NONROOT),
                     init_containers=[self._container("migrate", ["migrate"], ports=False)],
                     containers=[self._container(NAME, ["serve"], ports=True)],
-                    topology_spread_constraints=[spread],
+                    topology_spread_constraints=[over_nodes],
                 ),
             ),
         )
@@ -134,17 +131,13 @@ class Lakekeeper(pulumi.ComponentResource):
     def _env(self) -> list[k8s.core.v1.EnvVarArgs]:
         db, lake = self._args.database, self._args.config.storage.lakehouse
 
-        def secret(name: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)))
-
         env = [
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_HOST_W", value=f"{db.cluster}-rw.{db.namespace}.svc"),
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_HOST_R", value=f"{db.cluster}-ro.{db.namespace}.svc"),
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_DATABASE", value=db.name),
-            secret("LAKEKEEPER__PG_USER", f"{db.cluster}-app", "username"),
-            secret("LAKEKEEPER__PG_PASSWORD", f"{db.cluster}-app", "password"),
-            secret("LAKEKEEPER__PG_ENCRYPTION_KEY", ENCRYPTION_KEY_SECRET, "key"),
+            secret_env("LAKEKEEPER__PG_USER", f"{db.cluster}-app", "username"),
+            secret_env("LAKEKEEPER__PG_PASSWORD", f"{db.cluster}-app", "password"),
+            secret_env("LAKEKEEPER__PG_ENCRYPTION_KEY", ENCRYPTION_KEY_SECRET, "key"),
         ]
         if lake.openid_provider_uri:
             env.append(k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__OPENID_PROVIDER_URI", value=lake.openid_provider_uri))
@@ -175,21 +168,14 @@ class Lakekeeper(pulumi.ComponentResource):
     def _warehouse_job(self, depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
         cfg = self._args.config
 
-        def claim(name: str, key: str, secret: bool) -> k8s.core.v1.EnvVarArgs:
-            source = (k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=BUCKET, key=key))
-                      if secret else k8s.core.v1.EnvVarSourceArgs(
-                          config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=BUCKET, key=key)))
-            return k8s.core.v1.EnvVarArgs(name=name, value_from=source)
-
         env = [
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER_URL", value=f"http://{NAME}.{self._namespace}.svc:{REST_PORT}"),
             k8s.core.v1.EnvVarArgs(name="WAREHOUSE", value=cfg.storage.lakehouse.warehouse),
             k8s.core.v1.EnvVarArgs(name="S3_ENDPOINT", value=cfg.storage.rgw_endpoint),
-            claim("BUCKET_NAME", "BUCKET_NAME", secret=False),
-            claim("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", secret=True),
-            claim("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", secret=True),
-            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER_TOKEN", value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=BOOTSTRAP_TOKEN_SECRET, key="token", optional=True))),
+            config_map_env("BUCKET_NAME", BUCKET, "BUCKET_NAME"),
+            secret_env("AWS_ACCESS_KEY_ID", BUCKET, "AWS_ACCESS_KEY_ID"),
+            secret_env("AWS_SECRET_ACCESS_KEY", BUCKET, "AWS_SECRET_ACCESS_KEY"),
+            secret_env("LAKEKEEPER_TOKEN", BOOTSTRAP_TOKEN_SECRET, "token", optional=True),
         ]
         labels = {**common_labels(PLANE), "app.kubernetes.io/name": SETUP_JOB}
         k8s.networking.v1.NetworkPolicy(

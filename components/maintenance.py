@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ceph import RGW_POD_PORT, rgw_peer
-from components.kube import peer, pod_monitor_spec
+from components.kube import peer, pod_monitor_spec, secret_env
 from components.lakekeeper import BUCKET, catalog_uri, lakekeeper_endpoint
 from components.namespaces import api_server_egress
 from components.security import restricted_container, restricted_pod
@@ -106,8 +106,7 @@ class IcebergMaintenance(pulumi.ComponentResource):
     def _cron_job(self) -> None:
         m = self._args.config.storage.lakehouse.maintenance
         env = [k8s.core.v1.EnvVarArgs(name="S3_ENDPOINT", value=self._args.config.storage.rgw_endpoint),
-               *(k8s.core.v1.EnvVarArgs(name=key, value_from=k8s.core.v1.EnvVarSourceArgs(
-                   secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=BUCKET, key=key))) for key in S3_KEYS)]
+               *(secret_env(key, BUCKET, key) for key in S3_KEYS)]
         container = k8s.core.v1.ContainerArgs(
             name=NAME, image=self._image(), env=env,
             # the job's main class on a local Flink environment: one maintenance pass, then exit

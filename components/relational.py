@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, rgw_peer
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import custom_resource, peer, pod_monitor_spec
+from components.kube import custom_resource, peer, pod_monitor_spec, secret_env
 from components.namespaces import api_server_egress
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -332,18 +332,13 @@ def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleAr
 def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
     """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler)."""
     secret = f"{db.cluster}-app"
-
-    def from_secret(name: str, key: str) -> k8s.core.v1.EnvVarArgs:
-        return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
-
     return [
         k8s.core.v1.EnvVarArgs(name="PGHOST", value=db.host),
         k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(POSTGRES_PORT)),
         k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=db.name),
         k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"),
-        from_secret("PGUSER", "username"),
-        from_secret("PGPASSWORD", "password"),
+        secret_env("PGUSER", secret, "username"),
+        secret_env("PGPASSWORD", secret, "password"),
     ]
 
 

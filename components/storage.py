@@ -19,7 +19,7 @@ from components.lakekeeper import CATALOG_CLIENTS, Lakekeeper, LakekeeperArgs, c
 from components.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
 from components.relational import Database
 from components.trino import trino_enabled, trino_object_user, trino_pods
-from components.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint
+from components.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint, vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 
@@ -71,6 +71,6 @@ class StoragePlane(pulumi.ComponentResource):
             "buckets": {bucket: f"{bucket} (ConfigMap and Secret {bucket})" for bucket in sorted(self.ceph.claims)},
             "icebergCatalogUri": catalog_uri(),
             "icebergWarehouse": cfg.storage.lakehouse.warehouse,
-            "vespa": vespa_endpoint().env[0][1],
+            "vespa": vespa_query_url(),
         }
         self.register_outputs(self.outputs)

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, ObjectUser, rgw_peer
 from components.credentials import GeneratedPassword
 from components.endpoints import PlatformEndpoint
-from components.kube import peer, service_peer
+from components.kube import peer, secret_env, service_peer, spread
 from components.lakekeeper import BUCKET as WAREHOUSE_BUCKET
 from components.lakekeeper import REST_PORT, catalog_uri
 from components.security import restricted_container, restricted_pod
@@ -163,11 +163,22 @@ class TrinoArgs:
 
 @dataclass(frozen=True)
 class _Role:
-    name: str
-    coordinator: bool
+    component: str       # coordinator | worker (app.kubernetes.io/component)
     replicas: int
     cpu: str
     memory: str
+
+    @property
+    def name(self) -> str:
+        return f"{NAME}-{self.component}"
+
+    @property
+    def coordinator(self) -> bool:
+        return self.component == "coordinator"
+
+    @property
+    def pods(self) -> dict[str, str]:
+        return {ROLE_LABEL: self.component, **selector_labels(NAME)}
 
 
 class Trino(pulumi.ComponentResource):
@@ -187,7 +198,7 @@ class Trino(pulumi.ComponentResource):
         for role in self._roles():
             files = {"config.properties": node_config(role.coordinator), "node.properties": node_properties(cfg),
                      "jvm.config": "\n".join(JVM_FLAGS) + "\n", "log.properties": "io.trino=INFO\n"}
-            k8s.core.v1.ConfigMap(role.name, metadata=self._metadata(role.name, role.name), data=files, opts=self._child())
+            k8s.core.v1.ConfigMap(role.name, metadata=self._metadata(role.name, role), data=files, opts=self._child())
             self._deployment(role, config_hash(files, catalog_text))
             if cfg.is_prod and not role.coordinator:
                 self._disruption_budget(role)
@@ -200,22 +211,19 @@ class Trino(pulumi.ComponentResource):
 
     def _roles(self) -> list[_Role]:
         trino = self._args.config.compute.trino
-        return [_Role(f"{NAME}-coordinator", True, 1, trino.coordinator_cpu, trino.coordinator_memory),
-                _Role(f"{NAME}-worker", False, trino.workers, trino.worker_cpu, trino.worker_memory)]
+        return [_Role("coordinator", 1, trino.coordinator_cpu, trino.coordinator_memory),
+                _Role("worker", trino.workers, trino.worker_cpu, trino.worker_memory)]
 
-    def _labels(self, role: str | None = None) -> dict[str, str]:
-        kind = {f"{NAME}-coordinator": "coordinator", f"{NAME}-worker": "worker"}.get(role or "")
-        return {**common_labels(PLANE), **selector_labels(NAME), **({ROLE_LABEL: kind} if kind else {})}
+    @staticmethod
+    def _labels(role: _Role | None = None) -> dict[str, str]:
+        return {**common_labels(PLANE), **(role.pods if role else selector_labels(NAME))}
 
     def _deployment(self, role: _Role, config_sha: str) -> None:
         cfg = self._args.config
-        labels = self._labels(role.name)
-        role_selector = {ROLE_LABEL: labels[ROLE_LABEL], **selector_labels(NAME)}
-        spread = [k8s.core.v1.TopologySpreadConstraintArgs(
-            max_skew=1, topology_key=key, label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),
-            when_unsatisfiable="DoNotSchedule" if cfg.is_prod and key == cfg.topology.zone_label else "ScheduleAnyway")
-            for key in (cfg.topology.zone_label, "kubernetes.io/hostname")]
-        k8s.apps.v1.Deployment(role.name, metadata=self._metadata(role.name, role.name), spec=k8s.apps.v1.DeploymentSpecArgs(
+        labels, role_selector = self._labels(role), role.pods
+        spreading = [spread(cfg.topology.zone_label, role_selector, hard=cfg.is_prod),
+                     spread("kubernetes.io/hostname", role_selector, hard=False)]
+        k8s.apps.v1.Deployment(role.name, metadata=self._metadata(role.name, role), spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=role.replicas,
             revision_history_limit=5,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),
@@ -227,7 +235,7 @@ class Trino(pulumi.ComponentResource):
                     # a worker drains before it stops (see _graceful_shutdown): up to twice shutdown.grace-period
                     # (2 minutes each) around its running tasks
                     termination_grace_period_seconds=60 if role.coordinator else WORKER_DRAIN_SECONDS,
-                    topology_spread_constraints=spread,
+                    topology_spread_constraints=spreading,
                     containers=[self._container(role)],
                     volumes=self._volumes(role),
                 ),
@@ -263,9 +271,7 @@ class Trino(pulumi.ComponentResource):
                    ("AWS_ACCESS_KEY_ID", keys, "AccessKey"), ("AWS_SECRET_ACCESS_KEY", keys, "SecretKey")]
         if cfg.storage.lakehouse.openid_provider_uri and cfg.compute.trino.catalog_token_uri:
             sources.append(("ICEBERG_OAUTH2_CREDENTIAL", CATALOG_CREDENTIAL_SECRET, "credential"))
-        return [k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
-            for variable, secret, key in sources]
+        return [secret_env(variable, secret, key) for variable, secret, key in sources]
 
     @staticmethod
     def _volumes(role: _Role) -> list[k8s.core.v1.VolumeArgs]:
@@ -283,10 +289,10 @@ class Trino(pulumi.ComponentResource):
         ]
 
     def _disruption_budget(self, role: _Role) -> None:
-        k8s.policy.v1.PodDisruptionBudget(role.name, metadata=self._metadata(role.name, role.name),
+        k8s.policy.v1.PodDisruptionBudget(role.name, metadata=self._metadata(role.name, role),
                                           spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                                              max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(
-                                                  match_labels={**selector_labels(NAME), ROLE_LABEL: "worker"})),
+                                              max_unavailable=1,
+                                              selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role.pods)),
                                           opts=self._child())
 
     def _network_policies(self) -> None:
@@ -319,7 +325,7 @@ class Trino(pulumi.ComponentResource):
             policy_types=["Ingress", "Egress"] if egress is not None else ["Ingress"],
             ingress=ingress, egress=egress), opts=self._child())
 
-    def _metadata(self, name: str, role: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+    def _metadata(self, name: str, role: _Role | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=self._labels(role))
 
     def _child(self) -> pulumi.ResourceOptions:

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.endpoints import PlatformEndpoint
-from components.kube import peer, service_peer
+from components.kube import one_pod_per_node, peer, service_peer
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
@@ -39,10 +39,13 @@ WRITABLE_ROOT_REASON = "Vespa's start scripts write below /opt/vespa outside its
 CONFIG_SERVER_RESOURCES = {"cpu": "1", "memory": "4Gi"}
 
 
+def vespa_query_url() -> str:
+    return f"http://{NAME}.{namespace_for(PLANE)}.svc:{QUERY_PORT}"
+
+
 def vespa_endpoint() -> PlatformEndpoint:
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=tuple(selector_labels(NAME).items()),
-                            ports=(QUERY_PORT,),
-                            env=(("VESPA_ENDPOINT", f"http://{NAME}.{namespace_for(PLANE)}.svc:{QUERY_PORT}"),))
+                            ports=(QUERY_PORT,), env=(("VESPA_ENDPOINT", vespa_query_url()),))
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class Vespa(pulumi.ComponentResource):
             if args.config.is_prod:
                 self._disruption_budget(role)
         self._network_policy()
-        self.register_outputs({"query": vespa_endpoint().env[0][1],
+        self.register_outputs({"query": vespa_query_url(),
                                "deploy": f"http://{NAME}-config.{self._namespace}.svc:{CONFIG_PORT}"})
 
     def _roles(self) -> list[_Role]:
@@ -105,10 +108,6 @@ class Vespa(pulumi.ComponentResource):
         readiness = None if role.readiness_port is None else k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path="/state/v1/health", port=role.readiness_port),
             period_seconds=10, failure_threshold=3)
-        one_per_node = k8s.core.v1.AffinityArgs(pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-            required_during_scheduling_ignored_during_execution=[k8s.core.v1.PodAffinityTermArgs(
-                topology_key="kubernetes.io/hostname",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={ROLE_LABEL: role.name}))]))
         volumes = [("var", "/opt/vespa/var", cfg.storage.vespa.storage_size), ("logs", "/opt/vespa/logs", "10Gi")]
         metadata = self._metadata(role.name, pod_labels, annotations={
             EXEMPT: "read-only-root-filesystem", f"{EXEMPT}-reason": WRITABLE_ROOT_REASON})
@@ -122,7 +121,7 @@ class Vespa(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False,
                     security_context=restricted_pod(VESPA_USER),
-                    affinity=one_per_node if cfg.is_prod else None,
+                    affinity=one_pod_per_node({ROLE_LABEL: role.name}) if cfg.is_prod else None,
                     containers=[k8s.core.v1.ContainerArgs(
                         name=NAME, image=VESPA_IMAGE, args=[role.args],
                         env=[k8s.core.v1.EnvVarArgs(name="VESPA_CONFIGSERVERS", value=configservers)],

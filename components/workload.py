@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from components.ceph import RGW_POD_PORT, Bucket, bucket_env, rgw_peer
 from components.endpoints import PlatformEndpoint
 from components.ingestion import CLIENT_DEFAULTS, CLIENT_DEFAULTS_PATH, TLS_PORT, KafkaClient, broker_peer, kafka_client_env
-from components.kube import peer, service_peer
+from components.kube import peer, service_peer, spread
 from components.relational import Database, database_egress, database_env
 from components.security import restricted_container, restricted_pod
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
@@ -141,17 +141,8 @@ class ServiceWorkload(pulumi.ComponentResource):
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         cfg = self._args.config
-        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._args.service.name))
-        return [
-            k8s.core.v1.TopologySpreadConstraintArgs(
-                max_skew=1, topology_key=cfg.topology.zone_label, label_selector=selector,
-                when_unsatisfiable="DoNotSchedule" if cfg.is_prod else "ScheduleAnyway",
-            ),
-            k8s.core.v1.TopologySpreadConstraintArgs(
-                max_skew=1, topology_key="kubernetes.io/hostname", label_selector=selector,
-                when_unsatisfiable="ScheduleAnyway",
-            ),
-        ]
+        pods = selector_labels(self._args.service.name)
+        return [spread(cfg.topology.zone_label, pods, hard=cfg.is_prod), spread("kubernetes.io/hostname", pods, hard=False)]
 
     def _service_spec(self) -> k8s.core.v1.ServiceSpecArgs:
         svc = self._args.service
