@@ -1,44 +1,10 @@
-"""Credentials the platform generates itself, kept only as Pulumi secrets.
+"""Where stacks created before the per-plane layout find their password provider.
 
-No `random` provider can be built offline here (its Go module is not served), so a password is a dynamic
-resource run by the SDK's own provider host (`pulumi-resource-pulumi-python`): created once, stored encrypted
-in the stack's state, unchanged on every later `pulumi up`, replaced only when its length changes.
+Pulumi stores a dynamic resource's provider pickled by module path (`components.credentials._PasswordProvider`)
+and unpickles it from state to refresh or delete the resource. The next `pulumi up` of such a stack records the
+new path (components/common/credentials.py); until then, this name keeps `refresh` and `destroy` working.
 """
 
-from __future__ import annotations
+from components.common.credentials import _PasswordProvider
 
-import secrets
-import string
-from typing import Any
-
-import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
-
-PASSWORD_LENGTH = 32   # characters of 62: about 190 bits
-ALPHABET = string.ascii_letters + string.digits
-
-
-def new_password(length: int) -> str:
-    """Letters and digits, a letter first: safe wherever a config re-parses it (NATS `$VAR`, JAAS, URLs)."""
-    return secrets.choice(string.ascii_letters) + "".join(secrets.choice(ALPHABET) for _ in range(length - 1))
-
-
-class _PasswordProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        length = int(props["length"])
-        return CreateResult(id_=f"password-{secrets.token_hex(8)}", outs={"length": length, "value": new_password(length)})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = int(olds.get("length", 0)) != int(news["length"])
-        return DiffResult(changes=changed, replaces=["length"] if changed else [], delete_before_replace=False)
-
-
-class GeneratedPassword(Resource):
-    """A random password of `length` letters and digits whose value exists only as a Pulumi secret."""
-
-    value: pulumi.Output[str]
-
-    def __init__(self, name: str, length: int = PASSWORD_LENGTH, opts: pulumi.ResourceOptions | None = None) -> None:
-        secret_value = pulumi.ResourceOptions(additional_secret_outputs=["value"])
-        super().__init__(_PasswordProvider(), name, {"length": length, "value": None},
-                         pulumi.ResourceOptions.merge(opts, secret_value))
+__all__ = ["_PasswordProvider"]

@@ -1,32 +1,50 @@
-"""The whole platform: the Kubernetes provider, the operators, the plane namespaces and every plane's services."""
+"""The whole platform, top to bottom as the runtime topology: the cluster's operators and plane namespaces, the
+five planes, the catalog's services of every plane wired to them, the edge in front, and the SLOs over it all.
+
+Each plane reads only its own settings (and the site: environment and failure domains); what one plane needs
+of another (a database, a bucket, a principal, an endpoint) is handed over here, by value.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cache import GatewayCache, GatewayCacheArgs, cache_endpoint
-from components.ceph import Bucket, catalog_buckets
-from components.compute import ComputePlane, ComputePlaneArgs, sql_gateway_endpoints, sql_reader, sql_routing_settings
-from components.control import ControlPlane, ControlPlaneArgs, nats_endpoint, nats_url
-from components.edge import Edge, EdgeArgs, flight_sql_host, gateway_settings
-from components.ingestion import IngestionPlane, IngestionPlaneArgs, KafkaClient, bootstrap_servers, kafka_clients
-from components.namespaces import PlaneNamespaces, PlaneNamespacesArgs
-from components.operators import Operators, OperatorsArgs
-from components.plane import PlaneServices, PlaneServicesArgs
-from components.relational import RelationalStatePlane, RelationalStatePlaneArgs, databases
-from components.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
-from components.storage import StoragePlane, StoragePlaneArgs, endpoints_for
+from components.cluster.namespaces import PlaneNamespaces, PlaneNamespacesArgs
+from components.cluster.operators import Operators, OperatorsArgs
+from components.common.endpoints import PlatformEndpoint
+from components.common.site import Site
+from components.compute.plane import (
+    ComputePlane,
+    ComputePlaneArgs,
+    sql_backends,
+    sql_gateway_endpoints,
+    sql_reader,
+    sql_routing_settings,
+)
+from components.compute.trino import trino_object_user, trino_pods
+from components.control.nats import nats_endpoint, nats_url
+from components.control.plane import ControlPlane, ControlPlaneArgs
+from components.edge.cache import GatewayCache, GatewayCacheArgs, cache_endpoint
+from components.edge.ingress import Edge, EdgeArgs, flight_sql_host, gateway_settings
+from components.ingestion.clients import KafkaClient, bootstrap_servers, kafka_clients
+from components.ingestion.plane import IngestionPlane, IngestionPlaneArgs
+from components.observability.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
+from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.services.planes import PlaneServices, PlaneServicesArgs
+from components.storage.ceph import Bucket, StorageAccess, catalog_buckets
+from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
-from foundry.config import StackConfig
+from foundry.config import KubernetesTarget, StackConfig
 from foundry.slos import load_slos
 from foundry.streams import StreamRegistry
 from foundry.topics import TopicRegistry
 
 
-def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
+def kubernetes_provider(target: KubernetesTarget) -> k8s.Provider:
     """Render mode writes manifests to a directory and needs no cluster; cluster mode targets a context."""
-    target = cfg.kubernetes
     if target.mode == "render":
         return k8s.Provider("kubernetes", render_yaml_to_directory=target.render_directory)
     return k8s.Provider("kubernetes", context=target.context, kubeconfig=target.kubeconfig,
@@ -35,41 +53,49 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
 
 def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
                    streams: StreamRegistry) -> dict[str, PlaneServices]:
-    provider = kubernetes_provider(cfg)
-    operators = Operators("operators", OperatorsArgs(config=cfg, provider=provider))
+    provider = kubernetes_provider(cfg.kubernetes)
+    site, access = Site.of(cfg), StorageAccess.of(cfg.storage)
+    trino = cfg.compute.trino
+
+    # the cluster: operators (official charts) and a namespace per plane
+    operators = Operators("operators", OperatorsArgs(operators=cfg.operators, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
+    namespaces_ready = list(namespaces.namespaces.values())
+
+    # the planes
     all_databases = databases(catalog)
     storage = StoragePlane("storage", StoragePlaneArgs(
-        config=cfg, catalog=catalog, provider=provider,
+        storage=cfg.storage, site=site, images=cfg.images, catalog=catalog, provider=provider,
         lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
+        object_users=[trino_object_user()] if trino.enabled else [],
+        query_engines=[trino_pods()] if trino.enabled else [],
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
-        namespaces_ready=list(namespaces.namespaces.values()),
+        namespaces_ready=namespaces_ready,
     ))
     RelationalStatePlane("relational", RelationalStatePlaneArgs(
-        config=cfg, databases=all_databases, provider=provider,
+        postgres=cfg.relational.postgres, storage=access, site=site, databases=all_databases, provider=provider,
         cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
         buckets_ready=[storage.ceph],
-        namespaces_ready=list(namespaces.namespaces.values()),
+        namespaces_ready=namespaces_ready,
         sql_reader=sql_reader(catalog),
     ))
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
-        config=cfg, catalog=catalog, registry=registry, provider=provider,
-        strimzi_ready=operators.ready("strimzi"), namespaces_ready=list(namespaces.namespaces.values()),
+        kafka=cfg.ingestion.kafka, site=site, block_storage_class=access.block_class, catalog=catalog,
+        registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), namespaces_ready=namespaces_ready,
     ))
     control = ControlPlane("control", ControlPlaneArgs(
-        config=cfg, catalog=catalog, streams=streams, provider=provider, nack_ready=operators.ready("nack"),
-        namespaces_ready=list(namespaces.namespaces.values()),
+        nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,
+        provider=provider, nack_ready=operators.ready("nack"), namespaces_ready=namespaces_ready,
     ))
-    endpoints = endpoints_for(cfg)
-    for service in (s for s in catalog.services if s.uses_nats):
-        endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
-    endpoints.setdefault("sql-bi-gateway-service", []).extend(sql_gateway_endpoints(cfg, all_databases))
-    endpoints.setdefault("gateway", []).append(cache_endpoint(cfg))
+    backends = sql_backends(catalog, all_databases, trino, cfg.relational.postgres)
     compute = ComputePlane("compute", ComputePlaneArgs(
-        config=cfg, catalog=catalog, databases=all_databases, provider=provider,
-        depends_on=[*namespaces.namespaces.values(), storage.ceph]))
+        trino=trino, lakehouse=cfg.storage.lakehouse, gateway=access.gateway, site=site, catalog=catalog,
+        backends=backends, provider=provider, depends_on=[*namespaces_ready, storage.ceph]))
     GatewayCache("gateway-cache", GatewayCacheArgs(
-        config=cfg, catalog=catalog, provider=provider, depends_on=list(namespaces.namespaces.values())))
+        cache=cfg.edge.cache, site=site, catalog=catalog, provider=provider, depends_on=namespaces_ready))
+
+    # every plane's catalog services, wired to what they use of the planes
+    endpoints = _service_endpoints(cfg, catalog, all_databases)
     clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
     buckets: dict[str, list[Bucket]] = {}
     for bucket in catalog_buckets(catalog):
@@ -77,24 +103,29 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
             plane,
-            PlaneServicesArgs(plane=plane, catalog=catalog, config=cfg, namespace=namespaces.name_of(plane),
-                              provider=provider, databases={db.owner: db for db in all_databases},
+            PlaneServicesArgs(plane=plane, catalog=catalog, sizing=cfg.workloads_for(plane), images=cfg.images, site=site,
+                              gateway=access.gateway, ingress_namespace=cfg.edge.ingress_namespace,
+                              namespace=namespaces.name_of(plane), provider=provider,
+                              databases={db.owner: db for db in all_databases},
                               kafka_clients=clients, buckets=buckets, endpoints=endpoints,
-                              settings={"gateway": gateway_settings(cfg),
-                                        "sql-bi-gateway-service": sql_routing_settings(cfg, catalog, all_databases)},
+                              settings={"gateway": gateway_settings(cfg.edge),
+                                        "sql-bi-gateway-service": sql_routing_settings(backends)},
                               depends_on=[namespaces, ingestion, control, storage.ceph]),
         )
         for plane in PLANES
     }
-    Edge("edge", EdgeArgs(config=cfg, catalog=catalog, provider=provider,
+
+    # the way in, and the objectives over it all
+    Edge("edge", EdgeArgs(edge=cfg.edge, catalog=catalog, provider=provider,
                           cert_manager_ready=operators.ready("cert-manager"), depends_on=[planes["edge"], planes["compute"]]))
     if cfg.is_prod:  # ADR-0012: development stacks are out of SLO scope
         ServiceLevelObjectives("slos", ServiceLevelObjectivesArgs(
-            config=cfg, slos=load_slos(), provider=provider, depends_on=list(namespaces.namespaces.values())))
+            monitoring=cfg.monitoring, slos=load_slos(), provider=provider, depends_on=namespaces_ready))
+
     pulumi.export("environment", cfg.environment)
     pulumi.export("endpoints", {
         "gateway": f"https://{cfg.edge.host}",
-        "flightSql": f"grpc+tls://{flight_sql_host(cfg)}:443",
+        "flightSql": f"grpc+tls://{flight_sql_host(cfg.edge)}:443",
         "icebergCatalog": storage.outputs["icebergCatalogUri"],
         "kafkaBootstrap": bootstrap_servers(),
         "nats": nats_url(),
@@ -108,3 +139,16 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
     pulumi.export("sqlBackends", compute.routes)
     return planes
+
+
+def _service_endpoints(cfg: StackConfig, catalog: Catalog,
+                       all_databases: Sequence[Database]) -> dict[str, list[PlatformEndpoint]]:
+    """What each catalog service reaches beyond other catalog services: the lakehouse catalog and search, NATS,
+    the Flight SQL gateway's backends, the gateway's cache."""
+    endpoints = endpoints_for(cfg.storage.lakehouse)
+    for service in (s for s in catalog.services if s.uses_nats):
+        endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
+    endpoints.setdefault("sql-bi-gateway-service", []).extend(
+        sql_gateway_endpoints(all_databases, cfg.compute.trino, cfg.relational.postgres))
+    endpoints.setdefault("gateway", []).append(cache_endpoint(cfg.edge.cache))
+    return endpoints

@@ -6,7 +6,7 @@ import os
 
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
 
-# Documented in the README: it protects dev's local state only, so it is no secret.
+# Documented in docs/state-and-secrets.md: it protects dev's local state only, so it is no secret.
 DEVELOPMENT_PASSPHRASE = "openfoundry-dev-only"
 
 
@@ -15,4 +15,4 @@ def refuse_development_passphrase(config: StackConfig, environ: dict[str, str] |
     if config.is_prod and env.get("PULUMI_CONFIG_PASSPHRASE") == DEVELOPMENT_PASSPHRASE:
         raise ConfigErrors([ConfigProblem(
             "PULUMI_CONFIG_PASSPHRASE", "the development passphrase",
-            "a team secrets provider for prod (README: State and secrets)")])
+            "a team secrets provider for prod (docs/state-and-secrets.md)")])

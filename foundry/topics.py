@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic.alias_generators import to_camel
 
 from foundry.catalog import Catalog
-from foundry.config import ConfigErrors, ConfigProblem, StackConfig, registry_entry_problem
+from foundry.config import ConfigErrors, ConfigProblem, Kafka, StackConfig, registry_entry_problem
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.yaml"
 SOURCE = "data/topics.yaml"
@@ -108,8 +108,8 @@ def grants_for(service: str, topics: Iterable[Topic]) -> list[Grant]:
     return grants
 
 
-def replicas_of(topic: Topic, cfg: StackConfig) -> int:
-    return topic.replicas or cfg.ingestion.kafka.replication_factor
+def replicas_of(topic: Topic, kafka: Kafka) -> int:
+    return topic.replicas or kafka.replication_factor
 
 
 # --- loading and checking --------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def _party_problems(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigPro
 def _replica_problems(topics: list[Topic], cfg: StackConfig) -> Iterable[ConfigProblem]:
     kafka = cfg.ingestion.kafka
     for topic in topics:
-        replicas = replicas_of(topic, cfg)
+        replicas = replicas_of(topic, kafka)
         if cfg.is_prod and replicas < MIN_PROD_REPLICAS:
             yield ConfigProblem(_where(topic, "replicas"), str(replicas), f"{MIN_PROD_REPLICAS} or more in prod")
         if replicas > kafka.brokers:

@@ -80,7 +80,7 @@ def backend_for(stack: str) -> tuple[str, str]:
     if not url:
         raise StackError(f"stack {stack} needs its team backend: set PULUMI_BACKEND_URL (for example "
                          "s3://openfoundry-state?endpoint=rgw.example.com&s3ForcePathStyle=true) "
-                         "and its secrets provider credentials; see README 'State and secrets'")
+                         "and its secrets provider credentials; see docs/state-and-secrets.md")
     return url, os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
 
 

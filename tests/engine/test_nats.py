@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.control import password_variable, server_config, user_permissions
+from components.control.nats import password_variable, server_config, user_permissions
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.streams import durable_consumers, load_streams
@@ -34,7 +34,7 @@ def test_the_server_accepts_the_generated_config(stack: str, nats_server: Path, 
     consumers = durable_consumers(load_streams(), catalog)
     users = {s.name: user_permissions(s, consumers) for s in catalog.services if s.uses_nats}
     conf = tmp_path / "nats.conf"
-    conf.write_text(server_config(config, users).replace("store_dir: /data", f"store_dir: {tmp_path / 'data'}"))
+    conf.write_text(server_config(config.control.nats, users).replace("store_dir: /data", f"store_dir: {tmp_path / 'data'}"))
     env = {"SERVER_NAME": "nats-0", **{password_variable(u): "x" * 24 for u in ["sys", "nack", *users]}}
     result = subprocess.run([str(nats_server), "-c", str(conf), "-t"], env=env, capture_output=True, text=True,
                             timeout=60)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.cache import CURRENT_PRIMARY, START_SENTINEL, START_VALKEY, max_memory_bytes, quorum, server_config
+from components.edge.cache import CURRENT_PRIMARY, START_SENTINEL, START_VALKEY, max_memory_bytes, quorum, server_config
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge
 from ops.stack import read_stack_values
@@ -71,7 +71,7 @@ def test_the_password_is_generated_and_kept_secret(prod_resources: list[Register
 
 
 def test_server_config_bounds_memory_and_keeps_an_append_only_file(prod_config: StackConfig) -> None:
-    text = server_config(prod_config)
+    text = server_config(prod_config.edge.cache)
     assert f"maxmemory {int(2 * 1024**3 * 0.8)}" in text and "maxmemory-policy volatile-lru" in text
     assert 'save ""' in text and "appendonly yes" in text
     assert max_memory_bytes("256Mi") == int(256 * 1024**2 * 0.8)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.ceph import ObjectUser
-from components.trino import iceberg_catalog, node_config, properties, trino_object_user
+from components.compute.trino import iceberg_catalog, node_config, properties, trino_object_user
+from components.storage.ceph import ObjectUser
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge
@@ -138,7 +138,8 @@ def test_properties_files_are_plain_key_values() -> None:
 
 
 def test_without_oidc_trino_talks_to_the_catalog_without_a_token(dev_config: StackConfig) -> None:
-    catalog = parse_properties(iceberg_catalog(dev_config, dev_config.storage.rgw_endpoint))
+    storage = dev_config.storage
+    catalog = parse_properties(iceberg_catalog(dev_config.compute.trino, storage.lakehouse, storage.rgw_endpoint))
     assert "iceberg.rest-catalog.security" not in catalog
 
 
@@ -210,6 +211,6 @@ def test_workers_drain_before_they_stop(prod_resources: list[Registered]) -> Non
 
 
 def test_rook_lets_claims_carry_a_bucket_policy() -> None:
-    from components.operators import chart_values
+    from components.cluster.operators import chart_values
 
     assert "bucketPolicy" in chart_values("rook-ceph")["obcAllowAdditionalConfigFields"].split(",")

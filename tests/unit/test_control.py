@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.control import JS_API_VERBS_DENIED, password_variable, server_config, user_permissions
+from components.control.nats import JS_API_VERBS_DENIED, password_variable, server_config, user_permissions
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, StackConfig
 from foundry.labels import namespace_for
@@ -62,7 +62,7 @@ def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catal
         assert sorted(s for s in subscribe if not s.startswith("_INBOX_")) == sorted(service.nats.subscribes)
         assert permissions["publish"]["deny"] == list(JS_API_VERBS_DENIED)
         assert all(service.name in p for p in publish if p.startswith(("$JS.API.CONSUMER", "$JS.ACK")))
-    config = server_config(prod_config, {"auth-service": {"publish": {"allow": ["auth.session.revoked"]}}})
+    config = server_config(prod_config.control.nats, {"auth-service": {"publish": {"allow": ["auth.session.revoked"]}}})
     assert f"password: ${password_variable('auth-service')}" in config and "NATS_PW_AUTH_SERVICE" in config
 
 

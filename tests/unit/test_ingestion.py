@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.ingestion import CLIENT_DEFAULTS, CLUSTER, OPENLINEAGE_HEADERS
+from components.ingestion.clients import CLIENT_DEFAULTS, CLUSTER, OPENLINEAGE_HEADERS
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from components.lakekeeper import CATALOG_CLIENTS, REGISTER_WAREHOUSE
+from components.storage.lakekeeper import CATALOG_CLIENTS, REGISTER_WAREHOUSE
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge

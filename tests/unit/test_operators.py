@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.operators import chart_values, operator_specs
+from components.cluster.operators import chart_values, operator_specs
 from foundry.versions import CHARTS
 from tests.mocks import Registered, of_type
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.ceph import BLOCK_POOL, ROOK_NAMESPACE
+from components.storage.ceph import BLOCK_POOL, ROOK_NAMESPACE
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
 from tests.mocks import Registered, by_metadata_name, of_type

@@ -1,0 +1,1 @@
+"""What the planes stand on in the cluster: the operators (official charts) and one namespace per plane."""

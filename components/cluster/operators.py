@@ -1,0 +1,151 @@
+"""The operators every plane's custom resources need, from their official Helm charts at pinned versions.
+
+`install: managed` renders each chart with `helm.v4.Chart` (inside the Kubernetes provider, like
+`helm template`: no Helm release, every child visible to policies). `install: external` declares them
+already installed (a platform team's own GitOps, or an offline render where no chart repository is
+reachable): nothing is registered, and the program says so in one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.storage.ceph import OBC_ADDITIONAL_CONFIG_FIELDS
+from foundry.config import Operators as OperatorSettings
+from foundry.labels import namespace_for
+from foundry.versions import CHARTS, ChartPin
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    key: str                   # entry in foundry.versions.CHARTS
+    namespace: str
+    pod_security: str          # what the operator's own pods need (Rook's CSI and OSD pods are privileged)
+    needs: tuple[str, ...] = ()
+
+
+def operator_specs() -> tuple[OperatorSpec, ...]:
+    """In install order; `needs` are the operators whose CRDs or webhooks a chart relies on."""
+    return (
+        OperatorSpec("cert-manager", "cert-manager", "restricted"),
+        OperatorSpec("rook-ceph", "rook-ceph", "privileged"),
+        OperatorSpec("ceph-csi-drivers", "rook-ceph", "privileged", needs=("rook-ceph",)),
+        OperatorSpec("strimzi", "strimzi", "restricted"),
+        OperatorSpec("cloudnative-pg", "cnpg-system", "restricted"),
+        # The Barman Cloud plugin must live in the CNPG operator's namespace and needs cert-manager.
+        OperatorSpec("plugin-barman-cloud", "cnpg-system", "restricted", needs=("cloudnative-pg", "cert-manager")),
+        OperatorSpec("nack", "nats-system", "restricted"),
+        OperatorSpec("flink-kubernetes-operator", "flink-system", "baseline", needs=("cert-manager",)),
+    )
+
+
+def chart_values(key: str) -> dict[str, Any]:
+    """The values each chart is installed with (documented chart parameters only)."""
+    operator_namespace = "rook-ceph"
+    values: dict[str, dict[str, Any]] = {
+        "cert-manager": {"crds": {"enabled": True}},
+        # Rook accepts only maxObjects and maxSize in a claim's additionalConfig unless told more:
+        # the warehouse claim grants Trino's RGW user by bucketPolicy (components/ceph.py)
+        "rook-ceph": {"crds": {"enabled": True}, "obcAllowAdditionalConfigFields": OBC_ADDITIONAL_CONFIG_FIELDS},
+        # Rook's own values for this chart: driver names must match Rook's provisioner names.
+        "ceph-csi-drivers": {
+            "operatorConfig": {
+                "namespace": operator_namespace,
+                "driverSpecDefaults": {
+                    "imageSet": {"name": "rook-csi-operator-image-set-configmap"},
+                    "nodePlugin": {"priorityClassName": "system-node-critical"},
+                    "controllerPlugin": {"priorityClassName": "system-cluster-critical"},
+                },
+            },
+            "drivers": {
+                "rbd": {"enabled": True, "name": f"{operator_namespace}.rbd.csi.ceph.com"},
+                "cephfs": {"enabled": True, "name": f"{operator_namespace}.cephfs.csi.ceph.com"},
+                "nfs": {"enabled": False},
+                "nvmeof": {"enabled": False},
+            },
+        },
+        "strimzi": {"watchNamespaces": [namespace_for("ingestion")]},
+        "cloudnative-pg": {"crds": {"create": True}},
+        "plugin-barman-cloud": {},
+        "nack": {"jetstream": {"nats": {"url": f"nats://nats.{namespace_for('control')}.svc:4222"}}},
+        "flink-kubernetes-operator": {"watchNamespaces": [namespace_for("storage")]},
+    }
+    return values[key]
+
+
+@dataclass(frozen=True)
+class OperatorsArgs:
+    operators: OperatorSettings
+    provider: k8s.Provider
+
+
+class Operators(pulumi.ComponentResource):
+    """cert-manager, Rook Ceph (+ ceph-csi-drivers), Strimzi, CloudNativePG (+ Barman Cloud plugin), NACK and
+    the Flink Kubernetes Operator."""
+
+    charts: dict[str, k8s.helm.v4.Chart]
+
+    def __init__(self, name: str, args: OperatorsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:platform:Operators", name, None, opts)
+        self.install = args.operators.install
+        self.charts = {}
+        if self.install == "external":
+            pulumi.log.info("operators: install=external: cert-manager, Rook Ceph, ceph-csi-drivers, Strimzi, "
+                            "CloudNativePG, Barman Cloud, NACK and Flink are expected to be installed already",
+                            resource=self)
+        else:
+            namespaces = self._namespaces(args.provider)
+            for spec in operator_specs():
+                self.charts[spec.key] = self._chart(spec, namespaces[spec.namespace], args.provider)
+        self.register_outputs({"install": self.install, "charts": sorted(self.charts)})
+
+    def ready(self, *keys: str) -> list[pulumi.Resource]:
+        """What a custom resource must depend on: the charts that install its CRDs (none when external)."""
+        return [self.charts[key] for key in keys if key in self.charts]
+
+    def _namespaces(self, provider: k8s.Provider) -> dict[str, k8s.core.v1.Namespace]:
+        levels: dict[str, str] = {}
+        for spec in operator_specs():
+            levels[spec.namespace] = _most_permissive(levels.get(spec.namespace), spec.pod_security)
+        return {
+            name: k8s.core.v1.Namespace(
+                name,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={
+                    "app.kubernetes.io/part-of": "openfoundry",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "pod-security.kubernetes.io/enforce": level,
+                }, annotations={
+                    # the charts' own traffic (webhooks, API server, metrics) is theirs to declare
+                    "policy.openfoundry.dev/exempt": "network-policy-per-namespace",
+                    "policy.openfoundry.dev/exempt-reason": "operator namespace: the chart's traffic is not modelled here",
+                }),
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            for name, level in levels.items()
+        }
+
+    def _chart(self, spec: OperatorSpec, namespace: k8s.core.v1.Namespace, provider: k8s.Provider) -> k8s.helm.v4.Chart:
+        pin: ChartPin = CHARTS[spec.key]
+        return k8s.helm.v4.Chart(
+            spec.key,
+            chart=pin.repository if pin.is_oci else pin.chart,
+            version=pin.version,
+            repository_opts=None if pin.is_oci else k8s.helm.v4.RepositoryOptsArgs(repo=pin.repository),
+            namespace=namespace.metadata.name,
+            values=chart_values(spec.key),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider,
+                depends_on=[namespace, *(self.charts[need] for need in spec.needs)],
+            ),
+        )
+
+
+_LEVELS = ("restricted", "baseline", "privileged")
+
+
+def _most_permissive(current: str | None, wanted: str) -> str:
+    return wanted if current is None else max(current, wanted, key=_LEVELS.index)

@@ -1,0 +1,1 @@
+"""The edge (ADR-0014): the Ingresses, their certificates, and the gateway's Valkey."""

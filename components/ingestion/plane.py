@@ -1,0 +1,273 @@
+"""The ingestion plane's data bus (ADR-0011): Strimzi Kafka in KRaft, rack-aware and durable.
+
+One Kafka cluster (`openfoundry`) with KafkaNodePools, a KafkaTopic per entry of the topic registry
+(data/topics.yaml), and a SCRAM-SHA-512 KafkaUser per catalog service on the data bus whose prefix ACLs are
+exactly what the registry grants it. Each service's password is generated here as a Pulumi secret and
+handed to the operator (a Secret beside the KafkaUser) and to the service (a Secret in its own namespace:
+a Secret cannot be read across namespaces). Every namespace with data-bus services gets the platform's
+client defaults (acks=all, idempotence, explicit commits, the OpenLineage header names) as a ConfigMap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.cluster.namespaces import api_server_egress
+from components.common.credentials import GeneratedPassword
+from components.common.kube import custom_resource, pod_monitor_spec
+from components.common.site import Site
+from components.ingestion.clients import (
+    CLIENT_DEFAULTS,
+    CLUSTER,
+    PLANE,
+    TLS_PORT,
+    KafkaClient,
+    bootstrap_servers,
+    client_defaults,
+    kafka_clients,
+)
+from foundry.catalog import Catalog
+from foundry.config import Kafka
+from foundry.labels import common_labels, namespace_for, selector_labels
+from foundry.topics import Grant, Topic, TopicRegistry, grants_for, replicas_of
+from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
+
+STRIMZI_API = "kafka.strimzi.io/v1"
+METRICS_CONFIG = f"{CLUSTER}-kafka-metrics"
+RACK_AWARE_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+
+@dataclass(frozen=True)
+class IngestionPlaneArgs:
+    kafka: Kafka
+    site: Site
+    block_storage_class: str
+    catalog: Catalog
+    registry: TopicRegistry
+    provider: k8s.Provider
+    strimzi_ready: Sequence[pulumi.Resource] = ()
+    namespaces_ready: Sequence[pulumi.Resource] = ()
+
+
+class IngestionPlane(pulumi.ComponentResource):
+    """The Kafka cluster, its node pools, topics, users, credentials and client defaults."""
+
+    kafka: pulumi.CustomResource
+    topics: dict[str, pulumi.CustomResource]
+    users: dict[str, pulumi.CustomResource]
+
+    def __init__(self, name: str, args: IngestionPlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:ingestion:IngestionPlane", name, None, opts)
+        self._args = args
+        self._namespace = namespace_for(PLANE)
+        self._clients = kafka_clients(args.catalog)
+        topics = args.registry.resolved()
+        metrics = self._metrics_config()
+        pools = [self._node_pool(pool, roles, replicas) for pool, roles, replicas in self._pool_layout()]
+        self.kafka = self._custom("Kafka", CLUSTER, self._kafka_spec(), depends_on=[metrics, *pools], stateful=True)
+        self.topics = {t.name: self._topic(t) for t in topics}
+        self.users = {c.service: self._user(c, topics) for c in self._clients}
+        self._client_defaults()
+        self._pod_monitor()
+        self._broker_egress()
+        self.register_outputs({
+            "bootstrap": bootstrap_servers(),
+            "topics": sorted(self.topics),
+            "principals": sorted(self.users),
+        })
+
+    # --- the cluster ------------------------------------------------------------------------------------
+
+    def _pool_layout(self) -> list[tuple[str, list[str], int]]:
+        kafka = self._args.kafka
+        if not self._args.site.prod and kafka.controllers == 1 and kafka.brokers == 1:
+            return [("dual-role", ["controller", "broker"], 1)]
+        return [("controllers", ["controller"], kafka.controllers), ("brokers", ["broker"], kafka.brokers)]
+
+    def _node_pool(self, pool: str, roles: list[str], replicas: int) -> pulumi.CustomResource:
+        site = self._args.site
+        pool_pods = {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": pool}
+        spread = [
+            {"maxSkew": 1, "topologyKey": site.zone_label, "labelSelector": {"matchLabels": pool_pods},
+             "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway"},
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": pool_pods},
+             "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway"},
+        ]
+        volume = {"id": 0, "type": "persistent-claim", "size": self._args.kafka.storage_size,
+                  "class": self._args.block_storage_class, "deleteClaim": False, "kraftMetadata": "shared"}
+        spec = {"replicas": replicas, "roles": roles, "storage": {"type": "jbod", "volumes": [volume]},
+                "template": {"pod": {"topologySpreadConstraints": spread}}}
+        return self._custom("KafkaNodePool", pool, spec, labels={"strimzi.io/cluster": CLUSTER}, stateful=True)
+
+    def _kafka_spec(self) -> dict[str, Any]:
+        kafka = self._args.kafka
+        rf, isr = kafka.replication_factor, kafka.min_insync_replicas
+        return {
+            "kafka": {
+                "version": KAFKA_VERSION,
+                "metadataVersion": KAFKA_METADATA_VERSION,
+                "rack": {"type": "topology-label", "topologyKey": self._args.site.zone_label},
+                "listeners": [{
+                    "name": "tls", "port": TLS_PORT, "type": "internal", "tls": True,
+                    "authentication": {"type": "scram-sha-512"},
+                    "networkPolicyPeers": [self._client_peer(c) for c in self._clients],
+                }],
+                # no superUsers: only the operator's own identities may bypass the ACLs
+                "authorization": {"type": "simple"},
+                "config": {
+                    "auto.create.topics.enable": False,
+                    "default.replication.factor": rf,
+                    "min.insync.replicas": isr,
+                    "offsets.topic.replication.factor": rf,
+                    "transaction.state.log.replication.factor": rf,
+                    "transaction.state.log.min.isr": isr,
+                    "share.coordinator.state.topic.replication.factor": rf,
+                    "share.coordinator.state.topic.min.isr": isr,
+                    "unclean.leader.election.enable": False,
+                    "replica.selector.class": RACK_AWARE_SELECTOR,
+                },
+                "metricsConfig": {"type": "jmxPrometheusExporter", "valueFrom": {
+                    "configMapKeyRef": {"name": METRICS_CONFIG, "key": "kafka-metrics-config.yml"}}},
+            },
+            "entityOperator": {"topicOperator": {}, "userOperator": {}},
+            "kafkaExporter": {"topicRegex": ".*", "groupRegex": ".*"},
+        }
+
+    @staticmethod
+    def _client_peer(client: KafkaClient) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": client.namespace}},
+                "podSelector": {"matchLabels": selector_labels(client.service)}}
+
+    # --- registry-driven resources -------------------------------------------------------------------------
+
+    def _topic(self, topic: Topic) -> pulumi.CustomResource:
+        kafka = self._args.kafka
+        config: dict[str, Any] = {"cleanup.policy": topic.cleanup_policy,
+                                  "min.insync.replicas": kafka.min_insync_replicas}
+        if "delete" in str(topic.cleanup_policy):
+            config["retention.ms"] = topic.retention_ms
+        spec = {"partitions": topic.partitions, "replicas": replicas_of(topic, kafka), "config": config}
+        labels = {"strimzi.io/cluster": CLUSTER, "openfoundry.io/topic-owner": topic.owner}
+        return self._custom("KafkaTopic", topic.name, spec, labels=labels, depends_on=[self.kafka], stateful=True)
+
+    def _user(self, client: KafkaClient, topics: list[Topic]) -> pulumi.CustomResource:
+        password = GeneratedPassword(f"kafka-{client.service}", opts=pulumi.ResourceOptions(parent=self))
+        password_secret = self._secret(client.password_secret, self._namespace, {"password": password.value})
+        jaas = password.value.apply(lambda value: (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{client.user}" password="{value}";'))
+        self._secret(client.secret, client.namespace, {
+            "username": pulumi.Output.from_input(client.user), "password": password.value, "sasl.jaas.config": jaas})
+        spec = {
+            "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
+                "secretKeyRef": {"name": client.password_secret, "key": "password"}}}},
+            "authorization": {"type": "simple", "acls": [_acl(g) for g in grants_for(client.service, topics)]},
+        }
+        return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER},
+                            depends_on=[self.kafka, password_secret])
+
+    def _secret(self, name: str, namespace: str, values: dict[str, pulumi.Output[str]]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{namespace}-{name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=common_labels(PLANE)),
+            type="Opaque",
+            string_data=values,
+            opts=self._child(),
+        )
+
+    def _client_defaults(self) -> None:
+        for namespace in sorted({c.namespace for c in self._clients}):
+            k8s.core.v1.ConfigMap(
+                f"{namespace}-{CLIENT_DEFAULTS}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CLIENT_DEFAULTS, namespace=namespace,
+                                                    labels=common_labels(PLANE)),
+                data=client_defaults(),
+                opts=self._child(),
+            )
+
+    # --- monitoring and network ----------------------------------------------------------------------------
+
+    def _metrics_config(self) -> k8s.core.v1.ConfigMap:
+        return k8s.core.v1.ConfigMap(
+            METRICS_CONFIG,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_CONFIG, namespace=self._namespace,
+                                                labels=common_labels(PLANE)),
+            data={"kafka-metrics-config.yml": yaml.safe_dump(JMX_EXPORTER_RULES, sort_keys=False)},
+            opts=self._child(),
+        )
+
+    def _pod_monitor(self) -> None:
+        spec = pod_monitor_spec({"strimzi.io/cluster": CLUSTER}, port="tcp-prometheus", path="/metrics")
+        self._custom("PodMonitor", f"{CLUSTER}-kafka", spec, api_version="monitoring.coreos.com/v1", needs_strimzi=False)
+
+    def _broker_egress(self) -> None:
+        """The namespace denies all egress; Kafka pods talk to each other, and the rack init container asks
+        the API server for its node's zone label."""
+        cluster_pods = {"strimzi.io/cluster": CLUSTER}
+        k8s.networking.v1.NetworkPolicy(
+            f"{CLUSTER}-kafka-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{CLUSTER}-kafka-egress", namespace=self._namespace,
+                                                labels=common_labels(PLANE)),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster_pods),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster_pods))]),
+                    api_server_egress(),
+                ],
+            ),
+            opts=self._child(),
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _child(self, depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False) -> pulumi.ResourceOptions:
+        keep = self._args.site.keeps(stateful)
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                      depends_on=[*self._args.namespaces_ready, *depends_on],
+                                      protect=keep, retain_on_delete=keep)
+
+    def _custom(self, kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None,
+                depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
+                api_version: str = STRIMZI_API, needs_strimzi: bool = True) -> pulumi.CustomResource:
+        ready = list(self._args.strimzi_ready) if needs_strimzi else []
+        return custom_resource(api_version, kind, name, self._namespace, {**common_labels(PLANE), **(labels or {})}, spec,
+                               self._child(depends_on=[*ready, *depends_on], stateful=stateful))
+
+
+def _acl(grant: Grant) -> dict[str, Any]:
+    return {"resource": {"type": grant.resource, "name": grant.prefix, "patternType": "prefix"},
+            "operations": list(grant.operations)}
+
+
+# Prometheus JMX exporter rules for the brokers and controllers: request rates and latencies (the producer-ack
+# SLO of ADR-0012 reads Produce TotalTimeMs and the error rates), replication health, and log sizes.
+JMX_EXPORTER_RULES: dict[str, Any] = {
+    "lowercaseOutputName": True,
+    "lowercaseOutputLabelNames": True,
+    "rules": [
+        {"pattern": r"kafka.network<type=RequestMetrics, name=TotalTimeMs, request=(.+)><>(\d+)thPercentile",
+         "name": "kafka_network_requestmetrics_totaltimems", "type": "GAUGE",
+         "labels": {"request": "$1", "quantile": "0.$2"}},
+        {"pattern": r"kafka.network<type=RequestMetrics, name=(Requests|Errors)PerSec, request=([^,>]+)"
+                    r"(?:, error=([^,>]+))?(?:, version=[^,>]+)?><>Count",
+         "name": "kafka_network_requestmetrics_$1_total", "type": "COUNTER",
+         "labels": {"request": "$2", "error": "$3"}},
+        {"pattern": r"kafka.server<type=ReplicaManager, name=(UnderReplicatedPartitions|UnderMinIsrPartitionCount|"
+                    r"OfflineReplicaCount|PartitionCount|LeaderCount)><>Value",
+         "name": "kafka_server_replicamanager_$1", "type": "GAUGE"},
+        {"pattern": r"kafka.server<type=BrokerTopicMetrics, name=(.+)PerSec(?:, topic=(.+))?><>Count",
+         "name": "kafka_server_brokertopicmetrics_$1_total", "type": "COUNTER", "labels": {"topic": "$2"}},
+        {"pattern": r"kafka.controller<type=(KafkaController|ControllerStats), name=(.+)><>(Value|Count)",
+         "name": "kafka_controller_$1_$2", "type": "GAUGE"},
+        {"pattern": r"kafka.log<type=Log, name=Size, topic=(.+), partition=(.+)><>Value",
+         "name": "kafka_log_log_size", "type": "GAUGE", "labels": {"topic": "$1", "partition": "$2"}},
+    ],
+}

@@ -1,0 +1,125 @@
+"""ADR-0012's SLOs as Prometheus rules and Grafana dashboards (prod only: development is out of SLO scope).
+
+Per SLO: recording rules for the error ratio over every alert window and the 30-day window, the error budget
+left, and multi-window burn-rate alerts (fast and slow pages, a ticket). Dashboards are ConfigMaps labelled
+for Grafana's dashboard sidecar: one per SLO layer, and one for the Iceberg table metrics of the blueprint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from foundry.config import Monitoring
+from foundry.labels import common_labels, namespace_for
+from foundry.slos import BURN_RATE_ALERTS, OBJECTIVE, WINDOWS, Slo, SloCatalog
+
+PLANE = "control"   # the observability objects live beside the control services
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+ICEBERG_METRICS = ("iceberg_table_snapshot_count", "iceberg_table_data_files", "iceberg_table_total_records",
+                   "iceberg_table_total_size_bytes")
+
+
+def recording_rules(slo: Slo, window: str) -> list[dict[str, Any]]:
+    rules = [{"record": f"slo:{slo.record}:error_ratio_rate{w}", "expr": slo.error_ratio(w)}
+             for w in (*WINDOWS, window)]
+    budget = 1 - OBJECTIVE
+    rules.append({"record": f"slo:{slo.record}:error_budget_remaining",
+                  "expr": f"1 - (slo:{slo.record}:error_ratio_rate{window} / {budget:g})"})
+    return rules
+
+
+def alert_rules(slo: Slo) -> list[dict[str, Any]]:
+    budget = 1 - OBJECTIVE
+    alerts = []
+    for alert in BURN_RATE_ALERTS:
+        threshold = f"{alert.factor * budget:g}"
+        alerts.append({
+            "alert": f"SLOBurn{slo.record.title().replace('_', '')}{alert.long}",
+            "expr": (f"slo:{slo.record}:error_ratio_rate{alert.long} > {threshold} and "
+                     f"slo:{slo.record}:error_ratio_rate{alert.short} > {threshold}"),
+            "labels": {"severity": alert.severity, "slo": slo.name, "plane": slo.plane},
+            "annotations": {
+                "summary": f"{slo.layer}: error budget burning at {alert.factor:g}x over {alert.long}",
+                "description": (f"More than {alert.factor * budget:.1%} of events over {alert.long} (and {alert.short}) "
+                                f"are slower than the p99 target of {slo.p99 * 1000:g} ms (ADR-0012)."),
+            },
+        })
+    return alerts
+
+
+def slo_dashboard(slo: Slo, window: str) -> dict[str, Any]:
+    targets = [(q, slo.quantile(q)) for q in (0.5, 0.99, 0.999)]
+    panels = [
+        _panel(1, "Latency quantiles (s)", [{"expr": expr, "legendFormat": f"p{q * 100:g}"} for q, expr in targets],
+               thresholds=[slo.p50, slo.p99, slo.p999]),
+        _panel(2, f"Error budget remaining ({window})", [{"expr": f"slo:{slo.record}:error_budget_remaining"}],
+               kind="stat"),
+        _panel(3, "Error ratio by window", [{"expr": f"slo:{slo.record}:error_ratio_rate{w}", "legendFormat": w}
+                                           for w in WINDOWS]),
+    ]
+    return _dashboard(f"openfoundry-slo-{slo.name}", f"SLO: {slo.layer}", panels)
+
+
+def iceberg_dashboard() -> dict[str, Any]:
+    panels = [_panel(i, metric.removeprefix("iceberg_table_").replace("_", " "),
+                     [{"expr": f"sum by (table) ({metric})", "legendFormat": "{{table}}"}])
+              for i, metric in enumerate(ICEBERG_METRICS, start=1)]
+    panels.append(_panel(len(panels) + 1, "compaction duration p99 (s)", [{
+        "expr": "histogram_quantile(0.99, sum by (le) (rate(iceberg_compaction_duration_seconds_bucket[1h])))"}]))
+    return _dashboard("openfoundry-iceberg-tables", "Iceberg tables (lakehouse blueprint)", panels)
+
+
+def _panel(panel_id: int, title: str, targets: list[dict[str, str]], kind: str = "timeseries",
+           thresholds: Sequence[float] = ()) -> dict[str, Any]:
+    steps = [{"color": "green", "value": None}] + [
+        {"color": color, "value": value} for color, value in zip(("yellow", "orange", "red"), thresholds, strict=False)]
+    return {"id": panel_id, "type": kind, "title": title,
+            "gridPos": {"h": 8, "w": 12, "x": 12 * ((panel_id - 1) % 2), "y": 8 * ((panel_id - 1) // 2)},
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "fieldConfig": {"defaults": {"thresholds": {"mode": "absolute", "steps": steps}}, "overrides": []},
+            "targets": [{"refId": chr(ord("A") + i), **t} for i, t in enumerate(targets)]}
+
+
+def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"uid": uid, "title": title, "schemaVersion": 39, "tags": ["openfoundry", "slo"], "timezone": "utc",
+            "time": {"from": "now-24h", "to": "now"}, "panels": panels,
+            "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]}}
+
+
+@dataclass(frozen=True)
+class ServiceLevelObjectivesArgs:
+    monitoring: Monitoring
+    slos: SloCatalog
+    provider: k8s.Provider
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class ServiceLevelObjectives(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ServiceLevelObjectivesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:platform:ServiceLevelObjectives", name, None, opts)
+        namespace = namespace_for(PLANE)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        rule_labels = {**common_labels(PLANE), **args.monitoring.rule_labels}
+        groups = []
+        for slo in args.slos.slos:
+            groups.append({"name": f"slo-{slo.name}-records", "rules": recording_rules(slo, args.slos.window)})
+            groups.append({"name": f"slo-{slo.name}-alerts", "rules": alert_rules(slo)})
+        k8s.apiextensions.CustomResource(
+            "openfoundry-slos-prometheusrule", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="openfoundry-slos", namespace=namespace, labels=rule_labels),
+            spec={"groups": groups}, opts=child)
+        dashboards = {f"slo-{s.name}": slo_dashboard(s, args.slos.window) for s in args.slos.slos}
+        dashboards["iceberg-tables"] = iceberg_dashboard()
+        for key, dashboard in dashboards.items():
+            k8s.core.v1.ConfigMap(
+                f"dashboard-{key}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"dashboard-{key}", namespace=namespace,
+                                                    labels={**common_labels(PLANE), **DASHBOARD_LABEL}),
+                data={f"{key}.json": json.dumps(dashboard, indent=1, sort_keys=True)}, opts=child)
+        self.register_outputs({"slos": [s.name for s in args.slos.slos], "dashboards": sorted(dashboards)})

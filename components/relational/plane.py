@@ -1,0 +1,350 @@
+"""The relational state plane (ADR-0010): CloudNativePG is the only way this platform runs Postgres.
+
+One CNPG `Cluster` per service that owns relational state, plus Lakekeeper's catalog database. Each cluster
+lives in its owner's namespace (a Secret cannot be read across namespaces, and the owner reads the cluster's
+`<cluster>-app` Secret), archives WAL and base backups through the Barman Cloud plugin to its own RGW bucket,
+and is closed by a NetworkPolicy to everyone but its owner and the CNPG operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster.namespaces import api_server_egress
+from components.common.credentials import GeneratedPassword
+from components.common.endpoints import PlatformEndpoint
+from components.common.kube import custom_resource, peer, pod_monitor_spec, secret_env
+from components.common.site import Site
+from components.storage.ceph import StorageAccess
+from foundry.catalog import Catalog
+from foundry.config import Postgres
+from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
+from foundry.versions import POSTGRES_IMAGE
+
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+CNPG_OPERATOR_NAMESPACE = "cnpg-system"
+POSTGRES_PORT = 5432
+PLANE = "relational"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database and the workload that owns it."""
+
+    owner: str            # catalog service (or platform component) that alone may connect
+    namespace: str
+    vector: bool = False
+    pooled: bool = False
+    sql_readable: bool = False
+
+    @property
+    def cluster(self) -> str:
+        return f"pg-{self.owner}"
+
+    @property
+    def name(self) -> str:
+        return self.owner.replace("-", "_")
+
+    @property
+    def bucket(self) -> str:
+        return f"pg-backups-{self.owner}"
+
+    @property
+    def pooler(self) -> str:
+        return f"{self.cluster}-pooler-rw"
+
+    @property
+    def object_store(self) -> str:
+        return f"{self.cluster}-backups"
+
+    @property
+    def host(self) -> str:
+        service = self.pooler if self.pooled else f"{self.cluster}-rw"
+        return f"{service}.{self.namespace}.svc"
+
+    @property
+    def reader_secret(self) -> str:
+        return f"{self.cluster}-sql-reader"
+
+    def read_only_host(self, instances: int) -> str:
+        """The replicas when there are any (reads never load the primary), else any instance."""
+        return f"{self.cluster}-{'ro' if instances > 1 else 'r'}.{self.namespace}.svc"
+
+
+# The read-only role of a sqlReadable database: every table, nothing else (Postgres's predefined pg_read_all_data).
+SQL_READER_ROLE = "sql_bi_reader"
+SQL_READER_CONNECTIONS = 20
+
+
+@dataclass(frozen=True)
+class SqlReader:
+    """The one service that reads sqlReadable databases: the Flight SQL gateway's Postgres route."""
+
+    service: str
+    namespace: str
+
+
+def databases(catalog: Catalog) -> list[Database]:
+    """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
+    services = {s.name: s for s in catalog.services}
+    return [
+        Database(owner, namespace_for(plane), vector=owner in services and services[owner].vector,
+                 pooled=owner in services and services[owner].pooled,
+                 sql_readable=owner in services and services[owner].sql_readable)
+        for owner, plane in catalog.database_owners().items()
+    ]
+
+
+@dataclass(frozen=True)
+class RelationalStatePlaneArgs:
+    postgres: Postgres
+    storage: StorageAccess
+    site: Site
+    databases: Sequence[Database]
+    provider: k8s.Provider
+    cnpg_ready: Sequence[pulumi.Resource] = ()       # CloudNativePG and the Barman Cloud plugin charts
+    buckets_ready: Sequence[pulumi.Resource] = ()    # Rook, which serves ObjectBucketClaims
+    namespaces_ready: Sequence[pulumi.Resource] = ()
+    sql_reader: SqlReader | None = None
+
+
+class RelationalStatePlane(pulumi.ComponentResource):
+    clusters: dict[str, pulumi.CustomResource]
+
+    def __init__(self, name: str, args: RelationalStatePlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:relational:RelationalStatePlane", name, None, opts)
+        self._args = args
+        self.clusters = {db.owner: self._database(db) for db in args.databases}
+        recover = args.postgres.recover_from
+        if recover is not None:
+            origin = next(db for db in args.databases if db.cluster == recover.cluster)
+            self._recovery_cluster(origin, recover.target_time)
+        self.register_outputs({"clusters": {db.owner: db.cluster for db in args.databases}})
+
+    # --- one database ------------------------------------------------------------------------------------
+
+    def _database(self, db: Database) -> pulumi.CustomResource:
+        claim = self._bucket_claim(db)
+        store = self._object_store(db, claim)
+        reader = self._reader_secrets(db) if self._reads(db) else []
+        cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db, db.cluster),
+                               depends_on=[store, *reader], stateful=True)
+        self._custom(db, "postgresql.cnpg.io/v1", "ScheduledBackup", f"{db.cluster}-nightly", {
+            "schedule": self._args.postgres.backup_schedule,
+            "backupOwnerReference": "self",
+            "immediate": True,
+            "cluster": {"name": db.cluster},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_PLUGIN},
+        }, depends_on=[cluster])
+        if db.vector:
+            self._custom(db, "postgresql.cnpg.io/v1", "Database", f"{db.cluster}-{db.name.replace('_', '-')}", {
+                "name": db.name,
+                "owner": db.name,
+                "cluster": {"name": db.cluster},
+                "extensions": [{"name": "vector", "ensure": "present"}],
+            }, depends_on=[cluster])
+        if db.pooled:
+            self._custom(db, "postgresql.cnpg.io/v1", "Pooler", db.pooler, {
+                "cluster": {"name": db.cluster},
+                "instances": self._args.postgres.pooler_instances,
+                "type": "rw",
+                "pgbouncer": {"poolMode": "transaction"},
+            }, depends_on=[cluster])
+        self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, pod_monitor_spec({"cnpg.io/cluster": db.cluster}),
+                     depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
+        self._network_policy(db, db.cluster)
+        self._egress_policy(db, db.cluster)
+        return cluster
+
+    def _cluster_spec(self, db: Database, name: str, bootstrap: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The spec of cluster `name` serving `db`; a cluster not named after `db` archives under its own name."""
+        pg, site = self._args.postgres, self._args.site
+        postgresql: dict[str, Any] = {"parameters": dict(pg.parameters)} if pg.parameters else {}
+        if pg.synchronous_replicas > 0:
+            postgresql["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
+        archiver: dict[str, Any] = {"barmanObjectName": db.object_store}
+        if name != db.cluster:
+            archiver["serverName"] = name
+        spec: dict[str, Any] = {
+            "instances": pg.instances,
+            "imageName": POSTGRES_IMAGE,
+            "enablePDB": True,
+            "storage": {"size": pg.storage_size, "storageClass": self._args.storage.block_class},
+            "bootstrap": bootstrap or {"initdb": {"database": db.name, "owner": db.name}},
+            "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": archiver}],
+            "affinity": {"enablePodAntiAffinity": True, "podAntiAffinityType": "required" if site.prod else "preferred",
+                         "topologyKey": "kubernetes.io/hostname"},
+            "topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": site.zone_label,
+                "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"cnpg.io/cluster": name}},
+            }],
+            "inheritedMetadata": {"labels": {**common_labels(PLANE), NAME_LABEL: name}},
+        }
+        if postgresql:
+            spec["postgresql"] = postgresql
+        if self._reads(db) and name == db.cluster:
+            spec["managed"] = {"roles": [{
+                "name": SQL_READER_ROLE, "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
+                "connectionLimit": SQL_READER_CONNECTIONS, "passwordSecret": {"name": db.reader_secret},
+                "comment": "read-only route of the Flight SQL gateway",
+            }]}
+        return spec
+
+    def _reads(self, db: Database) -> bool:
+        return db.sql_readable and self._args.sql_reader is not None
+
+    def _reader_secrets(self, db: Database) -> list[k8s.core.v1.Secret]:
+        """The reader role's password: CNPG reads it beside the cluster, the reading service in its own namespace."""
+        assert self._args.sql_reader is not None
+        password = GeneratedPassword(db.reader_secret, opts=pulumi.ResourceOptions(parent=self))
+        return [k8s.core.v1.Secret(
+            f"{namespace}-{db.reader_secret}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=db.reader_secret, namespace=namespace, labels=common_labels(PLANE)),
+            type="kubernetes.io/basic-auth",
+            string_data={"username": pulumi.Output.from_input(SQL_READER_ROLE), "password": password.value},
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                        depends_on=list(self._args.namespaces_ready)))
+            for namespace in dict.fromkeys([db.namespace, self._args.sql_reader.namespace])]
+
+    def _bucket_claim(self, db: Database) -> pulumi.CustomResource:
+        return self._custom(db, "objectbucket.io/v1alpha1", "ObjectBucketClaim", db.bucket, {
+            "bucketName": db.bucket,
+            "storageClassName": self._args.storage.bucket_class,
+        }, stateful=True, needs=self._args.buckets_ready)
+
+    def _object_store(self, db: Database, claim: pulumi.CustomResource) -> pulumi.CustomResource:
+        credentials = db.bucket  # the claim's Secret is named after the claim
+        return self._custom(db, "barmancloud.cnpg.io/v1", "ObjectStore", db.object_store, {
+            "retentionPolicy": f"{self._args.postgres.backup_retention_days}d",
+            "configuration": {
+                "destinationPath": f"s3://{db.bucket}/",
+                "endpointURL": self._args.storage.gateway.endpoint,
+                "s3Credentials": {
+                    "accessKeyId": {"name": credentials, "key": "AWS_ACCESS_KEY_ID"},
+                    "secretAccessKey": {"name": credentials, "key": "AWS_SECRET_ACCESS_KEY"},
+                },
+                "wal": {"compression": "gzip"},
+                "data": {"compression": "gzip"},
+            },
+        }, depends_on=[claim])
+
+    def _recovery_cluster(self, origin: Database, target_time: str) -> None:
+        """A new cluster restored from `origin`'s backups to a point in time; it archives under its own name."""
+        name = f"{origin.cluster}-pitr"
+        bootstrap = {"recovery": {"source": origin.cluster, "database": origin.name, "owner": origin.name,
+                                  "recoveryTarget": {"targetTime": target_time}}}
+        spec = self._cluster_spec(origin, name, bootstrap=bootstrap)
+        spec["externalClusters"] = [{
+            "name": origin.cluster,
+            "plugin": {"name": BARMAN_PLUGIN,
+                       "parameters": {"barmanObjectName": origin.object_store, "serverName": origin.cluster}},
+        }]
+        self._custom(origin, "postgresql.cnpg.io/v1", "Cluster", name, spec,
+                     depends_on=[self.clusters[origin.owner]], stateful=True)
+        self._network_policy(origin, name)
+        self._egress_policy(origin, name)
+
+    def _network_policy(self, db: Database, cluster: str) -> None:
+        """Only the owner (and the pooler, which the owner reaches), the CNPG operator and, for a sqlReadable
+        database, the SQL reader may connect (the reader's role reads, nothing more)."""
+        owner_peer = peer(pods=selector_labels(db.owner))
+        operator_peer = peer(CNPG_OPERATOR_NAMESPACE)
+        pooler_peer = peer(pods={"cnpg.io/poolerName": db.pooler})
+        peers = [owner_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
+        if self._reads(db) and cluster == db.cluster and self._args.sql_reader is not None:
+            reader = self._args.sql_reader
+            peers.append(peer(reader.namespace, selector_labels(reader.service)))
+        k8s.networking.v1.NetworkPolicy(
+            f"{cluster}-access",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{cluster}-access", namespace=db.namespace,
+                                                labels=common_labels(PLANE)),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"cnpg.io/cluster": cluster}),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=peers, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                    # instance manager status (8000) for the operator, replication (5432) between instances
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[operator_peer], ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=8000, protocol="TCP"),
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[peer(pods={"cnpg.io/cluster": cluster})],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                        depends_on=list(self._args.namespaces_ready)),
+        )
+
+    def _egress_policy(self, db: Database, cluster: str) -> None:
+        """What the instances (and the pooler) may reach: each other, the API server, the backups' RGW."""
+        instances = {"cnpg.io/cluster": cluster}
+        # pooler pods carry cnpg.io/cluster too: they get their own, narrower policy below
+        not_poolers = [k8s.meta.v1.LabelSelectorRequirementArgs(key="cnpg.io/poolerName", operator="DoesNotExist")]
+        to_instances = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[peer(pods=instances)],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in (POSTGRES_PORT, 8000)])
+        to_rgw = self._args.storage.gateway.egress_rule()
+        selectors = [(f"{cluster}-egress", not_poolers, instances, [to_instances, to_rgw, api_server_egress()])]
+        if db.pooled and cluster == db.cluster:
+            selectors.append((f"{db.pooler}-egress", [], {"cnpg.io/poolerName": db.pooler},
+                              [to_instances, api_server_egress()]))
+        for name, expressions, pods, egress in selectors:
+            k8s.networking.v1.NetworkPolicy(
+                name,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=db.namespace, labels=common_labels(PLANE)),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pods, match_expressions=expressions or None),
+                    policy_types=["Egress"], egress=egress),
+                opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                            depends_on=list(self._args.namespaces_ready)),
+            )
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _custom(self, db: Database, api_version: str, kind: str, name: str, spec: dict[str, Any],
+                depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
+                needs: Sequence[pulumi.Resource] | None = None) -> pulumi.CustomResource:
+        prod = self._args.site.prod
+        ready = [*self._args.namespaces_ready, *(self._args.cnpg_ready if needs is None else needs)]
+        return custom_resource(api_version, kind, name, db.namespace, common_labels(PLANE), spec, pulumi.ResourceOptions(
+            parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
+            protect=stateful and prod, retain_on_delete=stateful and prod))
+
+
+def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    """The owner's way to its database: the pooler when there is one, else the instances."""
+    target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=[peer(pods=target)],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
+    )
+
+
+def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
+    """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler)."""
+    secret = f"{db.cluster}-app"
+    return [
+        k8s.core.v1.EnvVarArgs(name="PGHOST", value=db.host),
+        k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(POSTGRES_PORT)),
+        k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=db.name),
+        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"),
+        secret_env("PGUSER", secret, "username"),
+        secret_env("PGPASSWORD", secret, "password"),
+    ]
+
+
+def sql_reader_endpoint(db: Database, instances: int) -> PlatformEndpoint:
+    """The reading service's way to a sqlReadable database: its replicas, as the read-only role."""
+    variable = f"SQL_BACKEND_POSTGRES_{db.owner.upper().replace('-', '_')}"
+    return PlatformEndpoint(namespace=db.namespace, pods=(("cnpg.io/cluster", db.cluster),), ports=(POSTGRES_PORT,),
+                            env=(), secret=db.reader_secret,
+                            secret_env=((f"{variable}_USER", "username"), (f"{variable}_PASSWORD", "password")))

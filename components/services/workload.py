@@ -1,0 +1,235 @@
+"""The workload every OpenFoundry service runs as: one catalog entry in, a production Deployment out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common.endpoints import PlatformEndpoint
+from components.common.kube import peer, service_peer, spread
+from components.common.security import restricted_container, restricted_pod
+from components.common.site import Site
+from components.ingestion.clients import (
+    CLIENT_DEFAULTS,
+    CLIENT_DEFAULTS_PATH,
+    TLS_PORT,
+    KafkaClient,
+    broker_peer,
+    kafka_client_env,
+)
+from components.relational.plane import Database, database_egress, database_env
+from components.storage.ceph import Bucket, ObjectGateway, bucket_env
+from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
+from foundry.config import Images, Workloads
+from foundry.labels import selector_labels, service_labels
+
+RUN_AS = 10001
+HEALTH_PATH = "/healthz"
+
+
+@dataclass(frozen=True)
+class ServiceWorkloadArgs:
+    service: Service
+    catalog: Catalog
+    sizing: Workloads                  # replicas, autoscaling ceiling, requests and limits
+    images: Images
+    site: Site
+    gateway: ObjectGateway             # where its buckets are served
+    ingress_namespace: str             # the ingress controller's, for services the edge routes to
+    namespace: pulumi.Input[str]
+    provider: k8s.Provider
+    database: Database | None = None
+    kafka: KafkaClient | None = None
+    buckets: tuple[Bucket, ...] = ()
+    endpoints: tuple[PlatformEndpoint, ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()     # platform settings the service reads from its environment
+
+
+class ServiceWorkload(pulumi.ComponentResource):
+    """ServiceAccount, Deployment, Service and NetworkPolicy for one service; in prod also a
+    PodDisruptionBudget and a HorizontalPodAutoscaler."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+
+    def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openfoundry:workload:ServiceWorkload", name, None, opts)
+        self._args = args
+        svc = args.service
+        self._labels = service_labels(svc.name, svc.plane, svc.family, args.images.tag, list(svc.buses))
+        self._sizing = args.sizing
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        account = k8s.core.v1.ServiceAccount(
+            svc.name, metadata=self._metadata(), automount_service_account_token=svc.service_account_token, opts=child)
+        self.deployment = k8s.apps.v1.Deployment(
+            svc.name, metadata=self._metadata(), spec=self._deployment_spec(account), opts=child)
+        self.service = k8s.core.v1.Service(svc.name, metadata=self._metadata(), spec=self._service_spec(), opts=child)
+        k8s.networking.v1.NetworkPolicy(svc.name, metadata=self._metadata(), spec=self._network_policy(), opts=child)
+        if args.site.prod:
+            self._disruption_budget(child)
+            self._autoscaler(child)
+        self.register_outputs({"deployment": self.deployment.metadata.name, "service": self.service.metadata.name})
+
+    # --- pieces -----------------------------------------------------------------------------------------
+
+    def _metadata(self) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=self._args.service.name, namespace=self._args.namespace,
+                                          labels=self._labels)
+
+    def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
+        svc = self._args.service
+        return k8s.apps.v1.DeploymentSpecArgs(
+            replicas=self._sizing.replicas,
+            revision_history_limit=5,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+            ),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                spec=k8s.core.v1.PodSpecArgs(
+                    service_account_name=account.metadata.name,
+                    automount_service_account_token=svc.service_account_token,
+                    security_context=restricted_pod(RUN_AS),
+                    containers=[self._container()],
+                    volumes=self._volumes(),
+                    topology_spread_constraints=self._spread(),
+                ),
+            ),
+        )
+
+    def _container(self) -> k8s.core.v1.ContainerArgs:
+        svc = self._args.service
+        probe = k8s.core.v1.ProbeArgs(
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+            period_seconds=10, timeout_seconds=2, failure_threshold=3,
+        )
+        return k8s.core.v1.ContainerArgs(
+            name=svc.name,
+            image=self._args.images.of(svc.name),
+            image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
+                   for n, p in svc.ports.named().items()],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_SERVICE", value=svc.name),
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
+                k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=self._args.site.environment),
+                *(database_env(self._args.database) if self._args.database else []),
+                *(kafka_client_env(self._args.kafka) if self._args.kafka else []),
+                *(env for bucket in self._args.buckets for env in bucket_env(bucket, self._args.gateway.endpoint)),
+                *(env for endpoint in self._args.endpoints for env in endpoint.env_vars()),
+                *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self._args.settings),
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": self._sizing.cpu_request, "memory": self._sizing.memory_request},
+                limits={"cpu": self._sizing.cpu_limit, "memory": self._sizing.memory_limit},
+            ),
+            readiness_probe=probe,
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+                initial_delay_seconds=10, period_seconds=20, timeout_seconds=2, failure_threshold=3,
+            ),
+            security_context=restricted_container(),
+            volume_mounts=self._volume_mounts(),
+        )
+
+    def _volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))]
+        if self._args.kafka:
+            volumes.append(k8s.core.v1.VolumeArgs(
+                name=CLIENT_DEFAULTS, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=CLIENT_DEFAULTS)))
+        return volumes
+
+    def _volume_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        if self._args.kafka:
+            mounts.append(k8s.core.v1.VolumeMountArgs(name=CLIENT_DEFAULTS, mount_path=CLIENT_DEFAULTS_PATH,
+                                                      read_only=True))
+        return mounts
+
+    def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+        site = self._args.site
+        pods = selector_labels(self._args.service.name)
+        return [spread(site.zone_label, pods, hard=site.prod), spread("kubernetes.io/hostname", pods, hard=False)]
+
+    def _service_spec(self) -> k8s.core.v1.ServiceSpecArgs:
+        svc = self._args.service
+        return k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=selector_labels(svc.name),
+            ports=[k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=n, protocol="TCP")
+                   for n, p in svc.ports.named().items()],
+        )
+
+    def _network_policy(self) -> k8s.networking.v1.NetworkPolicySpecArgs:
+        svc = self._args.service
+        own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.named().values()]
+        callers = self._caller_peers()
+        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=callers, ports=own_ports)] if callers else []
+        egress = [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[service_peer(callee)],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
+                       for p in callee.ports.named().values()],
+            )
+            for callee in self._args.catalog.callees_of(svc.name)
+        ]
+        if self._args.database is not None:
+            egress.append(database_egress(self._args.database))
+        egress += [endpoint.egress_rule() for endpoint in self._args.endpoints]
+        if self._args.buckets:
+            egress.append(self._args.gateway.egress_rule())
+        if self._args.kafka is not None:
+            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[broker_peer()], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=TLS_PORT, protocol="TCP")]))
+        return k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
+            policy_types=["Ingress", "Egress"],
+            ingress=ingress,
+            egress=egress,
+        )
+
+    def _caller_peers(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+        peers = []
+        for caller in sorted(self._args.service.callers):
+            if caller in EXTERNAL_CALLERS:
+                peers.append(peer(self._args.ingress_namespace))
+            else:
+                peers.append(service_peer(self._args.catalog.by_name(caller)))
+        return peers
+
+    def _disruption_budget(self, opts: pulumi.ResourceOptions) -> None:
+        k8s.policy.v1.PodDisruptionBudget(
+            self._args.service.name,
+            metadata=self._metadata(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(self._args.service.name)),
+            ),
+            opts=opts,
+        )
+
+    def _autoscaler(self, opts: pulumi.ResourceOptions) -> None:
+        workloads = self._sizing
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            self._args.service.name,
+            metadata=self._metadata(),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name),
+                min_replicas=workloads.replicas,
+                max_replicas=workloads.max_replicas,
+                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name="cpu",
+                        target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=70),
+                    ),
+                )],
+            ),
+            opts=opts,
+        )

@@ -1,0 +1,34 @@
+"""The stack configuration: one pydantic model read from the `openfoundry:` namespace of a stack, split by plane.
+
+    base.py        problems, the section model, value types
+    platform.py    target, operators, images, topology, workload sizing, monitoring
+    storage.py · ingestion.py · control.py · relational.py · compute.py · edge.py    each plane's settings
+    stack.py       the root model, reading a stack's values, the cross-field rules in order
+
+Defaults per environment live in foundry/defaults.py.
+"""
+
+from foundry.config.base import (
+    NAMESPACE,
+    ConfigErrors,
+    ConfigProblem,
+    Environment,
+    FailureDomain,
+    registry_entry_problem,
+)
+from foundry.config.compute import Compute, Trino
+from foundry.config.control import Control, Nats
+from foundry.config.edge import Cache, Edge
+from foundry.config.ingestion import Ingestion, Kafka
+from foundry.config.platform import Images, KubernetesTarget, Monitoring, Operators, Topology, Workloads
+from foundry.config.relational import Postgres, RecoverFrom, Relational
+from foundry.config.stack import StackConfig, cross_field_problems, load_stack_config, parse_raw_config
+from foundry.config.storage import BlockPool, Ceph, Lakehouse, Maintenance, ObjectStore, Storage, Vespa
+
+__all__ = [
+    "NAMESPACE", "BlockPool", "Cache", "Ceph", "Compute", "ConfigErrors", "ConfigProblem", "Control", "Edge",
+    "Environment", "FailureDomain", "Images", "Ingestion", "Kafka", "KubernetesTarget", "Lakehouse", "Maintenance",
+    "Monitoring", "Nats", "ObjectStore", "Operators", "Postgres", "RecoverFrom", "Relational", "StackConfig", "Storage",
+    "Topology", "Trino", "Vespa", "Workloads", "cross_field_problems", "load_stack_config", "parse_raw_config",
+    "registry_entry_problem",
+]

@@ -1,0 +1,89 @@
+"""What every settings module shares: the problem type, the base model, value types and small rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "openfoundry"
+
+Environment = Literal["dev", "prod"]
+Count = Annotated[int, Field(ge=1, le=99)]
+Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+FailureDomain = Literal["host", "rack", "zone"]
+Cron5 = Annotated[str, StringConstraints(pattern=r"^\S+( \S+){4}$")]
+Cron6 = Annotated[str, StringConstraints(pattern=r"^\S+( \S+){5}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$")]
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: str
+    found: str
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: found {self.found}; allowed: {self.allowed}"
+
+
+def registry_entry_problem(source: str, collection: str, data: Any, issue: Any) -> ConfigProblem:
+    """A pydantic issue in a registry file (data/*.yaml), named by the entry's `name`: `<source>: <collection>[name].field`."""
+    loc = list(issue["loc"])
+    where = source
+    if len(loc) >= 2 and loc[0] == collection and isinstance(loc[1], int):
+        entries = data.get(collection) if isinstance(data, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where += f": {collection}[{name if name else f'#{loc[1] + 1}'}]"
+        loc = loc[2:]
+    elif loc:
+        where += f": {loc[0]}"
+        loc = loc[1:]
+    if loc:
+        where += "." + ".".join(str(p) for p in loc)
+    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
+    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))
+
+
+class ConfigErrors(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__(f"{len(problems)} configuration problem(s)")
+        self.problems = problems
+
+    def report(self) -> str:
+        lines = [f"invalid stack configuration ({len(self.problems)} problem(s)); nothing was deployed:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class Section(BaseModel):
+    """A part of the stack config: camelCase keys, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def odd_quorum(path: str, count: int, quorum: str) -> list[ConfigProblem]:
+    if count % 2 == 0:
+        return [ConfigProblem(path, str(count), f"an odd number ({quorum} needs a strict majority)")]
+    return []
+
+
+_UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def millicores(quantity: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(m?)", quantity)
+    if match is None:
+        return float("inf")
+    return float(match.group(1)) * (1 if match.group(2) else 1000)
+
+
+def quantity_bytes(quantity: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(Ki|Mi|Gi|Ti)?", quantity)
+    return float(match.group(1)) * _UNITS[match.group(2) or ""] if match else float("inf")

@@ -1,0 +1,48 @@
+"""The edge's settings: the public host, the ingress, the gateway's limits and its Valkey."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints
+
+from foundry.config.base import ConfigProblem, Count, DnsLabel, Quantity, Section
+
+if TYPE_CHECKING:
+    from foundry.config.stack import StackConfig
+
+
+class Cache(Section):
+    """Valkey for the gateway's caching and coordination: one node, or a primary, replicas and Sentinels."""
+
+    nodes: Count
+    memory: Quantity
+
+
+class Edge(Section):
+    host: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    ingress_class: DnsLabel
+    ingress_namespace: DnsLabel = "ingress-nginx"
+    cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+$")]]
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
+    request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
+    tls_cluster_issuer: DnsLabel | None = None   # cert-manager ClusterIssuer; None: self-signed (dev only)
+    cache: Cache
+
+
+def edge_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    if cfg.is_prod and cfg.edge.tls_cluster_issuer is None:
+        yield ConfigProblem("openfoundry:edge.tlsClusterIssuer", "nothing",
+                            "the cert-manager ClusterIssuer of the edge certificates, in prod (self-signed is dev only)")
+
+
+def cache_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    nodes = cfg.edge.cache.nodes
+    path = "openfoundry:edge.cache.nodes"
+    if cfg.is_prod and nodes < 3:
+        yield ConfigProblem(path, str(nodes), "3 or more in prod (a primary, replicas and a Sentinel majority)")
+    elif nodes == 2:
+        yield ConfigProblem(path, "2", "1, or 3 or more: two Sentinels cannot elect a leader once one is gone")
+    if nodes > cfg.topology.nodes:
+        yield ConfigProblem(path, str(nodes), f"at most topology.nodes ({cfg.topology.nodes}): one per node")

@@ -1,0 +1,37 @@
+"""The ingestion plane's settings: the Kafka cluster of the data bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from foundry.config.base import ConfigProblem, Count, Quantity, Section, odd_quorum
+
+if TYPE_CHECKING:
+    from foundry.config.stack import StackConfig
+
+
+class Kafka(Section):
+    controllers: Count
+    brokers: Count
+    replication_factor: Count
+    min_insync_replicas: Count
+    storage_size: Quantity = "100Gi"
+
+
+class Ingestion(Section):
+    kafka: Kafka
+
+
+def kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    k = cfg.ingestion.kafka
+    path = "openfoundry:ingestion.kafka"
+    yield from odd_quorum(f"{path}.controllers", k.controllers, "the KRaft controller quorum")
+    if k.replication_factor > k.brokers:
+        yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), f"at most brokers ({k.brokers})")
+    isr_too_high = k.min_insync_replicas >= k.replication_factor if k.replication_factor > 1 else k.min_insync_replicas > 1
+    if isr_too_high:
+        yield ConfigProblem(f"{path}.minInsyncReplicas", str(k.min_insync_replicas),
+                            f"less than replicationFactor ({k.replication_factor})")
+    if cfg.is_prod and k.replication_factor < 3:
+        yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), "3 or more in prod")

@@ -1,0 +1,92 @@
+"""Settings every plane reads: where the program deploys, the operators, images, failure domains, workload
+sizing and monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from foundry.config.base import ConfigProblem, Count, DnsLabel, FailureDomain, Quantity, Section, millicores, quantity_bytes
+
+if TYPE_CHECKING:
+    from foundry.config.stack import StackConfig
+
+
+class KubernetesTarget(Section):
+    mode: Literal["render", "cluster"]
+    render_directory: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+class Operators(Section):
+    install: Literal["managed", "external"]
+
+
+class Images(Section):
+    registry: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
+    tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+    def of(self, name: str) -> str:
+        """An OpenFoundry image: `<registry>/<name>:<tag>`."""
+        return f"{self.registry}/{name}:{self.tag}"
+
+
+class Topology(Section):
+    zones: Annotated[list[DnsLabel], Field(min_length=1)]
+    racks: Count
+    nodes: Count
+    zone_label: str
+
+    def failure_domains(self, domain: FailureDomain) -> int:
+        return {"host": self.nodes, "rack": self.racks, "zone": len(self.zones)}[domain]
+
+
+class Workloads(Section):
+    replicas: Count
+    max_replicas: Count
+    cpu_request: Quantity
+    memory_request: Quantity
+    cpu_limit: Quantity
+    memory_limit: Quantity
+
+
+class Monitoring(Section):
+    # the labels Prometheus selects PrometheusRules by (kube-prometheus-stack: release: <its release>)
+    rule_labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9./_-]+$")], DnsLabel] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"})
+
+
+def kubernetes_target_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    target = cfg.kubernetes
+    if target.mode == "render" and not target.render_directory:
+        yield ConfigProblem("openfoundry:kubernetes.renderDirectory", "nothing",
+                            "a directory when kubernetes.mode is 'render'")
+    if target.mode == "cluster" and not target.context:
+        yield ConfigProblem("openfoundry:kubernetes.context", "nothing",
+                            "the kubeconfig context to deploy to when kubernetes.mode is 'cluster'")
+
+
+def image_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    if cfg.images.tag.lower() == "latest":
+        yield ConfigProblem("openfoundry:images.tag", "'latest'", "a pinned release tag, never 'latest'")
+
+
+def workload_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    yield from sizing_problems("openfoundry:workloads", cfg.workloads, cfg.is_prod)
+    if cfg.compute.workloads is not None:
+        yield from sizing_problems("openfoundry:compute.workloads", cfg.compute.workloads, cfg.is_prod)
+
+
+def sizing_problems(path: str, w: Workloads, prod: bool) -> Iterable[ConfigProblem]:
+    if w.max_replicas < w.replicas:
+        yield ConfigProblem(f"{path}.maxReplicas", str(w.max_replicas), f"at least replicas ({w.replicas})")
+    if prod and w.replicas < 2:
+        yield ConfigProblem(f"{path}.replicas", str(w.replicas),
+                            "at least 2 in prod (a PodDisruptionBudget needs a spare replica)")
+    if millicores(w.cpu_limit) < millicores(w.cpu_request):
+        yield ConfigProblem(f"{path}.cpuLimit", repr(w.cpu_limit), f"at least cpuRequest ({w.cpu_request})")
+    if quantity_bytes(w.memory_limit) < quantity_bytes(w.memory_request):
+        yield ConfigProblem(f"{path}.memoryLimit", repr(w.memory_limit), f"at least memoryRequest ({w.memory_request})")

@@ -1,0 +1,48 @@
+"""The relational state plane's settings: every CloudNativePG cluster's shape, backups and recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints
+
+from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Section
+
+if TYPE_CHECKING:
+    from foundry.config.stack import StackConfig
+
+Timestamp = Annotated[str, StringConstraints(
+    pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")]
+
+
+class RecoverFrom(Section):
+    cluster: DnsLabel
+    target_time: Timestamp
+
+
+class Postgres(Section):
+    instances: Count
+    synchronous_replicas: Annotated[int, Field(ge=0, le=98)]
+    backup_retention_days: Annotated[int, Field(ge=1, le=3650)]
+    backup_schedule: Cron6 = "0 0 2 * * *"
+    storage_size: Quantity = "20Gi"
+    pooler_instances: Count = 2
+    parameters: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_.]+$")], str] = Field(default_factory=dict)
+    recover_from: RecoverFrom | None = None
+
+
+class Relational(Section):
+    postgres: Postgres
+
+
+def postgres_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    pg = cfg.relational.postgres
+    path = "openfoundry:relational.postgres"
+    if pg.synchronous_replicas >= pg.instances:
+        yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas),
+                            f"less than instances ({pg.instances})")
+    if cfg.is_prod and pg.instances < 3:
+        yield ConfigProblem(f"{path}.instances", str(pg.instances), "3 or more in prod")
+    if cfg.is_prod and pg.synchronous_replicas < 1:
+        yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas), "1 or more in prod")

@@ -1,0 +1,175 @@
+"""The storage plane's settings: Ceph, its pools and object store, the lakehouse catalog and its maintenance,
+and Vespa."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+
+from foundry.config.base import (
+    ConfigProblem,
+    Count,
+    Cron5,
+    Days,
+    DnsLabel,
+    FailureDomain,
+    HttpsUrl,
+    Quantity,
+    Section,
+    odd_quorum,
+)
+
+if TYPE_CHECKING:
+    from foundry.config.platform import Topology
+    from foundry.config.stack import StackConfig
+
+
+class Ceph(Section):
+    mon_count: Annotated[int, Field(ge=1, le=9)]
+    mgr_count: Annotated[int, Field(ge=1, le=2)]
+    allow_multiple_mons_per_node: bool
+
+
+class BlockPool(Section):
+    failure_domain: FailureDomain
+    replicas: Annotated[int, Field(ge=1, le=7)]
+    device_class: DnsLabel | None = None     # OSD device class the pool is pinned to; None: any
+
+
+class ObjectStore(Section):
+    failure_domain: FailureDomain
+    data_chunks: Annotated[int, Field(ge=2, le=16)] | None = None
+    coding_chunks: Annotated[int, Field(ge=1, le=8)] | None = None
+    replicas: Annotated[int, Field(ge=1, le=7)] | None = None
+    gateway_instances: Count
+    device_class: DnsLabel | None = None     # of the data pool; the metadata pool follows blockPool.deviceClass
+
+
+class Maintenance(Section):
+    """Iceberg table maintenance: compaction, snapshot expiry, orphan-file cleanup."""
+
+    engine: Literal["flink", "cronjob"]       # a FlinkDeployment running TableMaintenance, or a CronJob
+    schedule: Cron5 = "30 2 * * *"             # the CronJob's
+    rewrite_interval_minutes: Annotated[int, Field(ge=5, le=10_080)] = 60
+    snapshot_retention_days: Days = 7
+    orphan_file_retention_days: Days = 3
+
+
+class Lakehouse(Section):
+    warehouse: DnsLabel = "openfoundry"
+    catalog_replicas: Count
+    openid_provider_uri: HttpsUrl | None = None
+    maintenance: Maintenance
+
+
+class Vespa(Section):
+    mode: Literal["single", "cluster"]
+    config_servers: Count = 3
+    content_nodes: Count = 1
+    container_nodes: Count = 1
+    storage_size: Quantity
+    cpu: Quantity
+    memory: Quantity
+
+
+class Storage(Section):
+    ceph: Ceph
+    block_pool: BlockPool
+    object_store: ObjectStore
+    block_storage_class: DnsLabel = "ceph-fast-rbd"
+    bucket_storage_class: DnsLabel = "ceph-bucket"
+    object_store_name: DnsLabel = "lake"
+    bucket_max_size: Quantity                # quota of every ObjectBucketClaim
+    lakehouse: Lakehouse
+    vespa: Vespa
+
+    @property
+    def rgw_endpoint(self) -> str:
+        """Rook serves an object store's gateway as rook-ceph-rgw-<store> in the Rook namespace."""
+        return f"http://rook-ceph-rgw-{self.object_store_name}.rook-ceph.svc:80"
+
+
+def ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    ceph = cfg.storage.ceph
+    path = "openfoundry:storage.ceph"
+    yield from odd_quorum(f"{path}.monCount", ceph.mon_count, "Ceph monitors")
+    if cfg.is_prod and ceph.mon_count < 3:
+        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "3 or more in prod")
+    if cfg.is_prod and ceph.allow_multiple_mons_per_node:
+        yield ConfigProblem(f"{path}.allowMultipleMonsPerNode", "true", "false in prod (one node must not hold two mons)")
+    if not ceph.allow_multiple_mons_per_node and ceph.mon_count > cfg.topology.nodes:
+        yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count),
+                            f"at most topology.nodes ({cfg.topology.nodes}) with one mon per node")
+
+
+def pool_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    block, store = cfg.storage.block_pool, cfg.storage.object_store
+    if block.replicas > cfg.topology.failure_domains(block.failure_domain):
+        yield _too_wide("openfoundry:storage.blockPool.replicas", block.replicas, block.failure_domain, cfg.topology)
+    if cfg.is_prod and block.replicas < 3:
+        yield ConfigProblem("openfoundry:storage.blockPool.replicas", str(block.replicas), "3 or more in prod")
+    if cfg.is_prod:
+        for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain)):
+            if domain == "host":
+                yield ConfigProblem(f"openfoundry:storage.{pool}.failureDomain", "'host'", "'rack' or 'zone' in prod")
+    yield from _object_store_layout_problems(cfg, store)
+
+
+def lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    lake = cfg.storage.lakehouse
+    path = "openfoundry:storage.lakehouse"
+    if cfg.is_prod and lake.catalog_replicas < 2:
+        yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas), "2 or more in prod (HA catalog)")
+    if lake.catalog_replicas > cfg.topology.nodes:
+        yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas),
+                            f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
+    if cfg.is_prod and lake.openid_provider_uri is None:
+        yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
+
+
+def vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    vespa = cfg.storage.vespa
+    path = "openfoundry:storage.vespa"
+    if cfg.is_prod and vespa.mode != "cluster":
+        yield ConfigProblem(f"{path}.mode", repr(vespa.mode), "'cluster' in prod (single is development only)")
+    if vespa.mode == "cluster":
+        yield from odd_quorum(f"{path}.configServers", vespa.config_servers, "the config servers' ZooKeeper")
+        if vespa.config_servers > cfg.topology.nodes:
+            yield ConfigProblem(f"{path}.configServers", str(vespa.config_servers),
+                                f"at most topology.nodes ({cfg.topology.nodes}): each on its own node")
+
+
+def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Iterable[ConfigProblem]:
+    path = "openfoundry:storage.objectStore"
+    erasure_coded = store.data_chunks is not None or store.coding_chunks is not None
+    if erasure_coded and store.replicas is not None:
+        yield ConfigProblem(f"{path}.replicas", str(store.replicas),
+                            "nothing when dataChunks/codingChunks are set (a pool is either erasure-coded or replicated)")
+        return
+    if erasure_coded:
+        if store.data_chunks is None or store.coding_chunks is None:
+            missing = "dataChunks" if store.data_chunks is None else "codingChunks"
+            yield ConfigProblem(f"{path}.{missing}", "nothing", "both dataChunks and codingChunks for erasure coding")
+            return
+        width = store.data_chunks + store.coding_chunks
+        if width > cfg.topology.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.dataChunks", width, store.failure_domain, cfg.topology,
+                            found=f"{store.data_chunks} (+ codingChunks {store.coding_chunks} = {width} chunks)")
+        if cfg.is_prod and store.coding_chunks < 2:
+            yield ConfigProblem(f"{path}.codingChunks", str(store.coding_chunks), "2 or more in prod")
+    elif store.replicas is None:
+        yield ConfigProblem(f"{path}.replicas", "nothing", "replicas, or dataChunks and codingChunks")
+    else:
+        if store.replicas > cfg.topology.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.replicas", store.replicas, store.failure_domain, cfg.topology)
+        if cfg.is_prod:
+            yield ConfigProblem(f"{path}.replicas", str(store.replicas),
+                                "an erasure-coded data pool in prod (dataChunks 4, codingChunks 2)")
+
+
+def _too_wide(path: str, width: int, domain: FailureDomain, topology: Topology, found: str | None = None) -> ConfigProblem:
+    source = {"host": "topology.nodes", "rack": "topology.racks", "zone": "the number of topology.zones"}[domain]
+    return ConfigProblem(path, found or str(width),
+                         f"at most {topology.failure_domains(domain)} {domain} failure domains ({source})")
