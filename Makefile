@@ -14,7 +14,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-toolchain: ## build the Pulumi CLI, Python language host and kubernetes plugin from Go modules (cached)
+toolchain: ## your pulumi if new enough, else the CLI, Python language host and kubernetes plugin built from Go modules (cached)
 	@$(PYTHON) -m ops.toolchain >/dev/null
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# --- Pulumi toolchain (built from Go modules by ops/toolchain.py) ---------------------------------
-# The Go module proxy reachable here serves pkg/v3 and the Python language host together only at the
-# 3.188 line (language host pseudo-version of 2025-08-06); the Python SDK is pinned to the same release.
-PULUMI_VERSION = "3.188.0"
+# --- Pulumi toolchain (ops/toolchain.py: the user's own `pulumi` if new enough, else built from Go modules) ------
+# The CLI: the newest github.com/pulumi/pulumi/pkg/v3 the Go module proxy serves.
+PULUMI_CLI_VERSION = "3.276.0"
+# The Python SDK: the newest `pulumi` on PyPI. The program runner (pulumi-language-python-exec) and the dynamic
+# provider shim are taken from the same release of the sdk/v3 module, so they always match the SDK they start.
+PULUMI_SDK_VERSION = "3.272.0"
+# A `pulumi` already on PATH is used when it is at least this: no older than the SDK it runs, so the engine
+# knows every feature the SDK asks for.
+MIN_PULUMI_VERSION = PULUMI_SDK_VERSION
+# The Python language host is untagged; the proxy serves it only at the pseudo-version of pkg/v3.188.0
+# (2025-08-06; every pseudo-version of pkg/v3.189.0 to v3.259.0 tried was refused). It only starts the runner
+# above and speaks the stable language-host protocol; the engine tier runs up, preview, audit and render through
+# this CLI + host + SDK combination.
 PULUMI_LANGUAGE_PYTHON_MODULE = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
 PULUMI_LANGUAGE_PYTHON_PSEUDO = "v3.0.0-20250806165243-bee5e4fa4815"
-# pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; provider/v4 is untagged, so it is a pseudo-version.
+PULUMI_LANGUAGE_PYTHON_LINE = "3.188.0"   # the pkg/sdk release the host is built against
+# pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; provider/v4 is untagged, and the proxy serves no pseudo-version
+# of a later release (v4.26.0 to v4.32.0 tried). The Python SDK stays at the same release: an SDK asks the engine
+# for the provider plugin of its own version, and a newer one is built against a schema this plugin lacks.
 PULUMI_KUBERNETES_VERSION = "4.25.0"
 PULUMI_KUBERNETES_PROVIDER_PSEUDO = "v4.0.0-20260115033456-f47bc2d6f199"
-PULUMI_POLICY_VERSION = "1.17.0"  # 1.18 needs protos newer than the 3.188 SDK
+PULUMI_POLICY_VERSION = "1.21.0"
 
 # --- Kubernetes target -------------------------------------------------------------------------------
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.

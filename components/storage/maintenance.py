@@ -89,8 +89,12 @@ class IcebergMaintenance(pulumi.ComponentResource):
             "podTemplate": {"spec": {
                 "securityContext": {"runAsNonRoot": True, "runAsUser": FLINK_USER, "runAsGroup": FLINK_USER,
                                     "seccompProfile": {"type": "RuntimeDefault"}},
+                # neither the operator nor Flink's native mode adds a container securityContext: the restricted
+                # Pod Security level of the namespace needs all of it from the template (root stays writable: exempt)
                 "containers": [{"name": "flink-main-container", "env": self._s3_env(),
-                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}]}],
+                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                                "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                                    "capabilities": {"drop": ["ALL"]}}}],
             }},
             "jobManager": {"resource": {"memory": "2048m", "cpu": 1}},
             "taskManager": {"resource": {"memory": "4096m", "cpu": 2}},

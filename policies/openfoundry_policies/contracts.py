@@ -306,8 +306,10 @@ def ceph_replicated_pools(r: Resource) -> Iterator[str]:
     size = _int((r.spec.get("replicated") or {}).get("size", 0)) or 0
     if size < 3:
         yield f"{r.label} keeps {size} copies; production pools keep 3"
-    if r.spec.get("failureDomain") in ("osd", "host"):
-        yield f"{r.label}: failure domain {r.spec.get('failureDomain')}; production pools spread over racks or zones"
+    # Rook's default failure domain is `host` (CephBlockPool docs): an absent one spreads copies only over nodes
+    domain = r.spec.get("failureDomain") or "host"
+    if domain in ("osd", "host"):
+        yield f"{r.label}: failure domain {domain}; production pools spread over racks or zones"
 
 
 # --- placement and protection ---------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def no_node_port_services(r: Resource) -> Iterator[str]:
 def explicit_namespace(r: Resource) -> Iterator[str]:
     if not r.type.startswith("kubernetes:") or r.type in NAMESPACED_EXCEPTIONS or r.type.startswith("kubernetes:helm"):
         return
-    if r.type == "pulumi:providers:kubernetes" or "metadata" not in r.props:
+    if "metadata" not in r.props:
         return
     if r.metadata.get("namespace") in (None, "", "default") and r.kind not in ("Namespace", "StorageClass"):
         yield f"{r.label} lands in the default namespace"

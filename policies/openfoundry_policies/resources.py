@@ -6,10 +6,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+FLINK_DEPLOYMENT = "kubernetes:flink.apache.org/v1beta1:FlinkDeployment"
+# Kinds that carry a pod template: Kubernetes' own, and custom resources from whose template an operator makes pods.
 WORKLOAD_TYPES = {
     "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
-    "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod",
+    "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod", FLINK_DEPLOYMENT,
 }
+FLINK_MAIN_CONTAINER = "flink-main-container"
 LONG_RUNNING = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"}
 EXEMPT_ANNOTATION = "policy.openfoundry.dev/exempt"   # comma-separated policy names, with the reason beside it
 
@@ -52,6 +55,8 @@ def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
         return None
     if resource.kind == "Pod":
         return resource.spec
+    if resource.type == FLINK_DEPLOYMENT:
+        return flink_job_manager_pod(resource.spec)
     spec = resource.spec
     if resource.kind == "CronJob":
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
@@ -75,3 +80,30 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     """A LabelSelector's matchLabels against labels (matchExpressions are not used by this platform's budgets)."""
     wanted = selector.get("matchLabels") or {}
     return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def flink_job_manager_pod(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The JobManager pod the Flink operator makes from a FlinkDeployment: `podTemplate` deep-merged with
+    `jobManager.podTemplate`, and into `flink-main-container` the operator writes only the image and the resources
+    of `jobManager.resource` as requests and limits (flink-kubernetes InitJobManagerDecorator); the TaskManagers'
+    pods come from the same template."""
+    template = _merge(spec.get("podTemplate") or {}, (spec.get("jobManager") or {}).get("podTemplate") or {})
+    pod = dict(template.get("spec") or {})
+    resource = (spec.get("jobManager") or {}).get("resource") or {}
+    quantities = {key: str(resource[key]) for key in ("cpu", "memory") if resource.get(key) is not None}
+    containers = [dict(c) for c in pod.get("containers") or []]
+    main = next((c for c in containers if c.get("name") == FLINK_MAIN_CONTAINER), None)
+    if main is None:
+        main = {"name": FLINK_MAIN_CONTAINER}
+        containers.insert(0, main)
+    main.update({"image": spec.get("image"), "resources": {"requests": quantities, "limits": quantities}})
+    pod["containers"] = containers
+    return pod
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) \
+            else value
+    return merged

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ REPO = toolchain.REPO
 
 @pytest.fixture(scope="session")
 def tc() -> toolchain.Toolchain:
+    """The engine tier tests the toolchain this project builds, even where a user's own pulumi is on PATH."""
+    os.environ[toolchain.CHOICE_VARIABLE] = "built"
     return toolchain.ensure()
 
 

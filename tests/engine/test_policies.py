@@ -67,7 +67,7 @@ def test_a_program_breaking_the_contracts_fails_preview_naming_policy_and_adr(tm
     (project / "Pulumi.yaml").write_text(project_yaml)
 
     def pulumi(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(toolchain.current().pulumi), *args, "--non-interactive", "--cwd", str(project)],
+        return subprocess.run([str(toolchain.ensure().pulumi), *args, "--non-interactive", "--cwd", str(project)],
                               env=env, capture_output=True, text=True, timeout=600)
 
     assert pulumi("stack", "init", "fixture").returncode == 0

@@ -26,8 +26,11 @@ def problems_of(overrides: dict[str, Any], stack: str = "prod") -> list[str]:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_committed_stacks_are_valid(stack: str) -> None:
     config = load_stack_config(read_stack_values(stack), stack)
-    assert isinstance(config, StackConfig)
     assert config.environment == stack
+    # the stack file's own values win over the defaults; the rest come from foundry/defaults.py
+    expected_mode, zones = {"dev": ("render", ["local"]), "prod": ("cluster", ["zone-a", "zone-b", "zone-c"])}[stack]
+    assert (config.kubernetes.mode, config.topology.zones) == (expected_mode, zones)
+    assert config.edge.host == {"dev": "openfoundry.localtest.me", "prod": "foundry.example.com"}[stack]
 
 
 def test_prod_defaults_are_the_production_shape() -> None:
@@ -137,12 +140,29 @@ def test_any_mutation_either_loads_or_fails_cleanly(mutations: list[tuple[tuple[
     for path, value in mutations:
         values = deep_merge(values, _nest(path, value))
     try:
-        load_stack_config(values, "prod")
+        config = load_stack_config(values, "prod")
     except ConfigErrors as err:
         assert err.problems
         for problem in err.problems:
             assert problem.path.startswith("openfoundry:") or problem.path == "PULUMI_CONFIG_PASSPHRASE"
             assert problem.found and problem.allowed
+        return
+    assert_production_invariants(config)
+
+
+def assert_production_invariants(config: StackConfig) -> None:
+    """What any accepted prod config guarantees, stated from the operators' rules rather than the model's code."""
+    kafka, nats, pg = config.ingestion.kafka, config.control.nats, config.relational.postgres
+    store, topology = config.storage.object_store, config.topology
+    assert 3 <= kafka.replication_factor <= kafka.brokers and 2 <= kafka.min_insync_replicas < kafka.replication_factor
+    assert kafka.controllers % 2 == 1 and nats.servers % 2 == 1 and config.storage.ceph.mon_count % 2 == 1
+    assert nats.stream_replicas <= nats.servers
+    assert 1 <= pg.synchronous_replicas < pg.instances and pg.instances >= 3
+    assert store.data_chunks is not None and store.coding_chunks is not None and store.coding_chunks >= 2
+    racks_or_zones = {"rack": topology.racks, "zone": len(topology.zones)}[store.failure_domain]
+    assert store.data_chunks + store.coding_chunks <= racks_or_zones
+    assert config.edge.cache.nodes >= 3 and config.edge.tls_cluster_issuer
+    assert config.images.tag != "latest"
 
 
 def test_prod_needs_its_team_backend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,9 +30,15 @@ def test_prod_ingresses_terminate_tls_for_the_web_gateway_and_flight_sql(prod_re
 
 
 def test_dev_certificates_come_from_self_signed_issuers(dev_resources: list[Registered]) -> None:
-    issuers = by_metadata_name(dev_resources, "kubernetes:cert-manager.io/v1:Issuer")
-    assert set(issuers) == {"openfoundry-selfsigned"}
-    certificates = by_metadata_name(dev_resources, CERTIFICATE)
+    def placed(kind: str) -> dict[tuple[str, str], Registered]:
+        return {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r
+                for r in dev_resources if r.type == f"kubernetes:cert-manager.io/v1:{kind}"}
+
+    # an Issuer serves its own namespace only: one beside each certificate (the edge's and the Flight SQL surface's)
+    assert set(placed("Issuer")) == {("openfoundry-edge", "openfoundry-selfsigned"),
+                                     ("openfoundry-compute", "openfoundry-selfsigned")}
+    certificates = placed("Certificate")
+    assert {namespace for namespace, _ in certificates} == {"openfoundry-edge", "openfoundry-compute"}
     assert {c.inputs["spec"]["issuerRef"]["name"] for c in certificates.values()} == {"openfoundry-selfsigned"}
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.ingestion.clients import CLIENT_DEFAULTS, CLUSTER, OPENLINEAGE_HEADERS
+from components.ingestion.clients import CLIENT_DEFAULTS, CLUSTER
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry
+from tests.expectations import SEED_OPENLINEAGE_HEADERS
 from tests.mocks import Registered, by_metadata_name, of_type
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
@@ -117,7 +118,7 @@ def test_client_defaults_are_at_least_once_with_lineage_headers(prod_resources: 
     data = maps[0].inputs["data"]
     assert "acks=all\n" in data["producer.properties"] and "enable.idempotence=true\n" in data["producer.properties"]
     assert "enable.auto.commit=false\n" in data["consumer.properties"]
-    assert data["openlineage-headers"].split() == list(OPENLINEAGE_HEADERS)
+    assert data["openlineage-headers"].split() == SEED_OPENLINEAGE_HEADERS
 
 
 def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resources: list[Registered],

@@ -11,11 +11,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from components.storage.lakekeeper import CATALOG_CLIENTS, REGISTER_WAREHOUSE
+from components.storage.lakekeeper import REGISTER_WAREHOUSE
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
 from ops.stack import read_stack_values
+from tests.expectations import SEED_CATALOG_CLIENTS
 from tests.mocks import Registered, by_metadata_name, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -72,8 +73,8 @@ def test_only_the_seeds_sinks_and_trino_reach_the_catalog(prod_resources: list[R
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
     (rule,) = policy.inputs["spec"]["ingress"]
     callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]}
-    assert callers == {*CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino"}
-    for client in CATALOG_CLIENTS:
+    assert callers == {*SEED_CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino"}
+    for client in sorted(SEED_CATALOG_CLIENTS):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
         assert env_of(container)["ICEBERG_REST_URI"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
     (other,) = pod_of(prod_resources, DEPLOYMENT, "report-service")["containers"]

@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
-from components.cluster.operators import chart_values, operator_specs
+from components.cluster.operators import operator_specs
 from foundry.versions import CHARTS
 from tests.mocks import Registered, of_type
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 
 
+# Each operator's official chart, where its docs install it (chart, repository or OCI reference, namespace).
+EXPECTED_CHARTS = {
+    "cert-manager": ("cert-manager", "https://charts.jetstack.io", "cert-manager"),
+    "rook-ceph": ("rook-ceph", "https://charts.rook.io/release", "rook-ceph"),
+    "ceph-csi-drivers": ("ceph-csi-drivers", "https://ceph.github.io/ceph-csi-operator", "rook-ceph"),
+    "strimzi": ("oci://quay.io/strimzi-helm/strimzi-kafka-operator", None, "strimzi"),
+    "cloudnative-pg": ("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "cnpg-system"),
+    # the Barman Cloud plugin must run in the CNPG operator's namespace (plugin-barman-cloud docs)
+    "plugin-barman-cloud": ("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "cnpg-system"),
+    "nack": ("nack", "https://nats-io.github.io/k8s/helm/charts/", "nats-system"),
+    "flink-kubernetes-operator": ("flink-kubernetes-operator",
+                                  "https://downloads.apache.org/flink/flink-kubernetes-operator-1.15.0/", "flink-system"),
+}
+
+
 def test_managed_installs_every_operator_chart_at_its_pin(prod_resources: list[Registered]) -> None:
     charts = of_type(prod_resources, CHART)
-    assert sorted(charts) == sorted(CHARTS)
-    for key, registered in charts.items():
-        pin = CHARTS[key]
-        assert registered.inputs["version"] == pin.version
-        if pin.is_oci:
-            assert registered.inputs["chart"] == pin.repository
-            assert "repositoryOpts" not in registered.inputs
-        else:
-            assert registered.inputs["chart"] == pin.chart
-            assert registered.inputs["repositoryOpts"] == {"repo": pin.repository}
-        assert registered.inputs.get("values", {}) == chart_values(key)
-        assert "pulumi:providers:kubernetes::kubernetes" in registered.provider
+    assert set(charts) == set(EXPECTED_CHARTS)
+    for key, (chart, repository, namespace) in EXPECTED_CHARTS.items():
+        registered = charts[key].inputs
+        assert (registered["chart"], (registered.get("repositoryOpts") or {}).get("repo"), registered["namespace"]) == \
+            (chart, repository, namespace), key
+        assert registered["version"] == CHARTS[key].version
+        assert "pulumi:providers:kubernetes::kubernetes" in charts[key].provider
 
 
-def test_each_chart_lands_in_its_operator_namespace(prod_resources: list[Registered]) -> None:
-    charts = of_type(prod_resources, CHART)
-    for spec in operator_specs():
-        assert charts[spec.key].inputs["namespace"] == spec.namespace
+def test_chart_values_are_what_the_platform_relies_on(prod_resources: list[Registered]) -> None:
+    values = {key: chart.inputs.get("values", {}) for key, chart in of_type(prod_resources, CHART).items()}
+    assert values["cert-manager"]["crds"] == {"enabled": True}
+    assert values["cloudnative-pg"]["crds"] == {"create": True}
+    # the warehouse claim grants Trino's RGW user by bucket policy: Rook must allow that claim field
+    assert values["rook-ceph"]["obcAllowAdditionalConfigFields"] == "maxObjects,maxSize,bucketPolicy"
+    # each operator watches the plane namespace its custom resources live in
+    assert values["strimzi"]["watchNamespaces"] == ["openfoundry-ingestion"]
+    assert values["flink-kubernetes-operator"]["watchNamespaces"] == ["openfoundry-storage"]
 
 
 def test_operator_namespaces_allow_what_the_operators_need(prod_resources: list[Registered]) -> None:

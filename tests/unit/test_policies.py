@@ -52,13 +52,21 @@ def test_prod_enforces_every_policy(request: pytest.FixtureRequest) -> None:
     assert set(levels("prod").values()) == {"mandatory"}
 
 
+# What a single development node cannot hold: replica counts and quorums, erasure coding, HA, deletion protection.
+DEV_RELAXATIONS = {"postgres-synchronous-replicas", "lakekeeper-production-ready", "vespa-config-server-quorum",
+                   "kafka-durability", "kafka-topic-replicas", "jetstream-replicas", "ceph-erasure-coding-layout",
+                   "ceph-mon-quorum", "ceph-replicated-pools", "stateful-resources-protected"}
+
+
 def test_dev_relaxes_only_what_one_node_cannot_hold() -> None:
     relaxed = {name for name, level in levels("dev").items() if level != "mandatory"}
-    contracts = {s.name for s in POLICIES if s.group == "contract"}
-    assert relaxed and relaxed <= {"postgres-synchronous-replicas", "lakekeeper-production-ready",
-                                   "vespa-config-server-quorum", "kafka-durability", "kafka-topic-replicas",
-                                   "jetstream-replicas", "ceph-erasure-coding-layout", "ceph-mon-quorum",
-                                   "ceph-replicated-pools", "stateful-resources-protected"} | (relaxed - contracts)
+    assert relaxed == DEV_RELAXATIONS
+
+
+def test_dev_breaks_only_its_relaxations_and_needs_each_of_them(dev_resources: list[Registered]) -> None:
+    resources = as_resources(dev_resources)
+    violated = {spec.name for spec in POLICIES if messages(spec, resources)}
+    assert violated == DEV_RELAXATIONS
 
 
 def deployment(container: dict[str, Any] | None = None, **spec: Any) -> Resource:
@@ -209,15 +217,119 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
 ]
 
 
+# What each violating case must be reported as (a fragment of the message), so a case that trips some other
+# branch of its policy cannot pass for the one it is written for.
+EXPECTED_MESSAGE = {
+    "postgres-only-through-cloudnativepg": "runs Postgres (docker.io/postgres:16) outside CloudNativePG",
+    "postgres-synchronous-replicas": "has 1 instance(s)", "postgres-wal-archiving": "archives no WAL",
+    "postgres-backup-retention": "retention", "postgres-scheduled-backups": "ScheduledBackup",
+    "postgres-pod-monitors": "PodMonitor", "one-iceberg-rest-catalog": "Iceberg REST catalog",
+    "lakekeeper-production-ready": "replica", "trino-never-exposed": "exposes Trino through a LoadBalancer",
+    "edge-sql-only-through-sql-bi-gateway": "routes to sql-warehousing-service",
+    "kafka-no-automatic-topic-creation": "auto.create.topics.enable must be false",
+    "kafka-no-wildcard-acls": "wildcard or cluster-wide ACL", "kafka-rack-awareness": "no zone topology spread",
+    "kafka-durability": "min.insync.replicas 3 with replication factor 3",
+    "kafka-listeners-authenticated": "listener plain accepts unauthenticated clients",
+    "kafka-topic-replicas": "has 2 replicas", "bus-credentials-follow-the-contract": "holds a Kafka principal",
+    "jetstream-file-storage": "keeps its stream in memory", "jetstream-replicas": "1",
+    "ceph-erasure-coding-layout": "not erasure-coded 4+2", "ceph-mon-quorum": "runs 4 mons",
+    "ceph-replicated-pools": "keeps 2 copies", "services-in-their-plane-namespace": "runs in default",
+    "one-workload-per-service": "a second time", "stateful-resources-protected": "not protected from deletion",
+    "requests-and-limits": "sets no memory requests", "readiness-probe": "has no readiness probe",
+    "liveness-probe": "has no liveness probe", "run-as-non-root": "may run as root",
+    "read-only-root-filesystem": "writable root filesystem", "no-privilege-escalation": "may escalate privileges",
+    "drop-all-capabilities": "drop ALL", "no-privileged-containers": "privileged", "seccomp-runtime-default": "seccomp",
+    "no-host-namespaces": "shares the node's Network namespace", "no-host-path-volumes": "mounts the node's /var",
+    "pinned-image-tags": "latest",
+    "no-automounted-service-account-token": "token", "no-secret-env-literals": "DB_PASSWORD",
+    "no-secrets-in-config-maps": "api_token", "no-load-balancer-without-allow": "LoadBalancer",
+    "no-node-port-services": "NodePort", "explicit-namespace": "default namespace",
+    "disruption-budgets-for-replicated-workloads": "without a PodDisruptionBudget",
+    "spread-for-replicated-workloads": "nothing spreading them", "network-policy-per-namespace": "has no NetworkPolicy",
+    "vespa-config-server-quorum": "config server",
+}
+
+ingress_to = lambda backend, default=False: Resource(  # noqa: E731
+    "kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i", "namespace": "n"}, "spec": (
+        {"defaultBackend": {"service": {"name": backend}}} if default else
+        {"rules": [{"http": {"paths": [{"backend": {"service": {"name": backend}}}]}}]})})
+flink = lambda container: cr("FlinkDeployment", {  # noqa: E731
+    "image": "ghcr.io/openfoundry/iceberg-maintenance:0.1.0", "jobManager": {"resource": {"cpu": 1, "memory": "2048m"}},
+    "podTemplate": {"spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                             "containers": [{"name": "flink-main-container", **container}]}}}, "flink.apache.org/v1beta1")
+RESTRICTED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                            "readOnlyRootFilesystem": True}}
+
+# Branches of a policy beyond its first: (policy, violating resources, message fragment); each compliant case above
+# passes the same policy.
+BRANCHES: list[tuple[str, list[Resource], str]] = [
+    ("postgres-synchronous-replicas", [cr("Cluster", {**GOOD_PG, "postgresql": {}}, "postgresql.cnpg.io/v1")],
+     "no synchronous replication"),
+    ("postgres-wal-archiving", [cr("Cluster", {**GOOD_PG, "backup": {"barmanObjectStore": {"destinationPath": "s3://b"}}},
+                                   "postgresql.cnpg.io/v1")], "deprecated in-tree barmanObjectStore"),
+    ("trino-never-exposed", [ingress_to("trino")], "routes to Trino (trino)"),
+    ("edge-sql-only-through-sql-bi-gateway", [ingress_to("sql-warehousing-service", default=True)],
+     "routes to sql-warehousing-service"),
+    ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
+        {"resource": {"type": "topic", "name": "cdc.postgres", "patternType": "prefix"}, "operations": ["All"]}]}})],
+     "holds operation All on cdc.postgres"),
+    ("kafka-no-wildcard-acls", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "authorization": {
+        "type": "simple", "superUsers": ["CN=admin"]}}})], "names super users"),
+    ("kafka-rack-awareness", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "rack": {}}})], "is not rack-aware"),
+    ("kafka-durability", [cr("Kafka", with_kafka(**{"offsets.topic.replication.factor": 1}))],
+     "offsets.topic.replication.factor is 1"),
+    ("kafka-durability", [cr("Kafka", with_kafka(**{"unclean.leader.election.enable": True}))],
+     "allows unclean leader election"),
+    ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "authorization": {}}})],
+     "has no authorization"),
+    ("bus-credentials-follow-the-contract", [
+        Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "kafka-client-app", "namespace": "n"}}),
+        Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "nats-client-app", "namespace": "n"}}),
+        deployment()], "app is not on the data bus but gets its credentials"),
+    ("bus-credentials-follow-the-contract", [
+        Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "nats-client-app", "namespace": "n"}}),
+        deployment(labels={"openfoundry.io/buses": "data"})], "app is not on the control bus but gets its credentials"),
+    ("ceph-erasure-coding-layout", [cr("CephObjectStore", {
+        "dataPool": {"failureDomain": "rack", "erasureCoded": {"dataChunks": 4, "codingChunks": 2}},
+        "metadataPool": {"erasureCoded": {"dataChunks": 2, "codingChunks": 1}}}, "ceph.rook.io/v1")],
+     "the metadata pool must be replicated"),
+    ("ceph-mon-quorum", [cr("CephCluster", {"mon": {"count": 5, "allowMultiplePerNode": True}}, "ceph.rook.io/v1")],
+     "may put several mons on one node"),
+    # Rook's default failure domain is host: leaving it out spreads copies over nodes only
+    ("ceph-replicated-pools", [cr("CephBlockPool", {"replicated": {"size": 3}}, "ceph.rook.io/v1")],
+     "failure domain host"),
+    # custom resources carrying a pod template are seen by the hygiene policies (the Flink operator's JobManager)
+    ("no-privilege-escalation", [flink({})], "flink-main-container may escalate privileges"),
+    ("drop-all-capabilities", [flink({})], "flink-main-container keeps Linux capabilities"),
+    ("read-only-root-filesystem", [flink(RESTRICTED_CONTAINER | {"securityContext": {"allowPrivilegeEscalation": False}})],
+     "flink-main-container has a writable root filesystem"),
+]
+
+
 def test_every_policy_has_a_case() -> None:
-    assert {name for name, _, _ in CASES} == set(SPECS)
+    assert {name for name, _, _ in CASES} == set(SPECS) == set(EXPECTED_MESSAGE)
 
 
 @pytest.mark.parametrize(("name", "violating", "compliant"), CASES, ids=[c[0] for c in CASES])
 def test_a_policy_flags_its_violation_and_passes_the_compliant_case(name: str, violating: list[Resource],
                                                                     compliant: list[Resource]) -> None:
-    assert messages(SPECS[name], violating), name
+    found = messages(SPECS[name], violating)
+    assert any(EXPECTED_MESSAGE[name] in m for m in found), found
     assert messages(SPECS[name], compliant) == []
+
+
+@pytest.mark.parametrize(("name", "violating", "expected"), BRANCHES,
+                         ids=[f"{b[0]}:{b[2][:30]}" for b in BRANCHES])
+def test_each_branch_of_a_policy_fires_on_its_own_breakage(name: str, violating: list[Resource], expected: str) -> None:
+    found = messages(SPECS[name], violating)
+    assert any(expected in m for m in found), found
+
+
+def test_a_flink_deployment_with_a_restricted_main_container_passes_the_hygiene_policies() -> None:
+    compliant = [flink(RESTRICTED_CONTAINER)]
+    hygiene = [spec for spec in POLICIES if spec.group == "hygiene" and spec.resource_check is not None]
+    assert len(hygiene) >= 15
+    assert {spec.name: messages(spec, compliant) for spec in hygiene if messages(spec, compliant)} == {}
 
 
 def test_an_exemption_annotation_names_the_policy_it_lifts() -> None:

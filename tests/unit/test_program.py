@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from foundry import topics
+from foundry.catalog import Catalog
 from foundry.defaults import deep_merge
 from ops.stack import read_stack_values
 from tests.mocks import RecordingMocks
@@ -42,10 +43,16 @@ def run_program(values: dict[str, Any], stack: str) -> tuple[RecordingMocks, Bas
     return mocks, failure
 
 
-def test_the_dev_program_registers_the_platform() -> None:
+def test_the_dev_program_registers_the_platform(catalog: Catalog) -> None:
     mocks, failure = run_program(read_stack_values("dev"), "dev")
     assert failure is None
-    assert any(r.type == "kubernetes:apps/v1:Deployment" for r in mocks.registered)
+    deployments = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:Deployment"}
+    # every catalog service, and Lakekeeper (dev leaves Trino out: the seed's development profile)
+    assert deployments == {s.name for s in catalog.services} | {"lakekeeper"}
+    stateful = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:StatefulSet"}
+    assert stateful == {"nats", "valkey", "vespa"}
+    kinds = {r.type.rpartition(":")[2] for r in mocks.registered}
+    assert {"Kafka", "Cluster", "CephCluster", "Stream", "Ingress"} <= kinds
 
 
 @pytest.mark.parametrize(("case", "overrides", "expected"), BROKEN, ids=[case for case, _, _ in BROKEN])

@@ -80,8 +80,10 @@ def test_stateful_resources_are_protected_in_prod_only(prod_resources: list[Regi
     assert not any(r.protected for r in dev_resources)
 
 
-def test_dev_clusters_are_single_instance(dev_resources: list[Registered]) -> None:
-    for cluster in by_metadata_name(dev_resources, CLUSTER).values():
+def test_dev_clusters_are_single_instance(dev_resources: list[Registered], catalog: Catalog) -> None:
+    clusters = by_metadata_name(dev_resources, CLUSTER)
+    assert set(clusters) == {f"pg-{owner}" for owner in catalog.database_owners()}
+    for cluster in clusters.values():
         assert cluster.inputs["spec"]["instances"] == 1
         assert "synchronous" not in cluster.inputs["spec"].get("postgresql", {})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from pathlib import Path
 
 from foundry import versions
@@ -25,21 +26,31 @@ def go_requirement(module_dir: str, module: str) -> str:
 
 
 def test_python_sdks_match_the_engine_pins() -> None:
-    assert requirement("pulumi") == versions.PULUMI_VERSION
+    assert requirement("pulumi") == versions.PULUMI_SDK_VERSION
     assert requirement("pulumi-kubernetes") == versions.PULUMI_KUBERNETES_VERSION
     assert requirement("pulumi-policy") == versions.PULUMI_POLICY_VERSION
 
 
+def test_the_virtualenv_runs_the_pinned_sdks() -> None:
+    installed = {name: metadata.version(name) for name in ("pulumi", "pulumi-kubernetes", "pulumi-policy")}
+    assert installed == {"pulumi": versions.PULUMI_SDK_VERSION, "pulumi-kubernetes": versions.PULUMI_KUBERNETES_VERSION,
+                         "pulumi-policy": versions.PULUMI_POLICY_VERSION}
+
+
 def test_go_wrapper_modules_build_the_pinned_versions() -> None:
-    assert go_requirement("pulumi", "github.com/pulumi/pulumi/pkg/v3") == f"v{versions.PULUMI_VERSION}"
-    assert go_requirement("pulumi", "github.com/pulumi/pulumi/sdk/v3") == f"v{versions.PULUMI_VERSION}"
-    assert go_requirement("pulumi", versions.PULUMI_LANGUAGE_PYTHON_MODULE) == versions.PULUMI_LANGUAGE_PYTHON_PSEUDO
+    assert go_requirement("pulumi", "github.com/pulumi/pulumi/pkg/v3") == f"v{versions.PULUMI_CLI_VERSION}"
+    assert go_requirement("pulumi", "github.com/pulumi/pulumi/sdk/v3") == f"v{versions.PULUMI_CLI_VERSION}"
+    host = versions.PULUMI_LANGUAGE_PYTHON_MODULE
+    assert go_requirement("language-python", host) == versions.PULUMI_LANGUAGE_PYTHON_PSEUDO
+    line = f"v{versions.PULUMI_LANGUAGE_PYTHON_LINE}"
+    assert go_requirement("language-python", "github.com/pulumi/pulumi/pkg/v3") == line
+    assert go_requirement("language-python", "github.com/pulumi/pulumi/sdk/v3") == line
     provider = go_requirement("kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4")
     assert provider == versions.PULUMI_KUBERNETES_PROVIDER_PSEUDO
 
 
 def test_go_sums_are_committed() -> None:
-    for module_dir in ("pulumi", "kubernetes"):
+    for module_dir in ("pulumi", "language-python", "kubernetes"):
         assert (REPO / "toolchain" / module_dir / "go.sum").stat().st_size > 0
 
 

@@ -1,0 +1,203 @@
+"""What the program registers for the behaviour that matters most: who may reach what, who may do what on the
+buses, how clients connect, how pods spread. Every expectation comes from the catalog, the registries or the
+seed, never from the program's own functions, and every loop is guarded against an empty input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from foundry.catalog import Catalog
+from foundry.labels import namespace_for
+from foundry.streams import load_streams
+from tests.expectations import JETSTREAM_ADMIN
+from tests.mocks import Registered, of_type
+from tests.natsconf import parse
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def policies(resources: list[Registered]) -> dict[tuple[str, str], dict[str, Any]]:
+    found = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
+             for r in resources if r.type == NETWORK_POLICY}
+    assert len(found) > 50
+    return found
+
+
+def peers(rules: list[dict[str, Any]] | None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each (rule, peer) of a list of ingress (`from`) or egress (`to`) rules."""
+    for rule in rules or []:
+        for peer in rule.get("from") or rule.get("to") or []:
+            yield rule, peer
+
+
+def ports(rule: dict[str, Any]) -> set[int]:
+    return {p["port"] for p in rule.get("ports") or []}
+
+
+def pod_labels(peer: dict[str, Any]) -> dict[str, str]:
+    return (peer.get("podSelector") or {}).get("matchLabels") or {}
+
+
+def peer_namespace(peer: dict[str, Any]) -> str | None:
+    return ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+
+
+def registered_nats_conf(resources: list[Registered]) -> dict[str, Any]:
+    (config,) = [r for r in resources if r.type == "kubernetes:core/v1:ConfigMap"
+                 and r.inputs["metadata"]["name"] == "nats-config"]
+    return parse(config.inputs["data"]["nats.conf"])
+
+
+# --- the control bus -------------------------------------------------------------------------------------------
+
+
+def test_the_registered_nats_conf_has_a_user_per_control_service_with_exactly_its_subjects(
+        prod_resources: list[Registered], catalog: Catalog) -> None:
+    users = {u["user"]: u for account in registered_nats_conf(prod_resources)["accounts"].values()
+             for u in account["users"]}
+    services = [s for s in catalog.services if s.uses_nats]
+    assert len(services) >= 10
+    for service in services:
+        user = users[service.name]
+        assert user["password"] == "$NATS_PW_" + service.name.upper().replace("-", "_")
+        publish, subscribe = user["permissions"]["publish"], user["permissions"]["subscribe"]
+        assert {s for s in publish["allow"] if not s.startswith("$JS.")} == set(service.nats.publishes)
+        assert {s for s in subscribe["allow"] if not s.startswith("_INBOX_")} == set(service.nats.subscribes)
+        assert set(subscribe["allow"]) - set(service.nats.subscribes) == {f"_INBOX_{service.name}.>"}
+        assert set(publish["deny"]) >= JETSTREAM_ADMIN
+        # JetStream calls only for its own durables: $JS.API.CONSUMER.<verb>.<stream>.<its name>, acks likewise
+        api = [s for s in publish["allow"] if s.startswith("$JS.") and s != "$JS.API.INFO"]
+        assert all(s.split(".")[-1] == service.name or s.endswith(f".{service.name}.>") for s in api), api
+    wildcard = [u["user"] for u in users.values() for s in u.get("permissions", {}).get("publish", {}).get("allow", [])
+                if s in (">", "*") or s.startswith("$JS.API.STREAM.")]
+    assert wildcard == []
+
+
+def test_a_consuming_service_may_pull_from_each_stream_it_subscribes_to(prod_resources: list[Registered],
+                                                                         catalog: Catalog) -> None:
+    stream_of = {subject: stream.name for stream in load_streams().streams for subject in stream.subjects}
+    users = {u["user"]: u for a in registered_nats_conf(prod_resources)["accounts"].values() for u in a["users"]}
+    subscribers = [s for s in catalog.services if s.nats.subscribes]
+    assert subscribers
+    for service in subscribers:
+        allowed = set(users[service.name]["permissions"]["publish"]["allow"])
+        for stream in {stream_of[subject] for subject in service.nats.subscribes}:
+            assert f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{service.name}" in allowed
+            assert f"$JS.ACK.{stream}.{service.name}.>" in allowed
+
+
+def test_only_control_bus_services_and_nack_may_reach_nats(prod_resources: list[Registered], catalog: Catalog) -> None:
+    spec = policies(prod_resources)[("openfoundry-control", "nats")]
+    client = [peer for rule, peer in peers(spec["ingress"]) if 4222 in ports(rule)]
+    services = {pod_labels(p).get("app.kubernetes.io/name") for p in client if pod_labels(p)}
+    expected = {s.name for s in catalog.services if s.uses_nats}
+    assert expected and services == expected
+    namespaces_only = [peer_namespace(p) for p in client if not pod_labels(p)]
+    assert namespaces_only == ["nats-system"]
+
+
+# --- the data bus --------------------------------------------------------------------------------------------
+
+
+def test_only_data_bus_services_may_reach_the_brokers_and_they_connect_over_sasl_ssl(
+        prod_resources: list[Registered], catalog: Catalog) -> None:
+    (kafka,) = [r for r in prod_resources if r.type == "kubernetes:kafka.strimzi.io/v1:Kafka"]
+    (listener,) = kafka.inputs["spec"]["kafka"]["listeners"]
+    assert listener["tls"] is True and listener["authentication"]["type"] == "scram-sha-512"
+    admitted = {(peer_namespace(p), pod_labels(p)["app.kubernetes.io/name"]) for p in listener["networkPolicyPeers"]}
+    data_bus = [s for s in catalog.services if s.uses_kafka]
+    assert data_bus and admitted == {(namespace_for(s.plane), s.name) for s in data_bus}
+    deployments = of_type(prod_resources, DEPLOYMENT)
+    for service in data_bus:
+        env = container_env(deployments[service.name])
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "openfoundry-kafka-bootstrap.openfoundry-ingestion.svc:9093"
+
+
+# --- relational state ------------------------------------------------------------------------------------
+
+
+def container_env(deployment: Registered) -> dict[str, Any]:
+    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def database_targets(spec: dict[str, Any]) -> set[str]:
+    """The Postgres clusters (or their poolers) a policy's egress reaches."""
+    found = set()
+    for _, peer in peers(spec.get("egress")):
+        labels = pod_labels(peer)
+        if "cnpg.io/cluster" in labels:
+            found.add(labels["cnpg.io/cluster"])
+        if "cnpg.io/poolerName" in labels:
+            found.add(labels["cnpg.io/poolerName"].removesuffix("-pooler-rw"))
+    return found
+
+
+def test_each_service_reaches_its_own_database_and_no_other(prod_resources: list[Registered], catalog: Catalog) -> None:
+    registered = policies(prod_resources)
+    owners = [s for s in catalog.services if s.database]
+    assert len(owners) >= 10
+    for service in catalog.services:
+        own = {f"pg-{service.name}"} if service.database else set()
+        reader = {f"pg-{s.name}" for s in catalog.services if s.sql_readable} \
+            if service.name == "sql-bi-gateway-service" else set()
+        assert database_targets(registered[(namespace_for(service.plane), service.name)]) == own | reader, service.name
+
+
+def test_each_database_admits_its_owner_and_nobody_else_on_5432(prod_resources: list[Registered],
+                                                                catalog: Catalog) -> None:
+    registered = policies(prod_resources)
+    owners = [s for s in catalog.services if s.database]
+    assert owners
+    for service in owners:
+        spec = registered[(namespace_for(service.plane), f"pg-{service.name}-access")]
+        clients = {pod_labels(p).get("app.kubernetes.io/name") for rule, p in peers(spec["ingress"])
+                   if 5432 in ports(rule) and "app.kubernetes.io/name" in pod_labels(p)}
+        expected = {service.name} | ({"sql-bi-gateway-service"} if service.sql_readable else set())
+        assert clients == expected, service.name
+        env = container_env(of_type(prod_resources, DEPLOYMENT)[service.name])
+        assert env["PGSSLMODE"] == "require"
+        assert env["PGHOST"].split(".")[0] in (f"pg-{service.name}-rw", f"pg-{service.name}-pooler-rw")
+        assert env["PGPASSWORD"] == {"secretKeyRef": {"name": f"pg-{service.name}-app", "key": "password"}}
+
+
+# --- placement -------------------------------------------------------------------------------------------
+
+
+def test_prod_spreads_every_service_over_zones_hard_and_nodes(prod_resources: list[Registered], catalog: Catalog,
+                                                              ) -> None:
+    deployments = of_type(prod_resources, DEPLOYMENT)
+    assert catalog.services
+    for service in catalog.services:
+        spec = deployments[service.name].inputs["spec"]
+        spreads = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
+        zone = spreads["topology.kubernetes.io/zone"]
+        assert zone["whenUnsatisfiable"] == "DoNotSchedule" and zone["maxSkew"] == 1
+        assert zone["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+        assert spreads["kubernetes.io/hostname"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("name", ["nats", "valkey", "vespa-configserver"])
+def test_prod_quorum_members_never_share_a_node(prod_resources: list[Registered], name: str) -> None:
+    (stateful_set,) = [r for r in prod_resources if r.type == "kubernetes:apps/v1:StatefulSet"
+                       and r.inputs["metadata"]["name"] == name]
+    spec = stateful_set.inputs["spec"]
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_prod_postgres_instances_are_one_per_node_and_spread_over_zones(prod_resources: list[Registered]) -> None:
+    clusters = [r for r in prod_resources if r.type == "kubernetes:postgresql.cnpg.io/v1:Cluster"]
+    assert len(clusters) >= 10
+    for cluster in clusters:
+        spec = cluster.inputs["spec"]
+        assert spec["affinity"]["podAntiAffinityType"] == "required"
+        (zone,) = spec["topologySpreadConstraints"]
+        assert zone["whenUnsatisfiable"] == "DoNotSchedule"
+        assert zone["labelSelector"]["matchLabels"] == {"cnpg.io/cluster": cluster.inputs["metadata"]["name"]}
