@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: help bootstrap toolchain deps up render validate preview audit test test-fast test-engine lint bench clean
+.PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,8 +33,12 @@ up: bootstrap ## pulumi up of the dev stack on the embedded defaults (renders in
 render: bootstrap ## STACK's complete manifests in rendered/STACK/, offline, its real state untouched
 	@$(VPY) -m ops.stack render $(STACK)
 
-validate: render ## every rendered manifest of STACK against the real schemas
+validate: render ## every rendered manifest of STACK against the real schemas, and every pod through Pod Security
 	@$(VPY) -m ops.validate $(STACK)
+	@$(VPY) -m ops.admission $(STACK)
+
+flows: render ## every flow STACK needs allowed and every forbidden one denied by its NetworkPolicies (cyclonus)
+	@$(VPY) -m ops.flows $(STACK)
 
 preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)

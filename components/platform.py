@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.cluster.operators import Operators, OperatorsArgs
+from components.cluster.trust import PlatformTrust, PlatformTrustArgs
 from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.compute.plane import (
@@ -34,7 +35,7 @@ from components.ingestion.plane import IngestionPlane, IngestionPlaneArgs
 from components.observability.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
 from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
 from components.services.planes import PlaneServices, PlaneServicesArgs
-from components.storage.ceph import Bucket, StorageAccess, catalog_buckets
+from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import KubernetesTarget, StackConfig
@@ -58,12 +59,15 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     trino = cfg.compute.trino
 
     # the cluster: operators (official charts) and a namespace per plane
-    operators = Operators("operators", OperatorsArgs(operators=cfg.operators, provider=provider))
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
+    operators = Operators("operators", OperatorsArgs(operators=cfg.operators, provider=provider,
+                                                     plane_namespaces=namespaces.namespaces))
+    trust = PlatformTrust("trust", PlatformTrustArgs(
+        provider=provider, cert_manager_ready=operators.ready("cert-manager", "trust-manager")))
     namespaces_ready = list(namespaces.namespaces.values())
 
     # the planes
-    all_databases = databases(catalog)
+    all_databases = databases(catalog, cfg.relational.postgres)
     storage = StoragePlane("storage", StoragePlaneArgs(
         storage=cfg.storage, site=site, images=cfg.images, catalog=catalog, provider=provider,
         lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
@@ -81,13 +85,14 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     ))
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
         kafka=cfg.ingestion.kafka, site=site, block_storage_class=access.block_class, catalog=catalog,
-        registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), namespaces_ready=namespaces_ready,
+        registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), trust_ready=[trust.issuer],
+        namespaces_ready=namespaces_ready,
     ))
     control = ControlPlane("control", ControlPlaneArgs(
         nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,
         provider=provider, nack_ready=operators.ready("nack"), namespaces_ready=namespaces_ready,
     ))
-    backends = sql_backends(catalog, all_databases, trino, cfg.relational.postgres)
+    backends = sql_backends(catalog, all_databases, trino)
     compute = ComputePlane("compute", ComputePlaneArgs(
         trino=trino, lakehouse=cfg.storage.lakehouse, gateway=access.gateway, site=site, catalog=catalog,
         backends=backends, provider=provider, depends_on=[*namespaces_ready, storage.ceph]))
@@ -120,7 +125,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
                           cert_manager_ready=operators.ready("cert-manager"), depends_on=[planes["edge"], planes["compute"]]))
     if cfg.is_prod:  # ADR-0012: development stacks are out of SLO scope
         ServiceLevelObjectives("slos", ServiceLevelObjectivesArgs(
-            monitoring=cfg.monitoring, slos=load_slos(), provider=provider, depends_on=namespaces_ready))
+            monitoring=cfg.monitoring, slos=load_slos(), catalog=catalog, topics=registry, provider=provider,
+            depends_on=namespaces_ready))
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("endpoints", {
@@ -145,10 +151,10 @@ def _service_endpoints(cfg: StackConfig, catalog: Catalog,
                        all_databases: Sequence[Database]) -> dict[str, list[PlatformEndpoint]]:
     """What each catalog service reaches beyond other catalog services: the lakehouse catalog and search, NATS,
     the Flight SQL gateway's backends, the gateway's cache."""
-    endpoints = endpoints_for(cfg.storage.lakehouse)
+    endpoints = endpoints_for(cfg.storage.lakehouse, ObjectGateway.of(cfg.storage))
     for service in (s for s in catalog.services if s.uses_nats):
         endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
     endpoints.setdefault("sql-bi-gateway-service", []).extend(
-        sql_gateway_endpoints(all_databases, cfg.compute.trino, cfg.relational.postgres))
+        sql_gateway_endpoints(all_databases, cfg.compute.trino))
     endpoints.setdefault("gateway", []).append(cache_endpoint(cfg.edge.cache))
     return endpoints

@@ -46,6 +46,8 @@ class _Model(BaseModel):
 class Ports(_Model):
     http: PortNumber
     flight: PortNumber | None = None
+    # OpenFoundry's services expose Prometheus metrics on a port of their own (infra/helm values: `metrics: 9090`)
+    metrics: PortNumber = 9090
 
     def named(self) -> dict[str, int]:
         return {name: port for name, port in (("http", self.http), ("flight", self.flight)) if port is not None}

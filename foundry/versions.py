@@ -94,6 +94,9 @@ class ChartPin:
 CHARTS = {
     # renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io
     "cert-manager": ChartPin("cert-manager", "v1.20.2", "https://charts.jetstack.io"),
+    # trust-manager distributes the platform's internal CA (Kafka's listener certificate is issued from it)
+    # renovate: datasource=helm depName=trust-manager registryUrl=https://charts.jetstack.io
+    "trust-manager": ChartPin("trust-manager", "v0.25.0", "https://charts.jetstack.io"),
     # renovate: datasource=helm depName=rook-ceph registryUrl=https://charts.rook.io/release
     "rook-ceph": ChartPin("rook-ceph", "v1.20.6", "https://charts.rook.io/release"),
     # Rook v1.20 moved CSI to this chart; 0.3.1 is the ceph-csi-operator line rook-ceph v1.20 depends on.
@@ -113,7 +116,8 @@ CHARTS = {
     "nack": ChartPin("nack", "0.34.0", "https://nats-io.github.io/k8s/helm/charts/"),
     # renovate: datasource=helm depName=flink-kubernetes-operator
     "flink-kubernetes-operator": ChartPin(
-        "flink-kubernetes-operator", "1.15.0", "https://downloads.apache.org/flink/flink-kubernetes-operator-1.15.0/"),
+        # Apache moves superseded releases from downloads.apache.org to the archive: pin the address that stays
+        "flink-kubernetes-operator", "1.15.0", "https://archive.apache.org/dist/flink/flink-kubernetes-operator-1.15.0/"),
 }
 
 
@@ -160,7 +164,18 @@ class JarCrds:
     gap: str = ""
 
 
-CrdSource = GoApiCrds | StrimziApiCrds | JarCrds
+@dataclass(frozen=True)
+class ModuleFileCrds:
+    """CRDs as shipped, already generated, inside a published Go module."""
+
+    operator_version: str
+    module: str
+    version: str
+    files: tuple[str, ...]    # paths inside the module
+    gap: str = ""
+
+
+CrdSource = GoApiCrds | StrimziApiCrds | JarCrds | ModuleFileCrds
 
 CRD_SOURCES: dict[str, CrdSource] = {
     "cloudnative-pg": GoApiCrds("1.30.0", "github.com/cloudnative-pg/api", "v1.30.0",
@@ -188,6 +203,9 @@ CRD_SOURCES: dict[str, CrdSource] = {
                 "mirrormaker2.KafkaMirrorMaker2", "rebalance.KafkaRebalance", "podset.StrimziPodSet"),
         arguments=("--label", "app:strimzi", "--label", "strimzi.io/crd-install:true", "--target-kube", "1.16+",
                    "--crd-api-version", "v1", "--api-versions", "v1", "--storage-version", "v1", "--yaml")),
+    # trust-manager's Bundle CRD is generated upstream (controller-gen v0.21.0) and committed to its Go module
+    "trust-manager": ModuleFileCrds("v0.25.0", "github.com/cert-manager/trust-manager", "v0.25.0",
+                                    ("deploy/crds/trust.cert-manager.io_bundles.yaml",)),
     "flink-kubernetes-operator": JarCrds(
         "1.15.0", "org.apache.flink:flink-kubernetes-operator-api:1.10.0", "META-INF/fabric8",
         gap="Maven Central as mirrored here serves flink-kubernetes-operator-api only up to 1.10.0"),

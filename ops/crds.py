@@ -17,6 +17,7 @@ min/max and nullable as declared; the declared version must be served by the CRD
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -79,6 +80,8 @@ def describe(source: versions.CrdSource) -> str:
         return f"{source.module}@{source.version}"
     if isinstance(source, versions.StrimziApiCrds):
         return f"io.strimzi:api:{source.version}"
+    if isinstance(source, versions.ModuleFileCrds):
+        return f"{source.module}@{source.version}"
     return source.coordinates
 
 
@@ -87,8 +90,19 @@ def generate(name: str, source: versions.CrdSource, work: Path, out: Path) -> No
         generate_with_controller_gen(name, source, work, out)
     elif isinstance(source, versions.StrimziApiCrds):
         generate_with_strimzi(source, work, out)
+    elif isinstance(source, versions.ModuleFileCrds):
+        copy_from_module(source, work, out)
     else:
         extract_from_jar(source, work, out)
+
+
+def copy_from_module(source: versions.ModuleFileCrds, work: Path, out: Path) -> None:
+    listing = subprocess.run(["go", "mod", "download", "-json", f"{source.module}@{source.version}"], cwd=work,
+                             env=go_env(), capture_output=True, text=True, check=True).stdout
+    module = Path(json.loads(listing)["Dir"])
+    out.mkdir(parents=True)
+    for path in source.files:
+        shutil.copyfile(module / path, out / Path(path).name)
 
 
 def generate_with_controller_gen(name: str, source: versions.GoApiCrds, work: Path, out: Path) -> None:

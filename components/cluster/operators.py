@@ -8,7 +8,8 @@ reachable): nothing is registered, and the program says so in one line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -26,30 +27,45 @@ class OperatorSpec:
     namespace: str
     pod_security: str          # what the operator's own pods need (Rook's CSI and OSD pods are privileged)
     needs: tuple[str, ...] = ()
+    plane: str | None = None   # installed into a plane's namespace (which the plane namespaces create)
+
+
+# A restricted namespace admits only pods that run as non-root with seccomp RuntimeDefault, no privilege escalation
+# and no capabilities: how each chart is told to make such pods.
+RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                  "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}}
+NACK_POD_LABELS = {"app": "nack"}   # the chart's legacy labels: `app: <release>`
 
 
 def operator_specs() -> tuple[OperatorSpec, ...]:
     """In install order; `needs` are the operators whose CRDs or webhooks a chart relies on."""
     return (
         OperatorSpec("cert-manager", "cert-manager", "restricted"),
+        # trust-manager reads its sources from cert-manager's namespace (its trust namespace) and writes bundles
+        OperatorSpec("trust-manager", "cert-manager", "restricted", needs=("cert-manager",)),
         OperatorSpec("rook-ceph", "rook-ceph", "privileged"),
         OperatorSpec("ceph-csi-drivers", "rook-ceph", "privileged", needs=("rook-ceph",)),
         OperatorSpec("strimzi", "strimzi", "restricted"),
         OperatorSpec("cloudnative-pg", "cnpg-system", "restricted"),
         # The Barman Cloud plugin must live in the CNPG operator's namespace and needs cert-manager.
         OperatorSpec("plugin-barman-cloud", "cnpg-system", "restricted", needs=("cloudnative-pg", "cert-manager")),
-        OperatorSpec("nack", "nats-system", "restricted"),
+        # namespaced beside NATS: its Role reads the Secrets of the control namespace only, where its Account is
+        OperatorSpec("nack", namespace_for("control"), "restricted", plane="control"),
         OperatorSpec("flink-kubernetes-operator", "flink-system", "baseline", needs=("cert-manager",)),
     )
 
 
 def chart_values(key: str) -> dict[str, Any]:
-    """The values each chart is installed with (documented chart parameters only)."""
+    """The values each chart is installed with (documented chart parameters only); for `install: external`, the
+    values the platform team installs the same charts with (docs/operators.md)."""
     operator_namespace = "rook-ceph"
     values: dict[str, dict[str, Any]] = {
         "cert-manager": {"crds": {"enabled": True}},
+        "trust-manager": {"crds": {"enabled": True}},
         # Rook accepts only maxObjects and maxSize in a claim's additionalConfig unless told more:
-        # the warehouse claim grants Trino's RGW user by bucketPolicy (components/ceph.py)
+        # the warehouse claim grants Trino's RGW user by bucketPolicy (components/storage/ceph.py)
         "rook-ceph": {"crds": {"enabled": True}, "obcAllowAdditionalConfigFields": OBC_ADDITIONAL_CONFIG_FIELDS},
         # Rook's own values for this chart: driver names must match Rook's provisioner names.
         "ceph-csi-drivers": {
@@ -68,10 +84,28 @@ def chart_values(key: str) -> dict[str, Any]:
                 "nvmeof": {"enabled": False},
             },
         },
-        "strimzi": {"watchNamespaces": [namespace_for("ingestion")]},
+        "strimzi": {
+            "watchNamespaces": [namespace_for("ingestion")],
+            "extraEnvs": [
+                # Strimzi's default (Baseline) provider sets no container securityContext: the restricted Pod
+                # Security level of the ingestion namespace would refuse every broker, controller and operand pod
+                # (strimzi 1.2.0 ClusterOperatorConfig, RestrictedPodSecurityProvider)
+                {"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"},
+                # the NetworkPolicies Strimzi generates admit its cluster operator from this namespace only
+                {"name": "STRIMZI_OPERATOR_NAMESPACE_LABELS", "value": "kubernetes.io/metadata.name=strimzi"},
+            ],
+        },
         "cloudnative-pg": {"crds": {"create": True}},
         "plugin-barman-cloud": {},
-        "nack": {"jetstream": {"nats": {"url": f"nats://nats.{namespace_for('control')}.svc:4222"}}},
+        "nack": {
+            # the control loop applies an Account's credentials to its Streams and Consumers; the legacy mode with
+            # a server URL dials NATS anonymously (nack main.go, natsConfigFromOpts)
+            "jetstream": {"controlLoop": True, "nats": {"url": f"nats://nats.{namespace_for('control')}.svc:4222"}},
+            "namespaced": True,
+            # the chart's defaults are empty and the image has no USER: root, refused by a restricted namespace
+            "securityContext": RESTRICTED_POD,
+            "containerSecurityContext": RESTRICTED_CONTAINER,
+        },
         "flink-kubernetes-operator": {"watchNamespaces": [namespace_for("storage")]},
     }
     return values[key]
@@ -81,6 +115,7 @@ def chart_values(key: str) -> dict[str, Any]:
 class OperatorsArgs:
     operators: OperatorSettings
     provider: k8s.Provider
+    plane_namespaces: Mapping[str, k8s.core.v1.Namespace] = field(default_factory=dict)   # by plane
 
 
 class Operators(pulumi.ComponentResource):
@@ -94,13 +129,14 @@ class Operators(pulumi.ComponentResource):
         self.install = args.operators.install
         self.charts = {}
         if self.install == "external":
-            pulumi.log.info("operators: install=external: cert-manager, Rook Ceph, ceph-csi-drivers, Strimzi, "
-                            "CloudNativePG, Barman Cloud, NACK and Flink are expected to be installed already",
-                            resource=self)
+            pulumi.log.info("operators: install=external: cert-manager, trust-manager, Rook Ceph, ceph-csi-drivers, "
+                            "Strimzi, CloudNativePG, Barman Cloud, NACK and Flink are expected to be installed already, "
+                            "with the values of docs/operators.md", resource=self)
         else:
             namespaces = self._namespaces(args.provider)
             for spec in operator_specs():
-                self.charts[spec.key] = self._chart(spec, namespaces[spec.namespace], args.provider)
+                namespace = args.plane_namespaces[spec.plane] if spec.plane else namespaces[spec.namespace]
+                self.charts[spec.key] = self._chart(spec, namespace, args.provider)
         self.register_outputs({"install": self.install, "charts": sorted(self.charts)})
 
     def ready(self, *keys: str) -> list[pulumi.Resource]:
@@ -109,7 +145,7 @@ class Operators(pulumi.ComponentResource):
 
     def _namespaces(self, provider: k8s.Provider) -> dict[str, k8s.core.v1.Namespace]:
         levels: dict[str, str] = {}
-        for spec in operator_specs():
+        for spec in (s for s in operator_specs() if s.plane is None):
             levels[spec.namespace] = _most_permissive(levels.get(spec.namespace), spec.pod_security)
         return {
             name: k8s.core.v1.Namespace(

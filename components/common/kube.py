@@ -3,12 +3,13 @@ variables from Secrets and ConfigMaps, spreading and anti-affinity."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.site import Site
 from foundry.catalog import Service
 from foundry.labels import namespace_for, selector_labels
 
@@ -27,7 +28,7 @@ def service_peer(service: Service) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return peer(namespace_for(service.plane), selector_labels(service.name))
 
 
-def custom_resource(api_version: str, kind: str, name: str, namespace: str, labels: Mapping[str, str],
+def custom_resource(api_version: str, kind: str, name: str, namespace: pulumi.Input[str], labels: Mapping[str, str],
                     spec: Mapping[str, Any], opts: pulumi.ResourceOptions,
                     resource_name: str | None = None) -> k8s.apiextensions.CustomResource:
     """An operator's resource; its Pulumi name is `<name>-<kind>` unless told otherwise."""
@@ -40,6 +41,21 @@ def custom_resource(api_version: str, kind: str, name: str, namespace: str, labe
 def pod_monitor_spec(pods: Mapping[str, str], port: str = "metrics", path: str | None = None) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"port": port, **({"path": path} if path else {})}
     return {"selector": {"matchLabels": dict(pods)}, "podMetricsEndpoints": [endpoint]}
+
+
+def pod_monitor(name: str, namespace: pulumi.Input[str], labels: Mapping[str, str], pods: Mapping[str, str], site: Site,
+                opts: pulumi.ResourceOptions, port: str = "metrics", path: str | None = None,
+                resource_name: str | None = None) -> k8s.apiextensions.CustomResource:
+    """A PodMonitor the cluster's Prometheus selects (its selector labels), scraping `port` of the `pods`."""
+    return custom_resource("monitoring.coreos.com/v1", "PodMonitor", name, namespace, {**labels, **site.scrape_labels},
+                           pod_monitor_spec(pods, port, path), opts, resource_name=resource_name)
+
+
+def scrape_ingress(site: Site, ports: Sequence[int]) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    """Prometheus, from its namespace, to the metrics ports."""
+    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=[peer(site.monitoring.namespace)],
+        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in ports])
 
 
 def secret_env(variable: str, secret: str, key: str, optional: bool | None = None) -> k8s.core.v1.EnvVarArgs:

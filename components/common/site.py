@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
-from foundry.config import Environment, StackConfig, Topology
+from foundry.config import Environment, Monitoring, StackConfig, Topology
 
 
 @dataclass(frozen=True)
@@ -16,10 +16,16 @@ class Site:
 
     environment: Environment
     topology: Topology
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     @classmethod
     def of(cls, cfg: StackConfig) -> Site:
-        return cls(cfg.environment, cfg.topology)
+        return cls(cfg.environment, cfg.topology, cfg.monitoring)
+
+    @property
+    def scrape_labels(self) -> dict[str, str]:
+        """What makes the cluster's Prometheus pick up a PodMonitor."""
+        return dict(self.monitoring.selector_labels)
 
     @property
     def prod(self) -> bool:

@@ -23,7 +23,7 @@ from components.relational.plane import Database, SqlReader, sql_reader_endpoint
 from components.storage.ceph import ObjectGateway
 from components.storage.vespa import vespa_query_url
 from foundry.catalog import Catalog
-from foundry.config import Lakehouse, Postgres
+from foundry.config import Lakehouse
 from foundry.config import Trino as TrinoSettings
 from foundry.labels import namespace_for
 
@@ -43,8 +43,7 @@ def sql_reader(catalog: Catalog) -> SqlReader:
     return SqlReader(gateway.name, namespace_for(gateway.plane))
 
 
-def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSettings,
-                 postgres: Postgres) -> list[SqlBackend]:
+def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSettings) -> list[SqlBackend]:
     """The gateway's backends in the seed's order: the DataFusion pool, Trino (when deployed), Vespa, Postgres."""
     warehousing = catalog.by_name(WAREHOUSING)
     backends = [SqlBackend("sql-warehousing",
@@ -53,7 +52,7 @@ def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSe
     if trino.enabled:
         backends.append(SqlBackend("trino", service_url(), f"Iceberg analytics (catalog {TRINO_CATALOG})"))
     backends.append(SqlBackend("vespa", vespa_query_url(), "search and hybrid retrieval"))
-    backends += [SqlBackend(f"postgres-{db.owner}", f"postgresql://{db.read_only_host(postgres.instances)}:5432/{db.name}",
+    backends += [SqlBackend(f"postgres-{db.owner}", f"postgresql://{db.read_only_host}:5432/{db.name}",
                             f"{db.owner}'s relational state, read-only") for db in databases if db.sql_readable]
     return backends
 
@@ -64,11 +63,10 @@ def sql_routing_settings(backends: Sequence[SqlBackend]) -> tuple[tuple[str, str
     return tuple(settings)
 
 
-def sql_gateway_endpoints(databases: Sequence[Database], trino: TrinoSettings,
-                          postgres: Postgres) -> list[PlatformEndpoint]:
+def sql_gateway_endpoints(databases: Sequence[Database], trino: TrinoSettings) -> list[PlatformEndpoint]:
     """What the gateway reaches beyond catalog services (egress rules, reader credentials): Trino, Postgres."""
     trino_route = [trino_endpoint()] if trino.enabled else []
-    return trino_route + [sql_reader_endpoint(db, postgres.instances) for db in databases if db.sql_readable]
+    return trino_route + [sql_reader_endpoint(db) for db in databases if db.sql_readable]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ Its S3 keys belong to its own RGW user, granted the warehouse bucket by the buck
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ DATA_DIR = "/data/trino"
 SHARED_SECRET = "trino-internal"
 # Created by the identity team when Lakekeeper requires OIDC: key `credential`, "<client id>:<client secret>".
 CATALOG_CREDENTIAL_SECRET = "trino-catalog-oauth2"
+EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
 # The seed: sql-bi-gateway-service routes Iceberg analytics statements to Trino. Nothing else may call it.
 QUERY_CLIENTS = ("sql-bi-gateway-service",)
 # Trino's recommended JVM flags (trino.io/docs/current/installation/deployment, "JVM config"); the heap follows
@@ -65,10 +67,12 @@ JVM_FLAGS = (
 WORKER_DRAIN_SECONDS = 600
 # Trino does not drain on SIGTERM: ask the worker to shut down gracefully (it finishes its tasks, then exits)
 # and hold the stop until it has (trino.io/docs/current/admin/graceful-shutdown).
+DRAIN_USER = "openfoundry-drain"
 DRAIN_WORKER = (
-    "curl -fsS -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: openfoundry-drain' "
+    f"curl -fsS -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: {DRAIN_USER}' "
     f"-d '\"SHUTTING_DOWN\"' http://localhost:{HTTP_PORT}/v1/info/state "
-    f"&& while curl -fsS -o /dev/null http://localhost:{HTTP_PORT}/v1/info; do sleep 5; done"
+    "|| { echo 'trino refused the graceful shutdown' >&2; exit 1; }; "
+    f"while curl -fsS -o /dev/null http://localhost:{HTTP_PORT}/v1/info; do sleep 5; done"
 )
 
 
@@ -88,8 +92,9 @@ def trino_object_user() -> ObjectUser:
 
 
 def trino_endpoint() -> PlatformEndpoint:
+    """The gateway's way to the coordinator (its URI is in the gateway's route table: SQL_BACKEND_TRINO_URI)."""
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=(*selector_labels(NAME).items(), (ROLE_LABEL, "coordinator")),
-                            ports=(HTTP_PORT,), env=(("SQL_BACKEND_TRINO_URI", service_url()),))
+                            ports=(HTTP_PORT,), env=())
 
 
 def service_url() -> str:
@@ -111,6 +116,19 @@ def node_config(coordinator: bool) -> str:
         "internal-communication.shared-secret": "${ENV:TRINO_SHARED_SECRET}",
     })
     return properties(values)
+
+
+# Trino's default system access control refuses a graceful shutdown to everyone (trino.io/docs/current/admin/
+# graceful-shutdown.html): a worker's file-based rules let the drain user, alone, write system information. As the
+# official chart does for workers only: the coordinator keeps the default, which authorizes the queries.
+WORKER_RULES = "graceful-shutdown-rules.json"
+
+
+def worker_access_control() -> dict[str, str]:
+    rules = {"system_information": [{"user": DRAIN_USER, "allow": ["read", "write"]}]}
+    return {"access-control.properties": properties({"access-control.name": "file",
+                                                      "security.config-file": f"/etc/trino/{WORKER_RULES}"}),
+            WORKER_RULES: json.dumps(rules, indent=1, sort_keys=True) + "\n"}
 
 
 def node_properties(environment: str) -> str:
@@ -202,7 +220,8 @@ class Trino(pulumi.ComponentResource):
                               data={f"{CATALOG}.properties": catalog_text}, opts=self._child())
         for role in self._roles():
             files = {"config.properties": node_config(role.coordinator), "node.properties": node_properties(site.environment),
-                     "jvm.config": "\n".join(JVM_FLAGS) + "\n", "log.properties": "io.trino=INFO\n"}
+                     "jvm.config": "\n".join(JVM_FLAGS) + "\n", "log.properties": "io.trino=INFO\n",
+                     **({} if role.coordinator else worker_access_control())}
             k8s.core.v1.ConfigMap(role.name, metadata=self._metadata(role.name, role), data=files, opts=self._child())
             self._deployment(role, config_hash(files, catalog_text))
             if site.prod and not role.coordinator:
@@ -228,7 +247,13 @@ class Trino(pulumi.ComponentResource):
         labels, role_selector = self._labels(role), role.pods
         spreading = [spread(site.zone_label, role_selector, hard=site.prod),
                      spread("kubernetes.io/hostname", role_selector, hard=False)]
-        k8s.apps.v1.Deployment(role.name, metadata=self._metadata(role.name, role), spec=k8s.apps.v1.DeploymentSpecArgs(
+        metadata = self._metadata(role.name, role)
+        if uses_oauth2(self._args.trino, self._args.lakehouse):
+            metadata = k8s.meta.v1.ObjectMetaArgs(name=metadata.name, namespace=metadata.namespace, labels=metadata.labels,
+                                                  annotations={EXTERNAL_SECRETS: CATALOG_CREDENTIAL_SECRET,
+                                                               f"{EXTERNAL_SECRETS}-reason": "the identity team issues "
+                                                               "Trino's OAuth2 client in the catalog's realm"})
+        k8s.apps.v1.Deployment(role.name, metadata=metadata, spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=role.replicas,
             revision_history_limit=5,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),

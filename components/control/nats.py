@@ -17,11 +17,11 @@ PLANE = "control"
 NAME = "nats"
 HEADLESS = "nats-headless"
 CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT, EXPORTER_PORT = 4222, 6222, 8222, 7777
-NACK_NAMESPACE = "nats-system"
 NACK_ACCOUNT = "openfoundry-app"
 NACK_SECRET = "nack-nats-user"
 SERVER_PASSWORDS = "nats-server-passwords"
 NATS_USER = 1000
+PID_FILE = "/var/run/nats/nats.pid"
 JS_API_VERBS_DENIED = ("$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
                        "$JS.API.STREAM.PURGE.>", "$JS.API.CONSUMER.CREATE.>", "$JS.API.CONSUMER.DURABLE.CREATE.>",
                        "$JS.API.CONSUMER.DELETE.>")
@@ -74,6 +74,10 @@ def server_config(nats: Nats, users: dict[str, dict[str, Any]]) -> str:
                   for user, permissions in sorted(users.items())]
     lines = [
         "server_name: $SERVER_NAME",
+        # lame-duck mode on stop, as the NATS chart: clients move to the other servers before this one goes
+        f"pid_file: {PID_FILE}",
+        "lame_duck_grace_period: 10s",
+        "lame_duck_duration: 30s",
         f"listen: 0.0.0.0:{CLIENT_PORT}",
         f"http: 0.0.0.0:{MONITOR_PORT}",
         f"jetstream {{ store_dir: /data, max_file_store: {_bytes(nats.storage_size) * 9 // 10}, "

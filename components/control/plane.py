@@ -17,8 +17,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster.namespaces import api_server_egress
+from components.cluster.operators import NACK_POD_LABELS
 from components.common.credentials import GeneratedPassword
-from components.common.kube import custom_resource, one_pod_per_node, peer, pod_monitor_spec, service_peer, spread
+from components.common.kube import (
+    custom_resource,
+    one_pod_per_node,
+    peer,
+    pod_monitor,
+    scrape_ingress,
+    service_peer,
+    spread,
+)
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.control.nats import (
@@ -28,10 +38,10 @@ from components.control.nats import (
     HEADLESS,
     MONITOR_PORT,
     NACK_ACCOUNT,
-    NACK_NAMESPACE,
     NACK_SECRET,
     NAME,
     NATS_USER,
+    PID_FILE,
     PLANE,
     SERVER_PASSWORDS,
     client_secret,
@@ -125,9 +135,13 @@ class ControlPlane(pulumi.ComponentResource):
             liveness_probe=k8s.core.v1.ProbeArgs(http_get=health("?js-enabled-only=true"), period_seconds=30),
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "250m", "memory": "512Mi"},
                                                            limits={"memory": "2Gi"}),
+            # lame duck before the stop: clients reconnect elsewhere, JetStream leaders move (the NATS chart's hook)
+            lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(
+                command=["nats-server", f"-sl=ldm={PID_FILE}"]))),
             security_context=restricted_container(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/nats"),
-                           k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")])
+                           k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data"),
+                           k8s.core.v1.VolumeMountArgs(name="pid", mount_path=PID_FILE.rpartition("/")[0])])
         exporter = k8s.core.v1.ContainerArgs(
             name="exporter", image=NATS_EXPORTER_IMAGE,
             args=["-connz", "-routez", "-subz", "-varz", "-jsz=all", f"-port={EXPORTER_PORT}",
@@ -143,11 +157,14 @@ class ControlPlane(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=config_hash),
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False, security_context=restricted_pod(NATS_USER),
+                    termination_grace_period_seconds=60,   # the lame-duck duration and its grace period fit in it
                     containers=[server, exporter],
                     topology_spread_constraints=[spread(site.zone_label, selector_labels(NAME), hard=site.prod)],
                     affinity=one_pod_per_node(selector_labels(NAME)) if site.prod else None,
                     volumes=[k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                        name=f"{NAME}-config"))])),
+                        name=f"{NAME}-config")),
+                             k8s.core.v1.VolumeArgs(name="pid", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                 size_limit="1Mi"))])),
             volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="data"),
                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
@@ -186,7 +203,7 @@ class ControlPlane(pulumi.ComponentResource):
     def _network_policy(self, services: list[Service]) -> None:
         nats_pods = peer(pods=selector_labels(NAME))
         clients = [service_peer(s) for s in services]
-        nack = peer(NACK_NAMESPACE)
+        nack = peer(pods=NACK_POD_LABELS)   # NACK runs beside NATS (components/cluster/operators.py)
 
         def port(number: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
             return k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol="TCP")
@@ -195,13 +212,20 @@ class ControlPlane(pulumi.ComponentResource):
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[*clients, nack], ports=[port(CLIENT_PORT)]),
-                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nats_pods], ports=[port(CLUSTER_PORT)])],
+                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nats_pods], ports=[port(CLUSTER_PORT)]),
+                     scrape_ingress(self._args.site, [EXPORTER_PORT])],
             egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nats_pods], ports=[port(CLUSTER_PORT)])],
+        ), opts=self._child())
+        # NACK talks to NATS as its own user, and to the API server for its custom resources and their Secrets
+        k8s.networking.v1.NetworkPolicy("nack", metadata=self._metadata("nack"), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=NACK_POD_LABELS),
+            policy_types=["Ingress", "Egress"], ingress=[],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nats_pods], ports=[port(CLIENT_PORT)]),
+                    api_server_egress()],
         ), opts=self._child())
 
     def _pod_monitor(self) -> None:
-        custom_resource("monitoring.coreos.com/v1", "PodMonitor", NAME, self._namespace, common_labels(PLANE),
-                        pod_monitor_spec(selector_labels(NAME)), self._child())
+        pod_monitor(NAME, self._namespace, common_labels(PLANE), selector_labels(NAME), self._args.site, self._child())
 
     # --- plumbing ---------------------------------------------------------------------------------------
 

@@ -20,7 +20,15 @@ import pulumi_kubernetes as k8s
 
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import custom_resource, one_pod_per_node, peer, pod_monitor_spec, secret_env, service_peer, spread
+from components.common.kube import (
+    one_pod_per_node,
+    peer,
+    pod_monitor,
+    scrape_ingress,
+    secret_env,
+    service_peer,
+    spread,
+)
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from foundry.catalog import Catalog
@@ -181,8 +189,7 @@ class GatewayCache(pulumi.ComponentResource):
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
                 opts=self._child())
         self._network_policy()
-        custom_resource("monitoring.coreos.com/v1", "PodMonitor", NAME, self._namespace, common_labels(PLANE),
-                        pod_monitor_spec(selector_labels(NAME)), self._child())
+        pod_monitor(NAME, self._namespace, common_labels(PLANE), selector_labels(NAME), args.site, self._child())
         self.register_outputs({"env": dict(cache_endpoint(cache).env)})
 
     @property
@@ -284,7 +291,8 @@ class GatewayCache(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(NAME, metadata=self._metadata(NAME), spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
             policy_types=["Ingress", "Egress"],
-            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes, *clients], ports=ports)],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes, *clients], ports=ports),
+                     scrape_ingress(self._args.site, [EXPORTER_PORT])],
             egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=ports)],
         ), opts=self._child())
 

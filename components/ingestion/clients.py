@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
+from components.cluster.trust import CA_FILE
 from components.common.kube import peer, secret_env
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
@@ -15,6 +16,7 @@ from foundry.topics import consumer_group_prefix
 PLANE = "ingestion"
 CLUSTER = "openfoundry"
 TLS_PORT = 9093
+LISTENER_CERTIFICATE = f"{CLUSTER}-kafka-listener-tls"   # signed by the platform's internal CA (cluster/trust.py)
 CLIENT_DEFAULTS = "kafka-client-defaults"
 CLIENT_DEFAULTS_PATH = "/etc/openfoundry/kafka"
 # The seed's OpenLineage propagation (libs/event-bus-data/src/headers.rs): every record carries these headers.
@@ -61,6 +63,8 @@ def kafka_client_env(client: KafkaClient) -> list[k8s.core.v1.EnvVarArgs]:
         secret_env("KAFKA_SASL_JAAS_CONFIG", client.secret, "sasl.jaas.config"),
         k8s.core.v1.EnvVarArgs(name="KAFKA_CONSUMER_GROUP_PREFIX", value=consumer_group_prefix(client.service)),
         k8s.core.v1.EnvVarArgs(name="KAFKA_CLIENT_DEFAULTS", value=CLIENT_DEFAULTS_PATH),
+        # the CA that signs the listener's certificate, from the platform's trust bundle (librdkafka's ssl.ca.location)
+        k8s.core.v1.EnvVarArgs(name="KAFKA_SSL_CA_LOCATION", value=CA_FILE),
     ]
 
 
@@ -70,9 +74,13 @@ def broker_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
 
 def client_defaults() -> dict[str, str]:
     """The platform's client settings (seed: at-least-once, acks=all + idempotence, explicit commits)."""
-    producer = {"acks": "all", "enable.idempotence": "true", "max.in.flight.requests.per.connection": "5",
+    # every client verifies the brokers against the platform's internal CA (mounted from the trust bundle)
+    connection = {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                  "ssl.truststore.type": "PEM", "ssl.truststore.location": CA_FILE,
+                  "ssl.endpoint.identification.algorithm": "https"}
+    producer = {**connection, "acks": "all", "enable.idempotence": "true", "max.in.flight.requests.per.connection": "5",
                 "retries": "2147483647", "delivery.timeout.ms": "120000", "compression.type": "zstd"}
-    consumer = {"enable.auto.commit": "false", "auto.offset.reset": "earliest", "isolation.level": "read_committed"}
+    consumer = {**connection, "enable.auto.commit": "false", "auto.offset.reset": "earliest", "isolation.level": "read_committed"}
     return {
         "producer.properties": _properties(producer),
         "consumer.properties": _properties(consumer),

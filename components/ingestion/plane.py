@@ -19,12 +19,14 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.cluster.namespaces import api_server_egress
+from components.cluster.trust import ca_issuer
 from components.common.credentials import GeneratedPassword
-from components.common.kube import custom_resource, pod_monitor_spec
+from components.common.kube import custom_resource, pod_monitor
 from components.common.site import Site
 from components.ingestion.clients import (
     CLIENT_DEFAULTS,
     CLUSTER,
+    LISTENER_CERTIFICATE,
     PLANE,
     TLS_PORT,
     KafkaClient,
@@ -52,6 +54,7 @@ class IngestionPlaneArgs:
     registry: TopicRegistry
     provider: k8s.Provider
     strimzi_ready: Sequence[pulumi.Resource] = ()
+    trust_ready: Sequence[pulumi.Resource] = ()     # the platform's CA issuer (the listener's certificate)
     namespaces_ready: Sequence[pulumi.Resource] = ()
 
 
@@ -70,7 +73,9 @@ class IngestionPlane(pulumi.ComponentResource):
         topics = args.registry.resolved()
         metrics = self._metrics_config()
         pools = [self._node_pool(pool, roles, replicas) for pool, roles, replicas in self._pool_layout()]
-        self.kafka = self._custom("Kafka", CLUSTER, self._kafka_spec(), depends_on=[metrics, *pools], stateful=True)
+        listener = self._listener_certificate()
+        self.kafka = self._custom("Kafka", CLUSTER, self._kafka_spec(), depends_on=[metrics, *pools, listener],
+                                  stateful=True)
         self.topics = {t.name: self._topic(t) for t in topics}
         self.users = {c.service: self._user(c, topics) for c in self._clients}
         self._client_defaults()
@@ -117,6 +122,10 @@ class IngestionPlane(pulumi.ComponentResource):
                     "name": "tls", "port": TLS_PORT, "type": "internal", "tls": True,
                     "authentication": {"type": "scram-sha-512"},
                     "networkPolicyPeers": [self._client_peer(c) for c in self._clients],
+                    # a certificate from the platform's CA, which every client namespace trusts; Strimzi's own cluster
+                    # CA (brokers among themselves) exists only in this namespace
+                    "configuration": {"brokerCertChainAndKey": {
+                        "secretName": LISTENER_CERTIFICATE, "certificate": "tls.crt", "key": "tls.key"}},
                 }],
                 # no superUsers: only the operator's own identities may bypass the ACLs
                 "authorization": {"type": "simple"},
@@ -143,6 +152,19 @@ class IngestionPlane(pulumi.ComponentResource):
     def _client_peer(client: KafkaClient) -> dict[str, Any]:
         return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": client.namespace}},
                 "podSelector": {"matchLabels": selector_labels(client.service)}}
+
+    def _listener_certificate(self) -> pulumi.Resource:
+        """The TLS listener's certificate: the bootstrap Service and every broker's name (Strimzi's documented SANs
+        for an internal listener), an unencrypted PKCS#8 key as Strimzi requires; renewed by cert-manager, picked
+        up by Strimzi at its next reconciliation (a rolling update)."""
+        namespace, brokers = self._namespace, f"{CLUSTER}-kafka-brokers"
+        bootstrap = f"{CLUSTER}-kafka-bootstrap"
+        return custom_resource("cert-manager.io/v1", "Certificate", LISTENER_CERTIFICATE, namespace, common_labels(PLANE), {
+            "secretName": LISTENER_CERTIFICATE, "issuerRef": ca_issuer(),
+            "dnsNames": [bootstrap, f"{bootstrap}.{namespace}.svc", f"*.{brokers}", f"*.{brokers}.{namespace}.svc"],
+            "privateKey": {"algorithm": "RSA", "size": 3072, "encoding": "PKCS8", "rotationPolicy": "Always"},
+            "usages": ["server auth", "digital signature", "key encipherment"],
+        }, self._child(depends_on=list(self._args.trust_ready)))
 
     # --- registry-driven resources -------------------------------------------------------------------------
 
@@ -203,8 +225,9 @@ class IngestionPlane(pulumi.ComponentResource):
         )
 
     def _pod_monitor(self) -> None:
-        spec = pod_monitor_spec({"strimzi.io/cluster": CLUSTER}, port="tcp-prometheus", path="/metrics")
-        self._custom("PodMonitor", f"{CLUSTER}-kafka", spec, api_version="monitoring.coreos.com/v1", needs_strimzi=False)
+        # Strimzi's own NetworkPolicies admit every scraper to tcp-prometheus (9404)
+        pod_monitor(CLUSTER, self._namespace, common_labels(PLANE), {"strimzi.io/cluster": CLUSTER}, self._args.site,
+                    self._child(), port="tcp-prometheus", path="/metrics", resource_name=f"{CLUSTER}-kafka-podmonitor")
 
     def _broker_egress(self) -> None:
         """The namespace denies all egress; Kafka pods talk to each other, and the rack init container asks

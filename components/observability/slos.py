@@ -15,9 +15,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from foundry.catalog import Catalog
 from foundry.config import Monitoring
 from foundry.labels import common_labels, namespace_for
-from foundry.slos import BURN_RATE_ALERTS, OBJECTIVE, WINDOWS, Slo, SloCatalog
+from foundry.slos import BURN_RATE_ALERTS, OBJECTIVE, PLATFORM_EMITTERS, RAW_WINDOWS, WINDOWS, Slo, SloCatalog
+from foundry.topics import TopicRegistry
 
 PLANE = "control"   # the observability objects live beside the control services
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
@@ -25,9 +27,28 @@ ICEBERG_METRICS = ("iceberg_table_snapshot_count", "iceberg_table_data_files", "
                    "iceberg_table_total_size_bytes")
 
 
-def recording_rules(slo: Slo, window: str) -> list[dict[str, Any]]:
-    rules = [{"record": f"slo:{slo.record}:error_ratio_rate{w}", "expr": slo.error_ratio(w)}
-             for w in (*WINDOWS, window)]
+def emitter_jobs(slo: Slo, catalog: Catalog, topics: TopicRegistry) -> tuple[str, ...]:
+    """The Prometheus jobs an SLO's histogram comes from: each emitter's PodMonitor, `<namespace>/<name>` (the
+    job label the Prometheus Operator gives a PodMonitor's targets)."""
+    names: set[str] = set()
+    for emitter in slo.emitters:
+        if emitter == "@topic-owners":
+            names |= {t.owner for t in topics.topics}
+        elif emitter == "@nats-subscribers":
+            names |= {s.name for s in catalog.services if s.nats.subscribes}
+        else:
+            names.add(emitter)
+    planes = {**PLATFORM_EMITTERS, **{s.name: s.plane for s in catalog.services}}
+    return tuple(sorted(f"{namespace_for(planes[name])}/{name}" for name in names))
+
+
+def recording_rules(slo: Slo, window: str, jobs: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The error ratio from the histogram over the short windows; the long ones (the ticket's 3d, the budget's 30d)
+    average the 5-minute ratio, so no evaluation re-reads days of raw samples."""
+    rules = [{"record": f"slo:{slo.record}:error_ratio_rate{w}", "expr": slo.error_ratio(w, jobs)} for w in RAW_WINDOWS]
+    rules += [{"record": f"slo:{slo.record}:error_ratio_rate{w}",
+               "expr": f"avg_over_time(slo:{slo.record}:error_ratio_rate5m[{w}])"}
+              for w in dict.fromkeys((*WINDOWS, window)) if w not in RAW_WINDOWS]
     budget = 1 - OBJECTIVE
     rules.append({"record": f"slo:{slo.record}:error_budget_remaining",
                   "expr": f"1 - (slo:{slo.record}:error_ratio_rate{window} / {budget:g})"})
@@ -53,8 +74,8 @@ def alert_rules(slo: Slo) -> list[dict[str, Any]]:
     return alerts
 
 
-def slo_dashboard(slo: Slo, window: str) -> dict[str, Any]:
-    targets = [(q, slo.quantile(q)) for q in (0.5, 0.99, 0.999)]
+def slo_dashboard(slo: Slo, window: str, jobs: Sequence[str] = ()) -> dict[str, Any]:
+    targets = [(q, slo.quantile(q, jobs=jobs)) for q in (0.5, 0.99, 0.999)]
     panels = [
         _panel(1, "Latency quantiles (s)", [{"expr": expr, "legendFormat": f"p{q * 100:g}"} for q, expr in targets],
                thresholds=[slo.p50, slo.p99, slo.p999]),
@@ -96,6 +117,8 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, 
 class ServiceLevelObjectivesArgs:
     monitoring: Monitoring
     slos: SloCatalog
+    catalog: Catalog            # who emits each SLO's histogram
+    topics: TopicRegistry
     provider: k8s.Provider
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -105,16 +128,18 @@ class ServiceLevelObjectives(pulumi.ComponentResource):
         super().__init__("openfoundry:platform:ServiceLevelObjectives", name, None, opts)
         namespace = namespace_for(PLANE)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
-        rule_labels = {**common_labels(PLANE), **args.monitoring.rule_labels}
+        rule_labels = {**common_labels(PLANE), **args.monitoring.selector_labels}
         groups = []
+        jobs = {slo.name: emitter_jobs(slo, args.catalog, args.topics) for slo in args.slos.slos}
         for slo in args.slos.slos:
-            groups.append({"name": f"slo-{slo.name}-records", "rules": recording_rules(slo, args.slos.window)})
+            groups.append({"name": f"slo-{slo.name}-records",
+                           "rules": recording_rules(slo, args.slos.window, jobs[slo.name])})
             groups.append({"name": f"slo-{slo.name}-alerts", "rules": alert_rules(slo)})
         k8s.apiextensions.CustomResource(
             "openfoundry-slos-prometheusrule", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="openfoundry-slos", namespace=namespace, labels=rule_labels),
             spec={"groups": groups}, opts=child)
-        dashboards = {f"slo-{s.name}": slo_dashboard(s, args.slos.window) for s in args.slos.slos}
+        dashboards = {f"slo-{s.name}": slo_dashboard(s, args.slos.window, jobs[s.name]) for s in args.slos.slos}
         dashboards["iceberg-tables"] = iceberg_dashboard()
         for key, dashboard in dashboards.items():
             k8s.core.v1.ConfigMap(

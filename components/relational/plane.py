@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components.cluster.namespaces import api_server_egress
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import custom_resource, peer, pod_monitor_spec, secret_env
+from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, secret_env
 from components.common.site import Site
 from components.storage.ceph import StorageAccess
 from foundry.catalog import Catalog
@@ -29,6 +29,7 @@ from foundry.versions import POSTGRES_IMAGE
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 CNPG_OPERATOR_NAMESPACE = "cnpg-system"
 POSTGRES_PORT = 5432
+INSTANCE_METRICS_PORT, POOLER_METRICS_PORT = 9187, 9127
 PLANE = "relational"
 
 
@@ -38,6 +39,7 @@ class Database:
 
     owner: str            # catalog service (or platform component) that alone may connect
     namespace: str
+    instances: int = 1    # relational.postgres.instances
     vector: bool = False
     pooled: bool = False
     sql_readable: bool = False
@@ -71,9 +73,10 @@ class Database:
     def reader_secret(self) -> str:
         return f"{self.cluster}-sql-reader"
 
-    def read_only_host(self, instances: int) -> str:
+    @property
+    def read_only_host(self) -> str:
         """The replicas when there are any (reads never load the primary), else any instance."""
-        return f"{self.cluster}-{'ro' if instances > 1 else 'r'}.{self.namespace}.svc"
+        return f"{self.cluster}-{'ro' if self.instances > 1 else 'r'}.{self.namespace}.svc"
 
 
 # The read-only role of a sqlReadable database: every table, nothing else (Postgres's predefined pg_read_all_data).
@@ -89,11 +92,11 @@ class SqlReader:
     namespace: str
 
 
-def databases(catalog: Catalog) -> list[Database]:
+def databases(catalog: Catalog, postgres: Postgres) -> list[Database]:
     """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
     services = {s.name: s for s in catalog.services}
     return [
-        Database(owner, namespace_for(plane), vector=owner in services and services[owner].vector,
+        Database(owner, namespace_for(plane), postgres.instances, vector=owner in services and services[owner].vector,
                  pooled=owner in services and services[owner].pooled,
                  sql_readable=owner in services and services[owner].sql_readable)
         for owner, plane in catalog.database_owners().items()
@@ -156,8 +159,10 @@ class RelationalStatePlane(pulumi.ComponentResource):
                 "type": "rw",
                 "pgbouncer": {"poolMode": "transaction"},
             }, depends_on=[cluster])
-        self._custom(db, "monitoring.coreos.com/v1", "PodMonitor", db.cluster, pod_monitor_spec({"cnpg.io/cluster": db.cluster}),
-                     depends_on=[cluster], needs=())  # a Prometheus Operator kind: CNPG's charts do not install it
+        # a Prometheus Operator kind: it waits for the cluster, not for CNPG's charts
+        pod_monitor(db.cluster, db.namespace, common_labels(PLANE), {"cnpg.io/cluster": db.cluster}, self._args.site,
+                    pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                           depends_on=[*self._args.namespaces_ready, cluster]))
         self._network_policy(db, db.cluster)
         self._egress_policy(db, db.cluster)
         return cluster
@@ -189,6 +194,12 @@ class RelationalStatePlane(pulumi.ComponentResource):
         }
         if postgresql:
             spec["postgresql"] = postgresql
+        if db.pooled and name == db.cluster:
+            # PgBouncer presents the cluster's server certificate, whose names are the cluster's Services only
+            # (CNPG GetClusterAltDNSNames): the pooler's must be added for clients that verify the host
+            pooler = db.pooler
+            spec["certificates"] = {"serverAltDNSNames": [pooler, f"{pooler}.{db.namespace}", f"{pooler}.{db.namespace}.svc",
+                                                          f"{pooler}.{db.namespace}.svc.cluster.local"]}
         if self._reads(db) and name == db.cluster:
             spec["managed"] = {"roles": [{
                 "name": SQL_READER_ROLE, "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
@@ -278,6 +289,8 @@ class RelationalStatePlane(pulumi.ComponentResource):
                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                         from_=[peer(pods={"cnpg.io/cluster": cluster})],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),
+                    # the instances' and the pooler's exporters (CNPG: metrics 9187, PgBouncer: metrics 9127)
+                    scrape_ingress(self._args.site, [INSTANCE_METRICS_PORT, POOLER_METRICS_PORT]),
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
@@ -329,20 +342,35 @@ def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleAr
     )
 
 
+CA_DIRECTORY = "/etc/openfoundry/postgres"
+
+
 def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
-    """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler)."""
+    """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler), verifying
+    the server's certificate and name against the cluster's CA."""
     secret = f"{db.cluster}-app"
     return [
         k8s.core.v1.EnvVarArgs(name="PGHOST", value=db.host),
         k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(POSTGRES_PORT)),
         k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=db.name),
-        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"),
+        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full"),
+        k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=f"{CA_DIRECTORY}/ca.crt"),
         secret_env("PGUSER", secret, "username"),
         secret_env("PGPASSWORD", secret, "password"),
     ]
 
 
-def sql_reader_endpoint(db: Database, instances: int) -> PlatformEndpoint:
+def database_ca_volume(db: Database) -> k8s.core.v1.VolumeArgs:
+    """The cluster's CA certificate, and only it: the same Secret holds the CA's key, which signs client certificates."""
+    return k8s.core.v1.VolumeArgs(name="postgres-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=f"{db.cluster}-ca", items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")]))
+
+
+def database_ca_mount() -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name="postgres-ca", mount_path=CA_DIRECTORY, read_only=True)
+
+
+def sql_reader_endpoint(db: Database) -> PlatformEndpoint:
     """The reading service's way to a sqlReadable database: its replicas, as the read-only role."""
     variable = f"SQL_BACKEND_POSTGRES_{db.owner.upper().replace('-', '_')}"
     return PlatformEndpoint(namespace=db.namespace, pods=(("cnpg.io/cluster", db.cluster),), ports=(POSTGRES_PORT,),

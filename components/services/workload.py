@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster.trust import ca_mount, ca_volume
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import peer, service_peer, spread
+from components.common.kube import peer, pod_monitor, scrape_ingress, service_peer, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.ingestion.clients import (
@@ -19,11 +20,11 @@ from components.ingestion.clients import (
     broker_peer,
     kafka_client_env,
 )
-from components.relational.plane import Database, database_egress, database_env
+from components.relational.plane import Database, database_ca_mount, database_ca_volume, database_egress, database_env
 from components.storage.ceph import Bucket, ObjectGateway, bucket_env
 from foundry.catalog import EXTERNAL_CALLERS, Catalog, Service
 from foundry.config import Images, Workloads
-from foundry.labels import selector_labels, service_labels
+from foundry.labels import common_labels, selector_labels, service_labels
 
 RUN_AS = 10001
 HEALTH_PATH = "/healthz"
@@ -68,6 +69,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             svc.name, metadata=self._metadata(), spec=self._deployment_spec(account), opts=child)
         self.service = k8s.core.v1.Service(svc.name, metadata=self._metadata(), spec=self._service_spec(), opts=child)
         k8s.networking.v1.NetworkPolicy(svc.name, metadata=self._metadata(), spec=self._network_policy(), opts=child)
+        pod_monitor(svc.name, args.namespace, common_labels(svc.plane), selector_labels(svc.name), args.site, child)
         if args.site.prod:
             self._disruption_budget(child)
             self._autoscaler(child)
@@ -82,7 +84,9 @@ class ServiceWorkload(pulumi.ComponentResource):
     def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
         svc = self._args.service
         return k8s.apps.v1.DeploymentSpecArgs(
-            replicas=self._sizing.replicas,
+            # with an autoscaler (prod) the replica count is its to set: a value here would scale every release back
+            # to the minimum (Kubernetes docs, "Migrating Deployments and StatefulSets to horizontal autoscaling")
+            replicas=None if self._args.site.prod else self._sizing.replicas,
             revision_history_limit=5,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(svc.name)),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -113,7 +117,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             image=self._args.images.of(svc.name),
             image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
-                   for n, p in svc.ports.named().items()],
+                   for n, p in {**svc.ports.named(), "metrics": svc.ports.metrics}.items()],
             env=[
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_SERVICE", value=svc.name),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
@@ -142,6 +146,10 @@ class ServiceWorkload(pulumi.ComponentResource):
         if self._args.kafka:
             volumes.append(k8s.core.v1.VolumeArgs(
                 name=CLIENT_DEFAULTS, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=CLIENT_DEFAULTS)))
+            volumes.append(ca_volume())
+        if self._args.database:
+            volumes.append(database_ca_volume(self._args.database))
+        volumes += [endpoint.token.volume() for endpoint in self._args.endpoints if endpoint.token]
         return volumes
 
     def _volume_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
@@ -149,6 +157,10 @@ class ServiceWorkload(pulumi.ComponentResource):
         if self._args.kafka:
             mounts.append(k8s.core.v1.VolumeMountArgs(name=CLIENT_DEFAULTS, mount_path=CLIENT_DEFAULTS_PATH,
                                                       read_only=True))
+            mounts.append(ca_mount())
+        if self._args.database:
+            mounts.append(database_ca_mount())
+        mounts += [endpoint.token.mount() for endpoint in self._args.endpoints if endpoint.token]
         return mounts
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
@@ -170,6 +182,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.named().values()]
         callers = self._caller_peers()
         ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=callers, ports=own_ports)] if callers else []
+        ingress.append(scrape_ingress(self._args.site, [svc.ports.metrics]))
         egress = [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                 to=[service_peer(callee)],
@@ -180,7 +193,7 @@ class ServiceWorkload(pulumi.ComponentResource):
         ]
         if self._args.database is not None:
             egress.append(database_egress(self._args.database))
-        egress += [endpoint.egress_rule() for endpoint in self._args.endpoints]
+        egress += [rule for endpoint in self._args.endpoints for rule in endpoint.egress_rules()]
         if self._args.buckets:
             egress.append(self._args.gateway.egress_rule())
         if self._args.kafka is not None:

@@ -247,8 +247,9 @@ class CephStorage(pulumi.ComponentResource):
 
     def _block_storage_class(self, pool: pulumi.Resource) -> None:
         storage = self._args.storage
+        # as rook v1.20.6 deploy/examples/csi/rbd/storageclass.yaml (controller-publish: fencing via the CSI operator)
         secrets = {"provisioner": "rook-csi-rbd-provisioner", "controller-expand": "rook-csi-rbd-provisioner",
-                   "node-stage": "rook-csi-rbd-node"}
+                   "node-stage": "rook-csi-rbd-node", "controller-publish": "rook-csi-rbd-provisioner"}
         parameters = {"clusterID": ROOK_NAMESPACE, "pool": BLOCK_POOL, "imageFormat": "2",
                       "imageFeatures": "layering", "csi.storage.k8s.io/fstype": "ext4"}
         for use, secret in secrets.items():

@@ -18,15 +18,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster.namespaces import api_server_egress
-from components.common.kube import peer, pod_monitor_spec, secret_env
+from components.common.endpoints import ServiceAccountToken
+from components.common.kube import peer, pod_monitor, scrape_ingress, secret_env
 from components.common.security import restricted_container, restricted_pod
+from components.common.site import Site
 from components.storage.ceph import ObjectGateway
-from components.storage.lakekeeper import BUCKET, catalog_uri, lakekeeper_endpoint
+from components.storage.lakekeeper import BUCKET, MAINTENANCE_JOB, catalog_token, catalog_uri, lakekeeper_endpoint
 from foundry.config import Images, Lakehouse
 from foundry.labels import common_labels, namespace_for
 from foundry.versions import FLINK_VERSION
 
-NAME = "iceberg-maintenance"
+NAME = MAINTENANCE_JOB
 PLANE = "storage"
 FLINK_OPERATOR_NAMESPACE = "flink-system"
 FLINK_REST_PORT = 8081
@@ -42,6 +44,7 @@ class IcebergMaintenanceArgs:
     lakehouse: Lakehouse
     gateway: ObjectGateway
     images: Images
+    site: Site
     provider: k8s.Provider
     flink_ready: Sequence[pulumi.Resource] = ()
     depends_on: Sequence[pulumi.Resource] = ()
@@ -72,11 +75,19 @@ class IcebergMaintenance(pulumi.ComponentResource):
         return self._args.images.of(NAME)
 
     def _s3_env(self) -> list[dict[str, Any]]:
-        """The warehouse bucket's claim: the job reads and rewrites the table files."""
+        """The warehouse bucket's claim: the job reads and rewrites the table files; and its catalog token's file."""
+        token = self._token()
         return [{"name": "S3_ENDPOINT", "value": self._args.gateway.endpoint},
-                *({"name": key, "valueFrom": {"secretKeyRef": {"name": BUCKET, "key": key}}} for key in S3_KEYS)]
+                *({"name": key, "valueFrom": {"secretKeyRef": {"name": BUCKET, "key": key}}} for key in S3_KEYS),
+                {"name": token.variable, "value": token.path}]
+
+    def _token(self) -> ServiceAccountToken:
+        """The job signs its catalog calls with its ServiceAccount's token (read afresh for each call: the kubelet
+        renews the file), which Lakekeeper reviews: no identity-provider secret to hand over."""
+        return catalog_token(self._args.lakehouse.audience)
 
     def _flink_deployment(self) -> None:
+        token = self._token()
         spec = {
             "image": self._image(),
             "flinkVersion": FLINK_VERSION,
@@ -94,7 +105,11 @@ class IcebergMaintenance(pulumi.ComponentResource):
                 "containers": [{"name": "flink-main-container", "env": self._s3_env(),
                                 "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
                                 "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                                    "capabilities": {"drop": ["ALL"]}}}],
+                                                    "capabilities": {"drop": ["ALL"]}},
+                                "volumeMounts": [{"name": f"token-{token.audience}", "mountPath": token.directory,
+                                                  "readOnly": True}]}],
+                "volumes": [{"name": f"token-{token.audience}", "projected": {"sources": [{"serviceAccountToken": {
+                    "audience": token.audience, "expirationSeconds": token.expiration_seconds, "path": "token"}}]}}],
             }},
             "jobManager": {"resource": {"memory": "2048m", "cpu": 1}},
             "taskManager": {"resource": {"memory": "4096m", "cpu": 2}},
@@ -105,15 +120,18 @@ class IcebergMaintenance(pulumi.ComponentResource):
         opts = self._child(depends_on=[*self._args.flink_ready])
         k8s.apiextensions.CustomResource(f"{NAME}-flinkdeployment", api_version="flink.apache.org/v1beta1",
                                          kind="FlinkDeployment", metadata=self._metadata(), spec=spec, opts=opts)
-        k8s.apiextensions.CustomResource(f"{NAME}-podmonitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
-                                         metadata=self._metadata(), spec=pod_monitor_spec({"app": NAME}), opts=self._child())
+        pod_monitor(NAME, self._namespace, common_labels(PLANE), {"app": NAME}, self._args.site, self._child(),
+                    resource_name=f"{NAME}-podmonitor")
 
     def _cron_job(self) -> None:
         m = self._args.lakehouse.maintenance
+        token = self._token()
         env = [k8s.core.v1.EnvVarArgs(name="S3_ENDPOINT", value=self._args.gateway.endpoint),
-               *(secret_env(key, BUCKET, key) for key in S3_KEYS)]
+               *(secret_env(key, BUCKET, key) for key in S3_KEYS), token.env()]
+        account = k8s.core.v1.ServiceAccount(NAME, metadata=self._metadata(), automount_service_account_token=False,
+                                             opts=self._child())
         container = k8s.core.v1.ContainerArgs(
-            name=NAME, image=self._image(), env=env,
+            name=NAME, image=self._image(), env=env, volume_mounts=[token.mount()],
             # the job's main class on a local Flink environment: one maintenance pass, then exit
             command=["java", "-cp", f"{JAR.removeprefix('local://')}:/opt/flink/lib/*", ENTRY_CLASS],
             args=self._job_args(once=True),
@@ -129,7 +147,8 @@ class IcebergMaintenance(pulumi.ComponentResource):
                 backoff_limit=2,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels={"app": NAME, **common_labels(PLANE)}),
-                    spec=k8s.core.v1.PodSpecArgs(restart_policy="Never", automount_service_account_token=False,
+                    spec=k8s.core.v1.PodSpecArgs(restart_policy="Never", service_account_name=account.metadata.name,
+                                                 automount_service_account_token=False, volumes=[token.volume()],
                                                  security_context=restricted_pod(FLINK_USER), containers=[container]),
                 ),
             )),
@@ -143,12 +162,12 @@ class IcebergMaintenance(pulumi.ComponentResource):
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": NAME}),
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[own_pods]),
+                     scrape_ingress(self._args.site, [METRICS_PORT]),
                      k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[operator], ports=[
                          k8s.networking.v1.NetworkPolicyPortArgs(port=FLINK_REST_PORT, protocol="TCP")])],
             egress=[
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[own_pods]),
-                lakekeeper_endpoint(lake.warehouse).egress_rule(),
-                self._args.gateway.egress_rule(),
+                *lakekeeper_endpoint(lake.warehouse, lake.audience, self._args.gateway).egress_rules(),
                 api_server_egress(),  # Flink's native Kubernetes mode starts its TaskManagers itself
             ],
         ), opts=self._child())

@@ -24,11 +24,11 @@ from foundry.catalog import Catalog
 from foundry.config import Images, Lakehouse, Storage
 
 
-def endpoints_for(lakehouse: Lakehouse) -> dict[str, list[PlatformEndpoint]]:
+def endpoints_for(lakehouse: Lakehouse, gateway: ObjectGateway) -> dict[str, list[PlatformEndpoint]]:
     """Which catalog services reach which storage-plane component."""
     endpoints: dict[str, list[PlatformEndpoint]] = {}
     for service in CATALOG_CLIENTS:
-        endpoints.setdefault(service, []).append(lakekeeper_endpoint(lakehouse.warehouse))
+        endpoints.setdefault(service, []).append(lakekeeper_endpoint(lakehouse.warehouse, lakehouse.audience, gateway))
     for service in SEARCH_CLIENTS:
         endpoints.setdefault(service, []).append(vespa_endpoint())
     return endpoints
@@ -67,7 +67,7 @@ class StoragePlane(pulumi.ComponentResource):
         Vespa("vespa", VespaArgs(vespa=storage.vespa, block_storage_class=storage.block_storage_class, site=site,
                                  catalog=args.catalog, provider=args.provider, depends_on=ready), opts=child)
         IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(
-            lakehouse=storage.lakehouse, gateway=gateway, images=args.images, provider=args.provider,
+            lakehouse=storage.lakehouse, gateway=gateway, images=args.images, site=site, provider=args.provider,
             flink_ready=args.flink_ready, depends_on=[*ready, lakekeeper]), opts=child)
         self.outputs = {
             "blockStorageClass": storage.block_storage_class,

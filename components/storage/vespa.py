@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import one_pod_per_node, peer, service_peer
+from components.common.kube import one_pod_per_node, peer, pod_monitor, scrape_ingress, service_peer
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from foundry.catalog import Catalog
@@ -90,6 +90,9 @@ class Vespa(pulumi.ComponentResource):
             if args.site.prod:
                 self._disruption_budget(role)
         self._network_policy()
+        # every Vespa node's metrics proxy serves Prometheus' format here (docs.vespa.ai, "Monitoring")
+        pod_monitor(NAME, self._namespace, self._labels(), selector_labels(NAME), args.site, self._child(),
+                    path="/prometheus/v1/values")
         self.register_outputs({"query": vespa_query_url(),
                                "deploy": f"http://{NAME}-config.{self._namespace}.svc:{CONFIG_PORT}"})
 
@@ -176,9 +179,18 @@ class Vespa(pulumi.ComponentResource):
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[vespa_pods]),
                      k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                         from_=clients, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=QUERY_PORT, protocol="TCP")])],
+                         from_=clients, ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=QUERY_PORT, protocol="TCP")]),
+                     scrape_ingress(self._args.site, [METRICS_PORT]),
+                     *self._deployers()],
             egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[vespa_pods])],
         ), opts=self._child())
+
+    def _deployers(self) -> list[k8s.networking.v1.NetworkPolicyIngressRuleArgs]:
+        """The search team's deployers, to the deploy API (only the config servers serve it)."""
+        namespaces = self._args.vespa.deployer_namespaces
+        return [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=[peer(namespace) for namespace in namespaces],
+            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=CONFIG_PORT, protocol="TCP")])] if namespaces else []
 
     def _metadata(self, name: str, labels: dict[str, str],
                   annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:

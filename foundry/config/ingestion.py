@@ -35,3 +35,6 @@ def kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
                             f"less than replicationFactor ({k.replication_factor})")
     if cfg.is_prod and k.replication_factor < 3:
         yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), "3 or more in prod")
+    if cfg.is_prod and k.min_insync_replicas < 2:
+        yield ConfigProblem(f"{path}.minInsyncReplicas", str(k.min_insync_replicas),
+                            "2 or more in prod (with one in-sync replica an acknowledged write lives on one broker)")

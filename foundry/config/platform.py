@@ -54,9 +54,14 @@ class Workloads(Section):
 
 
 class Monitoring(Section):
-    # the labels Prometheus selects PrometheusRules by (kube-prometheus-stack: release: <its release>)
-    rule_labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9./_-]+$")], DnsLabel] = Field(
+    """The cluster's Prometheus (the Prometheus Operator's): where it runs and how it picks up our objects."""
+
+    # the labels it selects PodMonitors and PrometheusRules by (kube-prometheus-stack selects `release: <its
+    # release>` unless told otherwise: podMonitorSelectorNilUsesHelmValues, ruleSelectorNilUsesHelmValues)
+    selector_labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9./_-]+$")], DnsLabel] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"})
+    # its namespace: the metrics ports admit scrapes from there
+    namespace: DnsLabel = "monitoring"
 
 
 def kubernetes_target_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:

@@ -60,7 +60,11 @@ class Maintenance(Section):
 class Lakehouse(Section):
     warehouse: DnsLabel = "openfoundry"
     catalog_replicas: Count
+    # the OIDC issuer whose tokens Lakekeeper accepts (beside the cluster's ServiceAccount tokens); prod requires it
     openid_provider_uri: HttpsUrl | None = None
+    # the audience tokens must carry: the issuer's (unset, Lakekeeper skips the check and accepts any token of the
+    # realm) and the cluster's ServiceAccount tokens the platform's own clients present
+    audience: DnsLabel = "lakekeeper"
     maintenance: Maintenance
 
 
@@ -72,6 +76,9 @@ class Vespa(Section):
     storage_size: Quantity
     cpu: Quantity
     memory: Quantity
+    # the namespaces the search team deploys application packages from (its CI runners): admitted to the config
+    # servers' deploy API (19071); without one, nothing outside Vespa can deploy and the container nodes stay unready
+    deployer_namespaces: list[DnsLabel] = Field(default_factory=list)
 
 
 class Storage(Section):
@@ -127,6 +134,7 @@ def lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
                             f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
     if cfg.is_prod and lake.openid_provider_uri is None:
         yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
+
 
 
 def vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from openfoundry_policies import contracts as c
 from openfoundry_policies import hygiene as h
+from openfoundry_policies import wiring as w
 from openfoundry_policies.resources import Resource
 
 ResourceCheck = Callable[[Resource], Iterator[str]]
@@ -136,6 +137,22 @@ POLICIES: tuple[PolicySpec, ...] = (
              "Replicated workloads spread over nodes", stack=h.spread_for_replicated_workloads),
     _hygiene("network-policy-per-namespace", "Polaris missingNetworkPolicy", "Every namespace has a NetworkPolicy",
              stack=h.network_policy_per_namespace),
+    # --- wiring: how objects refer to each other (kube-linter's default checks) ---
+    _hygiene("no-duplicate-env-vars", "kube-linter duplicate-env-var", "A container sets each variable once",
+             w.no_duplicate_env_vars),
+    _hygiene("selector-matches-template", "kube-linter mismatching-selector",
+             "A workload's selector matches its own pod template", w.selector_matches_template),
+    _hygiene("services-select-a-workload", "kube-linter dangling-service",
+             "A Service selects a pod template, and its target ports name ports of those pods",
+             stack=w.services_select_a_workload),
+    _hygiene("referenced-accounts-and-secrets-exist", "kube-linter non-existent-service-account",
+             "Every ServiceAccount and Secret a pod uses is created (by the stack or an operator) or declared external",
+             stack=w.referenced_accounts_and_secrets_exist),
+    _hygiene("budgets-allow-an-eviction", "kube-linter pdb-max-unavailable, pdb-min-available",
+             "A PodDisruptionBudget leaves room for a voluntary eviction", stack=w.budgets_allow_an_eviction),
+    _contract("operators-make-admissible-pods", "Pod Security Standards; operators' security providers",
+              "Each operator makes pods the Pod Security level of their namespace admits",
+              stack=w.operators_make_admissible_pods),
 )
 
 

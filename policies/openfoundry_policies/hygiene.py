@@ -16,7 +16,8 @@ SECRET_VALUE = re.compile(
 NAMESPACED_EXCEPTIONS = {"kubernetes:core/v1:Namespace", "kubernetes:storage.k8s.io/v1:StorageClass",
                          "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
                          "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
-                         "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"}
+                         "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+                         "kubernetes:cert-manager.io/v1:ClusterIssuer", "kubernetes:trust.cert-manager.io/v1alpha1:Bundle"}
 ALLOW_LOAD_BALANCER = "policy.openfoundry.dev/allow-load-balancer"
 
 
@@ -128,11 +129,17 @@ def no_automounted_service_account_token(r: Resource) -> Iterator[str]:
         yield f"{r.label} mounts a Kubernetes API token by default (set automountServiceAccountToken)"
 
 
+def _names_a_file(name: str, value: str) -> bool:
+    """`*_FILE=/path`: where a secret is mounted (a projected token, a Secret volume), not the secret itself."""
+    return name.endswith(("_FILE", "_PATH", "_LOCATION")) and value.startswith("/")
+
+
 def no_secret_env_literals(r: Resource) -> Iterator[str]:
     for _, c in _each_container(r):
         for env in c.get("env") or []:
-            if SECRET_NAME.search(str(env.get("name", ""))) and env.get("value"):
-                yield f"{r.label}: container {c.get('name')} sets {env.get('name')} as a literal (use a Secret)"
+            name, value = str(env.get("name", "")), str(env.get("value") or "")
+            if SECRET_NAME.search(name) and value and not _names_a_file(name, value):
+                yield f"{r.label}: container {c.get('name')} sets {name} as a literal (use a Secret)"
 
 
 def no_secrets_in_config_maps(r: Resource) -> Iterator[str]:

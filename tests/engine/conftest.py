@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from collections.abc import Mapping
@@ -29,6 +30,15 @@ def engine_env(tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str]:
     env = toolchain.pulumi_env(tc)
     env.update({"PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": DEVELOPMENT_PASSPHRASE})
     return env
+
+
+@functools.cache
+def rendered(stack: str) -> Path:
+    """A stack rendered once per test session (into rendered/<stack>/, as `make render` does)."""
+    from ops import stack as stacks
+
+    assert stacks.render(stack, []) == 0
+    return REPO / "rendered" / stack
 
 
 def run_pulumi(tc: toolchain.Toolchain, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

@@ -12,16 +12,15 @@ import pytest
 from foundry.catalog import load_catalog
 from ops import stack, toolchain
 from ops.validate import validate_directory
-from tests.engine.conftest import REPO, run_pulumi
+from tests.engine.conftest import rendered as render_once
+from tests.engine.conftest import run_pulumi
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def rendered(request: pytest.FixtureRequest) -> tuple[str, Path]:
-    name = request.param
-    assert stack.render(name, []) == 0
-    return name, REPO / "rendered" / name
+    return request.param, render_once(request.param)
 
 
 def test_render_writes_a_deployment_per_service(rendered: tuple[str, Path]) -> None:

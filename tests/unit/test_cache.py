@@ -57,9 +57,12 @@ def test_development_runs_one_node_without_sentinels(dev_resources: list[Registe
 
 def test_only_the_gateway_and_valkey_itself_connect(prod_resources: list[Registered]) -> None:
     spec = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["valkey"].inputs["spec"]
-    (rule,) = spec["ingress"]
+    rule, scrape = spec["ingress"]
     assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]) == ["gateway", "valkey"]
     assert sorted(p["port"] for p in rule["ports"]) == [6379, 26379]
+    # Prometheus, from its namespace, reaches the exporter only
+    assert scrape == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                      "ports": [{"port": 9121, "protocol": "TCP"}]}
 
 
 def test_the_password_is_generated_and_kept_secret(prod_resources: list[Registered]) -> None:

@@ -97,7 +97,8 @@ def test_trinos_own_rgw_user_is_granted_the_warehouse_bucket(prod_resources: lis
 def test_lakekeeper_admits_trino(prod_resources: list[Registered], dev_resources: list[Registered]) -> None:
     def admitted(resources: list[Registered]) -> set[str]:
         spec = by_metadata_name(resources, POLICY)["lakekeeper"].inputs["spec"]
-        return {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in spec["ingress"] for p in r["from"]}
+        return {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for r in spec["ingress"] for p in r["from"]
+                if "podSelector" in p}
     assert "trino" in admitted(prod_resources)
     assert "trino" not in admitted(dev_resources)
 

@@ -38,8 +38,9 @@ def test_dev_certificates_come_from_self_signed_issuers(dev_resources: list[Regi
     assert set(placed("Issuer")) == {("openfoundry-edge", "openfoundry-selfsigned"),
                                      ("openfoundry-compute", "openfoundry-selfsigned")}
     certificates = placed("Certificate")
-    assert {namespace for namespace, _ in certificates} == {"openfoundry-edge", "openfoundry-compute"}
-    assert {c.inputs["spec"]["issuerRef"]["name"] for c in certificates.values()} == {"openfoundry-selfsigned"}
+    edge = {key: c for key, c in certificates.items() if key[0] in ("openfoundry-edge", "openfoundry-compute")}
+    assert set(edge) == {("openfoundry-edge", "openfoundry-edge-tls"), ("openfoundry-compute", "openfoundry-flight-sql-tls")}
+    assert {c.inputs["spec"]["issuerRef"]["name"] for c in edge.values()} == {"openfoundry-selfsigned"}
 
 
 def test_the_gateway_reads_its_edge_settings(prod_resources: list[Registered]) -> None:

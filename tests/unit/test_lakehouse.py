@@ -7,6 +7,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -64,16 +65,23 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
     env = env_of(pod["containers"][0])
     assert env["BUCKET_NAME"]["configMapKeyRef"]["name"] == "lakekeeper-warehouse"
     assert env["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "lakekeeper-warehouse"
-    assert env["LAKEKEEPER_TOKEN"]["secretKeyRef"]["optional"] is True
+    # its own ServiceAccount's token for the catalog's audience, projected by the kubelet
+    assert env["ICEBERG_TOKEN_FILE"] == "/var/run/secrets/openfoundry/lakekeeper/token"
+    (volume,) = pod["volumes"]
+    assert volume["projected"]["sources"] == [{"serviceAccountToken": {"audience": "lakekeeper", "expirationSeconds": 3600,
+                                                                       "path": "token"}}]
+    assert pod["serviceAccountName"] == "lakekeeper-warehouse-setup" and pod["automountServiceAccountToken"] is False
     claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
     assert claims["lakekeeper-warehouse"].inputs["metadata"]["labels"]["openfoundry.io/bucket-owner"] == "lakekeeper"
 
 
 def test_only_the_seeds_sinks_and_trino_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
-    (rule,) = policy.inputs["spec"]["ingress"]
-    callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]}
-    assert callers == {*SEED_CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino"}
+    rule, scrape = policy.inputs["spec"]["ingress"]
+    callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get("app"))
+               for p in rule["from"]}
+    assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
+    assert callers == {*SEED_CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino", "iceberg-maintenance"}
     for client in sorted(SEED_CATALOG_CLIENTS):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
         assert env_of(container)["ICEBERG_REST_URI"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
@@ -153,7 +161,20 @@ class FakeLakekeeper(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _authorized(self) -> bool:
+        """As Lakekeeper with authentication on: the management API answers a bearer token only."""
+        token = self.headers.get("Authorization", "")
+        self.state["tokens"].append(token)
+        if token.startswith("Bearer ") and len(token) > len("Bearer "):
+            return True
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
+
     def do_GET(self) -> None:
+        if self.path != "/health" and not self._authorized():
+            return
         if self.path == "/health":
             self._reply({"status": "ok"})
         elif self.path == "/management/v1/info":
@@ -163,6 +184,8 @@ class FakeLakekeeper(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if not self._authorized():
+            return
         self.state["posts"].append((self.path, body))
         if self.path == "/management/v1/bootstrap":
             self.state["bootstrapped"] = True
@@ -176,29 +199,54 @@ class FakeLakekeeper(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def lakekeeper() -> Iterator[str]:
-    FakeLakekeeper.state = {"bootstrapped": False, "warehouses": [], "posts": []}
+    FakeLakekeeper.state = {"bootstrapped": False, "warehouses": [], "posts": [], "tokens": []}
     server = HTTPServer(("127.0.0.1", 0), FakeLakekeeper)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 
 
-def run_script(url: str) -> subprocess.CompletedProcess[str]:
+def run_script(url: str, token_file: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "LAKEKEEPER_URL": url, "WAREHOUSE": "openfoundry", "BUCKET_NAME": "lakekeeper-warehouse",
-           "S3_ENDPOINT": "http://rgw:80", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+           "S3_ENDPOINT": "http://rgw:80", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK",
+           "ICEBERG_TOKEN_FILE": str(token_file)}
     return subprocess.run(["/bin/sh", "-c", REGISTER_WAREHOUSE], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_the_script_bootstraps_registers_and_is_idempotent(lakekeeper: str) -> None:
-    first = run_script(lakekeeper)
+def test_the_script_bootstraps_registers_and_is_idempotent(lakekeeper: str, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("first-token")
+    first = run_script(lakekeeper, token)
     assert first.returncode == 0, first.stderr
     paths = [path for path, _ in FakeLakekeeper.state["posts"]]
     assert paths == ["/management/v1/bootstrap", "/management/v1/warehouse"]
+    # the Job's ServiceAccount bootstraps the catalog as its operator, with the token the kubelet projected
+    assert FakeLakekeeper.state["posts"][0][1] == {"accept-terms-of-use": True, "is-operator": True}
+    assert set(FakeLakekeeper.state["tokens"]) == {"Bearer first-token"}
     warehouse = FakeLakekeeper.state["posts"][1][1]
     assert warehouse["storage-profile"] == {"type": "s3", "bucket": "lakekeeper-warehouse", "region": "us-east-1",
                                            "endpoint": "http://rgw:80", "path-style-access": True,
                                            "flavor": "s3-compat", "sts-enabled": False}
     assert warehouse["storage-credential"]["aws-secret-access-key"] == "SK"
-    second = run_script(lakekeeper)
+    token.write_text("renewed-token")   # the kubelet renews the file: every call reads it afresh
+    second = run_script(lakekeeper, token)
     assert second.returncode == 0, second.stderr
     assert len(FakeLakekeeper.state["posts"]) == 2 and "already registered" in second.stdout
+    assert FakeLakekeeper.state["tokens"][-1] == "Bearer renewed-token"
+
+
+def test_the_script_fails_without_a_token(lakekeeper: str, tmp_path: Path) -> None:
+    result = run_script(lakekeeper, tmp_path / "missing")
+    assert result.returncode != 0
+    assert FakeLakekeeper.state["posts"] == []
+
+
+def test_the_search_teams_deployers_reach_the_deploy_api_only(catalog: Catalog) -> None:
+    from tests.mocks import register_platform
+
+    config = load_stack_config(deep_merge(read_stack_values("prod"), {"storage": {"vespa": {
+        "deployerNamespaces": ["search-ci"]}}}), "prod")
+    policy = by_metadata_name(register_platform(config, catalog), "kubernetes:networking.k8s.io/v1:NetworkPolicy")["vespa"]
+    (deploy,) = [r for r in policy.inputs["spec"]["ingress"]
+                 if {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "search-ci"}}} in r.get("from", [])]
+    assert deploy["ports"] == [{"port": 19071, "protocol": "TCP"}]

@@ -12,15 +12,19 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 # Each operator's official chart, where its docs install it (chart, repository or OCI reference, namespace).
 EXPECTED_CHARTS = {
     "cert-manager": ("cert-manager", "https://charts.jetstack.io", "cert-manager"),
+    # trust-manager reads its sources from its trust namespace, cert-manager's by default
+    "trust-manager": ("trust-manager", "https://charts.jetstack.io", "cert-manager"),
     "rook-ceph": ("rook-ceph", "https://charts.rook.io/release", "rook-ceph"),
     "ceph-csi-drivers": ("ceph-csi-drivers", "https://ceph.github.io/ceph-csi-operator", "rook-ceph"),
     "strimzi": ("oci://quay.io/strimzi-helm/strimzi-kafka-operator", None, "strimzi"),
     "cloudnative-pg": ("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "cnpg-system"),
     # the Barman Cloud plugin must run in the CNPG operator's namespace (plugin-barman-cloud docs)
     "plugin-barman-cloud": ("plugin-barman-cloud", "https://cloudnative-pg.github.io/charts", "cnpg-system"),
-    "nack": ("nack", "https://nats-io.github.io/k8s/helm/charts/", "nats-system"),
+    # namespaced beside the NATS it manages: its Role reads that namespace's Secrets only
+    "nack": ("nack", "https://nats-io.github.io/k8s/helm/charts/", "openfoundry-control"),
+    # superseded Apache releases move to the archive, which keeps them
     "flink-kubernetes-operator": ("flink-kubernetes-operator",
-                                  "https://downloads.apache.org/flink/flink-kubernetes-operator-1.15.0/", "flink-system"),
+                                  "https://archive.apache.org/dist/flink/flink-kubernetes-operator-1.15.0/", "flink-system"),
 }
 
 

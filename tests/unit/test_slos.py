@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import promql_parser
 import pytest
 
+from foundry.catalog import Catalog
+from foundry.labels import namespace_for
 from foundry.slos import load_slos
 from tests.mocks import Registered, by_metadata_name
 
@@ -28,10 +31,66 @@ def groups(resources: list[Registered]) -> list[dict[str, Any]]:
 
 
 def test_prod_measures_the_five_slis_against_their_p99_targets(prod_resources: list[Registered]) -> None:
-    records = [r for g in groups(prod_resources) for r in g["rules"] if "record" in r]
+    records = {r["record"]: r["expr"] for g in groups(prod_resources) for r in g["rules"] if "record" in r}
     for histogram, (selector, target) in HISTOGRAMS.items():
-        good = f'{histogram}_bucket{{{selector},le="{target}"}}[30d]'
-        assert any(good in r["expr"] and f"{histogram}_count{{{selector}}}[30d]" in r["expr"] for r in records), histogram
+        (record,) = [name for name, expr in records.items() if name.endswith(":error_ratio_rate5m")
+                     and f"{histogram}_bucket{{{selector},le=\"{target}\"," in expr and f"{histogram}_count{{{selector}," in expr]
+        # the 30-day budget window averages the recorded 5-minute ratio instead of re-reading 30 days of samples
+        base = record.removesuffix("5m")
+        assert records[f"{base}30d"] == f"avg_over_time({record}[30d])"
+        assert records[f"{base}3d"] == f"avg_over_time({record}[3d])"
+        assert "[30d]" not in " ".join(e for n, e in records.items() if n.startswith(base) and "avg_over_time" not in e)
+
+
+def selectors(node: Any) -> Iterator[Any]:
+    """Every vector selector in a parsed PromQL expression."""
+    if isinstance(node, promql_parser.VectorSelector):
+        yield node
+    for attribute in ("expr", "lhs", "rhs", "vector_selector", "param"):
+        child = getattr(node, attribute, None)
+        if child is not None and not isinstance(child, str | int | float):
+            yield from selectors(child)
+    for child in getattr(node, "args", None) or []:
+        yield from selectors(child)
+
+
+def test_the_slo_rules_read_only_series_a_podmonitor_the_prometheus_selects_scrapes(
+        prod_resources: list[Registered]) -> None:
+    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs
+                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    kinds = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
+    workloads = [r.inputs for r in prod_resources if r.type in kinds]
+    read = [s for g in groups(prod_resources) for r in g["rules"] for s in selectors(promql_parser.parse(r["expr"]))
+            if not s.name.startswith("slo:")]
+    assert len(read) >= 20
+    for selector in read:
+        (job,) = [m.value for m in selector.matchers.matchers if m.name == "job"]
+        for alternative in job.split("|"):
+            namespace, name = alternative.split("/")
+            monitor = monitors[(namespace, name)]   # the Prometheus Operator's job label: <namespace>/<podmonitor>
+            assert {"release": "kube-prometheus-stack"}.items() <= monitor["metadata"]["labels"].items()
+            wanted = monitor["spec"]["selector"]["matchLabels"]
+            (port,) = [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]]
+            scraped = [w for w in workloads if w["metadata"]["namespace"] == namespace
+                       and wanted.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+                       and any(p.get("name") == port for c in w["spec"]["template"]["spec"]["containers"]
+                               for p in c.get("ports") or [])]
+            assert scraped, (selector.name, alternative)
+
+
+def test_every_catalog_service_is_scraped_on_a_named_metrics_port(prod_resources: list[Registered],
+                                                                  catalog: Catalog) -> None:
+    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs
+                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    assert catalog.services
+    for service in catalog.services:
+        monitor = monitors[(namespace_for(service.plane), service.name)]
+        assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "metrics"}]
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        (deployment,) = [r.inputs for r in prod_resources if r.type == "kubernetes:apps/v1:Deployment"
+                         and r.inputs["metadata"]["name"] == service.name]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
 
 
 def test_every_slo_pages_fast_and_slow_and_tickets(prod_resources: list[Registered]) -> None:

@@ -75,5 +75,6 @@ def test_every_operator_chart_has_a_crd_source_or_a_stated_reason() -> None:
     assert versions.CRD_SOURCES["rook"].operator_version == versions.CHARTS["rook-ceph"].version
     assert versions.CRD_SOURCES["strimzi"].operator_version == versions.CHARTS["strimzi"].version
     assert versions.CRD_SOURCES["cert-manager"].operator_version == versions.CHARTS["cert-manager"].version
+    assert versions.CRD_SOURCES["trust-manager"].operator_version == versions.CHARTS["trust-manager"].version
     assert versions.CRD_SOURCES["flink-kubernetes-operator"].operator_version == \
         versions.CHARTS["flink-kubernetes-operator"].version

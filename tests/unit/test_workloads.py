@@ -78,7 +78,9 @@ def test_network_policy_admits_exactly_the_catalog_callers(prod_resources: list[
 def test_a_service_nobody_calls_admits_nobody(prod_resources: list[Registered]) -> None:
     policy = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["audit-sink"].inputs["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    assert policy.get("ingress", []) == []
+    # only the cluster's Prometheus, from its namespace, on the metrics port
+    assert policy["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                                  "ports": [{"port": 9090, "protocol": "TCP"}]}]
 
 
 def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registered]) -> None:
@@ -97,7 +99,8 @@ def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registe
 def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> None:
     tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
     assert tokens == {
-        "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:workload:ServiceWorkload",
+        "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:platform:Trust",
+        "openfoundry:workload:ServiceWorkload",
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance", "openfoundry:control:ControlPlane",

@@ -1,0 +1,52 @@
+"""The checking engines this project borrows instead of re-implementing their semantics, built from Go modules.
+
+    engines/netpol/        NetworkPolicy verdicts for explicit flows: cyclonus' policy matcher
+    engines/podsecurity/   Pod Security Standards verdicts for pod specs: the API server's admission library
+
+Each is a small `main` package in a committed wrapper module (go.mod, go.sum) that reads one JSON request and writes
+one JSON response. Binaries are built into the project's cache (`~/.cache/openfoundry/engines/`), keyed by a hash of
+the wrapper module, so a warm run starts at once and a cold one prints each build with its time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ops.toolchain import REPO, ToolchainError, cache_dir, go_env, log, run, step
+
+ENGINES_SRC = REPO / "engines"
+
+
+def _key(source: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(source).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def binary(name: str) -> Path:
+    """The engine's binary, built first if this version of its wrapper module has not been built yet."""
+    source = ENGINES_SRC / name
+    if not (source / "go.mod").exists():
+        raise ToolchainError(f"no engine {name!r}: expected a wrapper module in {source}")
+    target = cache_dir() / "engines" / f"{name}-{_key(source)}" / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with step(f"building the {name} engine from its Go modules (cold: a few minutes)"):
+            run(["go", "build", "-trimpath", "-o", str(target), "."], source, go_env())
+    return target
+
+
+def call(name: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Send one JSON request to an engine and return its JSON response; an engine's refusal raises."""
+    result = subprocess.run([str(binary(name))], input=json.dumps(request), capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"{name} engine: {result.stderr.strip()}")
+        raise ToolchainError(f"the {name} engine refused the request: {result.stderr.strip()}")
+    response: dict[str, Any] = json.loads(result.stdout)
+    return response

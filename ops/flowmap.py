@@ -1,0 +1,266 @@
+"""The flows the platform needs, and the flows it must never allow, derived from the catalog, the registries and
+what the stack renders (never from the NetworkPolicies they are checked against).
+
+Required: every catalog caller to its callee's ports; every database owner to its database (or its pooler), the
+SQL gateway's read-only route to the replicas, the instances to each other and to their backups; every data-bus
+client to the brokers, every control-bus client and NACK to NATS; every Iceberg client to Lakekeeper and, since
+Lakekeeper signs their S3 requests instead of handing out credentials, to RGW; every bucket owner to RGW; the
+operators to the pods they manage where they connect to them; Prometheus to every metrics port a PodMonitor
+names; the ingress controller to every edge backend and ACME solver; every pod to the cluster's DNS.
+Forbidden: a service into another service's database; anything but sql-bi-gateway-service into Trino; the edge
+into the relational state; any service but the gateway into the gateway's cache; services off the data bus into
+the brokers and off the control bus into NATS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from foundry.catalog import Catalog, Service
+from foundry.labels import namespace_for, selector_labels
+from ops.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
+
+OPENLINEAGE_SINKS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service", "event-streaming-service",
+                     "pipeline-runner")
+
+
+@dataclass(frozen=True)
+class Flow:
+    kind: str                 # why it exists: "caller", "database", "kafka", ...
+    source: Pod | str         # a pod, or an address outside the cluster
+    destination: Pod | str
+    port: int
+    required: bool            # required (must be allowed) or forbidden (must be denied)
+    protocol: str = "TCP"
+
+    @property
+    def port_name(self) -> str:
+        if isinstance(self.destination, Pod):
+            return next((name for name, number in self.destination.ports.items() if number == self.port), "")
+        return ""
+
+    def describe(self) -> str:
+        def name(end: Pod | str) -> str:
+            return end.name if isinstance(end, Pod) else end
+        return f"{name(self.source)} → {name(self.destination)} :{self.port}/{self.protocol}"
+
+
+class FlowMap:
+    """Builds the required and forbidden flows of one stack."""
+
+    def __init__(self, runtime: Runtime, catalog: Catalog) -> None:
+        self.runtime, self.catalog = runtime, catalog
+        self.flows: list[Flow] = []
+
+    def build(self) -> list[Flow]:
+        for step in (self._callers, self._edge, self._databases, self._kafka, self._nats, self._lakehouse,
+                     self._buckets, self._platform_parts, self._operators, self._scrapes, self._dns, self._forbidden):
+            step()
+        return self.flows
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _service_pods(self, service: Service) -> list[Pod]:
+        return self.runtime.selected(namespace_for(service.plane), selector_labels(service.name))
+
+    def _pods(self, namespace: str, **labels: str) -> list[Pod]:
+        return self.runtime.selected(namespace, labels)
+
+    def _need(self, kind: str, sources: Sequence[Pod | str], destinations: Sequence[Pod | str], ports: list[int],
+              protocol: str = "TCP") -> None:
+        self._add(kind, sources, destinations, ports, True, protocol)
+
+    def _deny(self, kind: str, sources: Sequence[Pod], destinations: Sequence[Pod], ports: list[int]) -> None:
+        self._add(kind, sources, destinations, ports, False, "TCP")
+
+    def _add(self, kind: str, sources: Sequence[Pod | str], destinations: Sequence[Pod | str], ports: list[int],
+             required: bool, protocol: str) -> None:
+        for source in sources:
+            for destination in destinations:
+                if source is destination:
+                    continue
+                for port in ports:
+                    self.flows.append(Flow(kind, source, destination, port, required, protocol))
+
+    def _behind(self, namespace: str, service: str) -> list[Pod]:
+        """The pods a Service of the stack sends to."""
+        (found,) = [s for s in self.runtime.of_kind("Service")
+                    if s.metadata.get("namespace") == namespace and s.metadata.get("name") == service]
+        return self.runtime.selected(namespace, found.spec.get("selector") or {})
+
+    def _db_pods(self, owner: str, namespace: str, role: str | None = None) -> list[Pod]:
+        labels = {"cnpg.io/cluster": f"pg-{owner}", "cnpg.io/podRole": "instance"}
+        if role:
+            labels["cnpg.io/instanceRole"] = role
+        return self.runtime.selected(namespace, labels)
+
+    # --- required ---------------------------------------------------------------------------------------
+
+    def _callers(self) -> None:
+        for service in self.catalog.services:
+            ports = list(service.ports.named().values())
+            for caller in service.callers:
+                sources = [self.runtime.ingress_controller()] if caller == "ingress" else \
+                    self._service_pods(self.catalog.by_name(caller))
+                self._need("caller", sources, self._service_pods(service), ports)
+
+    def _edge(self) -> None:
+        services = {(s.metadata.get("namespace"), s.metadata.get("name")): s for s in self.runtime.of_kind("Service")}
+        for ingress in self.runtime.of_kind("Ingress"):
+            namespace = ingress.metadata.get("namespace")
+            for rule in ingress.spec.get("rules") or []:
+                for path in (rule.get("http") or {}).get("paths") or []:
+                    backend = (path.get("backend") or {}).get("service") or {}
+                    service = services[(namespace, backend["name"])]
+                    port = next(p for p in service.spec.get("ports") or [] if p.get("name") == backend["port"]["name"])
+                    pods = self.runtime.selected(str(namespace), service.spec.get("selector") or {})
+                    target = port.get("targetPort", port["port"])
+                    numbers = [p.ports[target] if isinstance(target, str) else target for p in pods]
+                    self._need("edge", [self.runtime.ingress_controller()], pods, sorted(set(numbers)))
+        solvers = [p for p in self.runtime.pods if p.labels.get("acme.cert-manager.io/http01-solver") == "true"]
+        self._need("edge", [self.runtime.ingress_controller()], solvers, [8089])
+
+    def _databases(self) -> None:
+        for owner, plane in self.catalog.database_owners().items():
+            namespace = namespace_for(plane)
+            owner_pods = self._pods(namespace, **{"app.kubernetes.io/name": owner})
+            primary, replicas = self._db_pods(owner, namespace, "primary"), self._db_pods(owner, namespace, "replica")
+            instances = primary + replicas
+            poolers = self._pods(namespace, **{"cnpg.io/poolerName": f"pg-{owner}-pooler-rw"})
+            self._need("database", owner_pods, poolers or primary, [5432])
+            if owner == "lakekeeper":   # its read pool: the replicas, or any instance when there are none
+                self._need("database", owner_pods, replicas or primary, [5432])
+            self._need("database", poolers, instances, [5432])
+            self._need("database", instances, instances, [5432])   # streaming replication
+            self._need("database", [self.runtime.operator("cloudnative-pg")], instances, [8000, 5432])
+            self._need("database", instances, self._rgw(), [8080])
+            self._need("database", instances, [API_SERVER_IP], [443])
+        gateway = self.catalog.by_name("sql-bi-gateway-service")
+        for service in (s for s in self.catalog.services if s.sql_readable):
+            namespace = namespace_for(service.plane)
+            readers = self._db_pods(service.name, namespace, "replica") or self._db_pods(service.name, namespace)
+            self._need("database", self._service_pods(gateway), readers, [5432])
+
+    def _rgw(self) -> list[Pod]:
+        return self.runtime.selected("rook-ceph", {"app": "rook-ceph-rgw"})
+
+    def _kafka(self) -> None:
+        namespace = namespace_for("ingestion")
+        brokers = self._pods(namespace, **{"strimzi.io/broker-role": "true"})
+        nodes = self._pods(namespace, **{"strimzi.io/name": "openfoundry-kafka"})
+        operands = [p for p in self._pods(namespace, **{"strimzi.io/cluster": "openfoundry"}) if p not in nodes]
+        for service in (s for s in self.catalog.services if s.uses_kafka):
+            self._need("kafka", self._service_pods(service), brokers, [9093])
+        self._need("kafka", nodes, nodes, [9090, 9091])
+        self._need("kafka", [self.runtime.operator("strimzi")], nodes, [9090, 9091, 8443])
+        self._need("kafka", operands, brokers, [9091])
+        self._need("kafka", nodes + operands, [API_SERVER_IP], [443])
+
+    def _nats(self) -> None:
+        namespace = namespace_for("control")
+        servers = self._pods(namespace, **selector_labels("nats"))
+        nack = self._pods(namespace, app="nack")
+        for service in (s for s in self.catalog.services if s.uses_nats):
+            self._need("nats", self._service_pods(service), servers, [4222])
+        self._need("nats", nack, servers, [4222])
+        self._need("nats", nack, [API_SERVER_IP], [443])
+        self._need("nats", servers, servers, [6222])
+
+    def _lakehouse(self) -> None:
+        storage = namespace_for("storage")
+        catalog = self._pods(storage, **selector_labels("lakekeeper"))
+        clients = [p for name in OPENLINEAGE_SINKS for p in self._service_pods(self.catalog.by_name(name))]
+        clients += self._pods(storage, **{"app.kubernetes.io/name": "lakekeeper-warehouse-setup"})
+        clients += self._pods(storage, app="iceberg-maintenance")
+        trino = self._pods(namespace_for("compute"), **selector_labels("trino"))
+        self._need("iceberg", clients + trino, catalog, [8181])
+        self._need("iceberg", clients + trino + catalog, self._rgw(), [8080])   # remote signing; Trino: its own keys
+        self._need("iceberg", catalog, [API_SERVER_IP], [443])                    # TokenReview
+        if self.runtime.config.storage.lakehouse.openid_provider_uri:
+            self._need("iceberg", catalog + trino, [IDENTITY_PROVIDER_IP], [443])
+
+    def _buckets(self) -> None:
+        for service in (s for s in self.catalog.services if s.buckets):
+            self._need("bucket", self._service_pods(service), self._rgw(), [8080])
+
+    def _platform_parts(self) -> None:
+        """Vespa, Valkey and Trino, reached by the services the seed routes to them, and their own members."""
+        storage, edge, compute = namespace_for("storage"), namespace_for("edge"), namespace_for("compute")
+        gateway = self._service_pods(self.catalog.by_name("gateway"))
+        sql = self._service_pods(self.catalog.by_name("sql-bi-gateway-service"))
+        vespa = self._pods(storage, **selector_labels("vespa"))
+        self._need("search", sql, self._behind(storage, "vespa"), [8080])
+        self._need("search", vespa, vespa, [19071, 8080])
+        deployers = [Pod(f"a deployer in {ns}", ns, {}) for ns in self.runtime.config.storage.vespa.deployer_namespaces]
+        self._need("search", deployers, self._pods(storage, **{**selector_labels("vespa"),
+                                                              "openfoundry.io/vespa-role": "vespa-configserver"}) or vespa,
+                   [19071])
+        valkey = self._pods(edge, **selector_labels("valkey"))
+        cache_ports = [6379, 26379] if self.runtime.config.edge.cache.nodes > 1 else [6379]
+        self._need("cache", gateway, valkey, cache_ports)
+        self._need("cache", valkey, valkey, cache_ports)
+        coordinator = self._pods(compute, **{**selector_labels("trino"), "app.kubernetes.io/component": "coordinator"})
+        workers = self._pods(compute, **{**selector_labels("trino"), "app.kubernetes.io/component": "worker"})
+        self._need("sql", sql, coordinator, [8080])
+        self._need("sql", workers, coordinator, [8080])
+        self._need("sql", coordinator, workers, [8080])
+
+    def _operators(self) -> None:
+        storage = namespace_for("storage")
+        jobmanager = self._pods(storage, app="iceberg-maintenance", component="jobmanager")
+        taskmanagers = self._pods(storage, app="iceberg-maintenance", component="taskmanager")
+        self._need("operator", [self.runtime.operator("flink-kubernetes-operator")], jobmanager, [8081])
+        self._need("operator", taskmanagers, jobmanager, [6123, 6124])
+        self._need("operator", jobmanager, taskmanagers, [6122])
+        self._need("operator", jobmanager, [API_SERVER_IP], [443])
+
+    def _scrapes(self) -> None:
+        prometheus = self.runtime.prometheus()
+        for monitor in self.runtime.of_kind("PodMonitor"):
+            selector = (monitor.spec.get("selector") or {}).get("matchLabels") or {}
+            for endpoint in monitor.spec.get("podMetricsEndpoints") or []:
+                for pod in self.runtime.selected(str(monitor.metadata.get("namespace")), selector):
+                    if endpoint["port"] in pod.ports:
+                        self._need("metrics", [prometheus], [pod], [pod.ports[endpoint["port"]]])
+
+    def _dns(self) -> None:
+        planes = {namespace_for(p) for p in ("storage", "ingestion", "compute", "control", "edge")}
+        pods = [p for p in self.runtime.pods if p.namespace in planes]
+        self._need("dns", pods, [self.runtime.dns()], [53], "UDP")
+        self._need("dns", pods, [self.runtime.dns()], [53], "TCP")
+
+    # --- forbidden --------------------------------------------------------------------------------------
+
+    def _forbidden(self) -> None:
+        owners = self.catalog.database_owners()
+        for service in self.catalog.services:
+            pods = self._service_pods(service)
+            for owner, plane in owners.items():
+                if owner != service.name and not (service.name == "sql-bi-gateway-service" and self._readable(owner)):
+                    self._deny("another's database", pods, self._db_pods(owner, namespace_for(plane)), [5432])
+            if service.name != "sql-bi-gateway-service":
+                self._deny("trino", pods, self._pods(namespace_for("compute"), **selector_labels("trino")), [8080])
+            if service.name != "gateway":
+                self._deny("cache", pods, self._pods(namespace_for("edge"), **selector_labels("valkey")), [6379])
+            if not service.uses_kafka:
+                self._deny("kafka", pods, self._pods(namespace_for("ingestion"), **{"strimzi.io/broker-role": "true"}),
+                           [9093])
+            if not service.uses_nats:
+                self._deny("nats", pods, self._pods(namespace_for("control"), **selector_labels("nats")), [4222])
+        edge = [self.runtime.ingress_controller(), *[p for s in self.catalog.in_plane("edge") for p in self._service_pods(s)]]
+        for owner, plane in owners.items():
+            self._deny("edge into relational state", edge, self._db_pods(owner, namespace_for(plane)), [5432])
+
+    def _readable(self, owner: str) -> bool:
+        return any(s.name == owner and s.sql_readable for s in self.catalog.services)
+
+
+def flows_of(runtime: Runtime, catalog: Catalog) -> list[Flow]:
+    return FlowMap(runtime, catalog).build()
+
+
+def empty_kinds(flows: list[Flow]) -> Iterator[str]:
+    """The kinds of flow that ended up with no flow at all: a sign a pod model or a label drifted."""
+    expected = {"caller", "edge", "database", "kafka", "nats", "iceberg", "metrics", "dns", "another's database"}
+    yield from sorted(expected - {f.kind for f in flows})
