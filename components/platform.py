@@ -71,8 +71,10 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     storage = StoragePlane("storage", StoragePlaneArgs(
         storage=cfg.storage, site=site, images=cfg.images, catalog=catalog, provider=provider,
         lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
+        openfga_database=next(db for db in all_databases if db.owner == "openfga"),
         object_users=[trino_object_user()] if trino.enabled else [],
         query_engines=[trino_pods()] if trino.enabled else [],
+        catalog_readers=[trino.catalog_principal] if trino.enabled and trino.catalog_principal else [],
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
         namespaces_ready=namespaces_ready,
     ))

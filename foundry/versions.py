@@ -45,9 +45,13 @@ CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
 LAKEKEEPER_IMAGE = "quay.io/lakekeeper/catalog:v0.13.3"
 # renovate: datasource=docker depName=docker.io/vespaengine/vespa
 VESPA_IMAGE = "docker.io/vespaengine/vespa:8.634.24"
-# the warehouse-registration Job's HTTP client
-# renovate: datasource=docker depName=docker.io/curlimages/curl
-CURL_IMAGE = "docker.io/curlimages/curl:8.16.0"
+# Lakekeeper's authorization backend (Lakekeeper needs >= v1.11 and tests v1.14; the lakekeeper chart's next
+# release moves to v1.18.1, the newest tag of openfga/openfga)
+# renovate: datasource=docker depName=docker.io/openfga/openfga
+OPENFGA_IMAGE = "docker.io/openfga/openfga:v1.18.1"
+# the lakehouse setup Job runs a standard-library program (components/storage/lakehouse_setup.py)
+# renovate: datasource=docker depName=docker.io/library/python
+PYTHON_IMAGE = "docker.io/library/python:3.13.9-alpine3.22"
 # Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)
 FLINK_VERSION = "v1_20"
 

@@ -177,6 +177,7 @@ class FlowMap:
         self._need("iceberg", clients + trino, catalog, [8181])
         self._need("iceberg", clients + trino + catalog, self._rgw(), [8080])   # remote signing; Trino: its own keys
         self._need("iceberg", catalog, [API_SERVER_IP], [443])                    # TokenReview
+        self._need("iceberg", catalog, self._pods(storage, **selector_labels("openfga")), [8081])   # authorization
         if self.runtime.config.storage.lakehouse.openid_provider_uri:
             self._need("iceberg", catalog + trino, [IDENTITY_PROVIDER_IP], [443])
 
@@ -246,6 +247,7 @@ class FlowMap:
             if not service.uses_kafka:
                 self._deny("kafka", pods, self._pods(namespace_for("ingestion"), **{"strimzi.io/broker-role": "true"}),
                            [9093])
+            self._deny("authorization", pods, self._pods(namespace_for("storage"), **selector_labels("openfga")), [8081])
             if not service.uses_nats:
                 self._deny("nats", pods, self._pods(namespace_for("control"), **selector_labels("nats")), [4222])
         edge = [self.runtime.ingress_controller(), *[p for s in self.catalog.in_plane("edge") for p in self._service_pods(s)]]
@@ -262,5 +264,6 @@ def flows_of(runtime: Runtime, catalog: Catalog) -> list[Flow]:
 
 def empty_kinds(flows: list[Flow]) -> Iterator[str]:
     """The kinds of flow that ended up with no flow at all: a sign a pod model or a label drifted."""
-    expected = {"caller", "edge", "database", "kafka", "nats", "iceberg", "metrics", "dns", "another's database"}
+    expected = {"caller", "edge", "database", "kafka", "nats", "iceberg", "metrics", "dns", "another's database",
+                "authorization"}
     yield from sorted(expected - {f.kind for f in flows})

@@ -8,8 +8,11 @@ registers the warehouse on Lakekeeper's own bucket through the management API, i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,12 +31,19 @@ from components.common.kube import (
 )
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.relational.plane import Database, database_egress
+from components.relational.plane import (
+    CA_DIRECTORY,
+    Database,
+    database_ca_mount,
+    database_ca_volume,
+    database_egress,
+)
 from components.storage.ceph import ObjectGateway
+from components.storage.openfga import KEY, KEY_SECRET, openfga_egress, openfga_endpoint
 from foundry.catalog import Catalog
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for, selector_labels
-from foundry.versions import CURL_IMAGE, LAKEKEEPER_IMAGE
+from foundry.versions import LAKEKEEPER_IMAGE, PYTHON_IMAGE
 
 NAME = "lakekeeper"
 PLANE = "storage"
@@ -42,12 +52,25 @@ METRICS_PORT = 9000
 BUCKET = "lakekeeper-warehouse"
 ENCRYPTION_KEY_SECRET = "lakekeeper-encryption-key"
 NONROOT = 65532   # the distroless image's nonroot user
-CURL_USER = 100   # curlimages/curl's curl_user
+NOBODY = 65534    # the setup Job needs no account in the image: Python's standard library runs as anyone
 # The seed's internal sinks that write the external warehouse through Lakekeeper.
 CATALOG_CLIENTS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service",
                    "event-streaming-service", "pipeline-runner")
 SETUP_JOB = "lakekeeper-warehouse-setup"
+SETUP_PROGRAM = Path(__file__).with_name("lakehouse_setup.py").read_text(encoding="utf-8")
 MAINTENANCE_JOB = "iceberg-maintenance"     # components/storage/maintenance.py
+FLINK_ACCOUNT = "flink"                     # the Flink operator's job account, which prod's maintenance runs as
+
+
+def kubernetes_principal(namespace: str, account: str) -> str:
+    """How Lakekeeper names a ServiceAccount when it takes the subject from the token's username
+    (LAKEKEEPER__KUBERNETES_AUTHENTICATION_SUBJECT_SOURCE=username; Lakekeeper docs/authentication.md)."""
+    return f"kubernetes~system:serviceaccount:{namespace}:{account}"
+
+
+def maintenance_account(engine: str) -> str:
+    """A FlinkDeployment runs as the Flink operator's `flink` account, the CronJob as one of its own."""
+    return FLINK_ACCOUNT if engine == "flink" else MAINTENANCE_JOB
 
 
 def catalog_uri() -> str:
@@ -58,6 +81,10 @@ def catalog_token(audience: str) -> ServiceAccountToken:
     """How the platform's own Iceberg clients authenticate: their ServiceAccount's token for Lakekeeper's audience,
     which Lakekeeper reviews with the API server (its Kubernetes authentication)."""
     return ServiceAccountToken(audience=audience, variable="ICEBERG_TOKEN_FILE")
+
+
+def lakekeeper_pods() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    return peer(pods=selector_labels(NAME))
 
 
 def lakekeeper_endpoint(warehouse: str, audience: str, gateway: ObjectGateway) -> PlatformEndpoint:
@@ -78,6 +105,7 @@ class LakekeeperArgs:
     database: Database
     provider: k8s.Provider
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()   # Trino, reading the warehouse
+    catalog_readers: Sequence[str] = ()   # their identities at the issuer (`oidc~<subject>`), granted `select`
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -111,7 +139,7 @@ class Lakekeeper(pulumi.ComponentResource):
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
                 opts=self._child())
         pod_monitor(NAME, self._namespace, self._labels, selector_labels(NAME), args.site, self._child())
-        self.job = self._warehouse_job(depends_on=[deployment, service])
+        self.job = self._setup_job(depends_on=[deployment, service])
         self.register_outputs({"catalogUri": catalog_uri(), "warehouse": args.lakehouse.warehouse})
 
     # --- the catalog ------------------------------------------------------------------------------------
@@ -141,6 +169,7 @@ class Lakekeeper(pulumi.ComponentResource):
                     service_account_name=account.metadata.name,
                     automount_service_account_token=True,   # for the TokenReview API
                     security_context=restricted_pod(NONROOT),
+                    volumes=[database_ca_volume(self._args.database)],
                     init_containers=[self._container("migrate", ["migrate"], ports=False)],
                     containers=[self._container(NAME, ["serve"], ports=True)],
                     topology_spread_constraints=[over_nodes],
@@ -161,6 +190,7 @@ class Lakekeeper(pulumi.ComponentResource):
                    k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)] if ports else None,
             readiness_probe=ready if ports else None,
             liveness_probe=alive if ports else None,
+            volume_mounts=[database_ca_mount()],
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                            limits={"cpu": "2", "memory": "1Gi"}),
             security_context=restricted_container(),
@@ -176,11 +206,20 @@ class Lakekeeper(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_DATABASE", value=db.name),
             secret_env("LAKEKEEPER__PG_USER", f"{db.cluster}-app", "username"),
             secret_env("LAKEKEEPER__PG_PASSWORD", f"{db.cluster}-app", "password"),
+            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_SSL_MODE", value="verify-full"),
+            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_SSL_ROOT_CERT", value=f"{CA_DIRECTORY}/ca.crt"),
             secret_env("LAKEKEEPER__PG_ENCRYPTION_KEY", ENCRYPTION_KEY_SECRET, "key"),
+            # authorization: OpenFGA (components/storage/openfga.py); `migrate` writes its store and model
+            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__AUTHZ_BACKEND", value="openfga"),
+            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__OPENFGA__ENDPOINT", value=openfga_endpoint()),
+            secret_env("LAKEKEEPER__OPENFGA__API_KEY", KEY_SECRET, KEY),
         ]
         # the platform's own clients: ServiceAccount tokens for the catalog's audience, reviewed by the API server
         env += [k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__ENABLE_KUBERNETES_AUTHENTICATION", value="true"),
-                k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__KUBERNETES_AUTHENTICATION_AUDIENCE", value=lake.audience)]
+                k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__KUBERNETES_AUTHENTICATION_AUDIENCE", value=lake.audience),
+                # users named system:serviceaccount:<ns>:<name>, which grants can state ahead of time (the default,
+                # the account's UID, exists only once the account does); fixed before bootstrap, as ids derive from it
+                k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__KUBERNETES_AUTHENTICATION_SUBJECT_SOURCE", value="username")]
         if lake.openid_provider_uri:
             # people and third-party engines: the issuer's tokens, for this audience only (unset, any token of the
             # realm passes; Lakekeeper docs/configuration.md), identified by their subject
@@ -193,7 +232,8 @@ class Lakekeeper(pulumi.ComponentResource):
         clients = [service_peer(self._args.catalog.by_name(name)) for name in CATALOG_CLIENTS]
         setup = peer(self._namespace, {"app.kubernetes.io/name": SETUP_JOB})
         maintenance = peer(self._namespace, {"app": MAINTENANCE_JOB})   # its JobManager and TaskManagers, or the CronJob
-        egress = [database_egress(self._args.database), self._args.gateway.egress_rule(), api_server_egress()]
+        egress = [database_egress(self._args.database), openfga_egress(), self._args.gateway.egress_rule(),
+                  api_server_egress()]
         if self._args.lakehouse.openid_provider_uri:
             # the OIDC issuer's keys, over HTTPS
             egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
@@ -209,19 +249,24 @@ class Lakekeeper(pulumi.ComponentResource):
 
     # --- the warehouse ----------------------------------------------------------------------------------
 
-    def _warehouse_job(self, depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
-        """The Job's own ServiceAccount bootstraps the catalog (as its operator) and registers the warehouse."""
+    def _setup_job(self, depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """The Job's own ServiceAccount bootstraps the catalog (as its operator), registers the warehouse and
+        grants the platform's clients (components/storage/lakehouse_setup.py)."""
         lake = self._args.lakehouse
         token = catalog_token(lake.audience)
         account = k8s.core.v1.ServiceAccount(SETUP_JOB, metadata=self._metadata(SETUP_JOB),
                                              automount_service_account_token=False, opts=self._child())
+        program = k8s.core.v1.ConfigMap(SETUP_JOB, metadata=self._metadata(SETUP_JOB),
+                                        data={"lakehouse_setup.py": SETUP_PROGRAM}, opts=self._child())
         env = [
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER_URL", value=f"http://{NAME}.{self._namespace}.svc:{REST_PORT}"),
             k8s.core.v1.EnvVarArgs(name="WAREHOUSE", value=lake.warehouse),
+            k8s.core.v1.EnvVarArgs(name="GRANTS", value=json.dumps(self._grants(), sort_keys=True)),
             k8s.core.v1.EnvVarArgs(name="S3_ENDPOINT", value=self._args.gateway.endpoint),
             config_map_env("BUCKET_NAME", BUCKET, "BUCKET_NAME"),
             secret_env("AWS_ACCESS_KEY_ID", BUCKET, "AWS_ACCESS_KEY_ID"),
             secret_env("AWS_SECRET_ACCESS_KEY", BUCKET, "AWS_SECRET_ACCESS_KEY"),
+            k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
             token.env(),
         ]
         labels = {**common_labels(PLANE), "app.kubernetes.io/name": SETUP_JOB}
@@ -231,25 +276,41 @@ class Lakekeeper(pulumi.ComponentResource):
             policy_types=["Ingress", "Egress"], ingress=[],
             egress=lakekeeper_endpoint(lake.warehouse, lake.audience, self._args.gateway).egress_rules()),
             opts=self._child())
+        # a new program or new grants change the template, and a changed Job template replaces the Job: it runs again
+        digest = hashlib.sha256(SETUP_PROGRAM.encode()).hexdigest()[:16]
         return k8s.batch.v1.Job(SETUP_JOB, metadata=self._metadata(SETUP_JOB), spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=20,
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={"openfoundry.io/program": digest}),
                 spec=k8s.core.v1.PodSpecArgs(
                     restart_policy="OnFailure",
                     service_account_name=account.metadata.name,
                     automount_service_account_token=False,
-                    security_context=restricted_pod(CURL_USER),
-                    volumes=[token.volume()],
+                    security_context=restricted_pod(NOBODY),
+                    volumes=[token.volume(), k8s.core.v1.VolumeArgs(
+                        name="program", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=program.metadata.name))],
                     containers=[k8s.core.v1.ContainerArgs(
-                        name="register-warehouse", image=CURL_IMAGE, command=["/bin/sh", "-c", REGISTER_WAREHOUSE],
-                        env=env, security_context=restricted_container(), volume_mounts=[token.mount()],
+                        name="setup", image=PYTHON_IMAGE, command=["python", "/program/lakehouse_setup.py"],
+                        env=env, security_context=restricted_container(),
+                        volume_mounts=[token.mount(), k8s.core.v1.VolumeMountArgs(
+                            name="program", mount_path="/program", read_only=True)],
                         resources=k8s.core.v1.ResourceRequirementsArgs(
-                            requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "200m", "memory": "64Mi"}),
+                            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "128Mi"}),
                     )],
                 ),
             ),
         ), opts=self._child(depends_on=depends_on))
+
+    def _grants(self) -> dict[str, list[str]]:
+        """Who may do what on the warehouse: the sinks create namespaces and tables and commit (`create` does not
+        follow from `modify` in Lakekeeper's model, and both reach every namespace and table below), the
+        maintenance commits rewrites, the readers (Trino) read."""
+        sinks = {kubernetes_principal(namespace_for(self._args.catalog.by_name(name).plane), name): ["create", "modify"]
+                 for name in CATALOG_CLIENTS}
+        engine = self._args.lakehouse.maintenance.engine
+        maintenance = {kubernetes_principal(self._namespace, maintenance_account(engine)): ["modify"]}
+        readers = {principal: ["select"] for principal in self._args.catalog_readers}
+        return {**sinks, **maintenance, **readers}
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -260,30 +321,3 @@ class Lakekeeper(pulumi.ComponentResource):
     def _child(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider,
                                       depends_on=[*self._args.depends_on, *depends_on])
-
-
-# Idempotent registration through the management API, as the Job's ServiceAccount (its token, read afresh for every
-# call): wait for the catalog, bootstrap it unless it already is (this identity becomes its operator: full access to
-# the management API; Lakekeeper docs/bootstrap.md), create the warehouse unless one of that name exists. S3 on RGW:
-# path-style, no STS.
-REGISTER_WAREHOUSE = r"""set -eu
-api() { curl -sS --fail-with-body -H "Content-Type: application/json" \
-          -H "Authorization: Bearer $(cat "$ICEBERG_TOKEN_FILE")" "$@"; }
-until curl -fsS "$LAKEKEEPER_URL/health" > /dev/null; do echo "waiting for $LAKEKEEPER_URL"; sleep 5; done
-case "$(api "$LAKEKEEPER_URL/management/v1/info")" in
-  *'"bootstrapped":true'*) echo "catalog already bootstrapped" ;;
-  *) api -X POST "$LAKEKEEPER_URL/management/v1/bootstrap" -d '{"accept-terms-of-use": true, "is-operator": true}' ;;
-esac
-if api "$LAKEKEEPER_URL/management/v1/warehouse" | grep -q "\"name\":\"$WAREHOUSE\""; then
-  echo "warehouse $WAREHOUSE already registered"; exit 0
-fi
-api -X POST "$LAKEKEEPER_URL/management/v1/warehouse" -d "$(cat <<JSON
-{"warehouse-name": "$WAREHOUSE",
- "storage-profile": {"type": "s3", "bucket": "$BUCKET_NAME", "region": "us-east-1", "endpoint": "$S3_ENDPOINT",
-                     "path-style-access": true, "flavor": "s3-compat", "sts-enabled": false},
- "storage-credential": {"type": "s3", "credential-type": "access-key",
-                        "aws-access-key-id": "$AWS_ACCESS_KEY_ID", "aws-secret-access-key": "$AWS_SECRET_ACCESS_KEY"}}
-JSON
-)"
-echo "warehouse $WAREHOUSE registered on bucket $BUCKET_NAME"
-"""

@@ -23,7 +23,14 @@ from components.common.kube import peer, pod_monitor, scrape_ingress, secret_env
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.storage.ceph import ObjectGateway
-from components.storage.lakekeeper import BUCKET, MAINTENANCE_JOB, catalog_token, catalog_uri, lakekeeper_endpoint
+from components.storage.lakekeeper import (
+    BUCKET,
+    FLINK_ACCOUNT,
+    MAINTENANCE_JOB,
+    catalog_token,
+    catalog_uri,
+    lakekeeper_endpoint,
+)
 from foundry.config import Images, Lakehouse
 from foundry.labels import common_labels, namespace_for
 from foundry.versions import FLINK_VERSION
@@ -91,7 +98,7 @@ class IcebergMaintenance(pulumi.ComponentResource):
         spec = {
             "image": self._image(),
             "flinkVersion": FLINK_VERSION,
-            "serviceAccount": "flink",
+            "serviceAccount": FLINK_ACCOUNT,
             "flinkConfiguration": {
                 "taskmanager.numberOfTaskSlots": "2",
                 "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",

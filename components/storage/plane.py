@@ -17,8 +17,16 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.relational.plane import Database
 from components.storage.ceph import CephStorage, CephStorageArgs, ObjectGateway, ObjectUser
-from components.storage.lakekeeper import CATALOG_CLIENTS, Lakekeeper, LakekeeperArgs, catalog_uri, lakekeeper_endpoint
+from components.storage.lakekeeper import (
+    CATALOG_CLIENTS,
+    Lakekeeper,
+    LakekeeperArgs,
+    catalog_uri,
+    lakekeeper_endpoint,
+    lakekeeper_pods,
+)
 from components.storage.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
+from components.storage.openfga import OpenFga, OpenFgaArgs
 from components.storage.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint, vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import Images, Lakehouse, Storage
@@ -41,9 +49,11 @@ class StoragePlaneArgs:
     images: Images                     # the maintenance job's image
     catalog: Catalog
     lakekeeper_database: Database
+    openfga_database: Database
     provider: k8s.Provider
     object_users: Sequence[ObjectUser] = ()                                   # other planes' RGW users (Trino)
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()     # other readers of the warehouse
+    catalog_readers: Sequence[str] = ()                                       # and their identities
     rook_ready: Sequence[pulumi.Resource] = ()
     flink_ready: Sequence[pulumi.Resource] = ()
     namespaces_ready: Sequence[pulumi.Resource] = ()
@@ -60,10 +70,13 @@ class StoragePlane(pulumi.ComponentResource):
             storage=storage, site=site, catalog=args.catalog, provider=args.provider, rook_ready=args.rook_ready,
             namespaces_ready=args.namespaces_ready, object_users=args.object_users), opts=child)
         ready = [*args.namespaces_ready, self.ceph]
+        authorizer = OpenFga("openfga", OpenFgaArgs(
+            replicas=storage.lakehouse.catalog_replicas, database=args.openfga_database, site=site,
+            provider=args.provider, clients=[lakekeeper_pods()], depends_on=ready), opts=child)
         lakekeeper = Lakekeeper("lakekeeper", LakekeeperArgs(
             lakehouse=storage.lakehouse, gateway=gateway, site=site, catalog=args.catalog,
             database=args.lakekeeper_database, provider=args.provider, query_engines=args.query_engines,
-            depends_on=ready), opts=child)
+            catalog_readers=args.catalog_readers, depends_on=[*ready, authorizer]), opts=child)
         Vespa("vespa", VespaArgs(vespa=storage.vespa, block_storage_class=storage.block_storage_class, site=site,
                                  catalog=args.catalog, provider=args.provider, depends_on=ready), opts=child)
         IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(

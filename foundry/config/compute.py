@@ -27,6 +27,9 @@ class Trino(Section):
     catalog_token_uri: HttpsUrl | None = None
     # the client scope Trino asks for (one the identity provider defines; Lakekeeper's examples use `lakekeeper`)
     catalog_scope: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$")] = "lakekeeper"
+    # Trino's identity in Lakekeeper: `oidc~` and the `sub` of the tokens its client gets (Lakekeeper names OIDC
+    # users so; an issuer may give a client a generated subject, so it is stated, not guessed); granted `select`
+    catalog_principal: Annotated[str, StringConstraints(pattern=r"^oidc~[^\s~]{1,127}$")] | None = None
 
 
 class Compute(Section):
@@ -40,9 +43,17 @@ def trino_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     if not trino.enabled:
         return
     path = "openfoundry:compute.trino"
+    if cfg.storage.lakehouse.openid_provider_uri is None:
+        yield ConfigProblem("openfoundry:storage.lakehouse.openidProviderUri", "nothing",
+                            "an OIDC issuer's URL while compute.trino is enabled (Lakekeeper authenticates every "
+                            "caller; Trino's is its OAuth2 client at that issuer)")
     if cfg.storage.lakehouse.openid_provider_uri and trino.catalog_token_uri is None:
         yield ConfigProblem(f"{path}.catalogTokenUri", "nothing",
                             "the OAuth2 token endpoint of storage.lakehouse.openidProviderUri's issuer "
                             "(Lakekeeper requires OIDC, so Trino needs a token)")
+    if cfg.storage.lakehouse.openid_provider_uri and trino.catalog_principal is None:
+        yield ConfigProblem(f"{path}.catalogPrincipal", "nothing",
+                            "oidc~<the sub of Trino's client tokens> (the warehouse grants it read access; "
+                            "without it Lakekeeper refuses Trino)")
     if cfg.is_prod and trino.workers < 2:
         yield ConfigProblem(f"{path}.workers", str(trino.workers), "2 or more in prod (a PodDisruptionBudget needs a spare)")

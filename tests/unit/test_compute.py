@@ -151,6 +151,22 @@ def test_an_oidc_catalog_needs_trinos_token_endpoint() -> None:
     assert any(p.path == "openfoundry:compute.trino.catalogTokenUri" for p in err.value.problems)
 
 
+def test_trino_needs_an_identity_lakekeeper_grants_and_an_issuer_to_get_it_from() -> None:
+    values = deep_merge(read_stack_values("prod"), {"compute": {"trino": {"catalogPrincipal": None}}})
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_config(values, "prod")
+    assert [p.path for p in err.value.problems] == ["openfoundry:compute.trino.catalogPrincipal"]
+    values = deep_merge(read_stack_values("dev"), {"compute": {"trino": {"enabled": True}}})
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_config(values, "dev")
+    assert [p.path for p in err.value.problems] == ["openfoundry:storage.lakehouse.openidProviderUri"]
+    values = deep_merge(read_stack_values("prod"), {"compute": {"trino": {"catalogPrincipal": "trino"}}})
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_config(values, "prod")
+    (problem,) = err.value.problems
+    assert problem.path == "openfoundry:compute.trino.catalogPrincipal" and "oidc~" in problem.allowed, problem
+
+
 def test_trinos_rgw_user_is_named_like_rooks_secret() -> None:
     assert trino_object_user() == ObjectUser("trino", "openfoundry-compute", ("lakekeeper-warehouse",))
     assert trino_object_user().secret("lake") == "rook-ceph-object-user-lake-trino"

@@ -1,18 +1,11 @@
-"""Lakekeeper, Vespa and Iceberg maintenance under mocks, and the warehouse Job's script against a fake catalog."""
+"""Lakekeeper, Vespa and Iceberg maintenance under mocks (the setup Job's program: test_lakehouse_setup.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from components.storage.lakekeeper import REGISTER_WAREHOUSE
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
@@ -67,7 +60,8 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
     assert env["AWS_SECRET_ACCESS_KEY"]["secretKeyRef"]["name"] == "lakekeeper-warehouse"
     # its own ServiceAccount's token for the catalog's audience, projected by the kubelet
     assert env["ICEBERG_TOKEN_FILE"] == "/var/run/secrets/openfoundry/lakekeeper/token"
-    (volume,) = pod["volumes"]
+    volume, program = pod["volumes"]
+    assert program["configMap"]["name"] == "lakekeeper-warehouse-setup"
     assert volume["projected"]["sources"] == [{"serviceAccountToken": {"audience": "lakekeeper", "expirationSeconds": 3600,
                                                                        "path": "token"}}]
     assert pod["serviceAccountName"] == "lakekeeper-warehouse-setup" and pod["automountServiceAccountToken"] is False
@@ -146,99 +140,6 @@ def test_prod_storage_rules_name_their_path(overrides: dict[str, Any], expected:
     with pytest.raises(ConfigErrors) as caught:
         load_stack_config(deep_merge(read_stack_values("prod"), overrides), "prod")
     assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
-
-
-# --- the warehouse Job's script, against a fake Lakekeeper -------------------------------------------------
-
-class FakeLakekeeper(BaseHTTPRequestHandler):
-    state: ClassVar[dict[str, Any]] = {}
-
-    def _reply(self, body: Any) -> None:
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _authorized(self) -> bool:
-        """As Lakekeeper with authentication on: the management API answers a bearer token only."""
-        token = self.headers.get("Authorization", "")
-        self.state["tokens"].append(token)
-        if token.startswith("Bearer ") and len(token) > len("Bearer "):
-            return True
-        self.send_response(401)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        return False
-
-    def do_GET(self) -> None:
-        if self.path != "/health" and not self._authorized():
-            return
-        if self.path == "/health":
-            self._reply({"status": "ok"})
-        elif self.path == "/management/v1/info":
-            self._reply({"bootstrapped": self.state["bootstrapped"], "version": "0.13.3"})
-        elif self.path == "/management/v1/warehouse":
-            self._reply({"warehouses": [{"name": n} for n in self.state["warehouses"]]})
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if not self._authorized():
-            return
-        self.state["posts"].append((self.path, body))
-        if self.path == "/management/v1/bootstrap":
-            self.state["bootstrapped"] = True
-        elif self.path == "/management/v1/warehouse":
-            self.state["warehouses"].append(body["warehouse-name"])
-        self._reply({})
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def lakekeeper() -> Iterator[str]:
-    FakeLakekeeper.state = {"bootstrapped": False, "warehouses": [], "posts": [], "tokens": []}
-    server = HTTPServer(("127.0.0.1", 0), FakeLakekeeper)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-def run_script(url: str, token_file: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "LAKEKEEPER_URL": url, "WAREHOUSE": "openfoundry", "BUCKET_NAME": "lakekeeper-warehouse",
-           "S3_ENDPOINT": "http://rgw:80", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK",
-           "ICEBERG_TOKEN_FILE": str(token_file)}
-    return subprocess.run(["/bin/sh", "-c", REGISTER_WAREHOUSE], env=env, capture_output=True, text=True, timeout=60)
-
-
-def test_the_script_bootstraps_registers_and_is_idempotent(lakekeeper: str, tmp_path: Path) -> None:
-    token = tmp_path / "token"
-    token.write_text("first-token")
-    first = run_script(lakekeeper, token)
-    assert first.returncode == 0, first.stderr
-    paths = [path for path, _ in FakeLakekeeper.state["posts"]]
-    assert paths == ["/management/v1/bootstrap", "/management/v1/warehouse"]
-    # the Job's ServiceAccount bootstraps the catalog as its operator, with the token the kubelet projected
-    assert FakeLakekeeper.state["posts"][0][1] == {"accept-terms-of-use": True, "is-operator": True}
-    assert set(FakeLakekeeper.state["tokens"]) == {"Bearer first-token"}
-    warehouse = FakeLakekeeper.state["posts"][1][1]
-    assert warehouse["storage-profile"] == {"type": "s3", "bucket": "lakekeeper-warehouse", "region": "us-east-1",
-                                           "endpoint": "http://rgw:80", "path-style-access": True,
-                                           "flavor": "s3-compat", "sts-enabled": False}
-    assert warehouse["storage-credential"]["aws-secret-access-key"] == "SK"
-    token.write_text("renewed-token")   # the kubelet renews the file: every call reads it afresh
-    second = run_script(lakekeeper, token)
-    assert second.returncode == 0, second.stderr
-    assert len(FakeLakekeeper.state["posts"]) == 2 and "already registered" in second.stdout
-    assert FakeLakekeeper.state["tokens"][-1] == "Bearer renewed-token"
-
-
-def test_the_script_fails_without_a_token(lakekeeper: str, tmp_path: Path) -> None:
-    result = run_script(lakekeeper, tmp_path / "missing")
-    assert result.returncode != 0
-    assert FakeLakekeeper.state["posts"] == []
 
 
 def test_the_search_teams_deployers_reach_the_deploy_api_only(catalog: Catalog) -> None:

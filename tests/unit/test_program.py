@@ -47,8 +47,8 @@ def test_the_dev_program_registers_the_platform(catalog: Catalog) -> None:
     mocks, failure = run_program(read_stack_values("dev"), "dev")
     assert failure is None
     deployments = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:Deployment"}
-    # every catalog service, and Lakekeeper (dev leaves Trino out: the seed's development profile)
-    assert deployments == {s.name for s in catalog.services} | {"lakekeeper"}
+    # every catalog service, Lakekeeper and its authorizer (dev leaves Trino out: the seed's development profile)
+    assert deployments == {s.name for s in catalog.services} | {"lakekeeper", "openfga"}
     stateful = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:StatefulSet"}
     assert stateful == {"nats", "valkey", "vespa"}
     kinds = {r.type.rpartition(":")[2] for r in mocks.registered}

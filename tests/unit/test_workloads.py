@@ -10,8 +10,8 @@ from foundry.labels import namespace_for
 from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-PLATFORM_DEPLOYMENTS = {"lakekeeper", "trino-coordinator", "trino-worker"}   # platform components beside the services
-PLATFORM_BUDGETS = {"lakekeeper", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
+PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker"}   # platform components beside the services
+PLATFORM_BUDGETS = {"lakekeeper", "openfga", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
                     "valkey"}
 
 
@@ -103,7 +103,8 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:workload:ServiceWorkload",
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
-        "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance", "openfoundry:control:ControlPlane",
+        "openfoundry:storage:OpenFga", "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
+        "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
