@@ -32,6 +32,9 @@ BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,61}
 PortNumber = Annotated[int, Field(ge=1024, le=65535)]
 # Platform components (not catalog services) that own a database, with the plane they run in.
 PLATFORM_DATABASE_OWNERS = {"lakekeeper": "storage", "openfga": "storage"}
+# Platform components whose schema a Job migrates once, before their replicas start (run by every replica, two
+# first starts would race: `lakekeeper migrate` creates its OpenFGA store by list-then-create).
+PLATFORM_MIGRATORS = {"lakekeeper": "lakekeeper-migrate"}
 # Buckets of platform components: Lakekeeper's external warehouse (ADR-0008), apart from the Foundry-internal
 # warehouse iceberg-catalog-service owns (ADR-0041).
 PLATFORM_BUCKET_OWNERS = {"lakekeeper-warehouse": "lakekeeper"}

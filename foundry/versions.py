@@ -199,6 +199,11 @@ CRD_SOURCES: dict[str, CrdSource] = {
         options="crd:maxDescLen=0,generateEmbeddedObjectMeta=true,allowDangerousTypes=true",
         gap="rook's pkg/apis module is untagged and the Go module proxy here serves no pseudo-version of it newer "
             "than 2025-05-08 (f6266772d209, the v1.17 line); fields added since are reported as unknown"),
+    # ObjectBucketClaim (Rook's bucket claims): the Go types of the library Rook's API module requires, at the
+    # pseudo-version it requires (the module is untagged); Rook's own copy of the CRD is hand-written from them
+    "lib-bucket-provisioner": GoApiCrds(
+        "d1a8c34382f1", "github.com/kube-object-storage/lib-bucket-provisioner", "v0.0.0-20221122204822-d1a8c34382f1",
+        "github.com/kube-object-storage/lib-bucket-provisioner/pkg/apis/objectbucket.io/v1alpha1"),
     # Arguments as strimzi's api/pom.xml runs the generator.
     "strimzi": StrimziApiCrds(
         "1.2.0", "1.2.0",
@@ -217,7 +222,6 @@ CRD_SOURCES: dict[str, CrdSource] = {
 
 # Kinds no published artifact yields a CRD for: they are listed as unchecked, with this reason.
 UNCHECKED_KINDS = {
-    "objectbucket.io/ObjectBucketClaim": "its CRD is hand-written in Rook's repository; no published module yields it",
     "jetstream.nats.io/Stream": "NACK's CRDs are hand-written upstream; no published module yields them",
     "jetstream.nats.io/Consumer": "NACK's CRDs are hand-written upstream; no published module yields them",
     "jetstream.nats.io/Account": "NACK's CRDs are hand-written upstream; no published module yields them",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from foundry.catalog import Catalog, Service
+from foundry.catalog import PLATFORM_MIGRATORS, Catalog, Service
 from foundry.labels import namespace_for, selector_labels
 from ops.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
 
@@ -129,6 +129,9 @@ class FlowMap:
             instances = primary + replicas
             poolers = self._pods(namespace, **{"cnpg.io/poolerName": f"pg-{owner}-pooler-rw"})
             self._need("database", owner_pods, poolers or primary, [5432])
+            if owner in PLATFORM_MIGRATORS:
+                migrators = self._pods(namespace, **{"app.kubernetes.io/name": PLATFORM_MIGRATORS[owner]})
+                self._need("database", migrators, primary, [5432])
             if owner == "lakekeeper":   # its read pool: the replicas, or any instance when there are none
                 self._need("database", owner_pods, replicas or primary, [5432])
             self._need("database", poolers, instances, [5432])
@@ -177,7 +180,8 @@ class FlowMap:
         self._need("iceberg", clients + trino, catalog, [8181])
         self._need("iceberg", clients + trino + catalog, self._rgw(), [8080])   # remote signing; Trino: its own keys
         self._need("iceberg", catalog, [API_SERVER_IP], [443])                    # TokenReview
-        self._need("iceberg", catalog, self._pods(storage, **selector_labels("openfga")), [8081])   # authorization
+        migrate = self._pods(storage, **selector_labels("lakekeeper-migrate"))
+        self._need("iceberg", catalog + migrate, self._pods(storage, **selector_labels("openfga")), [8081])
         if self.runtime.config.storage.lakehouse.openid_provider_uri:
             self._need("iceberg", catalog + trino, [IDENTITY_PROVIDER_IP], [443])
 

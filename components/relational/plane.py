@@ -21,7 +21,7 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, secret_env
 from components.common.site import Site
 from components.storage.ceph import StorageAccess
-from foundry.catalog import Catalog
+from foundry.catalog import PLATFORM_MIGRATORS, Catalog
 from foundry.config import Postgres
 from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
 from foundry.versions import POSTGRES_IMAGE
@@ -43,6 +43,7 @@ class Database:
     vector: bool = False
     pooled: bool = False
     sql_readable: bool = False
+    migrator: str | None = None   # a Job apart from the owner's pods that migrates the schema (its pods' name)
 
     @property
     def cluster(self) -> str:
@@ -98,7 +99,8 @@ def databases(catalog: Catalog, postgres: Postgres) -> list[Database]:
     return [
         Database(owner, namespace_for(plane), postgres.instances, vector=owner in services and services[owner].vector,
                  pooled=owner in services and services[owner].pooled,
-                 sql_readable=owner in services and services[owner].sql_readable)
+                 sql_readable=owner in services and services[owner].sql_readable,
+                 migrator=PLATFORM_MIGRATORS.get(owner))
         for owner, plane in catalog.database_owners().items()
     ]
 
@@ -266,9 +268,10 @@ class RelationalStatePlane(pulumi.ComponentResource):
         """Only the owner (and the pooler, which the owner reaches), the CNPG operator and, for a sqlReadable
         database, the SQL reader may connect (the reader's role reads, nothing more)."""
         owner_peer = peer(pods=selector_labels(db.owner))
+        migrator_peer = [peer(pods=selector_labels(db.migrator))] if db.migrator else []
         operator_peer = peer(CNPG_OPERATOR_NAMESPACE)
         pooler_peer = peer(pods={"cnpg.io/poolerName": db.pooler})
-        peers = [owner_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
+        peers = [owner_peer, *migrator_peer, *([pooler_peer] if db.pooled and cluster == db.cluster else [])]
         if self._reads(db) and cluster == db.cluster and self._args.sql_reader is not None:
             reader = self._args.sql_reader
             peers.append(peer(reader.namespace, selector_labels(reader.service)))

@@ -1,8 +1,8 @@
 """Lakekeeper (ADR-0008): the Iceberg REST catalog of the external warehouse surface.
 
 Its database is the relational plane's `pg-lakekeeper` cluster; its encryption key is generated once as a
-Pulumi secret (losing it loses every credential Lakekeeper stores); `lakekeeper migrate` runs as an init
-container before every start; in prod the replicas are spread over nodes with a disruption budget. A Job
+Pulumi secret (losing it loses every credential Lakekeeper stores); `lakekeeper migrate` runs as a Job before
+the replicas start; in prod the replicas are spread over nodes with a disruption budget. A Job
 registers the warehouse on Lakekeeper's own bucket through the management API, idempotently.
 """
 
@@ -33,6 +33,7 @@ from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.relational.plane import (
     CA_DIRECTORY,
+    POSTGRES_PORT,
     Database,
     database_ca_mount,
     database_ca_volume,
@@ -40,7 +41,7 @@ from components.relational.plane import (
 )
 from components.storage.ceph import ObjectGateway
 from components.storage.openfga import KEY, KEY_SECRET, openfga_egress, openfga_endpoint
-from foundry.catalog import Catalog
+from foundry.catalog import PLATFORM_MIGRATORS, Catalog
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for, selector_labels
 from foundry.versions import LAKEKEEPER_IMAGE, PYTHON_IMAGE
@@ -57,6 +58,7 @@ NOBODY = 65534    # the setup Job needs no account in the image: Python's standa
 CATALOG_CLIENTS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service",
                    "event-streaming-service", "pipeline-runner")
 SETUP_JOB = "lakekeeper-warehouse-setup"
+MIGRATE_JOB = PLATFORM_MIGRATORS[NAME]
 SETUP_PROGRAM = Path(__file__).with_name("lakehouse_setup.py").read_text(encoding="utf-8")
 MAINTENANCE_JOB = "iceberg-maintenance"     # components/storage/maintenance.py
 FLINK_ACCOUNT = "flink"                     # the Flink operator's job account, which prod's maintenance runs as
@@ -83,8 +85,9 @@ def catalog_token(audience: str) -> ServiceAccountToken:
     return ServiceAccountToken(audience=audience, variable="ICEBERG_TOKEN_FILE")
 
 
-def lakekeeper_pods() -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return peer(pods=selector_labels(NAME))
+def authorization_clients() -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    """What asks OpenFGA: the catalog, and its migration (which writes the store and model)."""
+    return [peer(pods=selector_labels(NAME)), peer(pods=selector_labels(MIGRATE_JOB))]
 
 
 def lakekeeper_endpoint(warehouse: str, audience: str, gateway: ObjectGateway) -> PlatformEndpoint:
@@ -124,10 +127,11 @@ class Lakekeeper(pulumi.ComponentResource):
             ENCRYPTION_KEY_SECRET, metadata=self._metadata(ENCRYPTION_KEY_SECRET), type="Opaque",
             string_data={"key": key.value}, opts=self._child())
         account = self._token_reviewer()
+        migration = self._migration_job(depends_on=[secret])
         deployment = k8s.apps.v1.Deployment(NAME, metadata=self._metadata(NAME, annotations={
             "policy.openfoundry.dev/exempt": "no-automounted-service-account-token",
             "policy.openfoundry.dev/exempt-reason": "Lakekeeper reviews its clients' ServiceAccount tokens (TokenReview)",
-        }), spec=self._deployment_spec(account), opts=self._child(depends_on=[secret]))
+        }), spec=self._deployment_spec(account), opts=self._child(depends_on=[secret, migration]))
         service = k8s.core.v1.Service(NAME, metadata=self._metadata(NAME), spec=k8s.core.v1.ServiceSpecArgs(
             selector=selector_labels(NAME),
             ports=[k8s.core.v1.ServicePortArgs(name="http", port=REST_PORT, target_port="http"),
@@ -170,12 +174,36 @@ class Lakekeeper(pulumi.ComponentResource):
                     automount_service_account_token=True,   # for the TokenReview API
                     security_context=restricted_pod(NONROOT),
                     volumes=[database_ca_volume(self._args.database)],
-                    init_containers=[self._container("migrate", ["migrate"], ports=False)],
                     containers=[self._container(NAME, ["serve"], ports=True)],
                     topology_spread_constraints=[over_nodes],
                 ),
             ),
         )
+
+    def _migration_job(self, depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """`lakekeeper migrate` once per version, before the replicas start: the database schema (under an advisory
+        lock), then OpenFGA's store and authorization model (list-then-create, no lock: two replicas migrating
+        at once can create two stores, after which nothing starts). A new image changes the template, so the
+        Job is replaced and runs again before the Deployment rolls."""
+        labels = {**common_labels(PLANE), **selector_labels(MIGRATE_JOB)}
+        k8s.networking.v1.NetworkPolicy(
+            MIGRATE_JOB, metadata=self._metadata(MIGRATE_JOB), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(MIGRATE_JOB)),
+            policy_types=["Ingress", "Egress"], ingress=[],
+            egress=[database_egress(self._args.database), openfga_egress()]), opts=self._child())
+        return k8s.batch.v1.Job(MIGRATE_JOB, metadata=self._metadata(MIGRATE_JOB), spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=20,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                spec=k8s.core.v1.PodSpecArgs(
+                    restart_policy="OnFailure",
+                    automount_service_account_token=False,
+                    security_context=restricted_pod(NONROOT),
+                    volumes=[database_ca_volume(self._args.database)],
+                    containers=[self._container("migrate", ["migrate"], ports=False)],
+                ),
+            ),
+        ), opts=self._child(depends_on=depends_on))
 
     def _container(self, name: str, args: list[str], ports: bool) -> k8s.core.v1.ContainerArgs:
         # /health includes the database: ready means serving, alive only means the process answers (a Postgres
@@ -203,6 +231,7 @@ class Lakekeeper(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_HOST_W", value=f"{db.cluster}-rw.{db.namespace}.svc"),
             # its read pool connects at start: the replicas' -ro Service has no endpoint with one instance (dev)
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_HOST_R", value=db.read_only_host),
+            k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_PORT", value=str(POSTGRES_PORT)),   # no default
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_DATABASE", value=db.name),
             secret_env("LAKEKEEPER__PG_USER", f"{db.cluster}-app", "username"),
             secret_env("LAKEKEEPER__PG_PASSWORD", f"{db.cluster}-app", "password"),

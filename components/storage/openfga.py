@@ -3,8 +3,9 @@
 Lakekeeper's default backend, `allowall`, lets any identity it authenticates do anything, and the backend cannot
 be switched freely once the catalog is bootstrapped (Lakekeeper docs/configuration.md), so it is chosen here, in
 every environment. OpenFGA keeps its tuples in its own CloudNativePG database (`pg-openfga`, beside it in the
-storage plane), migrates that database in an init container before every start (`openfga migrate`, as the
-official chart's `migrationType: initContainer` does), and admits only callers presenting the pre-shared key it
+storage plane), migrates that database in an init container before every start (`openfga migrate`, the official
+chart's `migrationType: initContainer`; two first starts racing leave the loser to fail and restart, not a broken
+schema: goose records each version once), and admits only callers presenting the pre-shared key it
 shares with Lakekeeper, a generated Pulumi secret. Only Lakekeeper may reach it. `lakekeeper migrate` then writes
 the store and its authorization model; `lakekeeper serve` refuses to start without them.
 """
@@ -110,14 +111,18 @@ class OpenFga(pulumi.ComponentResource):
 
     def _container(self, name: str, args: list[str], serving: bool) -> k8s.core.v1.ContainerArgs:
         # the gRPC health service answers without the key and reports NOT_SERVING until the schema is migrated
-        health = k8s.core.v1.ProbeArgs(grpc=k8s.core.v1.GRPCActionArgs(port=GRPC_PORT), period_seconds=10,
-                                       timeout_seconds=2, failure_threshold=3)
+        ready = k8s.core.v1.ProbeArgs(grpc=k8s.core.v1.GRPCActionArgs(port=GRPC_PORT), period_seconds=10,
+                                      timeout_seconds=2, failure_threshold=3)
+        # the health service pings the database: alive only means the port answers (a Postgres failover must not
+        # restart every replica, and Lakekeeper's readiness with them)
+        alive = k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=GRPC_PORT), period_seconds=10,
+                                      timeout_seconds=2, failure_threshold=6)
         return k8s.core.v1.ContainerArgs(
             name=name, image=OPENFGA_IMAGE, args=args, env=self._datastore_env() + (self._server_env() if serving else []),
             ports=[k8s.core.v1.ContainerPortArgs(name="grpc", container_port=GRPC_PORT),
                    k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)] if serving else None,
-            readiness_probe=health if serving else None,
-            liveness_probe=health if serving else None,
+            readiness_probe=ready if serving else None,
+            liveness_probe=alive if serving else None,
             volume_mounts=[database_ca_mount(), k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "128Mi"},
                                                            limits={"cpu": "1", "memory": "512Mi"}),

@@ -21,9 +21,9 @@ from components.storage.lakekeeper import (
     CATALOG_CLIENTS,
     Lakekeeper,
     LakekeeperArgs,
+    authorization_clients,
     catalog_uri,
     lakekeeper_endpoint,
-    lakekeeper_pods,
 )
 from components.storage.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
 from components.storage.openfga import OpenFga, OpenFgaArgs
@@ -72,7 +72,7 @@ class StoragePlane(pulumi.ComponentResource):
         ready = [*args.namespaces_ready, self.ceph]
         authorizer = OpenFga("openfga", OpenFgaArgs(
             replicas=storage.lakehouse.catalog_replicas, database=args.openfga_database, site=site,
-            provider=args.provider, clients=[lakekeeper_pods()], depends_on=ready), opts=child)
+            provider=args.provider, clients=authorization_clients(), depends_on=ready), opts=child)
         lakekeeper = Lakekeeper("lakekeeper", LakekeeperArgs(
             lakehouse=storage.lakehouse, gateway=gateway, site=site, catalog=args.catalog,
             database=args.lakekeeper_database, provider=args.provider, query_engines=args.query_engines,

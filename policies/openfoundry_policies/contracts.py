@@ -106,15 +106,20 @@ def _runs_image(r: Resource, fragment: str) -> bool:
     return pod is not None and any(fragment in str(c.get("image", "")) for c in containers(pod, with_init=False))
 
 
+def _serves_catalog(r: Resource) -> bool:
+    """A long-running Lakekeeper; a Job running its image (`lakekeeper migrate`) serves nothing."""
+    return r.type in (DEPLOYMENT, STATEFUL_SET) and _runs_image(r, "lakekeeper/catalog")
+
+
 def one_iceberg_rest_catalog(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
-    catalogs = [r for r in resources if _runs_image(r, "lakekeeper/catalog")]
+    catalogs = [r for r in resources if _serves_catalog(r)]
     if len(catalogs) > 1:
         for extra in catalogs[1:]:
             yield extra, f"{extra.label} is a second Iceberg REST catalog (Lakekeeper is the one, {catalogs[0].label})"
 
 
 def lakekeeper_production_ready(r: Resource) -> Iterator[str]:
-    if not _runs_image(r, "lakekeeper/catalog"):
+    if not _serves_catalog(r):
         return
     if (_int(r.spec.get("replicas", 1)) or 1) < 2:
         yield f"{r.label} runs one replica; Lakekeeper's production guidance is several, on different nodes"

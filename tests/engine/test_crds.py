@@ -82,11 +82,19 @@ def test_a_valid_object_store_passes(crds: CrdRegistry) -> None:
 
 
 def test_a_kind_without_a_published_crd_is_unchecked_not_passed(crds: CrdRegistry) -> None:
+    stream = {"apiVersion": "jetstream.nats.io/v1beta2", "kind": "Stream", "metadata": {"name": "s"},
+              "spec": {"name": "s", "subjects": ["a.>"]}}
+    report = check(stream, crds)
+    assert "hand-written" in report.unchecked["jetstream.nats.io/v1beta2/Stream"]
+    assert sum(report.checked.values()) == 0
+
+
+def test_a_bucket_claim_is_checked_against_the_library_rook_builds_on(crds: CrdRegistry) -> None:
     claim = {"apiVersion": "objectbucket.io/v1alpha1", "kind": "ObjectBucketClaim", "metadata": {"name": "b"},
              "spec": {"bucketName": "b", "storageClassName": "ceph-bucket"}}
-    report = check(claim, crds)
-    assert "hand-written" in report.unchecked["objectbucket.io/v1alpha1/ObjectBucketClaim"]
-    assert sum(report.checked.values()) == 0
+    assert check(claim, crds).failures == []
+    claim["spec"]["bucketname"] = "b"
+    assert any("bucketname" in failure for failure in check(claim, crds).failures)
 
 
 KAFKA: dict[str, Any] = {

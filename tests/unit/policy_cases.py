@@ -81,8 +81,11 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
     ("postgres-pod-monitors", [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")],
      [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1"),
       cr("PodMonitor", {"selector": {"matchLabels": {"cnpg.io/cluster": "x"}}}, "monitoring.coreos.com/v1")]),
+    # a Job running the catalog's image (`lakekeeper migrate`) serves nothing: not a second catalog
     ("one-iceberg-rest-catalog", [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})] * 2,
-     [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})]),
+     [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"}),
+      Resource("kubernetes:batch/v1:Job", {"metadata": {"name": "lakekeeper-migrate"}, "spec": {"template": {"spec": {
+          "containers": [{"name": "migrate", "image": "quay.io/lakekeeper/catalog:v0.13.3", "args": ["migrate"]}]}}}})]),
     ("lakekeeper-production-ready", [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3"})],
      [deployment({"image": "quay.io/lakekeeper/catalog:v0.13.3", "env": [
          {"name": "LAKEKEEPER__OPENID_PROVIDER_URI", "value": "https://id"},

@@ -34,10 +34,15 @@ def test_prod_lakekeeper_is_ha_migrated_first_and_reads_its_own_database(prod_re
     pod = deployment["template"]["spec"]
     (spread,) = pod["topologySpreadConstraints"]
     assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "DoNotSchedule"
-    (migrate,) = pod["initContainers"]
-    assert migrate["args"] == ["migrate"] and pod["containers"][0]["args"] == ["serve"]
+    # one migration per version, in a Job of its own, never by racing replicas (two would create two OpenFGA stores)
+    assert "initContainers" not in pod and pod["containers"][0]["args"] == ["serve"]
+    job = pod_of(prod_resources, "kubernetes:batch/v1:Job", "lakekeeper-migrate")
+    (migrate,) = job["containers"]
+    assert migrate["args"] == ["migrate"] and migrate["env"] == pod["containers"][0]["env"]
     env = env_of(pod["containers"][0])
     assert env["LAKEKEEPER__PG_HOST_W"] == "pg-lakekeeper-rw.openfoundry-storage.svc"
+    assert env["LAKEKEEPER__PG_PORT"] == "5432"   # Lakekeeper has no default port
+    assert env["LAKEKEEPER__PG_SSL_MODE"] == "verify-full"
     assert env["LAKEKEEPER__PG_PASSWORD"]["secretKeyRef"] == {"name": "pg-lakekeeper-app", "key": "password"}
     assert env["LAKEKEEPER__PG_ENCRYPTION_KEY"]["secretKeyRef"] == {"name": "lakekeeper-encryption-key", "key": "key"}
     assert env["LAKEKEEPER__OPENID_PROVIDER_URI"].startswith("https://")
