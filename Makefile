@@ -4,12 +4,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 STACK ?= dev
+TARGET ?=
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean
+.PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
+	cluster cluster-down mutate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,8 +29,21 @@ deps: $(DEPS_STAMP) ## the project's virtualenv with pinned dependencies
 
 bootstrap: toolchain deps ## everything the other targets need
 
-up: bootstrap ## pulumi up of the dev stack on the embedded defaults (renders into rendered/dev/)
+up: bootstrap ## pulumi up of the dev stack on the embedded defaults (renders into rendered/dev/); TARGET=local: STACK on the rehearsal cluster
+ifeq ($(TARGET),local)
+	@$(VPY) -m ops.cluster up
+	@$(VPY) -m ops.stack --target local up $(STACK)
+else ifeq ($(TARGET),)
 	@$(VPY) -m ops.stack up dev
+else
+	@echo "TARGET=$(TARGET): allowed are local (the rehearsal cluster) or nothing (dev on the embedded defaults)" >&2; exit 2
+endif
+
+cluster: bootstrap ## the rehearsal cluster: Kubernetes v1.37.2 from Go modules, KWOK nodes over 3 zones, the operators' CRDs
+	@$(VPY) -m ops.cluster up
+
+cluster-down: deps ## stop the rehearsal cluster and remove its data (.cluster/)
+	@$(VPY) -m ops.cluster down
 
 render: bootstrap ## STACK's complete manifests in rendered/STACK/, offline, its real state untouched
 	@$(VPY) -m ops.stack render $(STACK)
@@ -46,7 +61,7 @@ preview: bootstrap ## pulumi preview of STACK on its own backend, with the polic
 audit: bootstrap ## the policy pack over STACK (offline preview): reports/STACK/{policy.json,policy.sarif,summary.md}
 	@$(VPY) -m ops.audit $(STACK)
 
-test: bootstrap ## the whole suite: fast mock tier, then the engine tier through the real CLI
+test: bootstrap ## the whole suite: the mock tier, the engine tier through the real CLI, the cluster tier on its own rehearsal cluster
 	@$(VPY) -m pytest
 
 test-fast: deps ## only the mock tier
@@ -62,6 +77,9 @@ lint: deps ## ruff and mypy
 
 bench: bootstrap ## print the performance figures
 	@$(VPY) -m ops.bench
+
+mutate: deps ## mutation testing (mutmut, cached in .mutmut/): MODULES='globs'|all (default: the security-relevant modules), BUDGET=minutes
+	@$(VPY) -m ops.mutate $(if $(filter all,$(MODULES)),--all,$(MODULES)) $(if $(BUDGET),--budget $(BUDGET))
 
 clean: ## remove rendered manifests, reports and the local dev state
 	rm -rf rendered reports .state

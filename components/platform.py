@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from components.cluster.operators import Operators, OperatorsArgs
+from components.cluster.rehearsal import rehearse
 from components.cluster.trust import PlatformTrust, PlatformTrustArgs
 from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
@@ -54,6 +55,8 @@ def kubernetes_provider(target: KubernetesTarget) -> k8s.Provider:
 
 def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
                    streams: StreamRegistry) -> dict[str, PlaneServices]:
+    if cfg.kubernetes.local:
+        rehearse()
     provider = kubernetes_provider(cfg.kubernetes)
     site, access = Site.of(cfg), StorageAccess.of(cfg.storage)
     trino = cfg.compute.trino
@@ -92,7 +95,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     ))
     control = ControlPlane("control", ControlPlaneArgs(
         nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,
-        provider=provider, nack_ready=operators.ready("nack"), namespaces_ready=namespaces_ready,
+        provider=provider, nack_ready=operators.ready("nack"), streams_as_code=not cfg.kubernetes.local,
+        namespaces_ready=namespaces_ready,
     ))
     backends = sql_backends(catalog, all_databases, trino)
     compute = ComputePlane("compute", ComputePlaneArgs(

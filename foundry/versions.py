@@ -36,6 +36,12 @@ PULUMI_POLICY_VERSION = "1.21.0"
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.
 KUBERNETES_VERSION = "1.31.0"
 
+# --- The rehearsal cluster (`make cluster`, ops/cluster.py): built from Go modules (cluster/*/go.mod) -------------
+# kube-apiserver, kube-controller-manager, kube-scheduler from k8s.io/kubernetes, its staging modules at v0.37.2
+LOCAL_KUBERNETES_VERSION = "1.37.2"
+ETCD_VERSION = "3.7.3"
+KWOK_VERSION = "0.8.0"
+
 # --- Ceph (run by Rook v1.20.6) ----------------------------------------------------------------------------
 # renovate: datasource=docker depName=quay.io/ceph/ceph
 CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"

@@ -7,6 +7,10 @@
   policy pack           the prod preview again with policies/ (one run), and the difference
   CRD generation        every operator's CRDs from their published artifacts, cold and warm
   validation            strict schema validation of every rendered prod manifest (warm)
+  dev up                a first `pulumi up` of dev (render mode) and a no-op second one, and their ratio
+  rehearsal cluster     its binaries cold (empty cache), a warm start, prod's `up` on it and a no-op second `up`
+
+Where the issues set a goal, the figure is printed next to it with `ok` or `over`.
 """
 
 from __future__ import annotations
@@ -83,6 +87,38 @@ def floor_preview_seconds(count: int) -> float:
         return timed(lambda: stack.pulumi(["preview", "--stack", "floor", "--cwd", str(scratch)], _quiet(env)))
 
 
+def dev_up_seconds() -> tuple[float, float]:
+    """The first `up` of dev in render mode on a scratch backend, and a second one that changes nothing."""
+    with tempfile.TemporaryDirectory() as out, stack.scratch_stack("dev", Path(out)) as (scratch, env):
+        command = ["up", "--yes", "--skip-preview", "--stack", "dev", "--cwd", str(scratch)]
+        return timed(lambda: stack.pulumi(command, _quiet(env))), timed(lambda: stack.pulumi(command, _quiet(env)))
+
+
+def cluster_binaries_cold_seconds(cache: Path, go_cache: Path) -> float:
+    env = {**os.environ, "OPENFOUNDRY_CACHE": str(cache), "GOCACHE": str(go_cache)}
+    code = "from ops import cluster; cluster.binaries()"
+    return timed(lambda: subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def rehearsal_seconds() -> tuple[float, float, float]:
+    """A warm start of a rehearsal cluster of its own, prod's first `up` on it, and a no-op second `up`."""
+    from ops import cluster
+
+    with tempfile.TemporaryDirectory(prefix="openfoundry-bench-cluster-") as state:
+        own = cluster.Rehearsal(name="openfoundry-bench", state=Path(state))
+        cluster.binaries()
+        try:
+            start = timed(lambda: cluster.up(own))
+            project, env = stack.local_stack("prod", own)
+            command = ["up", "--yes", "--skip-preview", "--stack", "prod", "--cwd", str(project)]
+            first = timed(lambda: stack.pulumi(command, _quiet(env)))
+            second = timed(lambda: stack.pulumi(command, _quiet(env)))
+        finally:
+            cluster.down(own)
+    return start, first, second
+
+
 def _quiet(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PULUMI_DISABLE_PROGRESS": "true"}
 
@@ -90,13 +126,15 @@ def _quiet(env: dict[str, str]) -> dict[str, str]:
 WIDTH = 48
 
 
-def report(name: str, value: str) -> None:
-    print(f"{name:<{WIDTH}}  {value}", flush=True)
+def report(name: str, value: str, goal: str = "", met: bool | None = None) -> None:
+    verdict = "" if met is None else ("ok" if met else "over")
+    print(f"{name:<{WIDTH}}  {value:>10}  {goal:<14}{verdict}".rstrip(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-cold", action="store_true", help="leave out the cold toolchain build (minutes)")
+    parser.add_argument("--skip-cold", action="store_true", help="leave out the cold builds (minutes)")
+    parser.add_argument("--skip-cluster", action="store_true", help="leave out the rehearsal cluster (minutes)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="openfoundry-bench-") as tmp:
         cache, go_cache = Path(tmp) / "cache", Path(tmp) / "gocache"
@@ -105,23 +143,36 @@ def main(argv: list[str] | None = None) -> int:
             report("toolchain bootstrap, warm", f"{bootstrap_seconds(cache, go_cache):8.2f} s")
             report("CRD generation, cold (empty Go build cache)", f"{crd_generation_seconds(cache, go_cache / 'crds'):8.1f} s")
             report("CRD generation, warm", f"{crd_generation_seconds(cache, go_cache / 'crds'):8.2f} s")
+            report("rehearsal cluster binaries, cold (empty caches)",
+                   f"{cluster_binaries_cold_seconds(cache, go_cache / 'cluster'):8.1f} s")
     toolchain.ensure()
     mock_seconds, resources = mock_evaluation()
-    report(f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s")
+    report(f"mock evaluation of prod ({resources} resources)", f"{mock_seconds:8.2f} s", "<= 2.0 s", mock_seconds <= 2.0)
     with _silenced():
         prod = prod_preview_seconds()
         floor = floor_preview_seconds(resources)
     report("pulumi preview, prod (render mode)", f"{prod:8.1f} s")
     report(f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s")
-    report("prod / floor", f"{prod / floor:8.2f} x")
+    report("prod / floor", f"{prod / floor:8.2f} x", "<= 1.3 x", prod / floor <= 1.3)
     with _silenced():
         with_pack = prod_preview_seconds(policy_pack=True)
     report("pulumi preview, prod + policy pack (one run)", f"{with_pack:8.1f} s")
-    report("policy pack overhead on the prod preview", f"{with_pack - prod:8.1f} s")
+    overhead = (with_pack - prod) / prod
+    report("policy pack overhead on the prod preview", f"{overhead:8.0%}", "<= 15%", overhead <= 0.15)
+    with _silenced():
+        first, again = dev_up_seconds()
+    report("pulumi up, dev (render mode), first", f"{first:8.1f} s")
+    report("pulumi up, dev, no-op second / first", f"{again / first:8.2f} x", "<= 0.15 x", again / first <= 0.15)
     with _silenced():
         stack.render("prod", [])
     report("strict validation of rendered/prod (warm)",
            f"{timed(lambda: validate_directory(REPO / 'rendered' / 'prod')):8.2f} s")
+    if not args.skip_cluster:
+        with _silenced():
+            start, first, second = rehearsal_seconds()
+        report("rehearsal cluster, warm start", f"{start:8.1f} s")
+        report("pulumi up, prod on the rehearsal cluster", f"{first:8.1f} s")
+        report("  no-op second up / first", f"{second / first:8.2f} x")
     return 0
 
 

@@ -12,6 +12,7 @@ written with umask 077 and the tree is gitignored.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -33,6 +34,9 @@ from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
 from foundry.streams import load_streams
 from foundry.topics import load_registry
 from ops import toolchain
+
+if TYPE_CHECKING:
+    from ops.cluster import Rehearsal
 
 REPO = toolchain.REPO
 LOCAL_BACKEND = REPO / ".state"
@@ -202,19 +206,83 @@ def render(stack: str, extra: list[str]) -> int:
 
 
 def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
+    write_project(stack, scratch, {"mode": "render", "renderDirectory": str(target)})
+
+
+def write_project(stack: str, directory: Path, kubernetes: dict[str, Any]) -> None:
+    """A project running this checkout's program on the stack's own config, with another Kubernetes target."""
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     project["main"] = str(REPO)
     project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (scratch / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    (directory / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     document = yaml.safe_load(stack_file(stack).read_text()) or {}
     for key in SECRET_FILE_KEYS:
         document.pop(key, None)
     config = document.get("config") or {}
-    config[f"{NAMESPACE}:kubernetes"] = {"mode": "render", "renderDirectory": str(target)}
-    # Chart repositories are unreachable offline: the render declares the operators already installed.
+    config[f"{NAMESPACE}:kubernetes"] = kubernetes
+    # Chart repositories are unreachable offline: the operators are declared already installed.
     config[f"{NAMESPACE}:operators"] = {"install": "external"}
     document["config"] = config
-    (scratch / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+# --- the rehearsal cluster (`make up STACK=<stack> TARGET=local`) -----------------------------------------
+
+def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, dict[str, str]]:
+    """The stack's own config aimed at the rehearsal cluster, on a backend that lives and dies with it
+    (`.cluster/`): a second `up` sees the first's state, `make cluster-down` forgets both."""
+    from ops import cluster
+
+    rehearsal = rehearsal or cluster.DEFAULT
+    project = rehearsal.state / "stacks" / stack
+    state = rehearsal.state / "state"
+    project.mkdir(parents=True, exist_ok=True)
+    state.mkdir(exist_ok=True)
+    passphrase_file = rehearsal.state / "passphrase"
+    if not passphrase_file.exists():
+        passphrase_file.write_text(secrets.token_urlsafe(24))
+        passphrase_file.chmod(0o600)
+    write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
+                                    "context": rehearsal.context, "local": True})
+    env = engine_env(f"file://{state}", passphrase_file.read_text())
+    pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase", "--cwd", str(project)], env)
+    return project, env
+
+
+def local_stacks(project: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    listing = subprocess.run([str(toolchain.ensure().pulumi), "stack", "ls", "--json", "--cwd", str(project)],
+                             env=dict(env), capture_output=True, text=True, check=True)
+    found: list[dict[str, Any]] = json.loads(listing.stdout)
+    return found
+
+
+def on_rehearsal(command: str, stack: str, extra: list[str]) -> int:
+    """preview, refresh, destroy or cancel (release a killed run's lock) of a stack on the rehearsal cluster."""
+    project, env = local_stack(stack)
+    yes = ["--yes"] if command in ("refresh", "destroy", "cancel") else []
+    return pulumi([command, *yes, "--stack", stack, "--cwd", str(project), *extra], env, check=False)
+
+
+def up_local(stack: str, extra: list[str]) -> int:
+    from components.cluster.rehearsal import CLAIMED_VOLUMES, NACK_LEFT_OUT, NO_OPERATOR_REASONS
+    from ops import cluster
+
+    preflight(stack, environ={})
+    if cluster.answering() is None:
+        raise StackError("the rehearsal cluster is not running: `make cluster` starts it")
+    project, env = local_stack(stack)
+    others = [other for other in local_stacks(project, env) if other["name"] != stack and other.get("resourceCount")]
+    if others:
+        held = ", ".join(f"{o['name']} ({o['resourceCount']} resources)" for o in others)
+        raise StackError(f"the rehearsal cluster holds {held}; stacks share object names, so one at a time: "
+                         "`make cluster-down` first (or `python -m ops.stack --target local destroy "
+                         f"{others[0]['name']}` when nothing in it is protected)")
+    print(f"up of {stack} on the rehearsal cluster ({cluster.DEFAULT.shown(cluster.DEFAULT.kubeconfig)}); "
+          "operators external")
+    print(f"  left out: {NACK_LEFT_OUT}")
+    print(f"  not awaited: StatefulSets with volume claims ({CLAIMED_VOLUMES}); "
+          + "; ".join(f"{kind.rsplit(':', 1)[1]} ({why})" for kind, why in NO_OPERATOR_REASONS.items()))
+    return pulumi(["up", "--yes", "--skip-preview", "--stack", stack, "--cwd", str(project), *extra], env, check=False)
 
 
 def _protect_rendered(stack: str) -> None:
@@ -226,15 +294,23 @@ def _protect_rendered(stack: str) -> None:
 
 
 COMMANDS = {"up": up, "preview": preview, "render": render}
+LOCAL_COMMANDS = ("up", "preview", "refresh", "destroy", "cancel")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Pulumi engine against an OpenFoundry stack.")
-    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("command", choices=sorted({*COMMANDS, *LOCAL_COMMANDS}))
     parser.add_argument("stack")
+    parser.add_argument("--target", choices=["local"], help="up: the rehearsal cluster (make cluster) instead")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pulumi")
     args = parser.parse_args(argv)
     try:
+        if args.target == "local":
+            if args.command == "up":
+                return up_local(args.stack, args.extra)
+            return on_rehearsal(args.command, args.stack, args.extra)
+        if args.command not in COMMANDS:
+            raise StackError(f"{args.command} runs on the rehearsal cluster only (--target local)")
         return COMMANDS[args.command](args.stack, args.extra)
     except ConfigErrors as err:
         print(err.report(), file=sys.stderr)

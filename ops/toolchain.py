@@ -118,16 +118,16 @@ def built() -> Toolchain:
     return Toolchain(root / "bin" / "pulumi", root)
 
 
-def log(message: str) -> None:
-    print(f"[toolchain] {message}", file=sys.stderr, flush=True)
+def log(message: str, tag: str = "toolchain") -> None:
+    print(f"[{tag}] {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager
-def step(what: str) -> Iterator[None]:
-    log(f"{what} ...")
+def step(what: str, tag: str = "toolchain") -> Iterator[None]:
+    log(f"{what} ...", tag)
     started = time.monotonic()
     yield
-    log(f"{what}: done in {time.monotonic() - started:.1f}s")
+    log(f"{what}: done in {time.monotonic() - started:.1f}s", tag)
 
 
 # --- the user's own pulumi ---------------------------------------------------------------------------------

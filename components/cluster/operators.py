@@ -144,24 +144,10 @@ class Operators(pulumi.ComponentResource):
         return [self.charts[key] for key in keys if key in self.charts]
 
     def _namespaces(self, provider: k8s.Provider) -> dict[str, k8s.core.v1.Namespace]:
-        levels: dict[str, str] = {}
-        for spec in (s for s in operator_specs() if s.plane is None):
-            levels[spec.namespace] = _most_permissive(levels.get(spec.namespace), spec.pod_security)
         return {
-            name: k8s.core.v1.Namespace(
-                name,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={
-                    "app.kubernetes.io/part-of": "openfoundry",
-                    "app.kubernetes.io/managed-by": "pulumi",
-                    "pod-security.kubernetes.io/enforce": level,
-                }, annotations={
-                    # the charts' own traffic (webhooks, API server, metrics) is theirs to declare
-                    "policy.openfoundry.dev/exempt": "network-policy-per-namespace",
-                    "policy.openfoundry.dev/exempt-reason": "operator namespace: the chart's traffic is not modelled here",
-                }),
-                opts=pulumi.ResourceOptions(parent=self, provider=provider),
-            )
-            for name, level in levels.items()
+            name: k8s.core.v1.Namespace(name, metadata=k8s.meta.v1.ObjectMetaArgs(**metadata),
+                                        opts=pulumi.ResourceOptions(parent=self, provider=provider))
+            for name, metadata in operator_namespaces().items()
         }
 
     def _chart(self, spec: OperatorSpec, namespace: k8s.core.v1.Namespace, provider: k8s.Provider) -> k8s.helm.v4.Chart:
@@ -181,6 +167,22 @@ class Operators(pulumi.ComponentResource):
 
 
 _LEVELS = ("restricted", "baseline", "privileged")
+
+
+def operator_namespaces() -> dict[str, dict[str, Any]]:
+    """The namespaces the charts go into (those not a plane's), each at the Pod Security level its most
+    demanding operator needs: name -> metadata."""
+    levels: dict[str, str] = {}
+    for spec in (s for s in operator_specs() if s.plane is None):
+        levels[spec.namespace] = _most_permissive(levels.get(spec.namespace), spec.pod_security)
+    return {name: {
+        "name": name,
+        "labels": {"app.kubernetes.io/part-of": "openfoundry", "app.kubernetes.io/managed-by": "pulumi",
+                   "pod-security.kubernetes.io/enforce": level},
+        # the charts' own traffic (webhooks, API server, metrics) is theirs to declare
+        "annotations": {"policy.openfoundry.dev/exempt": "network-policy-per-namespace",
+                        "policy.openfoundry.dev/exempt-reason": "operator namespace: the chart's traffic is not modelled here"},
+    } for name, level in levels.items()}
 
 
 def _most_permissive(current: str | None, wanted: str) -> str:

@@ -66,6 +66,7 @@ class ControlPlaneArgs:
     streams: StreamRegistry
     provider: k8s.Provider
     nack_ready: Sequence[pulumi.Resource] = ()
+    streams_as_code: bool = True   # False where NACK's CRDs cannot exist (the rehearsal cluster)
     namespaces_ready: Sequence[pulumi.Resource] = ()
 
 
@@ -92,13 +93,15 @@ class ControlPlane(pulumi.ComponentResource):
                          {"user": pulumi.Output.from_input(service.name), "password": passwords[service.name].value})
         nack_secret = self._secret(NACK_SECRET, self._namespace,
                                    {"user": pulumi.Output.from_input("nack"), "password": passwords["nack"].value})
-        account = self._nack("Account", NACK_ACCOUNT, {
-            "name": NACK_ACCOUNT, "servers": [nats_url()],
-            "user": {"secret": {"name": NACK_SECRET}, "user": "user", "password": "password"}},
-            depends_on=[servers, nack_secret])
-        self.streams = {s.name: self._stream(s.name, s.subjects, account) for s in args.streams.streams}
-        for consumer in consumers:
-            self._consumer(consumer, self.streams[consumer.stream])
+        self.streams: dict[str, pulumi.CustomResource] = {}
+        if args.streams_as_code:
+            account = self._nack("Account", NACK_ACCOUNT, {
+                "name": NACK_ACCOUNT, "servers": [nats_url()],
+                "user": {"secret": {"name": NACK_SECRET}, "user": "user", "password": "password"}},
+                depends_on=[servers, nack_secret])
+            self.streams = {s.name: self._stream(s.name, s.subjects, account) for s in args.streams.streams}
+            for consumer in consumers:
+                self._consumer(consumer, self.streams[consumer.stream])
         self._network_policy(services)
         self._pod_monitor()
         self.register_outputs({"url": nats_url(), "streams": sorted(self.streams)})

@@ -19,6 +19,10 @@ class KubernetesTarget(Section):
     render_directory: str | None = None
     context: str | None = None
     kubeconfig: str | None = None
+    # the rehearsal cluster `make cluster` runs here (ops/cluster.py): no operator runs in it and NACK's CRDs
+    # cannot be installed, so NACK's kinds are left out and what only an operator or real storage completes is
+    # not awaited (components/cluster/rehearsal.py says what and why)
+    local: bool = False
 
 
 class Operators(Section):

@@ -78,3 +78,14 @@ def test_every_operator_chart_has_a_crd_source_or_a_stated_reason() -> None:
     assert versions.CRD_SOURCES["trust-manager"].operator_version == versions.CHARTS["trust-manager"].version
     assert versions.CRD_SOURCES["flink-kubernetes-operator"].operator_version == \
         versions.CHARTS["flink-kubernetes-operator"].version
+
+
+def test_the_rehearsal_clusters_modules_are_the_pinned_versions() -> None:
+    assert go_requirement("../cluster/kubernetes", "k8s.io/kubernetes") == f"v{versions.LOCAL_KUBERNETES_VERSION}"
+    assert go_requirement("../cluster/kwok", "go.etcd.io/etcd/server/v3") == f"v{versions.ETCD_VERSION}"
+    assert go_requirement("../cluster/kwok", "sigs.k8s.io/kwok") == f"v{versions.KWOK_VERSION}"
+    # every staging module kubernetes lists at v0.0.0 is replaced by its published release of the same minor
+    staging = f"v0.{versions.LOCAL_KUBERNETES_VERSION.split('.', 1)[1]}"
+    replaced = re.findall(r"^\s+(k8s\.io/[a-z-]+) => \1 (v\S+)$", (REPO / "cluster" / "kubernetes" / "go.mod").read_text(),
+                          re.MULTILINE)
+    assert len(replaced) == 31 and {version for _, version in replaced} == {staging}

@@ -1,0 +1,203 @@
+"""`make mutate`: mutmut 3 over components/ and the policy pack, against the fast tier, cached in .mutmut/.
+
+    python -m ops.mutate                      # the security-relevant modules (default selection)
+    python -m ops.mutate components/edge/*    # modules by glob (repo paths)
+    python -m ops.mutate --all                # every module (hours: see docs)
+    python -m ops.mutate --report             # print the cached results only
+    python -m ops.mutate --budget 30          # stop cleanly after 30 minutes; a re-run resumes
+
+Why a staging root (.mutmut/): mutmut names a mutant after its file path, and its trampoline only switches a
+mutant on in a module whose __name__ equals that path. The tests import the pack as `openfoundry_policies.*`
+(policies/ on sys.path), so from the repo root every policy mutant would be "no tests"/survived. In .mutmut/
+the pack is a top-level package (symlink), everything else is a symlink back to the repo, and policies/ holds
+only config/ so tests/unit/test_policies.py's sys.path insert cannot shadow the mutated copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STAGE = REPO / ".mutmut"
+MUTANTS = STAGE / "mutants"
+
+SECURITY = [
+    "components/common/security.py", "components/common/kube.py", "components/common/credentials.py",
+    "components/services/workload.py", "components/control/nats.py", "components/ingestion/plane.py",
+    "components/relational/plane.py", "components/cluster/namespaces.py",
+    "policies/openfoundry_policies/contracts.py", "policies/openfoundry_policies/hygiene.py",
+    "policies/openfoundry_policies/resources.py",
+]
+# every top-level entry is linked into the staging root and copied next to the mutants (tests read data/, crds/,
+# Pulumi.*.yaml, requirements*.txt, toolchain/ ... relative to the repo), except these
+NOT_STAGED = {"policies", "pyproject.toml", "rendered", "reports", "docs"}
+
+
+def staged_entries() -> list[str]:
+    return sorted(p.name for p in REPO.iterdir() if not p.name.startswith(".") and p.name not in NOT_STAGED)
+
+
+MUTMUT_CONFIG = """
+[tool.mutmut]
+source_paths = ["components/", "openfoundry_policies/"]
+also_copy = {also_copy}
+# the fast tier, minus the one test a trampolined copy must fail (files over 400 lines)
+pytest_add_cli_args_test_selection = ["tests/unit", "-m", "not engine",
+    "--deselect", "tests/unit/test_layout.py::test_no_source_file_is_over_400_lines"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "tests.mutmut_session_hits"]
+# fork-per-mutant straight from a process that already ran Pulumi mocks hangs (dead executor threads)
+process_isolation = "forkserver"
+# mutmut's estimate sums test *call* times; the ~4 s platform builds happen in session-fixture setup, so the
+# default limit ((estimate + 1 s) x 15, wall) flags slow survivors as timeouts on a busy 2-core machine
+timeout_multiplier = 3.0
+timeout_constant = 30.0
+use_git_change_detection = false
+cache_invalidation_files = ["data/*", "policies/config/*", "crds/*/*"]
+"""
+
+
+def repo_path(stage_path: str) -> str:
+    return stage_path.replace("openfoundry_policies/", "policies/openfoundry_policies/", 1) \
+        if stage_path.startswith("openfoundry_policies/") else stage_path
+
+
+def stage() -> None:
+    STAGE.mkdir(exist_ok=True)
+    links = {name: Path("..") / name for name in staged_entries()}
+    links["openfoundry_policies"] = Path("../policies/openfoundry_policies")
+    links["policies/config"] = Path("../../policies/config")
+    links["policies/PulumiPolicy.yaml"] = Path("../../policies/PulumiPolicy.yaml")
+    (STAGE / "policies").mkdir(exist_ok=True)
+    for name, target in links.items():
+        link = STAGE / name
+        if not link.is_symlink():
+            link.symlink_to(target)
+    also_copy = json.dumps([*(n for n in staged_entries() if n not in ("components", "tests")), "policies/"])
+    pyproject = (REPO / "pyproject.toml").read_text().split("\n[tool.mutmut]")[0].rstrip() + "\n" \
+        + MUTMUT_CONFIG.replace("{also_copy}", also_copy)
+    target = STAGE / "pyproject.toml"
+    if not target.exists() or target.read_text() != pyproject:
+        target.write_text(pyproject)
+
+
+def generate() -> None:
+    """Write (or refresh) every module's trampolined copy and .meta: changed functions lose their verdicts."""
+    code = ("import sys, warnings; warnings.simplefilter('ignore');"
+            "from mutmut.__main__ import copy_src_dir, copy_also_copy_files, setup_source_paths, create_mutants;"
+            "from mutmut.mutation.trampoline import set_mutant_under_test;"
+            "set_mutant_under_test('mutant_generation');"
+            "from pathlib import Path; Path('mutants').mkdir(exist_ok=True);"
+            "copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(2)")
+    subprocess.run([sys.executable, "-c", code], cwd=STAGE, check=True, stdout=subprocess.DEVNULL)
+
+
+def metas() -> dict[str, dict]:
+    found = {}
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        rel = str(meta.relative_to(MUTANTS))[: -len(".meta")]
+        if rel.startswith(("components/", "openfoundry_policies/")):
+            found[repo_path(rel)] = json.loads(meta.read_text())
+    return found
+
+
+def selected(patterns: list[str], everything: bool) -> list[str]:
+    files = sorted(metas())
+    if everything:
+        return files
+    return [f for f in files if any(fnmatch.fnmatch(f, p) for p in patterns)]
+
+
+def pending_globs(files: list[str], retest_survivors: bool) -> list[str]:
+    """One glob per function with an unchecked mutant (mutmut re-runs whatever a name matches, cached or not).
+    mutmut never notices a changed *test*: --retest-survivors re-runs the survivors after tests were improved."""
+    data = metas()
+    redo = {None, 0, 5, 33} if retest_survivors else {None}
+    functions = {key.partition("__mutmut_")[0] for f in files
+                 for key, code in data[f]["exit_code_by_key"].items() if code in redo}
+    return sorted(f"{fn}__mutmut_*" for fn in functions)
+
+
+def run(globs: list[str], budget_min: float | None) -> None:
+    if not globs:
+        print("[mutate] every selected mutant has a cached verdict")
+        return
+    mutmut = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())"]
+    log = (STAGE / "mutmut.log").open("w")
+    print(f"[mutate] mutmut run over {len(globs)} function(s) with unchecked mutants; log: .mutmut/mutmut.log")
+    started = time.monotonic()
+    proc = subprocess.Popen([*mutmut, "run", "--max-children", str(os.cpu_count() or 2), *globs],
+                            cwd=STAGE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        proc.wait(timeout=budget_min * 60 if budget_min else None)
+    except subprocess.TimeoutExpired:
+        print(f"[mutate] budget of {budget_min} min spent: stopping; a re-run resumes with the rest")
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+    print(f"[mutate] mutmut ran {time.monotonic() - started:.0f}s, exit {proc.returncode}")
+
+
+KILLED = {1, 3, -24, 24, 152, 255, 36}  # mutmut: killed, pytest internal error, timeouts
+STATUS = {None: "not checked", 0: "survived", 33: "no tests", 5: "no tests", 34: "skipped"}
+
+
+def report(files: list[str]) -> None:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    data = metas()
+    print(f"\n{'module':50} {'mutants':>7} {'checked':>7} {'killed':>6} {'surv':>5} {'notest':>6} {'score':>6}")
+    totals: Counter[str] = Counter()
+    for f in files:
+        codes = list(data[f]["exit_code_by_key"].values())
+        c = Counter("killed" if code in KILLED else STATUS.get(code, "other") for code in codes)
+        checked = len(codes) - c["not checked"] - c["skipped"]
+        score = f"{100 * c['killed'] / checked:5.1f}%" if checked else "   -  "
+        print(f"{f:50} {len(codes):7} {checked:7} {c['killed']:6} {c['survived']:5} {c['no tests']:6} {score:>6}")
+        totals.update(c)
+        totals["mutants"] += len(codes)
+        totals["checked"] += checked
+    if totals["checked"]:
+        print(f"{'TOTAL':50} {totals['mutants']:7} {totals['checked']:7} {totals['killed']:6} {totals['survived']:5} "
+              f"{totals['no tests']:6} {100 * totals['killed'] / totals['checked']:5.1f}%")
+    os.chdir(MUTANTS.parent)
+    for f in (f for f in files if f in SECURITY):
+        survivors = [k for k, code in data[f]["exit_code_by_key"].items() if code in (0, 5, 33)]
+        if not survivors:
+            continue
+        print(f"\n--- surviving mutants of {f} ({len(survivors)})")
+        stage_path = Path(f.replace("policies/openfoundry_policies/", "openfoundry_policies/", 1))
+        for key in survivors:
+            diff = get_diff_for_mutant(key, path=stage_path)
+            changes = [line for line in diff.splitlines() if re.match(r"^[-+](?![-+])", line)]
+            print(f"{key} [{STATUS[data[f]['exit_code_by_key'][key]]}]")
+            print("    " + "\n    ".join(changes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="repo-path globs (default: the security-relevant modules)")
+    parser.add_argument("--all", action="store_true", help="every module of components/ and the policy pack")
+    parser.add_argument("--report", action="store_true", help="only print the cached results")
+    parser.add_argument("--retest-survivors", action="store_true", help="re-run survivors too (after test changes)")
+    parser.add_argument("--budget", type=float, help="minutes after which mutmut is stopped (results kept)")
+    args = parser.parse_args()
+    stage()
+    if not args.report:
+        generate()
+    files = selected(args.modules or SECURITY, args.all)
+    if not args.report:
+        run(pending_globs(files, args.retest_survivors), args.budget)
+    report(files)
+
+
+if __name__ == "__main__":
+    main()

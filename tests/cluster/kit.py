@@ -1,0 +1,144 @@
+"""What the rehearsal-cluster tier drives: the real Pulumi CLI on a stack aimed at a cluster of its own, and what
+the API server then holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ops import stack as stacks
+from ops import toolchain
+from ops.cluster import Rehearsal
+from ops.kubeapi import Kube, KubeError
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Warnings and errors the engine kept (the API server's warnings among them), not its progress lines."""
+        found = []
+        for event in self.events:
+            diagnostic = event.get("diagnosticEvent")
+            if diagnostic and diagnostic.get("severity") in ("warning", "error") and not diagnostic.get("ephemeral"):
+                found.append(f"{diagnostic.get('urn', '')}: {diagnostic['message'].strip()}")
+        return found
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return [e["resourcePreEvent"]["metadata"] for e in self.events if "resourcePreEvent" in e]
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+class Stack:
+    """A stack of a Pulumi project on the rehearsal cluster's backend."""
+
+    def __init__(self, name: str, project: Path, env: dict[str, str], tmp: Path) -> None:
+        self.name, self.project, self.env, self.tmp = name, project, env, tmp
+
+    @classmethod
+    def of_repository(cls, name: str, rehearsal: Rehearsal, tmp: Path) -> Stack:
+        """One of the repository's stacks, aimed at the cluster by the project's own `ops.stack`."""
+        project, env = stacks.local_stack(name, rehearsal)
+        return cls(name, project, env, tmp)
+
+    @classmethod
+    def of_program(cls, name: str, program: str, rehearsal: Rehearsal, tmp: Path) -> Stack:
+        """A one-file Python program of its own, on the same backend, run by the project's virtualenv."""
+        project = tmp / name
+        project.mkdir()
+        (project / "Pulumi.yaml").write_text(yaml.safe_dump({"name": name, "runtime": {
+            "name": "python", "options": {"virtualenv": str(toolchain.REPO / ".venv")}}}))
+        (project / "__main__.py").write_text(program)
+        _, env = stacks.local_stack("prod", rehearsal)
+        created = cls(name, project, env, tmp)
+        subprocess.run([str(toolchain.ensure().pulumi), "stack", "init", name, "--secrets-provider", "passphrase",
+                        "--cwd", str(project), "--non-interactive"], env=env, check=True, capture_output=True)
+        return created
+
+    @property
+    def config_file(self) -> Path:
+        return self.project / f"Pulumi.{self.name}.yaml"
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        document = yaml.safe_load(self.config_file.read_text())
+        change(document["config"])
+        self.config_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def command(self, *args: str) -> list[str]:
+        return [str(toolchain.ensure().pulumi), *args, "--stack", self.name, "--cwd", str(self.project),
+                "--non-interactive"]
+
+    def run(self, *args: str, timeout: float = 1800) -> Run:
+        log = self.tmp / f"events-{time.monotonic_ns()}.json"
+        # the engine's event log is offered with its debug commands
+        result = subprocess.run(self.command(*args, "--event-log", str(log)), env={**self.env, "PULUMI_DEBUG_COMMANDS": "true"},
+                                capture_output=True, text=True, timeout=timeout)
+        return Run(result.returncode, result.stdout + result.stderr, _events(log))
+
+    def killed_during(self, *args: str, after: Callable[[], bool], timeout: float = 600) -> None:
+        """Start the command, and SIGKILL the engine and everything it started once `after()` holds."""
+        process = subprocess.Popen(self.command(*args), env=self.env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not after():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the update ended before it could be interrupted")
+            time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def exported(self) -> dict[str, Any]:
+        result = subprocess.run(self.command("stack", "export"), env=self.env, capture_output=True, text=True, check=True)
+        found: dict[str, Any] = json.loads(result.stdout)["deployment"]
+        return found
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def kubernetes_objects(deployment: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(apiVersion, kind, namespace/name) of every Kubernetes object a stack's state holds."""
+    found = []
+    for resource in deployment.get("resources") or []:
+        token = resource["type"]
+        if not token.startswith("kubernetes:") or token.startswith("kubernetes:helm") or "id" not in resource:
+            continue
+        _, api, kind = token.split(":")
+        api_version = api.removeprefix("core/")
+        found.append((api_version, kind, resource["id"]))
+    return found
+
+
+def object_path(kube: Kube, api_version: str, kind: str, identity: str) -> str:
+    namespace, _, name = identity.rpartition("/")
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    document = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+    return kube.object_path(document)
+
+
+def present(kube: Kube, api_version: str, kind: str, identity: str) -> bool:
+    try:
+        return kube.exists(object_path(kube, api_version, kind, identity))
+    except KubeError as error:
+        if error.status == 404:   # the API server no longer serves the kind at all
+            return False
+        raise

@@ -1,0 +1,239 @@
+"""The stacks against a real control plane (tests/cluster/kit.py; ops/cluster.py builds and starts it): what only an
+API server, its admission, the controllers and the scheduler can answer.
+
+The tests run in file order on one cluster of their own: dev comes up and is destroyed, then prod comes up and is
+put through a second up, a refresh, a change, a refused custom resource, an interrupted update and a destroy.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from foundry.catalog import Catalog
+from foundry.labels import namespace_for
+from ops import cluster
+from ops.cluster import Rehearsal
+from ops.kubeapi import Kube
+from tests.cluster.kit import Stack, kubernetes_objects, present
+
+pytestmark = [pytest.mark.engine, pytest.mark.cluster]
+PLANES = [namespace_for(p) for p in ("storage", "ingestion", "compute", "control", "edge")]
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    own = Rehearsal(name="openfoundry-tests", state=tmp_path_factory.mktemp("rehearsal"))
+    cluster.up(own)
+    yield own
+    cluster.down(own)
+
+
+@pytest.fixture(scope="module")
+def kube(rehearsal: Rehearsal) -> Kube:
+    return Kube(rehearsal.kubeconfig)
+
+
+@pytest.fixture(scope="module")
+def prod(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    return Stack.of_repository("prod", rehearsal, tmp_path_factory.mktemp("prod"))
+
+
+# --- dev: up, then destroy leaves nothing -------------------------------------------------------------------------
+
+def test_dev_comes_up_and_destroy_removes_every_object_it_made(rehearsal: Rehearsal, kube: Kube, tmp_path: Path) -> None:
+    dev = Stack.of_repository("dev", rehearsal, tmp_path)
+    up = dev.run("up", "--yes", "--skip-preview")
+    assert up.code == 0, up.tail()
+    assert up.problems == []
+    made = kubernetes_objects(dev.exported())
+    assert len(made) > 500 and all(present(kube, *o) for o in made[:50])
+    destroy = dev.run("destroy", "--yes")
+    assert destroy.code == 0, destroy.tail()
+    assert [o for o in made if present(kube, *o)] == []
+
+
+# --- prod ---------------------------------------------------------------------------------------------------------
+
+def test_prod_comes_up_with_no_error_and_no_warning(prod: Stack) -> None:
+    up = prod.run("up", "--yes", "--skip-preview")
+    assert up.code == 0, up.tail()
+    assert up.problems == []   # PodSecurity's "would violate" warnings would be here
+
+
+def test_every_pod_is_admitted_and_every_pod_without_a_ceph_volume_is_placed(kube: Kube) -> None:
+    refused = [f"{e['involvedObject']['name']}: {e['message']}" for e in kube.items("/api/v1/events")
+               if e["reason"] == "FailedCreate"]
+    assert refused == []
+    pods = [p for ns in PLANES for p in kube.items(f"/api/v1/namespaces/{ns}/pods")]
+    assert len(pods) > 100
+    unplaced = [f"{p['metadata']['name']}: {_scheduler_message(p)}" for p in pods
+                if not p["spec"].get("nodeName") and not _claims_volumes(p)]
+    assert unplaced == []
+
+
+def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Kube) -> None:
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in kube.items("/api/v1/nodes")}
+    pods = [p for ns in PLANES for p in kube.items(f"/api/v1/namespaces/{ns}/pods") if p["spec"].get("nodeName")]
+    checked = 0
+    for pod in pods:
+        for rule in pod["spec"].get("topologySpreadConstraints") or []:
+            if rule["whenUnsatisfiable"] != "DoNotSchedule":
+                continue
+            key, peers = rule["topologyKey"], _selected(pods, pod, rule["labelSelector"])
+            counts = Counter(nodes[p["spec"]["nodeName"]][key] for p in peers)
+            domains = {labels[key] for labels in nodes.values()}
+            skew = max(counts.values()) - min(counts.get(d, 0) for d in domains)
+            assert skew <= rule["maxSkew"], (pod["metadata"]["name"], counts)
+            checked += 1
+        for term in ((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get(
+                "requiredDuringSchedulingIgnoredDuringExecution") or []:
+            key, peers = term["topologyKey"], _selected(pods, pod, term["labelSelector"])
+            placed = Counter(nodes[p["spec"]["nodeName"]][key] for p in peers)
+            assert max(placed.values()) == 1, (pod["metadata"]["name"], placed)
+            checked += 1
+    assert checked > 50
+
+
+def test_a_second_up_changes_nothing(prod: Stack) -> None:
+    again = prod.run("up", "--yes", "--skip-preview", "--expect-no-changes")
+    assert again.code == 0, again.tail()
+
+
+def test_refresh_finds_no_drift_from_server_side_defaults(prod: Stack) -> None:
+    refresh = prod.run("refresh", "--yes", "--skip-preview")
+    assert refresh.code == 0, refresh.tail()
+    preview = prod.run("preview", "--expect-no-changes")
+    assert preview.code == 0, preview.tail()
+
+
+def test_one_value_changed_updates_exactly_its_resources_in_place(prod: Stack) -> None:
+    original = prod.config_file.read_text()
+    prod.edit(lambda config: config.setdefault("openfoundry:compute", {}).setdefault("trino", {}).update(workers=4))
+    try:
+        preview = prod.run("preview")
+    finally:
+        prod.config_file.write_text(original)
+    assert preview.code == 0, preview.tail()
+    steps = [s for s in preview.steps if s["op"] != "same"]
+    # a default provider takes the stack's config as its own inputs and is "updated" with it, changing nothing
+    providers = [s for s in steps if s["type"].startswith("pulumi:providers:")]
+    assert all(s["op"] == "update" for s in providers), providers
+    changed = {(s["op"], s["type"], s["urn"].rsplit("::", 1)[1]) for s in steps if s not in providers}
+    assert changed == {("update", "kubernetes:apps/v1:Deployment", "trino-worker")}, [s.get("diffs") for s in steps]
+
+
+def test_the_api_server_refuses_a_custom_resource_its_crd_rules_forbid(rehearsal: Rehearsal, kube: Kube,
+                                                                       tmp_path: Path) -> None:
+    """A CloudNativePG Cluster naming both an image and an image catalog: the CRD's x-kubernetes-validations rule
+    (`!(has(self.imageCatalogRef) && has(self.imageName))`), which only the API server evaluates."""
+    refused = _refused_program(rehearsal, tmp_path)
+    before = _resource_versions(kube)
+    up = refused.run("up", "--yes", "--skip-preview")
+    assert up.code != 0
+    assert "imageName and imageCatalogRef are mutually exclusive" in up.output
+    assert not kube.exists("/apis/postgresql.cnpg.io/v1/namespaces/openfoundry-storage/clusters/refused")
+    assert _resource_versions(kube) == before
+
+
+def test_service_accounts_can_do_nothing_in_the_api(kube: Kube, catalog: Catalog) -> None:
+    allowed = []
+    for service in catalog.services:
+        namespace = namespace_for(service.plane)
+        for resource in ("secrets", "pods", "configmaps"):
+            for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
+                review = kube.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+                    "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                    "spec": {"user": f"system:serviceaccount:{namespace}:{service.name}",
+                             "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                                        "system:authenticated"],
+                             "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}})
+                if review["status"].get("allowed"):
+                    allowed.append(f"{service.name} may {verb} {resource}")
+    assert allowed == []
+
+
+def test_an_update_killed_midway_leaves_its_lock_and_completes_after_cancel_with_no_debris(prod: Stack, kube: Kube) -> None:
+    prod.edit(lambda config: config["openfoundry:images"].update(tag="0.1.1"))
+    rolled = lambda: _images_with_tag(kube, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
+    prod.killed_during("up", "--yes", "--skip-preview", after=rolled)
+    assert _images_with_tag(kube, "0.1.1") < _images_with_tag(kube, "0.1.0") + _images_with_tag(kube, "0.1.1")
+    blocked = prod.run("up", "--yes", "--skip-preview")
+    assert blocked.code != 0 and "pulumi cancel" in blocked.output, blocked.tail()
+    assert prod.run("cancel", "--yes").code == 0
+    resumed = prod.run("up", "--yes", "--skip-preview")
+    assert resumed.code == 0, resumed.tail()
+    state = prod.exported()
+    assert not state.get("pending_operations")
+    assert prod.run("preview", "--expect-no-changes").code == 0
+    deployments = {o[2] for o in kubernetes_objects(state) if o[1] == "Deployment"}
+    in_cluster = {f"{ns}/{d['metadata']['name']}" for ns in PLANES
+                  for d in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments")}
+    assert in_cluster == deployments
+    assert _images_with_tag(kube, "0.1.0") == 0
+
+
+def test_destroying_prod_refuses_its_protected_resources_and_leaves_them(prod: Stack, kube: Kube) -> None:
+    protected = [r for r in prod.exported()["resources"] if r.get("protect")]
+    assert protected
+    destroy = prod.run("destroy", "--yes")
+    assert destroy.code != 0 and "protect" in destroy.output
+    clusters = kube.items(f"/apis/postgresql.cnpg.io/v1/namespaces/{namespace_for('storage')}/clusters")
+    assert any(c["metadata"]["name"] == "pg-lakekeeper" for c in clusters)
+    assert len(kubernetes_objects(prod.exported())) > 500
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+def _claims_volumes(pod: dict[str, Any]) -> bool:
+    return any("persistentVolumeClaim" in v for v in pod["spec"].get("volumes") or [])
+
+
+def _scheduler_message(pod: dict[str, Any]) -> str:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return next((c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), "not yet considered")
+
+
+def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[str, Any]) -> list[dict[str, Any]]:
+    wanted = selector.get("matchLabels") or {}
+    return [p for p in pods if p["metadata"]["namespace"] == pod["metadata"]["namespace"]
+            and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+
+
+def _images_with_tag(kube: Kube, tag: str) -> int:
+    deployments = [d for ns in PLANES for d in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments")]
+    return sum(1 for d in deployments if any(c["image"].startswith("ghcr.io/openfoundry/") and c["image"].endswith(f":{tag}")
+                                             for c in d["spec"]["template"]["spec"]["containers"]))
+
+
+def _resource_versions(kube: Kube) -> dict[str, str]:
+    versions: dict[str, str] = defaultdict(str)
+    for ns in PLANES:
+        for kind in ("deployments", "statefulsets"):
+            for item in kube.items(f"/apis/apps/v1/namespaces/{ns}/{kind}"):
+                versions[f"{ns}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return dict(versions)
+
+
+def _refused_program(rehearsal: Rehearsal, tmp_path: Path) -> Stack:
+    program = textwrap.dedent(f"""\
+        import pulumi
+        import pulumi_kubernetes as k8s
+
+        provider = k8s.Provider("rehearsal", kubeconfig={str(rehearsal.kubeconfig)!r}, context={rehearsal.context!r},
+                                enable_server_side_apply=True)
+        k8s.apiextensions.CustomResource(
+            "refused", api_version="postgresql.cnpg.io/v1", kind="Cluster",
+            metadata={{"name": "refused", "namespace": "openfoundry-storage"}},
+            spec={{"instances": 1, "imageName": "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie",
+                   "imageCatalogRef": {{"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog", "name": "pg",
+                                        "major": 18}},
+                   "storage": {{"size": "1Gi"}}}},
+            opts=pulumi.ResourceOptions(provider=provider))
+        """)
+    return Stack.of_program("refused", program, rehearsal, tmp_path)

@@ -1,0 +1,144 @@
+"""A team backend: the stack's state in an S3 bucket (moto's S3 server on 127.0.0.1), with its lock.
+
+Two people running `up` on one stack at once: one proceeds, the other is refused by the lock with Pulumi's own
+message, and the state is complete afterwards. A run killed mid-update leaves its lock behind: the next `up` says
+so, and `pulumi cancel` clears it (docs/state-and-secrets.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops import stack as stacks
+from ops import toolchain
+
+pytestmark = pytest.mark.engine
+BUCKET = "openfoundry-state"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "openfoundry", "AWS_SECRET_ACCESS_KEY": "openfoundry-secret",
+               "AWS_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    """moto's S3 server (its standalone mode, as a separate process) with an empty bucket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, **{k.lower(): v for k, v in CREDENTIALS.items()
+                                                                if k != "AWS_REGION"}, region_name="us-east-1")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@pytest.fixture()
+def team(s3: str, tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str | Path]:
+    """The dev stack's own config (render mode, into tmp) on the S3 backend, with passphrase secrets."""
+    project = tmp_path / "project"
+    project.mkdir()
+    stacks.write_project("dev", project, {"mode": "render", "renderDirectory": str(tmp_path / "rendered")})
+    env = toolchain.pulumi_env(tc)
+    env.update(CREDENTIALS)
+    env.update({"PULUMI_BACKEND_URL": f"s3://{BUCKET}?endpoint={s3}&use_path_style=true&region=us-east-1",
+                "PULUMI_CONFIG_PASSPHRASE": "a team's passphrase", "PULUMI_SKIP_CHECKPOINTS": "false"})
+    name = f"dev-{time.monotonic_ns()}"
+    # the stack name is the file's: copy the config under this stack's name
+    (project / f"Pulumi.{name}.yaml").write_text((project / "Pulumi.dev.yaml").read_text())
+    pulumi(tc, env, project, "stack", "init", name, "--secrets-provider", "passphrase")
+    return {"env": env, "project": project, "stack": name}
+
+
+def pulumi(tc: toolchain.Toolchain, env: dict[str, str], project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(tc.pulumi), *args, "--cwd", str(project), "--non-interactive"], env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def start_up(tc: toolchain.Toolchain, team: dict[str, str | Path]) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(tc.pulumi), "up", "--yes", "--skip-preview", "--stack", str(team["stack"]),
+                             "--cwd", str(team["project"]), "--non-interactive"], env=dict(team["env"]),  # type: ignore[arg-type]
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def locked(s3: str) -> bool:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=".pulumi/locks/")
+    return listing.get("KeyCount", 0) > 0
+
+
+def wait_for(condition: object, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_two_concurrent_ups_one_proceeds_the_other_is_refused_by_the_lock(
+        s3: str, tc: toolchain.Toolchain, team: dict[str, str | Path]) -> None:
+    env, project, name = dict(team["env"]), Path(team["project"]), str(team["stack"])  # type: ignore[arg-type]
+    first = start_up(tc, team)
+    wait_for(lambda: locked(s3))
+    second = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--stack", name)
+    output, _ = first.communicate(timeout=900)
+    assert first.returncode == 0, output[-3000:]
+    assert second.returncode != 0
+    assert "the stack is currently locked by 1 lock(s)" in second.stdout + second.stderr
+    assert "pulumi cancel" in second.stdout + second.stderr
+    assert not locked(s3)
+    # the state is complete: it round-trips through export and import, and a second up changes nothing
+    exported = pulumi(tc, env, project, "stack", "export", "--stack", name)
+    assert exported.returncode == 0
+    resources = json.loads(exported.stdout)["deployment"]["resources"]
+    assert len(resources) > 500
+    (project / "state.json").write_text(exported.stdout)
+    assert pulumi(tc, env, project, "stack", "import", "--stack", name, "--file", str(project / "state.json")).returncode == 0
+    again = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--expect-no-changes", "--stack", name)
+    assert again.returncode == 0, again.stdout[-3000:]
+
+
+def test_a_killed_run_leaves_a_lock_that_is_reported_and_cleared_by_cancel(
+        s3: str, tc: toolchain.Toolchain, team: dict[str, str | Path]) -> None:
+    env, project, name = dict(team["env"]), Path(team["project"]), str(team["stack"])  # type: ignore[arg-type]
+    killed = start_up(tc, team)
+    wait_for(lambda: locked(s3))
+    time.sleep(3)   # into the update
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert locked(s3)
+    refused = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--stack", name)
+    assert refused.returncode != 0 and "the stack is currently locked" in refused.stdout + refused.stderr
+    cancel = pulumi(tc, env, project, "cancel", "--yes", "--stack", name)
+    assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+    assert not locked(s3)
+    resumed = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--stack", name)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    again = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--expect-no-changes", "--stack", name)
+    assert again.returncode == 0, again.stdout[-3000:]

@@ -1,0 +1,61 @@
+"""pytest plugin for `mutmut run` (loaded with `-p tests.mutmut_session_hits`; inert without mutmut).
+
+mutmut 3 maps each mutated function to the tests that called it during its "stats" pass, crediting every
+call to the test being torn down. A session fixture such as `prod_resources` builds the whole platform once,
+inside the first test that needs it, so every component function would be credited to that one test and
+each mutant run against it alone. This plugin records which functions each non-function-scoped fixture
+called and credits them again to every later test that uses that fixture (directly or via getfixturevalue).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+try:
+    from mutmut.mutation.trampoline import get_mutant_under_test
+    from mutmut.state import state
+except ImportError:  # plain pytest runs
+    state = None  # type: ignore[assignment]
+
+_hits_by_fixture: dict[str, set[str]] = {}
+
+
+def _collecting_stats() -> bool:
+    return state is not None and get_mutant_under_test() == "stats"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
+    if not _collecting_stats() or fixturedef.scope == "function":
+        yield
+        return
+    hits = state()._stats
+    outer = set(hits)
+    hits.clear()
+    try:
+        yield
+    finally:
+        _hits_by_fixture[fixturedef.argname] = set(hits)
+        hits |= outer
+
+
+def pytest_collection_finish(session: Any) -> None:
+    """mutmut's fork server warms up with --collect-only; importing the whole (trampolined, uncompiled) program
+    here saves every forked mutant run ~3 s of compiling it again."""
+    if state is not None and "MUTANT_UNDER_TEST" in os.environ:
+        import openfoundry_policies.catalog  # noqa: F401
+
+        import components.platform  # noqa: F401
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
+    if not _collecting_stats():
+        return
+    used = set(item.fixturenames) | set(getattr(getattr(item, "_request", None), "_fixture_defs", {}) or {})
+    for name in used:
+        state()._stats.update(_hits_by_fixture.get(name, ()))

@@ -1,0 +1,37 @@
+"""The rehearsal cluster's parts that need no cluster: its nodes, and what the local target leaves unawaited."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from components.cluster.rehearsal import CLAIMED_VOLUMES, skip_await_reason
+from ops.cluster import node_layout
+from tests.mocks import Registered
+
+
+def test_nodes_follow_prods_topology_and_hold_prods_requests(prod_resources: list[Registered]) -> None:
+    nodes = node_layout()
+    assert len(nodes) == 9
+    zones = Counter(n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes)
+    assert zones == {"zone-a": 3, "zone-b": 3, "zone-c": 3}
+    assert len({n["metadata"]["labels"]["topology.rook.io/rack"] for n in nodes}) == 7
+    assert all(n["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake" for n in nodes)
+    cpu = sum(int(n["status"]["allocatable"]["cpu"]) for n in nodes)
+    requested = 0.0
+    for resource in prod_resources:
+        if resource.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+            spec = resource.inputs["spec"]
+            for container in spec["template"]["spec"]["containers"]:
+                value = str((container.get("resources") or {}).get("requests", {}).get("cpu", "0"))
+                per_pod = float(value[:-1]) / 1000 if value.endswith("m") else float(value)
+                requested += per_pod * spec.get("replicas", 3)   # HPA-owned: its minimum, 3
+    assert requested < cpu * 0.75, (requested, cpu)
+
+
+def test_only_what_an_operator_or_storage_must_complete_is_left_unawaited() -> None:
+    claims = {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+    assert skip_await_reason("kubernetes:apps/v1:StatefulSet", claims) == CLAIMED_VOLUMES
+    assert skip_await_reason("kubernetes:apps/v1:StatefulSet", {"spec": {}}) is None
+    assert skip_await_reason("kubernetes:networking.k8s.io/v1:Ingress", {}) is not None
+    for awaited in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job", "kubernetes:core/v1:Service"):
+        assert skip_await_reason(awaited, claims) is None
