@@ -11,7 +11,7 @@ VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
 .PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
-	cluster cluster-down mutate
+	cluster cluster-down mutate report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ validate: render ## every rendered manifest of STACK against the real schemas, a
 
 flows: render ## every flow STACK needs allowed and every forbidden one denied by its NetworkPolicies (cyclonus)
 	@$(VPY) -m ops.flows $(STACK)
+
+report: render ## STACK's topology diagram, capacity and zone-loss reports in reports/STACK/
+	@$(VPY) -m ops.system graphviz
+	@$(VPY) -m ops.report $(STACK)
 
 preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)

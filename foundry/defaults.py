@@ -25,7 +25,10 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "dev": {
         "kubernetes": {"mode": "render", "renderDirectory": "rendered/dev"},
         "operators": {"install": "external"},
-        "topology": {"zones": ["local"], "racks": 1, "nodes": 1},
+        # implied: a developer's single node; its size holds dev's requests (make report STACK=dev checks)
+        "topology": {"zones": ["local"], "racks": 1, "nodes": 1,
+                     "node": {"cpu": "16", "memory": "64Gi", "disks": {"nvme": {"count": 1, "size": "1Ti"},
+                                                                       "hdd": {"count": 1, "size": "2Ti"}}}},
         "workloads": {
             "replicas": 1,
             "maxReplicas": 1,
@@ -35,23 +38,34 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
             "memoryLimit": "512Mi",
         },
         "storage": {
-            "ceph": {"monCount": 1, "mgrCount": 1, "allowMultipleMonsPerNode": True},
+            "ceph": {"monCount": 1, "mgrCount": 1, "allowMultipleMonsPerNode": True, "resources": {
+                # implied: Rook's minimums (v1.20.6 mon/mon.go 1024MB, osd/osd.go 2048MB); below 896Mi x 1.25 an
+                # OSD's derived osd_memory_target fails Ceph's own minimum and the OSD never starts
+                "mon": {"cpu": "100m", "memory": "1Gi"}, "mgr": {"cpu": "100m", "memory": "512Mi"},
+                "osd": {"cpu": "250m", "memory": "2Gi"}, "rgw": {"cpu": "100m", "memory": "512Mi"}}},
             "blockPool": {"failureDomain": "host", "replicas": 1},
             "objectStore": {"failureDomain": "host", "replicas": 1, "gatewayInstances": 1},
             "bucketMaxSize": "20Gi",
             "lakehouse": {"catalogReplicas": 1, "maintenance": {"engine": "cronjob"}},
             "vespa": {"mode": "single", "storageSize": "10Gi", "cpu": "1", "memory": "4Gi"},
         },
-        "ingestion": {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1}},
+        "ingestion": {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1,
+                                "brokerResources": {"cpu": "250m", "memory": "1Gi"},
+                                "controllerResources": {"cpu": "250m", "memory": "1Gi"}}},
         "control": {"nats": {"servers": 1, "streamReplicas": 1}},
         "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
-                                    "poolerInstances": 1}},
+                                    "poolerInstances": 1, "resources": {"cpu": "100m", "memory": "256Mi"}}},
         "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"],
                  "cache": {"nodes": 1, "memory": "256Mi"}},
     },
     "prod": {
         "kubernetes": {"mode": "cluster"},
-        "topology": {"zones": ["zone-a", "zone-b", "zone-c"], "racks": 7, "nodes": 9},
+        # implied: the seed sizes no node; 9 nodes of 64 cores and 256Gi hold prod's requests (the OSDs' among them)
+        # with a zone lost, two NVMe devices (RBD pools, RGW's index) and twelve HDDs (RGW's EC 4+2 data pool) each
+        # (make report: capacity.md)
+        "topology": {"zones": ["zone-a", "zone-b", "zone-c"], "racks": 7, "nodes": 9,
+                     "node": {"cpu": "64", "memory": "256Gi", "disks": {"nvme": {"count": 2, "size": "3840Gi"},
+                                                                       "hdd": {"count": 12, "size": "16Ti"}}}},
         "workloads": {
             "replicas": 3,
             "maxReplicas": 10,
@@ -61,7 +75,12 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
             "memoryLimit": "2Gi",
         },
         "storage": {
-            "ceph": {"monCount": 5, "mgrCount": 2, "allowMultipleMonsPerNode": False},
+            # implied: Ceph's hardware recommendations (docs.ceph.com, start/hardware-recommendations): an OSD
+            # wants a core and 4GiB; Ceph sets osd_memory_target to min(request, 0.8 x limit), so 4Gi/5Gi keeps the
+            # 4GiB target with room for recovery; a monitor's mon_memory_target is 2GiB, its limit above it
+            "ceph": {"monCount": 5, "mgrCount": 2, "allowMultipleMonsPerNode": False, "resources": {
+                "mon": {"cpu": "1", "memory": "2Gi", "memoryLimit": "3Gi"}, "mgr": {"cpu": "1", "memory": "2Gi"},
+                "osd": {"cpu": "1", "memory": "4Gi", "memoryLimit": "5Gi"}, "rgw": {"cpu": "1", "memory": "2Gi"}}},
             "blockPool": {"failureDomain": "zone", "replicas": 3, "deviceClass": "nvme"},
             "objectStore": {"failureDomain": "rack", "dataChunks": 4, "codingChunks": 2, "gatewayInstances": 3,
                             "deviceClass": "hdd"},
@@ -70,9 +89,16 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
             "vespa": {"mode": "cluster", "configServers": 3, "contentNodes": 3, "containerNodes": 2,
                       "storageSize": "500Gi", "cpu": "4", "memory": "32Gi"},
         },
-        "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2}},
+        # implied: brokers keep most of their memory for the page cache; KRaft controllers hold only metadata
+        "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2,
+                                "brokerResources": {"cpu": "2", "memory": "8Gi"},
+                                "controllerResources": {"cpu": "500m", "memory": "2Gi"}}},
         "control": {"nats": {"servers": 3, "streamReplicas": 3, "storageSize": "100Gi"}},
-        "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30}},
+        # implied: PostgreSQL's 128MB shared_buffers would leave most of a 2Gi instance idle; a quarter of it, and
+        # the planner told what the page cache holds (CNPG refuses a memory request below shared_buffers)
+        "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30,
+                                    "resources": {"cpu": "1", "memory": "2Gi"},
+                                    "parameters": {"shared_buffers": "512MB", "effective_cache_size": "1536MB"}}},
         "edge": {"cache": {"nodes": 3, "memory": "2Gi"}},
         "compute": {"trino": {"enabled": True, "workers": 3}, "workloads": {
             "replicas": 3,

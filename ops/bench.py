@@ -4,6 +4,7 @@
   mock evaluation       the prod program under Pulumi mocks (no engine)
   prod preview          `pulumi preview` of prod in render mode, beside a floor program registering the same
                         number of plain ConfigMaps through the same engine, and their ratio
+  4x catalog            prod's preview with every service copied three more times, against the real catalog's
   policy pack           the prod preview again with policies/ (one run), and the difference
   CRD generation        every operator's CRDs from their published artifacts, cold and warm
   validation            strict schema validation of every rendered prod manifest (warm)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,44 @@ def floor_preview_seconds(count: int) -> float:
         return timed(lambda: stack.pulumi(["preview", "--stack", "floor", "--cwd", str(scratch)], _quiet(env)))
 
 
+def scaled_program(times: int, into: Path) -> int:
+    """A copy of the program whose catalog holds `times` copies of every service (named `<service>-x<k>`, each
+    copy with its own database and buckets, called by its own copies of its callers, on no bus: the registries
+    grant the originals only). Returns the number of services."""
+    for part in ("__main__.py", "components", "foundry", "data"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, into / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, into / part)
+    document = yaml.safe_load((REPO / "data" / "services.yaml").read_text())
+    originals = list(document["services"])
+    names = {s["name"] for s in originals}
+    for k in range(2, times + 1):
+        for service in originals:
+            copy = {**service, "name": f"{service['name']}-x{k}", "buses": [], "nats": {},
+                    "callers": [f"{c}-x{k}" if c in names else c for c in service.get("callers", [])],
+                    "buckets": [f"{b}-x{k}" for b in service.get("buckets", [])]}
+            document["services"].append(copy)
+    (into / "data" / "services.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return len(document["services"])
+
+
+def program_preview_seconds(main: Path) -> float:
+    """`pulumi preview` of prod (render mode, a scratch backend) running the program at `main`."""
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        stack.write_project("prod", scratch, {"mode": "render", "renderDirectory": out})
+        project = yaml.safe_load((scratch / "Pulumi.yaml").read_text())
+        project["main"] = str(main)
+        (scratch / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+        (scratch / "state").mkdir()
+        env = stack.engine_env(f"file://{scratch / 'state'}", "bench")
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+        stack.pulumi(["stack", "init", "prod", "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
+        return timed(lambda: stack.pulumi(["preview", "--stack", "prod", "--cwd", str(scratch)], _quiet(env)))
+
+
 def dev_up_seconds() -> tuple[float, float]:
     """The first `up` of dev in render mode on a scratch backend, and a second one that changes nothing."""
     with tempfile.TemporaryDirectory() as out, stack.scratch_stack("dev", Path(out)) as (scratch, env):
@@ -154,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     report("pulumi preview, prod (render mode)", f"{prod:8.1f} s")
     report(f"pulumi preview, floor ({resources} ConfigMaps)", f"{floor:8.1f} s")
     report("prod / floor", f"{prod / floor:8.2f} x", "<= 1.3 x", prod / floor <= 1.3)
+    with tempfile.TemporaryDirectory(prefix="openfoundry-bench-4x-") as scaled_dir, _silenced():
+        services = scaled_program(4, Path(scaled_dir))
+        real = program_preview_seconds(REPO)
+        scaled = program_preview_seconds(Path(scaled_dir))
+    report(f"pulumi preview, prod with a 4x catalog ({services} services)", f"{scaled:8.1f} s")
+    report("4x catalog / real catalog", f"{scaled / real:8.2f} x", "<= 4.2 x", scaled / real <= 4.2)
     with _silenced():
         with_pack = prod_preview_seconds(policy_pack=True)
     report("pulumi preview, prod + policy pack (one run)", f"{with_pack:8.1f} s")

@@ -158,28 +158,25 @@ def start(rehearsal: Rehearsal, bin_dir: Path) -> Kube:
 
 
 def node_layout() -> list[dict[str, Any]]:
-    """Nodes laid out as a stack's topology (zones, racks, count), each of the size data/local-cluster.yaml gives."""
+    """The nodes of a stack's topology (data/local-cluster.yaml says which stack): its zones, racks, node count and
+    node size (`topology.node`), each node where `Topology.layout` places it."""
     from foundry.config import load_stack_config
     from ops.stack import read_stack_values
 
     spec = yaml.safe_load(NODES.read_text())
     topology = load_stack_config(read_stack_values(spec["layout"]), spec["layout"]).topology
-    resources = {"cpu": str(spec["cpu"]), "memory": str(spec["memory"]), "pods": str(spec["pods"])}
-    nodes = []
-    for index in range(topology.nodes):
-        zone = topology.zones[index % len(topology.zones)]
-        name = f"node-{index + 1}-{zone}"
-        nodes.append({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                         "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                    "kubernetes.io/arch": "amd64", "type": "kwok", topology.zone_label: zone,
-                                    spec["rackLabel"]: f"rack-{index % topology.racks + 1}"}},
-            "status": {"allocatable": resources, "capacity": resources,
-                       "nodeInfo": {"kubeletVersion": f"v{versions.LOCAL_KUBERNETES_VERSION}", "operatingSystem": "linux",
-                                    "architecture": "amd64"}},
-        })
-    return nodes
+    size = topology.node
+    resources = {"cpu": size.cpu, "memory": size.memory, "pods": str(size.pods)}
+    return [{
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": place.node, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                     "labels": {"kubernetes.io/hostname": place.node, "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "type": "kwok", topology.zone_label: place.zone,
+                                spec["rackLabel"]: place.rack}},
+        "status": {"allocatable": resources, "capacity": resources,
+                   "nodeInfo": {"kubeletVersion": f"v{versions.LOCAL_KUBERNETES_VERSION}", "operatingSystem": "linux",
+                                "architecture": "amd64"}},
+    } for place in topology.layout()]
 
 
 def add_nodes(kube: Kube) -> int:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from foundry.catalog import CatalogError, load_catalog
-from foundry.config import ConfigErrors, StackConfig, load_stack_config
+from foundry.config import ConfigErrors, StackConfig
 from ops import engines
 from ops.flowmap import Flow, empty_kinds, flows_of
 from ops.runtime import Pod, Runtime
-from ops.stack import RENDERED, StackError, read_stack_values
+from ops.stack import StackError, rendered_stack
 from ops.toolchain import REPO, ToolchainError
 
 
@@ -94,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="print every flow")
     args = parser.parse_args(argv)
     try:
-        config = load_stack_config(read_stack_values(args.stack), args.stack)
-        directory = RENDERED / args.stack
-        if not directory.exists():
-            raise StackError(f"nothing rendered for {args.stack}: run `make flows STACK={args.stack}`")
+        config, directory = rendered_stack(args.stack, "flows")
         verdicts = check(config, directory)
     except ConfigErrors as err:
         print(err.report(), file=sys.stderr)

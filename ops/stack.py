@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from foundry.catalog import CatalogError, load_catalog
-from foundry.config import NAMESPACE, ConfigErrors, load_stack_config
+from foundry.config import NAMESPACE, ConfigErrors, StackConfig, load_stack_config
 from foundry.consistency import check_config_against_catalog
 from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
 from foundry.streams import load_streams
@@ -83,7 +84,7 @@ def backend_for(stack: str) -> tuple[str, str]:
     url = os.environ.get("PULUMI_BACKEND_URL")
     if not url:
         raise StackError(f"stack {stack} needs its team backend: set PULUMI_BACKEND_URL (for example "
-                         "s3://openfoundry-state?endpoint=rgw.example.com&s3ForcePathStyle=true) "
+                         "s3://openfoundry-state?endpoint=https://rgw.example.com&use_path_style=true&region=us-east-1) "
                          "and its secrets provider credentials; see docs/state-and-secrets.md")
     return url, os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
 
@@ -205,6 +206,15 @@ def render(stack: str, extra: list[str]) -> int:
     return code
 
 
+def rendered_stack(stack: str, make_target: str) -> tuple[StackConfig, Path]:
+    """A stack's config and the directory `make render` wrote its manifests to (what flows and reports read)."""
+    config = load_stack_config(read_stack_values(stack), stack)
+    directory = RENDERED / stack
+    if not directory.exists():
+        raise StackError(f"nothing rendered for {stack}: run `make {make_target} STACK={stack}`")
+    return config, directory
+
+
 def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
     write_project(stack, scratch, {"mode": "render", "renderDirectory": str(target)})
 
@@ -245,8 +255,35 @@ def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, d
     write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
                                     "context": rehearsal.context, "local": True})
     env = engine_env(f"file://{state}", passphrase_file.read_text())
+    for released in release_dead_locks(state):
+        print(f"[stack] released {released}")
     pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase", "--cwd", str(project)], env)
     return project, env
+
+
+def release_dead_locks(state: Path) -> list[str]:
+    """Remove the locks of runs that died on this machine (killed mid-update): the rehearsal backend is this
+    machine's alone, so a lock whose process is gone can only be stale. Locks of live processes stay."""
+    released = []
+    host = socket.gethostname()
+    for lock in sorted((state / ".pulumi" / "locks").glob("*/*/*/*.json")):
+        owner = json.loads(lock.read_text())
+        if owner.get("hostname") != host or _running(int(owner.get("pid", 0))):
+            continue
+        lock.unlink()
+        released.append(f"the lock on stack {lock.parent.name} of a run that no longer runs "
+                        f"(pid {owner['pid']}, started {owner.get('timestamp', '?')})")
+    return released
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 def local_stacks(project: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:

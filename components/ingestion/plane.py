@@ -21,7 +21,7 @@ import yaml
 from components.cluster.namespaces import api_server_egress
 from components.cluster.trust import ca_issuer
 from components.common.credentials import GeneratedPassword
-from components.common.kube import custom_resource, pod_monitor
+from components.common.kube import custom_resource, pod_monitor, spread_spec
 from components.common.site import Site
 from components.ingestion.clients import (
     CLIENT_DEFAULTS,
@@ -43,6 +43,10 @@ from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
 STRIMZI_API = "kafka.strimzi.io/v1"
 METRICS_CONFIG = f"{CLUSTER}-kafka-metrics"
 RACK_AWARE_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+# implied: the topic and user operators are small JVMs (Strimzi sizes their heap from the memory limit); the
+# exporter only reads offsets
+OPERATOR_RESOURCES = {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
+EXPORTER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,14 @@ class IngestionPlane(pulumi.ComponentResource):
     def _node_pool(self, pool: str, roles: list[str], replicas: int) -> pulumi.CustomResource:
         site = self._args.site
         pool_pods = {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": pool}
-        spread = [
-            {"maxSkew": 1, "topologyKey": site.zone_label, "labelSelector": {"matchLabels": pool_pods},
-             "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway"},
-            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": pool_pods},
-             "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway"},
-        ]
+        spread = [spread_spec(site.zone_label, pool_pods, site.prod),
+                  spread_spec("kubernetes.io/hostname", pool_pods, site.prod)]
         volume = {"id": 0, "type": "persistent-claim", "size": self._args.kafka.storage_size,
                   "class": self._args.block_storage_class, "deleteClaim": False, "kraftMetadata": "shared"}
+        kafka = self._args.kafka
+        resources = kafka.broker_resources if "broker" in roles else kafka.controller_resources
         spec = {"replicas": replicas, "roles": roles, "storage": {"type": "jbod", "volumes": [volume]},
+                "resources": resources.as_requirements(),
                 "template": {"pod": {"topologySpreadConstraints": spread}}}
         return self._custom("KafkaNodePool", pool, spec, labels={"strimzi.io/cluster": CLUSTER}, stateful=True)
 
@@ -144,8 +147,9 @@ class IngestionPlane(pulumi.ComponentResource):
                 "metricsConfig": {"type": "jmxPrometheusExporter", "valueFrom": {
                     "configMapKeyRef": {"name": METRICS_CONFIG, "key": "kafka-metrics-config.yml"}}},
             },
-            "entityOperator": {"topicOperator": {}, "userOperator": {}},
-            "kafkaExporter": {"topicRegex": ".*", "groupRegex": ".*"},
+            "entityOperator": {"topicOperator": {"resources": OPERATOR_RESOURCES},
+                               "userOperator": {"resources": OPERATOR_RESOURCES}},
+            "kafkaExporter": {"topicRegex": ".*", "groupRegex": ".*", "resources": EXPORTER_RESOURCES},
         }
 
     @staticmethod

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components.cluster.namespaces import api_server_egress
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, secret_env
+from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, secret_env, spread_spec
 from components.common.site import Site
 from components.storage.ceph import StorageAccess
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog
@@ -160,6 +160,8 @@ class RelationalStatePlane(pulumi.ComponentResource):
                 "instances": self._args.postgres.pooler_instances,
                 "type": "rw",
                 "pgbouncer": {"poolMode": "transaction"},
+                "template": {"spec": {"containers": [
+                    {"name": "pgbouncer", "resources": self._args.postgres.pooler_resources.as_requirements()}]}},
             }, depends_on=[cluster])
         # a Prometheus Operator kind: it waits for the cluster, not for CNPG's charts
         pod_monitor(db.cluster, db.namespace, common_labels(PLANE), {"cnpg.io/cluster": db.cluster}, self._args.site,
@@ -183,15 +185,12 @@ class RelationalStatePlane(pulumi.ComponentResource):
             "imageName": POSTGRES_IMAGE,
             "enablePDB": True,
             "storage": {"size": pg.storage_size, "storageClass": self._args.storage.block_class},
+            "resources": pg.resources.as_requirements(),
             "bootstrap": bootstrap or {"initdb": {"database": db.name, "owner": db.name}},
             "plugins": [{"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": archiver}],
             "affinity": {"enablePodAntiAffinity": True, "podAntiAffinityType": "required" if site.prod else "preferred",
                          "topologyKey": "kubernetes.io/hostname"},
-            "topologySpreadConstraints": [{
-                "maxSkew": 1, "topologyKey": site.zone_label,
-                "whenUnsatisfiable": "DoNotSchedule" if site.prod else "ScheduleAnyway",
-                "labelSelector": {"matchLabels": {"cnpg.io/cluster": name}},
-            }],
+            "topologySpreadConstraints": [spread_spec(site.zone_label, {"cnpg.io/cluster": name}, site.prod)],
             "inheritedMetadata": {"labels": {**common_labels(PLANE), NAME_LABEL: name}},
         }
         if postgresql:

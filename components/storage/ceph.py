@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kube import config_map_env, custom_resource, peer, secret_env
+from components.common.kube import config_map_env, custom_resource, peer, secret_env, spread_spec
 from components.common.site import Site
 from foundry.catalog import PLATFORM_BUCKET_OWNERS, PLATFORM_DATABASE_OWNERS, Catalog
 from foundry.config import Storage
@@ -202,14 +202,14 @@ class CephStorage(pulumi.ComponentResource):
             "crashCollector": {"disable": False},
             "disruptionManagement": {"managePodBudgets": True, "osdMaintenanceTimeout": 30},
             "placement": placement,
+            "resources": {daemon: getattr(ceph.resources, daemon).as_requirements() for daemon in ("mon", "mgr", "osd")},
             # OSDs on every node's empty devices; Ceph detects each device's class (hdd, ssd, nvme) and the
             # pools below select theirs
             "storage": {"useAllNodes": True, "useAllDevices": True},
         }
 
     def _spread(self, app: str) -> dict[str, Any]:
-        return {"maxSkew": 1, "topologyKey": self._args.site.zone_label,
-                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": app}}}
+        return spread_spec(self._args.site.zone_label, {"app": app}, hard=True)
 
     def _replicated_pool(self) -> dict[str, Any]:
         pool = self._args.storage.block_pool
@@ -222,7 +222,9 @@ class CephStorage(pulumi.ComponentResource):
     def _object_store_spec(self) -> dict[str, Any]:
         prod = self._args.site.prod
         store, block = self._args.storage.object_store, self._args.storage.block_pool
-        metadata: dict[str, Any] = {"failureDomain": store.failure_domain, "replicated": {
+        # the bucket index is replicated like the block pool and by its failure domain (zone in prod): by rack, one
+        # zone could hold all three copies (make report: zone-loss.md)
+        metadata: dict[str, Any] = {"failureDomain": block.failure_domain, "replicated": {
             "size": store.replicas or 3, "requireSafeReplicaSize": (store.replicas or 3) > 1}}
         if store.data_chunks is not None and store.coding_chunks is not None:
             data: dict[str, Any] = {"failureDomain": store.failure_domain, "erasureCoded": {
@@ -234,7 +236,8 @@ class CephStorage(pulumi.ComponentResource):
             metadata["deviceClass"] = block.device_class
         if store.device_class:
             data["deviceClass"] = store.device_class
-        gateway: dict[str, Any] = {"port": 80, "instances": store.gateway_instances}
+        gateway: dict[str, Any] = {"port": 80, "instances": store.gateway_instances,
+                                   "resources": self._args.storage.ceph.resources.rgw.as_requirements()}
         if prod:
             gateway["placement"] = {"topologySpreadConstraints": [self._spread("rook-ceph-rgw")]}
         spec = {"metadataPool": metadata, "dataPool": data, "preservePoolsOnDelete": prod, "gateway": gateway}

@@ -161,7 +161,9 @@ class Lakekeeper(pulumi.ComponentResource):
         return account
 
     def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
-        over_nodes = spread("kubernetes.io/hostname", selector_labels(NAME), hard=self._args.site.prod)
+        site = self._args.site
+        spreading = [spread(site.zone_label, selector_labels(NAME), hard=site.prod),
+                     spread("kubernetes.io/hostname", selector_labels(NAME), hard=site.prod)]
         return k8s.apps.v1.DeploymentSpecArgs(
             replicas=self._args.lakehouse.catalog_replicas,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
@@ -175,7 +177,7 @@ class Lakekeeper(pulumi.ComponentResource):
                     security_context=restricted_pod(NONROOT),
                     volumes=[database_ca_volume(self._args.database)],
                     containers=[self._container(NAME, ["serve"], ports=True)],
-                    topology_spread_constraints=[over_nodes],
+                    topology_spread_constraints=spreading,
                 ),
             ),
         )

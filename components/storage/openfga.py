@@ -103,8 +103,9 @@ class OpenFga(pulumi.ComponentResource):
                              k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
                     init_containers=[self._container("migrate", ["migrate"], serving=False)],
                     containers=[self._container(NAME, ["run"], serving=True)],
-                    topology_spread_constraints=[spread("kubernetes.io/hostname", selector_labels(NAME),
-                                                        hard=self._args.site.prod)],
+                    topology_spread_constraints=[
+                        spread(self._args.site.zone_label, selector_labels(NAME), hard=self._args.site.prod),
+                        spread("kubernetes.io/hostname", selector_labels(NAME), hard=self._args.site.prod)],
                 ),
             ),
         )

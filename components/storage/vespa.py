@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import one_pod_per_node, peer, pod_monitor, scrape_ingress, service_peer
+from components.common.kube import one_pod_per_node, peer, pod_monitor, scrape_ingress, service_peer, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from foundry.catalog import Catalog
@@ -109,7 +109,7 @@ class Vespa(pulumi.ComponentResource):
         return {**common_labels(PLANE), **selector_labels(NAME), **({ROLE_LABEL: role} if role else {})}
 
     def _stateful_set(self, role: _Role, configservers: str) -> None:
-        prod = self._args.site.prod
+        prod, zone_label = self._args.site.prod, self._args.site.zone_label
         pod_labels = self._labels(role.name)
         readiness = None if role.readiness_port is None else k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path="/state/v1/health", port=role.readiness_port),
@@ -128,6 +128,7 @@ class Vespa(pulumi.ComponentResource):
                     automount_service_account_token=False,
                     security_context=restricted_pod(VESPA_USER),
                     affinity=one_pod_per_node({ROLE_LABEL: role.name}) if prod else None,
+                    topology_spread_constraints=[spread(zone_label, {ROLE_LABEL: role.name}, hard=True)] if prod else None,
                     containers=[k8s.core.v1.ContainerArgs(
                         name=NAME, image=VESPA_IMAGE, args=[role.args],
                         env=[k8s.core.v1.EnvVarArgs(name="VESPA_CONFIGSERVERS", value=configservers)],

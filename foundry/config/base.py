@@ -87,3 +87,19 @@ def millicores(quantity: str) -> float:
 def quantity_bytes(quantity: str) -> float:
     match = re.fullmatch(r"([0-9.]+)(Ki|Mi|Gi|Ti)?", quantity)
     return float(match.group(1)) * _UNITS[match.group(2) or ""] if match else float("inf")
+
+
+class Resources(Section):
+    """What a pod an operator makes asks for: `cpu` and `memory` requested, and a memory limit (`memoryLimit`,
+    default the request); no CPU limit: it may burst into idle cores, and a throttled database or broker is worse
+    than a busy node."""
+
+    cpu: Quantity
+    memory: Quantity
+    # where memory may grow past the request before the kernel kills the pod; default: the request
+    memory_limit: Quantity | None = None
+
+    def as_requirements(self) -> dict[str, dict[str, str]]:
+        return {"requests": {"cpu": self.cpu, "memory": self.memory},
+                "limits": {"memory": self.memory_limit or self.memory}}
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from foundry.config.base import ConfigProblem, Count, Quantity, Section, odd_quorum
+from foundry.config.base import ConfigProblem, Count, Quantity, Resources, Section, odd_quorum
 
 if TYPE_CHECKING:
     from foundry.config.stack import StackConfig
@@ -17,6 +17,8 @@ class Kafka(Section):
     replication_factor: Count
     min_insync_replicas: Count
     storage_size: Quantity = "100Gi"
+    broker_resources: Resources
+    controller_resources: Resources
 
 
 class Ingestion(Section):

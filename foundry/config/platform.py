@@ -4,6 +4,7 @@ sizing and monitoring."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -38,14 +39,51 @@ class Images(Section):
         return f"{self.registry}/{name}:{self.tag}"
 
 
+class Disks(Section):
+    """The OSD devices of one device class on each node."""
+
+    count: Annotated[int, Field(ge=0, le=99)]
+    size: Quantity
+
+
+class NodeSize(Section):
+    """What each node offers: allocatable CPU, memory and pods, and its OSD devices by Ceph device class."""
+
+    cpu: Quantity
+    memory: Quantity
+    pods: Annotated[int, Field(ge=1, le=1000)] = 110
+    disks: dict[Literal["nvme", "ssd", "hdd"], Disks] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Place:
+    node: str
+    zone: str
+    rack: str
+
+
 class Topology(Section):
     zones: Annotated[list[DnsLabel], Field(min_length=1)]
     racks: Count
     nodes: Count
     zone_label: str
+    node: NodeSize
 
     def failure_domains(self, domain: FailureDomain) -> int:
         return {"host": self.nodes, "rack": self.racks, "zone": len(self.zones)}[domain]
+
+    def layout(self) -> list[Place]:
+        """Where each node stands: nodes dealt round the zones, racks dealt round the zones (a rack never spans two),
+        and each zone's nodes dealt round its own racks."""
+        racks_of = {zone: [f"rack-{r + 1}" for r in range(self.racks) if r % len(self.zones) == z]
+                    for z, zone in enumerate(self.zones)}
+        places, seen = [], {zone: 0 for zone in self.zones}
+        for index in range(self.nodes):
+            zone = self.zones[index % len(self.zones)]
+            racks = racks_of[zone] or [f"rack-{zone}"]
+            places.append(Place(f"node-{index + 1}-{zone}", zone, racks[seen[zone] % len(racks)]))
+            seen[zone] += 1
+        return places
 
 
 class Workloads(Section):

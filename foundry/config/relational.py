@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StringConstraints
 
-from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Section
+from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Resources, Section
 
 if TYPE_CHECKING:
     from foundry.config.stack import StackConfig
@@ -28,6 +28,8 @@ class Postgres(Section):
     backup_schedule: Cron6 = "0 0 2 * * *"
     storage_size: Quantity = "20Gi"
     pooler_instances: Count = 2
+    resources: Resources                      # each instance
+    pooler_resources: Resources = Resources(cpu="100m", memory="128Mi")   # each PgBouncer
     parameters: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_.]+$")], str] = Field(default_factory=dict)
     recover_from: RecoverFrom | None = None
 

@@ -17,8 +17,10 @@ from foundry.config.base import (
     FailureDomain,
     HttpsUrl,
     Quantity,
+    Resources,
     Section,
     odd_quorum,
+    quantity_bytes,
 )
 
 if TYPE_CHECKING:
@@ -26,10 +28,20 @@ if TYPE_CHECKING:
     from foundry.config.stack import StackConfig
 
 
+class CephResources(Section):
+    """Each Ceph daemon's pod (Rook's CephCluster `resources` and the object store's gateway)."""
+
+    mon: Resources
+    mgr: Resources
+    osd: Resources
+    rgw: Resources
+
+
 class Ceph(Section):
     mon_count: Annotated[int, Field(ge=1, le=9)]
     mgr_count: Annotated[int, Field(ge=1, le=2)]
     allow_multiple_mons_per_node: bool
+    resources: CephResources
 
 
 class BlockPool(Section):
@@ -98,6 +110,10 @@ class Storage(Section):
         return f"http://rook-ceph-rgw-{self.object_store_name}.rook-ceph.svc:80"
 
 
+# the only zone label Rook reads into the CRUSH map (rook v1.20.6 pkg/operator/ceph/cluster/osd/topology/topology.go)
+ROOK_ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
 def ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     ceph = cfg.storage.ceph
     path = "openfoundry:storage.ceph"
@@ -106,6 +122,12 @@ def ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
         yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "3 or more in prod")
     if cfg.is_prod and ceph.allow_multiple_mons_per_node:
         yield ConfigProblem(f"{path}.allowMultipleMonsPerNode", "true", "false in prod (one node must not hold two mons)")
+    osd = ceph.resources.osd
+    if quantity_bytes(osd.memory_limit or osd.memory) < 2 * 2**30:
+        field = "memoryLimit" if osd.memory_limit else "memory"
+        yield ConfigProblem(f"{path}.resources.osd.{field}", osd.memory_limit or osd.memory,
+                            "at least 2Gi: Rook's minimum for an OSD (Ceph derives osd_memory_target from 0.8 x the "
+                            "limit and refuses one below 896Mi)")
     if not ceph.allow_multiple_mons_per_node and ceph.mon_count > cfg.topology.nodes:
         yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count),
                             f"at most topology.nodes ({cfg.topology.nodes}) with one mon per node")
@@ -121,6 +143,15 @@ def pool_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
         for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain)):
             if domain == "host":
                 yield ConfigProblem(f"openfoundry:storage.{pool}.failureDomain", "'host'", "'rack' or 'zone' in prod")
+    metadata_replicas = store.replicas or 3   # the bucket index follows the block pool's failure domain
+    if metadata_replicas > cfg.topology.failure_domains(block.failure_domain):
+        yield _too_wide("openfoundry:storage.objectStore.replicas", metadata_replicas, block.failure_domain, cfg.topology)
+    zoned = [pool for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain))
+             if domain == "zone"]
+    if zoned and cfg.topology.zone_label != ROOK_ZONE_LABEL:
+        yield ConfigProblem("openfoundry:topology.zoneLabel", repr(cfg.topology.zone_label),
+                            f"{ROOK_ZONE_LABEL!r} while storage.{zoned[0]}.failureDomain is 'zone': Rook builds its "
+                            "CRUSH zones from that label only")
     yield from _object_store_layout_problems(cfg, store)
 
 

@@ -166,7 +166,7 @@ def explicit_namespace(r: Resource) -> Iterator[str]:
         return
     if "metadata" not in r.props:
         return
-    if r.metadata.get("namespace") in (None, "", "default") and r.kind not in ("Namespace", "StorageClass"):
+    if r.metadata.get("namespace") in (None, "", "default"):
         yield f"{r.label} lands in the default namespace"
 
 

@@ -72,6 +72,11 @@ class Stack:
         return created
 
     @property
+    def backend(self) -> Path:
+        """The directory of the stack's file backend."""
+        return Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+
+    @property
     def config_file(self) -> Path:
         return self.project / f"Pulumi.{self.name}.yaml"
 

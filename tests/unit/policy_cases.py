@@ -315,4 +315,25 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("drop-all-capabilities", [flink({})], "flink-main-container keeps Linux capabilities"),
     ("read-only-root-filesystem", [flink(RESTRICTED_CONTAINER | {"securityContext": {"allowPrivilegeEscalation": False}})],
      "flink-main-container has a writable root filesystem"),
+    # each of the node's namespaces on its own (mutation testing found only hostNetwork exercised)
+    ("no-host-namespaces", [deployment(pod={"hostPID": True})], "shares the node's PID namespace"),
+    ("no-host-namespaces", [deployment(pod={"hostIPC": True})], "shares the node's IPC namespace"),
+    ("explicit-namespace", [Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "c", "namespace": "default"}})],
+     "lands in the default namespace"),
+    ("explicit-namespace", [Resource("kubernetes:apps/v1:Deployment", {"metadata": {"name": "d", "namespace": ""}})],
+     "lands in the default namespace"),
+]
+
+# What a policy must let pass although it looks close to a violation.
+EDGES: list[tuple[str, list[Resource]]] = [
+    ("explicit-namespace", [Resource("kubernetes:core/v1:Namespace", {"metadata": {"name": "n"}}),
+                            Resource("kubernetes:storage.k8s.io/v1:StorageClass", {"metadata": {"name": "s"}}),
+                            Resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"metadata": {"name": "r"}}),
+                            Resource("kubernetes:helm.sh/v3:Release", {"metadata": {"name": "h"}}),
+                            Resource("kubernetes:core/v1:ConfigMap", {"data": {}}),
+                            Resource("pulumi:providers:kubernetes", {"metadata": {"name": "k"}})]),
+    # a key named like a secret with an empty value holds nothing
+    ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
+        "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
+    ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
 ]

@@ -64,6 +64,12 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("mons stacked per node in prod", {"storage": {"ceph": {"allowMultipleMonsPerNode": True}}}, "allowMultipleMonsPerNode"),
     ("more mons than nodes", {"topology": {"nodes": 3}}, "at most topology.nodes (3)"),
     ("block pool wider than zones", {"storage": {"blockPool": {"replicas": 4}}}, "openfoundry:storage.blockPool.replicas"),
+    ("zone label Rook does not read", {"topology": {"zoneLabel": "example.com/zone"}},
+     "openfoundry:topology.zoneLabel: found 'example.com/zone'; allowed: 'topology.kubernetes.io/zone'"),
+    ("an OSD memory limit that is no quantity", {"storage": {"ceph": {"resources": {"osd": {
+        "cpu": "1", "memory": "4Gi", "memoryLimit": "lots"}}}}}, "openfoundry:storage.ceph.resources.osd.memoryLimit"),
+    ("an OSD below Rook's minimum", {"storage": {"ceph": {"resources": {"osd": {"memory": "1Gi", "memoryLimit": None}}}}},
+     "openfoundry:storage.ceph.resources.osd.memory: found 1Gi; allowed: at least 2Gi"),
     ("min ISR equal to RF", {"ingestion": {"kafka": {"minInsyncReplicas": 3}}}, "minInsyncReplicas: found 3"),
     ("RF above brokers", {"ingestion": {"kafka": {"replicationFactor": 5}}}, "replicationFactor: found 5"),
     ("even KRaft quorum", {"ingestion": {"kafka": {"controllers": 4}}}, "openfoundry:ingestion.kafka.controllers"),

@@ -19,6 +19,7 @@ from openfoundry_policies.resources import Resource  # noqa: E402
 from tests.unit.policy_cases import (  # noqa: E402
     BRANCHES,
     CASES,
+    EDGES,
     EXPECTED_MESSAGE,
     RESTRICTED_CONTAINER,
     deployment,
@@ -111,3 +112,8 @@ def test_an_exemption_annotation_names_the_policy_it_lifts() -> None:
     assert messages(SPECS["read-only-root-filesystem"], [writable])
     assert messages(SPECS["read-only-root-filesystem"], [exempt]) == []
     assert messages(SPECS["run-as-non-root"], [exempt]) == []
+
+
+@pytest.mark.parametrize(("name", "compliant"), EDGES, ids=[e[0] for e in EDGES])
+def test_a_policy_lets_pass_what_only_looks_like_its_violation(name: str, compliant: list[Resource]) -> None:
+    assert compliant and messages(SPECS[name], compliant) == []

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 from components.cluster.rehearsal import CLAIMED_VOLUMES, skip_await_reason
+from ops import stack as stacks
 from ops.cluster import node_layout
 from tests.mocks import Registered
 
@@ -35,3 +41,18 @@ def test_only_what_an_operator_or_storage_must_complete_is_left_unawaited() -> N
     assert skip_await_reason("kubernetes:networking.k8s.io/v1:Ingress", {}) is not None
     for awaited in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job", "kubernetes:core/v1:Service"):
         assert skip_await_reason(awaited, claims) is None
+
+
+def test_only_the_locks_of_runs_that_died_on_this_machine_are_released(tmp_path: Path) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    locks = tmp_path / ".pulumi" / "locks" / "organization" / "openfoundry"
+    owners = {"dead": (socket.gethostname(), finished.pid), "alive": (socket.gethostname(), os.getpid()),
+              "elsewhere": ("another-host", finished.pid)}
+    for stack, (host, pid) in owners.items():
+        (locks / stack).mkdir(parents=True)
+        (locks / stack / "a.json").write_text(json.dumps({"pid": pid, "username": "u", "hostname": host,
+                                                           "timestamp": "2026-11-30T12:53:33Z"}))
+    released = stacks.release_dead_locks(tmp_path)
+    assert len(released) == 1 and "stack dead" in released[0] and f"pid {finished.pid}" in released[0]
+    assert sorted(p.parent.name for p in locks.rglob("*.json")) == ["alive", "elsewhere"]

@@ -93,6 +93,21 @@ def test_m3_lakekeeper_holds_tokens_to_its_audience(prod_resources: list[Registe
     assert env["LAKEKEEPER__OPENID_AUDIENCE"] == "lakekeeper" == env["LAKEKEEPER__KUBERNETES_AUTHENTICATION_AUDIENCE"]
 
 
+def test_m3_lakekeeper_authorizes_through_openfga_with_its_key(prod_resources: list[Registered]) -> None:
+    """Lakekeeper's default backend allows everything to every authenticated caller (its docs, "allowall")."""
+    container = by_metadata_name(prod_resources, DEPLOYMENT)["lakekeeper"].inputs["spec"]["template"]["spec"][
+        "containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LAKEKEEPER__AUTHZ_BACKEND"]["value"] == "openfga"
+    # OpenFGA's gRPC port, in the storage namespace, where the stack runs it
+    assert env["LAKEKEEPER__OPENFGA__ENDPOINT"]["value"] == "http://openfga.openfoundry-storage.svc:8081"
+    key = env["LAKEKEEPER__OPENFGA__API_KEY"]["valueFrom"]["secretKeyRef"]
+    openfga = by_metadata_name(prod_resources, DEPLOYMENT)["openfga"].inputs["spec"]["template"]["spec"]["containers"][0]
+    served = {e["name"]: e for e in openfga["env"]}
+    assert served["OPENFGA_AUTHN_METHOD"]["value"] == "preshared"
+    assert served["OPENFGA_AUTHN_PRESHARED_KEYS"]["valueFrom"]["secretKeyRef"] == key
+
+
 def test_m3_the_rbd_class_carries_the_controller_publish_secret(prod_resources: list[Registered]) -> None:
     parameters = by_metadata_name(prod_resources, "kubernetes:storage.k8s.io/v1:StorageClass")["ceph-fast-rbd"].inputs[
         "parameters"]

@@ -1,0 +1,379 @@
+"""What a stack asks of its nodes and disks, read from its rendered manifests: CPU and memory of every pod the
+program runs and every pod the operators run from its custom resources, the storage it claims (raw after the
+pools' replication or erasure coding), and how that compares with the nodes `topology.node` declares.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from foundry.config import ConfigProblem, StackConfig
+
+CEPH_NAMESPACE = "rook-ceph"
+NEARFULL = 0.85   # Ceph's mon_osd_nearfull_ratio default: past it the cluster warns, and rebalancing needs room
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
+_DECIMAL = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+
+def cores(value: Any) -> float:
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def size_bytes(value: Any) -> float:
+    match = re.fullmatch(r"([0-9.]+)([KMGTP]i|[kMGTP])?", str(value))
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    unit = match.group(2) or ""
+    return float(match.group(1)) * _BINARY.get(unit, _DECIMAL.get(unit, 1))
+
+
+def flink_bytes(value: Any) -> float:
+    """Flink's memory sizes: `2048m` is 2048 mebibytes there, not millibytes."""
+    match = re.fullmatch(r"([0-9.]+)\s*([kmgt])?b?", str(value).lower())
+    if match is None:
+        raise ValueError(f"not a Flink memory size: {value!r}")
+    return float(match.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2) or ""]
+
+
+@dataclass(frozen=True)
+class Workload:
+    plane: str
+    kind: str           # Deployment, StatefulSet, Kafka brokers, Postgres instances, Ceph OSDs, ...
+    name: str
+    runs: str           # "program", or the operator that makes the pods
+    replicas: int
+    max_replicas: int   # with its autoscaler at its ceiling
+    cpu: float          # requested cores per pod
+    memory: float       # requested bytes per pod
+    cpu_limit: float | None      # None: at least one container without a limit
+    memory_limit: float | None
+    transient: bool = False      # a Job's or CronJob's pod: runs, then frees what it asked for
+    declared: bool = True        # False: no container states requests, the scheduler reserves nothing
+
+
+@dataclass(frozen=True)
+class Claim:
+    plane: str
+    owner: str
+    storage_class: str
+    size: float          # bytes per copy the workload sees (None-size buckets are listed apart)
+    count: int
+    pool: str
+    device_class: str
+    raw_factor: float    # raw bytes per usable byte: replicated size, or (k+m)/k
+    spread: str          # the pool's failure domain
+
+
+@dataclass
+class Capacity:
+    stack: str
+    workloads: list[Workload] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    unbounded_buckets: list[str] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    nodes: dict[str, Any] = field(default_factory=dict)
+
+    def steady(self) -> list[Workload]:
+        return [w for w in self.workloads if not w.transient]
+
+    def totals(self, plane: str | None = None, at_max: bool = False) -> dict[str, float]:
+        chosen = [w for w in self.steady() if plane is None or w.plane == plane]
+        count = (lambda w: w.max_replicas) if at_max else (lambda w: w.replicas)
+        return {"pods": sum(count(w) for w in chosen),
+                "cpu": sum(w.cpu * count(w) for w in chosen),
+                "memory": sum(w.memory * count(w) for w in chosen),
+                "cpu_limit": sum((w.cpu_limit or 0) * count(w) for w in chosen),
+                "memory_limit": sum((w.memory_limit or 0) * count(w) for w in chosen),
+                "no_cpu_limit": sum(1 for w in chosen if w.cpu_limit is None),
+                "no_requests": sum(1 for w in chosen if not w.declared)}
+
+    def after_losing(self, lost_nodes: int) -> dict[str, float]:
+        """Requests and room once `lost_nodes` nodes are gone: every pod moves to the others except the OSDs,
+        which stay with their disks (the lost nodes' OSDs are simply gone)."""
+        nodes = int(self.nodes["count"])
+        left = nodes - lost_nodes
+        bound = [w for w in self.steady() if w.kind == "Ceph osd"]
+        needs = {}
+        for key in ("cpu", "memory"):
+            bound_total = sum(getattr(w, key) * w.replicas for w in bound)
+            needs[key] = self.totals()[key] - bound_total * lost_nodes / max(nodes, 1)
+            needs[f"{key}_room"] = self.nodes[key] * left
+        return needs
+
+    def planes(self) -> list[str]:
+        return sorted({w.plane for w in self.workloads} | {c.plane for c in self.claims})
+
+    def storage(self) -> dict[str, dict[str, float]]:
+        """Usable and raw bytes claimed per Ceph device class."""
+        found: dict[str, dict[str, float]] = {}
+        for claim in self.claims:
+            entry = found.setdefault(claim.device_class, {"usable": 0.0, "raw": 0.0})
+            entry["usable"] += claim.size * claim.count
+            entry["raw"] += claim.size * claim.count * claim.raw_factor
+        return found
+
+    def per_zone(self) -> dict[str, dict[str, float]]:
+        """Raw bytes each zone holds per device class: a pool whose failure domain is the zone puts one copy or
+        chunk in each (an even share of its raw bytes); one by rack or host spreads by capacity, so by each zone's
+        share of the nodes."""
+        zones: dict[str, int] = self.nodes.get("zones", {})
+        nodes = sum(zones.values())
+        found: dict[str, dict[str, float]] = {zone: {} for zone in zones}
+        for claim in self.claims:
+            raw = claim.size * claim.count * claim.raw_factor
+            for zone, count in zones.items():
+                share = 1 / len(zones) if claim.spread == "zone" else count / nodes
+                found[zone][claim.device_class] = found[zone].get(claim.device_class, 0.0) + raw * share
+        return found
+
+    def as_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "nodes": self.nodes,
+                "total": self.totals(), "total_at_autoscaler_ceiling": self.totals(at_max=True),
+                "planes": {p: self.totals(p) for p in self.planes()},
+                "workloads": [asdict(w) for w in self.workloads], "claims": [asdict(c) for c in self.claims],
+                "storage": self.storage(), "storage_per_zone": self.per_zone(), "unbounded_buckets": self.unbounded_buckets,
+                "problems": [{"path": p.path, "found": p.found, "allowed": p.allowed} for p in self.problems],
+                "notes": self.notes}
+
+
+# --- the pods ------------------------------------------------------------------------------------------------
+
+def _container_sums(containers: list[Mapping[str, Any]]) -> tuple[float, float, float | None, float | None, bool]:
+    cpu = memory = 0.0
+    cpu_limit: float | None = 0.0
+    memory_limit: float | None = 0.0
+    declared = False
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        declared = declared or bool(requests)
+        cpu += cores(requests.get("cpu", limits.get("cpu", 0)))
+        memory += size_bytes(requests.get("memory", limits.get("memory", 0)))
+        cpu_limit = None if cpu_limit is None or "cpu" not in limits else cpu_limit + cores(limits["cpu"])
+        memory_limit = None if memory_limit is None or "memory" not in limits else memory_limit + size_bytes(limits["memory"])
+    return cpu, memory, cpu_limit, memory_limit, declared
+
+
+def plane_of(document: Mapping[str, Any]) -> str:
+    metadata = document.get("metadata") or {}
+    plane = (metadata.get("labels") or {}).get("openfoundry.io/plane")
+    if plane:
+        return str(plane)
+    namespace = str(metadata.get("namespace", ""))
+    return "storage" if namespace == CEPH_NAMESPACE else namespace.removeprefix("openfoundry-")
+
+
+def _pod_workload(document: Mapping[str, Any], template: Mapping[str, Any], replicas: int, max_replicas: int,
+                  kind: str, runs: str = "program", transient: bool = False) -> Workload:
+    spec = template.get("spec") or {}
+    cpu, memory, cpu_limit, memory_limit, declared = _container_sums(spec.get("containers") or [])
+    return Workload(plane_of(document), kind, document["metadata"]["name"], runs, replicas, max_replicas, cpu, memory,
+                    cpu_limit, memory_limit, transient, declared)
+
+
+def program_workloads(documents: list[dict[str, Any]], nodes: int) -> Iterator[Workload]:
+    autoscaled = {(d["metadata"].get("namespace"), d["spec"]["scaleTargetRef"]["name"]): d["spec"]
+                  for d in documents if d.get("kind") == "HorizontalPodAutoscaler"}
+    for document in documents:
+        kind, spec = document.get("kind"), document.get("spec") or {}
+        if kind in ("Deployment", "StatefulSet"):
+            hpa = autoscaled.get((document["metadata"].get("namespace"), document["metadata"]["name"]))
+            low = hpa["minReplicas"] if hpa else spec.get("replicas", 1)
+            yield _pod_workload(document, spec["template"], low, hpa["maxReplicas"] if hpa else low, kind)
+        elif kind == "DaemonSet":
+            yield _pod_workload(document, spec["template"], nodes, nodes, kind)
+        elif kind == "Job":
+            yield _pod_workload(document, spec["template"], 1, 1, kind, transient=True)
+        elif kind == "CronJob":
+            yield _pod_workload(document, spec["jobTemplate"]["spec"]["template"], 1, 1, kind, transient=True)
+
+
+def _resources_pod(resources: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"spec": {"containers": [{"resources": resources or {}}]}}
+
+
+def operator_workloads(documents: list[dict[str, Any]], config: StackConfig) -> Iterator[Workload]:
+    """The pods the operators make from the program's custom resources, sized as their specs say."""
+    for document in documents:
+        kind, spec = document.get("kind"), document.get("spec") or {}
+        if kind == "KafkaNodePool":
+            role = "Kafka " + "+".join(spec.get("roles") or [])
+            yield _pod_workload(document, _resources_pod(spec.get("resources")), spec["replicas"], spec["replicas"],
+                                role, "strimzi")
+        elif kind == "Kafka":
+            operators = spec.get("entityOperator") or {}
+            containers = [{"resources": (operators.get(part) or {}).get("resources") or {}}
+                          for part in ("topicOperator", "userOperator") if part in operators]
+            if containers:
+                yield _pod_workload(document, {"spec": {"containers": containers}}, 1, 1, "Kafka entity operator",
+                                    "strimzi")
+            if "kafkaExporter" in spec:
+                yield _pod_workload(document, _resources_pod(spec["kafkaExporter"].get("resources")), 1, 1,
+                                    "Kafka exporter", "strimzi")
+        elif kind == "Cluster" and str(document.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
+            yield _pod_workload(document, _resources_pod(spec.get("resources")), spec.get("instances", 1),
+                                spec.get("instances", 1), "Postgres instances", "cloudnative-pg")
+        elif kind == "Pooler":
+            template = spec.get("template") or _resources_pod(None)
+            yield _pod_workload(document, template, spec.get("instances", 1), spec.get("instances", 1), "PgBouncer",
+                                "cloudnative-pg")
+        elif kind == "CephCluster":
+            yield from _ceph_daemons(document, config)
+        elif kind == "CephObjectStore":
+            gateway = spec.get("gateway") or {}
+            count = gateway.get("instances", 1)
+            yield _pod_workload(document, _resources_pod(gateway.get("resources")), count, count, "Ceph RGW", "rook")
+        elif kind == "FlinkDeployment":
+            yield from _flink_pods(document)
+
+
+def _ceph_daemons(document: dict[str, Any], config: StackConfig) -> Iterator[Workload]:
+    spec = document["spec"]
+    resources = spec.get("resources") or {}
+    osds = config.topology.nodes * sum(d.count for d in config.topology.node.disks.values())
+    for daemon, count in (("mon", spec["mon"]["count"]), ("mgr", spec.get("mgr", {}).get("count", 1)), ("osd", osds)):
+        yield _pod_workload(document, _resources_pod(resources.get(daemon)), count, count, f"Ceph {daemon}", "rook")
+
+
+def _flink_pods(document: dict[str, Any]) -> Iterator[Workload]:
+    spec = document["spec"]
+    slots = int((spec.get("flinkConfiguration") or {}).get("taskmanager.numberOfTaskSlots", 1))
+    parallelism = int((spec.get("job") or {}).get("parallelism", 1))
+    for role, count in (("jobManager", (spec.get("jobManager") or {}).get("replicas", 1)),
+                        ("taskManager", math.ceil(parallelism / slots))):
+        resource = (spec.get(role) or {}).get("resource") or {}
+        sizes = {"cpu": resource.get("cpu", 1), "memory": flink_bytes(resource.get("memory", "1728m"))}
+        pod = _resources_pod({"requests": sizes, "limits": sizes})
+        yield _pod_workload(document, pod, count, count, f"Flink {role}", "flink-kubernetes-operator")
+
+
+# --- the storage ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    device_class: str
+    raw_factor: float
+    failure_domain: str
+
+
+def pools(documents: list[dict[str, Any]]) -> dict[str, Pool]:
+    """Each StorageClass's pool: RBD classes name a CephBlockPool, bucket classes a CephObjectStore's data pool."""
+    def protection(pool_spec: Mapping[str, Any], name: str) -> Pool:
+        ec = pool_spec.get("erasureCoded")
+        factor = ((ec["dataChunks"] + ec["codingChunks"]) / ec["dataChunks"]) if ec else \
+            float((pool_spec.get("replicated") or {}).get("size", 3))
+        return Pool(name, str(pool_spec.get("deviceClass", "any")), factor, str(pool_spec.get("failureDomain", "host")))
+
+    block = {d["metadata"]["name"]: protection(d["spec"], d["spec"].get("name", d["metadata"]["name"]))
+             for d in documents if d.get("kind") == "CephBlockPool"}
+    stores = {d["metadata"]["name"]: protection(d["spec"]["dataPool"], f"{d['metadata']['name']} data")
+              for d in documents if d.get("kind") == "CephObjectStore"}
+    found = {}
+    for document in (d for d in documents if d.get("kind") == "StorageClass"):
+        parameters = document.get("parameters") or {}
+        pool = block.get(parameters.get("pool", "")) or stores.get(parameters.get("objectStoreName", ""))
+        if pool:
+            found[document["metadata"]["name"]] = pool
+    return found
+
+
+def claims(documents: list[dict[str, Any]], capacity: Capacity) -> None:
+    by_class = pools(documents)
+
+    def claim(document: Mapping[str, Any], owner: str, storage_class: str | None, size: Any, count: int) -> None:
+        pool = by_class.get(storage_class or "")
+        if pool is None:
+            capacity.notes.append(f"{owner}: storage class {storage_class!r} is none of the stack's Ceph pools; "
+                                  "not counted")
+            return
+        capacity.claims.append(Claim(plane_of(document), owner, str(storage_class), size_bytes(size), count,
+                                     pool.name, pool.device_class, pool.raw_factor, pool.failure_domain))
+
+    for document in documents:
+        kind, spec, name = document.get("kind"), document.get("spec") or {}, document["metadata"]["name"]
+        if kind == "StatefulSet":
+            for template in spec.get("volumeClaimTemplates") or []:
+                claim(document, f"{name}/{template['metadata']['name']}", template["spec"].get("storageClassName"),
+                      template["spec"]["resources"]["requests"]["storage"], spec.get("replicas", 1))
+        elif kind == "PersistentVolumeClaim":
+            claim(document, name, spec.get("storageClassName"), spec["resources"]["requests"]["storage"], 1)
+        elif kind == "KafkaNodePool":
+            for volume in (spec.get("storage") or {}).get("volumes") or [spec.get("storage") or {}]:
+                if volume.get("size"):
+                    claim(document, f"kafka {name}", volume.get("class"), volume["size"], spec["replicas"])
+        elif kind == "Cluster" and str(document.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
+            for part in ("storage", "walStorage"):
+                if (spec.get(part) or {}).get("size"):
+                    claim(document, f"{name} {part}", spec[part].get("storageClass"), spec[part]["size"],
+                          spec.get("instances", 1))
+        elif kind == "ObjectBucketClaim":
+            quota = (spec.get("additionalConfig") or {}).get("maxSize")
+            if quota:
+                claim(document, f"bucket {spec.get('bucketName', name)}", spec.get("storageClassName"), quota, 1)
+            else:
+                capacity.unbounded_buckets.append(spec.get("bucketName", name))
+
+
+# --- the fit -------------------------------------------------------------------------------------------------
+
+def fit(capacity: Capacity, config: StackConfig) -> None:
+    """The stack's requests and claims against the nodes and disks `topology.node` declares."""
+    topology, node = config.topology, config.topology.node
+    nodes = topology.nodes
+    capacity.nodes = {"count": nodes, "cpu": cores(node.cpu), "memory": size_bytes(node.memory), "pods": node.pods,
+                      "disks": {k: {"count": d.count, "size": size_bytes(d.size)} for k, d in node.disks.items()},
+                      "zones": dict(Counter(place.zone for place in topology.layout()))}
+    total = capacity.totals()
+    largest = max(w.cpu for w in capacity.steady()) if capacity.steady() else 0.0
+    for key, per_node, show in (("cpu", cores(node.cpu), lambda v: f"{math.ceil(v * 100) / 100:g} cores"),
+                                ("memory", size_bytes(node.memory), human_bytes)):
+        have = per_node * nodes
+        if total[key] > have:
+            capacity.problems.append(ConfigProblem(
+                f"openfoundry:topology.node.{key}", f"{nodes} nodes of {show(per_node)} = {show(have)}",
+                f"at least {show(total[key] / nodes)} per node: the stack requests {show(total[key])}"))
+    if largest > cores(node.cpu):
+        capacity.problems.append(ConfigProblem("openfoundry:topology.node.cpu", node.cpu,
+                                               f"at least the largest pod's request ({largest:g} cores)"))
+    if total["pods"] > node.pods * nodes:
+        capacity.problems.append(ConfigProblem("openfoundry:topology.node.pods", str(node.pods),
+                                               f"at least {math.ceil(total['pods'] / nodes)}: the stack runs "
+                                               f"{total['pods']} pods on {nodes} nodes"))
+    for device_class, need in capacity.storage().items():
+        chosen = list(node.disks.values()) if device_class == "any" else \
+            [d for c, d in node.disks.items() if c == device_class]
+        disks = bool(chosen)
+        have = sum(d.count * size_bytes(d.size) for d in chosen) * nodes
+        if need["raw"] > have * NEARFULL:
+            capacity.problems.append(ConfigProblem(
+                f"openfoundry:topology.node.disks.{device_class}",
+                f"{human_bytes(have)} raw over {nodes} nodes" if disks else "none",
+                f"room for {human_bytes(need['raw'])} raw (the claims after replication and erasure coding) below "
+                f"Ceph's nearfull ratio {NEARFULL:g}: at least {human_bytes(need['raw'] / NEARFULL / nodes)} per node"))
+
+
+def human_bytes(value: float) -> str:
+    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}B"
+
+
+def capacity_of(stack: str, config: StackConfig, documents: list[dict[str, Any]]) -> Capacity:
+    capacity = Capacity(stack)
+    capacity.workloads = [*program_workloads(documents, config.topology.nodes),
+                          *operator_workloads(documents, config)]
+    claims(documents, capacity)
+    fit(capacity, config)
+    undeclared = sorted({f"{w.kind} {w.name}" for w in capacity.steady() if not w.declared})
+    if undeclared:
+        capacity.notes.append("no requests declared, so the scheduler reserves nothing for: " + ", ".join(undeclared))
+    return capacity
