@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "data" / "services.yaml"
@@ -46,14 +46,66 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-class Ports(_Model):
-    http: PortNumber
-    flight: PortNumber | None = None
-    # OpenFoundry's services expose Prometheus metrics on a port of their own (infra/helm values: `metrics: 9090`)
-    metrics: PortNumber = 9090
+PortName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$")]
+METRICS_PORT = "metrics"
 
-    def named(self) -> dict[str, int]:
-        return {name: port for name, port in (("http", self.http), ("flight", self.flight)) if port is not None}
+
+class Ports(RootModel[dict[PortName, PortNumber]]):
+    """A service's container ports, in order, as OpenFoundry's Helm values give them (infra/helm/apps/of-*/values.yaml
+    `services.<name>.ports`): the first is the one its binary listens on (`PORT`, as infra/helm/_shared's
+    helper sets it) and the one its probes use; `metrics` is a Prometheus-only port, otherwise metrics are
+    served on `http` at /metrics (edge-gateway-service/internal/server/server.go)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="after")
+    def _usable(self) -> Ports:
+        if not self.root:
+            raise ValueError("at least one port")
+        numbers = list(self.root.values())
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("each port number once")
+        if "http" not in self.root and METRICS_PORT not in self.root:
+            raise ValueError("an `http` port, or a `metrics` port for a service that serves nothing else")
+        return self
+
+    @property
+    def listen(self) -> tuple[str, int]:
+        """The port the binary reads from `PORT`, and its probes' port."""
+        return next(iter(self.root.items()))
+
+    def serving(self) -> dict[str, int]:
+        """The ports other services and the edge may open: every port but the metrics-only one."""
+        return {name: port for name, port in self.root.items() if name != METRICS_PORT}
+
+    def all(self) -> dict[str, int]:
+        return dict(self.root)
+
+    @property
+    def metrics(self) -> tuple[str, int]:
+        """Where Prometheus scrapes /metrics."""
+        name = METRICS_PORT if METRICS_PORT in self.root else "http"
+        return name, self.root[name]
+
+
+Relation = Literal["same", "renamed", "merged", "none"]
+
+
+class Upstream(_Model):
+    """What the catalog service stands for in OpenFoundry (unnamedlab/OpenFoundry `services/`): the same service,
+    a renamed one, a surface merged into another binary, or none live (`why` says so)."""
+
+    relation: Relation
+    services: list[ServiceName] = []
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _named(self) -> Upstream:
+        if (self.relation == "none") == bool(self.services):
+            raise ValueError("services name the OpenFoundry service(s), except for relation none")
+        if self.relation == "none" and not self.why:
+            raise ValueError("relation none needs a why")
+        return self
 
 
 class NatsUse(_Model):
@@ -65,6 +117,7 @@ class Service(_Model):
     name: ServiceName
     plane: Plane
     family: Family
+    upstream: Upstream
     ports: Ports
     database: bool = False
     vector: bool = False
@@ -90,6 +143,8 @@ class Service(_Model):
             yield "has NATS subjects but the control bus is not in its buses (ADR-0011 bus contract)"
         if len(set(self.buses)) != len(self.buses):
             yield "lists a bus twice"
+        if self.callers and not self.ports.serving():
+            yield "has callers but serves only metrics (a port other than `metrics` for them to open)"
 
     @property
     def uses_kafka(self) -> bool:

@@ -25,10 +25,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "dev": {
         "kubernetes": {"mode": "render", "renderDirectory": "rendered/dev"},
         "operators": {"install": "external"},
-        # implied: a developer's single node; its size holds dev's requests (make report STACK=dev checks)
+        # implied: a developer's single node; its size holds dev's requests (make report STACK=dev checks), and its
+        # kubelet runs more than the default 110 pods (--max-pods 250): dev runs one pod per service and database
         "topology": {"zones": ["local"], "racks": 1, "nodes": 1,
-                     "node": {"cpu": "16", "memory": "64Gi", "disks": {"nvme": {"count": 1, "size": "1Ti"},
-                                                                       "hdd": {"count": 1, "size": "2Ti"}}}},
+                     "node": {"cpu": "16", "memory": "64Gi", "pods": 250,
+                              "disks": {"nvme": {"count": 1, "size": "1Ti"}, "hdd": {"count": 1, "size": "2Ti"}}}},
         "workloads": {
             "replicas": 1,
             "maxReplicas": 1,
@@ -60,11 +61,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
     },
     "prod": {
         "kubernetes": {"mode": "cluster"},
-        # implied: the seed sizes no node; 9 nodes of 64 cores and 256Gi hold prod's requests (the OSDs' among them)
+        # implied: the seed sizes no node; 9 nodes of 96 cores and 384Gi hold prod's requests (the OSDs' among them)
         # with a zone lost, two NVMe devices (RBD pools, RGW's index) and twelve HDDs (RGW's EC 4+2 data pool) each
         # (make report: capacity.md)
         "topology": {"zones": ["zone-a", "zone-b", "zone-c"], "racks": 7, "nodes": 9,
-                     "node": {"cpu": "64", "memory": "256Gi", "disks": {"nvme": {"count": 2, "size": "3840Gi"},
+                     "node": {"cpu": "96", "memory": "384Gi", "disks": {"nvme": {"count": 2, "size": "3840Gi"},
                                                                        "hdd": {"count": 12, "size": "16Ti"}}}},
         "workloads": {
             "replicas": 3,

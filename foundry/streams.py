@@ -24,6 +24,14 @@ SOURCE = "data/streams.yaml"
 GoDuration = Annotated[str, StringConstraints(pattern=r"^[0-9]+(h|m|s)$")]
 StreamName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
 Subject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
+StreamSubject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*(\.>|(\.[a-z0-9-]+))$")]
+
+
+def covers(pattern: str, subject: str) -> bool:
+    """NATS subject matching for the forms the registry allows: exact, or `<prefix>.>` (one token or more)."""
+    if pattern.endswith(".>"):
+        return subject.startswith(pattern[:-1]) and len(subject) > len(pattern) - 1
+    return pattern == subject
 
 
 class _Model(BaseModel):
@@ -38,15 +46,20 @@ class StreamDefaults(_Model):
 class Stream(_Model):
     name: StreamName
     owner: str
-    subjects: Annotated[list[Subject], Field(min_length=1)]
+    subjects: Annotated[list[StreamSubject], Field(min_length=1)]
+
+    def covers(self, subject: str) -> bool:
+        return any(covers(pattern, subject) for pattern in self.subjects)
 
 
 class StreamRegistry(_Model):
     defaults: StreamDefaults = StreamDefaults()
     streams: list[Stream]
+    core: list[Subject] = []
 
-    def stream_of(self, subject: str) -> Stream:
-        return next(s for s in self.streams if subject in s.subjects)
+    def stream_of(self, subject: str) -> Stream | None:
+        """The stream that keeps `subject`, or None for a core subject."""
+        return next((s for s in self.streams if s.covers(subject)), None)
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,9 @@ def durable_consumers(registry: StreamRegistry, catalog: Catalog) -> list[Durabl
     for service in catalog.services:
         by_stream: dict[str, list[str]] = {}
         for subject in service.nats.subscribes:
-            by_stream.setdefault(registry.stream_of(subject).name, []).append(subject)
+            stream = registry.stream_of(subject)
+            if stream is not None:
+                by_stream.setdefault(stream.name, []).append(subject)
         consumers += [DurableConsumer(service.name, stream, tuple(subjects)) for stream, subjects in by_stream.items()]
     return consumers
 
@@ -88,7 +103,6 @@ def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[Conf
     control = {s.name for s in catalog.services if s.uses_nats}
     used = {subject for s in catalog.services for subject in (*s.nats.publishes, *s.nats.subscribes)}
     published = {subject for s in catalog.services for subject in s.nats.publishes}
-    homes: dict[str, str] = {}
     names: set[str] = set()
     for stream in registry.streams:
         where = f"{SOURCE}: streams[{stream.name}]"
@@ -97,12 +111,14 @@ def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[Conf
         names.add(stream.name)
         if stream.owner not in control:
             yield ConfigProblem(f"{where}.owner", repr(stream.owner), "a catalog service whose buses include control")
-        for subject in stream.subjects:
-            if subject in homes:
-                yield ConfigProblem(f"{where}.subjects", repr(subject), f"a subject in no other stream ({homes[subject]})")
-            homes.setdefault(subject, stream.name)
-            if subject not in published:
-                yield ConfigProblem(f"{where}.subjects", repr(subject), "a subject some catalog service publishes")
-    for subject in sorted(used - set(homes)):
-        yield ConfigProblem(f"{SOURCE}: streams", f"no stream for {subject!r}",
-                            "a stream for every subject the catalog's services publish or subscribe to")
+        if not any(stream.covers(subject) for subject in published):
+            yield ConfigProblem(f"{where}.subjects", str(stream.subjects), "subjects some catalog service publishes")
+    for subject in sorted(used):
+        homes = [s.name for s in registry.streams if s.covers(subject)] + (["core"] if subject in registry.core else [])
+        if len(homes) != 1:
+            found = f"{subject!r} in " + (", ".join(homes) if homes else "no stream and not core")
+            yield ConfigProblem(f"{SOURCE}: streams", found,
+                                "every subject the catalog's services use in exactly one stream, or core")
+    for subject in registry.core:
+        if subject not in published:
+            yield ConfigProblem(f"{SOURCE}: core", repr(subject), "a subject some catalog service publishes")

@@ -23,9 +23,11 @@ from foundry.config import ConfigErrors, ConfigProblem, Kafka, StackConfig, regi
 
 REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.yaml"
 SOURCE = "data/topics.yaml"
-# The seed platform's topics that predate the <domain>.<entity>.v<N> convention.
-FIXED_NAMES = frozenset({"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences", "audit.events"})
-VERSIONED_NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.v[1-9][0-9]*$")
+# OpenFoundry's topics that predate its <domain>.<entity>.v<N> convention (ADR-0022): the "Legacy topics" of
+# infra/helm/infra/kafka-cluster/values.yaml, preserved verbatim there.
+LEGACY_NAMES = frozenset({"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences", "audit.events"})
+VERSIONED_NAME = re.compile(r"^(__dlq\.)?[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+\.v[1-9][0-9]*$")
+FAMILY_NAME = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+\.$")
 RETENTION = re.compile(r"^(?:(?P<n>[1-9][0-9]*)(?P<unit>[hd])|forever)$")
 MIN_PROD_REPLICAS = 3
 
@@ -51,6 +53,12 @@ class Topic(_Model):
     retention: Retention | None = None
     cleanup_policy: CleanupPolicy | None = None
     replicas: Annotated[int, Field(ge=1, le=7)] | None = None
+    family: bool = False
+
+    @property
+    def resource_name(self) -> str:
+        """Its KafkaTopic's name: a Kubernetes name cannot start with `_` (the topic's own name is spec.topicName)."""
+        return self.name.lstrip("_")
 
     @property
     def retention_ms(self) -> int:
@@ -80,11 +88,13 @@ class Grant:
     """One ACL a service holds: operations on a resource named by prefix."""
 
     resource: Literal["topic", "group"]
-    prefix: str
+    name: str
     operations: tuple[str, ...]
+    pattern: Literal["literal", "prefix"] = "literal"
 
 
 WRITE_OPERATIONS = ("Describe", "Write")
+CREATE_OPERATIONS = ("Create", "Describe", "Write")
 READ_OPERATIONS = ("Describe", "Read")
 
 
@@ -94,17 +104,19 @@ def consumer_group_prefix(service: str) -> str:
 
 
 def grants_for(service: str, topics: Iterable[Topic]) -> list[Grant]:
-    """Exactly what the registry lets `service` do: write what it owns, read what it consumes, use its groups."""
+    """Exactly what the registry lets `service` do: write the topics it owns (and create those of a family it owns),
+    read the ones it consumes, and use its own consumer groups."""
     grants: list[Grant] = []
     consumes = False
     for topic in topics:
+        pattern: Literal["literal", "prefix"] = "prefix" if topic.family else "literal"
         if topic.owner == service:
-            grants.append(Grant("topic", topic.name, WRITE_OPERATIONS))
+            grants.append(Grant("topic", topic.name, CREATE_OPERATIONS if topic.family else WRITE_OPERATIONS, pattern))
         if service in topic.consumers:
-            grants.append(Grant("topic", topic.name, READ_OPERATIONS))
+            grants.append(Grant("topic", topic.name, READ_OPERATIONS, pattern))
             consumes = True
     if consumes:
-        grants.append(Grant("group", consumer_group_prefix(service), ("Read",)))
+        grants.append(Grant("group", consumer_group_prefix(service), ("Read",), "prefix"))
     return grants
 
 
@@ -150,15 +162,23 @@ def _name_problems(topics: list[Topic]) -> Iterable[ConfigProblem]:
         if topic.name in seen:
             yield ConfigProblem(_where(topic, "name"), repr(topic.name), "each topic listed once, with exactly one owner")
         seen.add(topic.name)
-        if topic.name not in FIXED_NAMES and not VERSIONED_NAME.match(topic.name):
+        if topic.family and not FAMILY_NAME.match(topic.name):
+            yield ConfigProblem(_where(topic, "name"), repr(topic.name), "a family's prefix, <domain>(.<part>)*. ending in a dot")
+        elif not topic.family and topic.name not in LEGACY_NAMES and not VERSIONED_NAME.match(topic.name):
             yield ConfigProblem(_where(topic, "name"), repr(topic.name),
-                                f"<domain>.<entity>.v<N> or one of {', '.join(sorted(FIXED_NAMES))}")
-    for topic in topics:
+                                f"<domain>(.<part>)*.v<N>, __dlq.<topic>, or one of {', '.join(sorted(LEGACY_NAMES))}")
+    for family in (t for t in topics if t.family):
         for other in topics:
-            if other.name != topic.name and other.name.startswith(topic.name):
-                # ACLs are prefix ACLs: a grant on this topic would reach the other one too
-                yield ConfigProblem(_where(topic, "name"), repr(topic.name),
-                                    f"a name that is not a prefix of another topic ({other.name})")
+            if other.name != family.name and other.name.startswith(family.name):
+                # a family's grants are prefix ACLs: they would reach this topic too
+                yield ConfigProblem(_where(family, "name"), repr(family.name),
+                                    f"a prefix no other topic starts with ({other.name})")
+    resource_names: dict[str, str] = {}
+    for topic in topics:
+        clash = resource_names.setdefault(topic.resource_name, topic.name)
+        if clash != topic.name:
+            yield ConfigProblem(_where(topic, "name"), repr(topic.name),
+                                f"a name that does not share its KafkaTopic's name with {clash}")
 
 
 def _party_problems(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigProblem]:

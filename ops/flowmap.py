@@ -99,7 +99,7 @@ class FlowMap:
 
     def _callers(self) -> None:
         for service in self.catalog.services:
-            ports = list(service.ports.named().values())
+            ports = list(service.ports.serving().values())
             for caller in service.callers:
                 sources = [self.runtime.ingress_controller()] if caller == "ingress" else \
                     self._service_pods(self.catalog.by_name(caller))

@@ -52,11 +52,15 @@ class PlatformEndpoint:
     secret_env: tuple[tuple[str, str], ...] = ()      # (variable, key) pairs read from it
     token: ServiceAccountToken | None = None          # how the caller proves who it is, when the component asks
     also_egress: tuple[k8s.networking.v1.NetworkPolicyEgressRuleArgs, ...] = ()   # what else a call leads to
+    composed: tuple[tuple[str, str], ...] = ()        # values built from the Secret's variables, `$(NAME)`
 
     def env_vars(self) -> list[k8s.core.v1.EnvVarArgs]:
         plain = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.env]
         token = [self.token.env()] if self.token else []
-        return plain + token + [secret_env(name, str(self.secret), key) for name, key in self.secret_env]
+        secrets = [secret_env(name, str(self.secret), key) for name, key in self.secret_env]
+        # Kubernetes expands `$(NAME)` only from variables defined before: the composed ones come last
+        composed = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self.composed]
+        return plain + token + secrets + composed
 
     def egress_rule(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
         return k8s.networking.v1.NetworkPolicyEgressRuleArgs(

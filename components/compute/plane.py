@@ -47,7 +47,7 @@ def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSe
     """The gateway's backends in the seed's order: the DataFusion pool, Trino (when deployed), Vespa, Postgres."""
     warehousing = catalog.by_name(WAREHOUSING)
     backends = [SqlBackend("sql-warehousing",
-                           f"grpc://{WAREHOUSING}.{namespace_for(warehousing.plane)}.svc:{warehousing.ports.named()['flight']}",
+                           f"grpc://{WAREHOUSING}.{namespace_for(warehousing.plane)}.svc:{warehousing.ports.all()['flight-sql']}",
                            "iceberg and lakehouse SQL (Flight SQL P2P, DataFusion)")]
     if trino.enabled:
         backends.append(SqlBackend("trino", service_url(), f"Iceberg analytics (catalog {TRINO_CATALOG})"))

@@ -1,23 +1,36 @@
-"""The NATS servers' configuration and who may do what on the control bus: the accounts, one user per control-bus
-service with exactly its catalog subjects, and the client settings each service gets."""
+"""The NATS servers' configuration and who may do what on the control bus: an account graph (the seed: isolation
+"enforced via per-account credentials and subject permissions configured in the JetStream account graph").
+
+- One account per control-bus service, holding that service's one user: no service shares an account (nor a
+  reply inbox) with another, so OpenFoundry's clients keep NATS' default `_INBOX.` prefix.
+- STREAMS holds JetStream: the registry's streams and durable consumers, created by NACK's user.
+  A subject kept by a stream is a service STREAMS exports to its publishers' accounts (their publishes land in the
+  stream and get JetStream's acknowledgement); each subscriber pulls from and acks its own durable consumer through
+  service imports of exactly those API subjects.
+- A core subject (no stream) is a stream export of its publisher's account, imported by its subscribers' accounts.
+Every export names the accounts that may import it. Users keep subject permissions too (defence in depth).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from components.common.endpoints import PlatformEndpoint
-from foundry.catalog import Service
+from foundry.catalog import Catalog, Service
 from foundry.config import Nats
 from foundry.labels import namespace_for, selector_labels
-from foundry.streams import DurableConsumer
+from foundry.streams import DurableConsumer, StreamRegistry
 
 PLANE = "control"
 NAME = "nats"
 HEADLESS = "nats-headless"
 CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT, EXPORTER_PORT = 4222, 6222, 8222, 7777
-NACK_ACCOUNT = "openfoundry-app"
+NACK_ACCOUNT = "openfoundry-app"     # NACK's Account resource (its connection), not a NATS account
+STREAMS_ACCOUNT = "STREAMS"
+SYSTEM_ACCOUNT = "SYS"
 NACK_SECRET = "nack-nats-user"
 SERVER_PASSWORDS = "nats-server-passwords"
 NATS_USER = 1000
@@ -36,42 +49,95 @@ def client_secret(service: str) -> str:
 
 
 def nats_endpoint(service: str) -> PlatformEndpoint:
+    """OpenFoundry's binaries read only NATS_URL (of:libs/event-bus-control Connect): the credentials go in it, composed
+    by Kubernetes from the Secret's variables defined before it (passwords are letters and digits)."""
+    host = f"{NAME}.{namespace_for(PLANE)}.svc:{CLIENT_PORT}"
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=tuple(selector_labels(NAME).items()),
-                            ports=(CLIENT_PORT,), env=(("NATS_URL", nats_url()), ("NATS_INBOX_PREFIX", inbox_prefix(service))),
-                            secret=client_secret(service),
-                            secret_env=(("NATS_USER", "user"), ("NATS_PASSWORD", "password")))
-
-
-def inbox_prefix(user: str) -> str:
-    """A reply inbox of the user's own: no service can read another's replies (pulled messages, acks)."""
-    return f"_INBOX_{user}"
+                            ports=(CLIENT_PORT,), env=(), secret=client_secret(service),
+                            secret_env=(("NATS_USER", "user"), ("NATS_PASSWORD", "password")),
+                            composed=(("NATS_URL", f"nats://$(NATS_USER):$(NATS_PASSWORD)@{host}"),))
 
 
 def password_variable(user: str) -> str:
     return "NATS_PW_" + re.sub(r"[^A-Z0-9]", "_", user.upper())
 
 
-def user_permissions(service: Service, consumers: Sequence[DurableConsumer]) -> dict[str, Any]:
-    """Exactly the service's subjects, its own reply inbox, and pulling from and acking its own durable consumers
-    (clients bind to their stream and durable by name: stream lookup by subject is not granted)."""
+def pull_subjects(consumer: DurableConsumer) -> tuple[str, ...]:
+    """The JetStream API subjects a subscriber needs for its own durable consumer: look it up, pull, ack."""
+    return (f"$JS.API.CONSUMER.INFO.{consumer.stream}.{consumer.service}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.service}")
+
+
+def ack_subject(consumer: DurableConsumer) -> str:
+    return f"$JS.ACK.{consumer.stream}.{consumer.service}.>"
+
+
+def user_permissions(service: Service, consumers: Sequence[DurableConsumer], streams: StreamRegistry) -> dict[str, Any]:
+    """Exactly the service's subjects, its durable consumers' API and acks, and its own account's inboxes."""
     mine = [c for c in consumers if c.service == service.name]
-    consume = [f"$JS.API.CONSUMER.{verb}.{c.stream}.{service.name}" for c in mine for verb in ("INFO", "MSG.NEXT")]
-    acks = [f"$JS.ACK.{c.stream}.{service.name}.>" for c in mine]
+    core_subscribes = [s for s in service.nats.subscribes if streams.stream_of(s) is None]
     return {
-        "publish": {"allow": [*service.nats.publishes, *consume, *acks, "$JS.API.INFO"],
+        "publish": {"allow": [*service.nats.publishes, *(s for c in mine for s in pull_subjects(c)),
+                              *(ack_subject(c) for c in mine)],
                     "deny": list(JS_API_VERBS_DENIED)},
-        "subscribe": {"allow": [*service.nats.subscribes, f"{inbox_prefix(service.name)}.>"]},
+        "subscribe": {"allow": [*core_subscribes, "_INBOX.>"]},
     }
 
 
-def server_config(nats: Nats, users: dict[str, dict[str, Any]]) -> str:
+@dataclass
+class Account:
+    users: list[dict[str, Any]]
+    jetstream: bool = False
+    exports: list[dict[str, Any]] = field(default_factory=list)
+    imports: list[dict[str, Any]] = field(default_factory=list)
+
+    def conf(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"jetstream": "enabled"} if self.jetstream else {}
+        body["users"] = self.users
+        if self.exports:
+            body["exports"] = self.exports
+        if self.imports:
+            body["imports"] = self.imports
+        return body
+
+
+def account_graph(catalog: Catalog, streams: StreamRegistry, consumers: Sequence[DurableConsumer]) -> dict[str, Account]:
+    """SYS, STREAMS and one account per control-bus service, with the exports and imports the catalog implies."""
+    services = [s for s in catalog.services if s.uses_nats]
+    hub = Account(users=[{"user": "nack", "password": "$" + password_variable("nack")}], jetstream=True)
+    accounts = {SYSTEM_ACCOUNT: Account(users=[{"user": "sys", "password": "$" + password_variable("sys")}]),
+                STREAMS_ACCOUNT: hub}
+    for service in services:
+        accounts[service.name] = Account(users=[{"user": service.name, "password": "$" + password_variable(service.name),
+                                                 "permissions": user_permissions(service, consumers, streams)}])
+    for service in services:
+        for subject in service.nats.publishes:
+            if streams.stream_of(subject) is not None:
+                hub.exports.append({"service": subject, "accounts": [service.name]})
+                accounts[service.name].imports.append({"service": {"account": STREAMS_ACCOUNT, "subject": subject}})
+                continue
+            readers = sorted(s.name for s in services if subject in s.nats.subscribes)
+            if readers:
+                accounts[service.name].exports.append({"stream": subject, "accounts": readers})
+            for reader in readers:
+                accounts[reader].imports.append({"stream": {"account": service.name, "subject": subject}})
+    for consumer in consumers:
+        for subject in pull_subjects(consumer):
+            # a pull answers with a stream of messages, not one reply
+            response = {"response_type": "stream"} if ".MSG.NEXT." in subject else {}
+            hub.exports.append({"service": subject, "accounts": [consumer.service], **response})
+            accounts[consumer.service].imports.append({"service": {"account": STREAMS_ACCOUNT, "subject": subject}})
+        hub.exports.append({"service": ack_subject(consumer), "accounts": [consumer.service]})
+        accounts[consumer.service].imports.append(
+            {"service": {"account": STREAMS_ACCOUNT, "subject": ack_subject(consumer)}})
+    return accounts
+
+
+def server_config(nats: Nats, accounts: dict[str, Account]) -> str:
     """nats.conf: passwords are references to environment variables the pods read from a Secret."""
     servers = nats.servers
     routes = [f"nats-route://{NAME}-{i}.{HEADLESS}.{namespace_for(PLANE)}.svc.cluster.local:{CLUSTER_PORT}"
               for i in range(servers)]
-    app_users: list[dict[str, Any]] = [{"user": "nack", "password": "$" + password_variable("nack")}]
-    app_users += [{"user": user, "password": "$" + password_variable(user), "permissions": permissions}
-                  for user, permissions in sorted(users.items())]
     lines = [
         "server_name: $SERVER_NAME",
         # lame-duck mode on stop, as the NATS chart: clients move to the other servers before this one goes
@@ -82,11 +148,8 @@ def server_config(nats: Nats, users: dict[str, dict[str, Any]]) -> str:
         f"http: 0.0.0.0:{MONITOR_PORT}",
         f"jetstream {{ store_dir: /data, max_file_store: {_bytes(nats.storage_size) * 9 // 10}, "
         "max_memory_store: 0 }",
-        "system_account: SYS",
-        "accounts " + _conf({
-            "SYS": {"users": [{"user": "sys", "password": "$" + password_variable("sys")}]},
-            "APP": {"jetstream": "enabled", "users": app_users},
-        }),
+        f"system_account: {SYSTEM_ACCOUNT}",
+        "accounts " + _conf({name: account.conf() for name, account in accounts.items()}),
     ]
     if servers > 1:
         lines.append("cluster " + _conf({"name": "openfoundry", "listen": f"0.0.0.0:{CLUSTER_PORT}", "routes": routes}))

@@ -60,7 +60,7 @@ class Edge(pulumi.ComponentResource):
                       annotations={"nginx.ingress.kubernetes.io/limit-rpm": str(edge.rate_limit_per_minute)},
                       depends_on=[web])
         self._ingress("openfoundry-flight-sql", flight_sql_host(edge), sql_ns, SQL_TLS_SECRET,
-                      [("/", flight.name, "flight")], annotations={"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"},
+                      [("/", flight.name, "flight-sql")], annotations={"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"},
                       depends_on=[sql])
         for namespace in (edge_ns, sql_ns):
             self._admit_acme_solvers(namespace)

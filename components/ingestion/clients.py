@@ -56,6 +56,7 @@ def kafka_clients(catalog: Catalog) -> list[KafkaClient]:
 def kafka_client_env(client: KafkaClient) -> list[k8s.core.v1.EnvVarArgs]:
     return [
         k8s.core.v1.EnvVarArgs(name="KAFKA_BOOTSTRAP_SERVERS", value=bootstrap_servers()),
+        k8s.core.v1.EnvVarArgs(name="KAFKA_CLIENT_ID", value=client.service),
         k8s.core.v1.EnvVarArgs(name="KAFKA_SECURITY_PROTOCOL", value="SASL_SSL"),
         k8s.core.v1.EnvVarArgs(name="KAFKA_SASL_MECHANISM", value="SCRAM-SHA-512"),
         secret_env("KAFKA_SASL_USERNAME", client.secret, "username"),

@@ -80,7 +80,7 @@ class IngestionPlane(pulumi.ComponentResource):
         listener = self._listener_certificate()
         self.kafka = self._custom("Kafka", CLUSTER, self._kafka_spec(), depends_on=[metrics, *pools, listener],
                                   stateful=True)
-        self.topics = {t.name: self._topic(t) for t in topics}
+        self.topics = {t.name: self._topic(t) for t in topics if not t.family}
         self.users = {c.service: self._user(c, topics) for c in self._clients}
         self._client_defaults()
         self._pod_monitor()
@@ -178,9 +178,11 @@ class IngestionPlane(pulumi.ComponentResource):
                                   "min.insync.replicas": kafka.min_insync_replicas}
         if "delete" in str(topic.cleanup_policy):
             config["retention.ms"] = topic.retention_ms
-        spec = {"partitions": topic.partitions, "replicas": replicas_of(topic, kafka), "config": config}
+        spec = {"partitions": topic.partitions, "replicas": replicas_of(topic, kafka), "config": config,
+                **({"topicName": topic.name} if topic.resource_name != topic.name else {})}
         labels = {"strimzi.io/cluster": CLUSTER, "openfoundry.io/topic-owner": topic.owner}
-        return self._custom("KafkaTopic", topic.name, spec, labels=labels, depends_on=[self.kafka], stateful=True)
+        return self._custom("KafkaTopic", topic.resource_name, spec, labels=labels, depends_on=[self.kafka],
+                            stateful=True)
 
     def _user(self, client: KafkaClient, topics: list[Topic]) -> pulumi.CustomResource:
         password = GeneratedPassword(f"kafka-{client.service}", opts=pulumi.ResourceOptions(parent=self))
@@ -270,7 +272,7 @@ class IngestionPlane(pulumi.ComponentResource):
 
 
 def _acl(grant: Grant) -> dict[str, Any]:
-    return {"resource": {"type": grant.resource, "name": grant.prefix, "patternType": "prefix"},
+    return {"resource": {"type": grant.resource, "name": grant.name, "patternType": grant.pattern},
             "operations": list(grant.operations)}
 
 

@@ -359,6 +359,10 @@ def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
         k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=f"{CA_DIRECTORY}/ca.crt"),
         secret_env("PGUSER", secret, "username"),
         secret_env("PGPASSWORD", secret, "password"),
+        # what OpenFoundry's binaries read (infra/helm/docs/DATABASE_URL.md), composed from the variables above
+        k8s.core.v1.EnvVarArgs(name="DATABASE_URL", value=(
+            "postgres://$(PGUSER):$(PGPASSWORD)@$(PGHOST):$(PGPORT)/$(PGDATABASE)"
+            f"?sslmode=verify-full&sslrootcert={CA_DIRECTORY}/ca.crt")),
     ]
 
 

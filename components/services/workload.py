@@ -69,7 +69,8 @@ class ServiceWorkload(pulumi.ComponentResource):
             svc.name, metadata=self._metadata(), spec=self._deployment_spec(account), opts=child)
         self.service = k8s.core.v1.Service(svc.name, metadata=self._metadata(), spec=self._service_spec(), opts=child)
         k8s.networking.v1.NetworkPolicy(svc.name, metadata=self._metadata(), spec=self._network_policy(), opts=child)
-        pod_monitor(svc.name, args.namespace, common_labels(svc.plane), selector_labels(svc.name), args.site, child)
+        pod_monitor(svc.name, args.namespace, common_labels(svc.plane), selector_labels(svc.name), args.site, child,
+                    port=svc.ports.metrics[0], path="/metrics")
         if args.site.prod:
             self._disruption_budget(child)
             self._autoscaler(child)
@@ -108,8 +109,9 @@ class ServiceWorkload(pulumi.ComponentResource):
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         svc = self._args.service
+        listen_name, listen_port = svc.ports.listen
         probe = k8s.core.v1.ProbeArgs(
-            http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port=listen_name),
             period_seconds=10, timeout_seconds=2, failure_threshold=3,
         )
         return k8s.core.v1.ContainerArgs(
@@ -117,8 +119,10 @@ class ServiceWorkload(pulumi.ComponentResource):
             image=self._args.images.of(svc.name),
             image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
-                   for n, p in {**svc.ports.named(), "metrics": svc.ports.metrics}.items()],
+                   for n, p in svc.ports.all().items()],
             env=[
+                # OpenFoundry's binaries listen on PORT (infra/helm/_shared: the first container port)
+                k8s.core.v1.EnvVarArgs(name="PORT", value=str(listen_port)),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_SERVICE", value=svc.name),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_PLANE", value=svc.plane),
                 k8s.core.v1.EnvVarArgs(name="OPENFOUNDRY_ENVIRONMENT", value=self._args.site.environment),
@@ -134,7 +138,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             ),
             readiness_probe=probe,
             liveness_probe=k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http"),
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port=listen_name),
                 initial_delay_seconds=10, period_seconds=20, timeout_seconds=2, failure_threshold=3,
             ),
             security_context=restricted_container(),
@@ -174,20 +178,20 @@ class ServiceWorkload(pulumi.ComponentResource):
             type="ClusterIP",
             selector=selector_labels(svc.name),
             ports=[k8s.core.v1.ServicePortArgs(name=n, port=p, target_port=n, protocol="TCP")
-                   for n, p in svc.ports.named().items()],
+                   for n, p in svc.ports.all().items()],
         )
 
     def _network_policy(self) -> k8s.networking.v1.NetworkPolicySpecArgs:
         svc = self._args.service
-        own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.named().values()]
+        own_ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in svc.ports.serving().values()]
         callers = self._caller_peers()
         ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=callers, ports=own_ports)] if callers else []
-        ingress.append(scrape_ingress(self._args.site, [svc.ports.metrics]))
+        ingress.append(scrape_ingress(self._args.site, [svc.ports.metrics[1]]))
         egress = [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                 to=[service_peer(callee)],
                 ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
-                       for p in callee.ports.named().values()],
+                       for p in callee.ports.serving().values()],
             )
             for callee in self._args.catalog.callees_of(svc.name)
         ]

@@ -67,7 +67,7 @@ POLICIES: tuple[PolicySpec, ...] = (
               c.edge_sql_only_through_sql_bi_gateway),
     _contract("kafka-no-automatic-topic-creation", "ADR-0011", "Topics come from the registry, never from brokers",
               c.kafka_no_automatic_topic_creation),
-    _contract("kafka-no-wildcard-acls", "ADR-0011", "Kafka principals hold named prefix ACLs only; no super users",
+    _contract("kafka-no-wildcard-acls", "ADR-0011", "Kafka principals hold named literal or prefix ACLs only; no super users",
               c.kafka_no_wildcard_acls),
     _contract("kafka-rack-awareness", "ADR-0011", "Kafka is rack-aware and its node pools spread over zones",
               c.kafka_rack_awareness),

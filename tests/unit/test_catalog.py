@@ -32,13 +32,29 @@ SEED_SERVICES = {
 }
 
 
+# Live OpenFoundry services the seed's "…" leaves out (openfoundry-upstream.md §1.3: a Helm Deployment each).
+UPSTREAM_ADDITIONS = {
+    "action-log-sink", "ai-evaluation-service", "authorization-policy-service", "cipher-service",
+    "compute-module-service", "function-runtime-service", "global-branch-service", "knowledge-index-service",
+    "llm-catalog-service", "media-sets-service", "media-transform-runtime-service", "model-deployment-service",
+    "network-boundary-service", "ontology-indexer", "reindex-coordinator-service", "retrieval-context-service",
+    "sdk-generation-service", "solution-design-service", "telemetry-governance-service",
+}
+
+
 def test_every_seed_service_is_in_the_catalog_under_its_exact_name(catalog: Catalog) -> None:
-    assert {s.name for s in catalog.services} == SEED_SERVICES
+    assert {s.name for s in catalog.services} == SEED_SERVICES | UPSTREAM_ADDITIONS
 
 
 def test_seed_ports(catalog: Catalog) -> None:
-    assert catalog.by_name("sql-bi-gateway-service").ports.named() == {"http": 50134, "flight": 50133}
-    assert catalog.by_name("sql-warehousing-service").ports.flight == 50123
+    assert catalog.by_name("sql-bi-gateway-service").ports.all()["flight-sql"] == 50133
+    assert catalog.by_name("sql-warehousing-service").ports.all()["flight-sql"] == 50123
+
+
+def test_the_added_services_stand_for_themselves_upstream(catalog: Catalog) -> None:
+    for name in UPSTREAM_ADDITIONS:
+        upstream = catalog.by_name(name).upstream
+        assert (upstream.relation, upstream.services) == ("same", [name])
 
 
 def test_pgvector_is_asked_for_only_with_a_database(catalog: Catalog) -> None:
@@ -47,7 +63,8 @@ def test_pgvector_is_asked_for_only_with_a_database(catalog: Catalog) -> None:
 
 
 def entry(**fields: object) -> str:
-    base = {"name": "x-service", "plane": "control", "family": "data-plane", "ports": {"http": 8080}}
+    base = {"name": "x-service", "upstream": {"relation": "same", "services": ["x-service"]}, "plane": "control",
+            "family": "data-plane", "ports": {"http": 8080}}
     base.update(fields)
     return yaml.safe_dump({"services": [base]})
 
@@ -60,6 +77,10 @@ def entry(**fields: object) -> str:
         ({"callers": ["nobody-service"]}, "caller nobody-service is not a catalog service"),
         ({"plane": "relational"}, "plane"),
         ({"ports": {"http": 80}}, "ports.http"),
+        ({"ports": {"grpc": 9000}}, "an `http` port, or a `metrics` port"),
+        ({"ports": {"metrics": 9090}, "callers": ["x-service"]}, "serves only metrics"),
+        ({"upstream": {"relation": "none"}}, "relation none needs a why"),
+        ({"upstream": {"relation": "renamed"}}, "services name the OpenFoundry service"),
         ({"colour": "blue"}, "colour"),
     ],
 )
@@ -71,8 +92,10 @@ def test_a_broken_entry_is_refused_with_its_reason(fields: dict[str, object], me
 def test_a_bucket_has_one_owner() -> None:
     text = (
         "services:\n"
-        "  - {name: a-service, plane: storage, family: data-plane, ports: {http: 8080}, buckets: [shared]}\n"
-        "  - {name: b-service, plane: storage, family: data-plane, ports: {http: 8080}, buckets: [shared]}\n"
+        "  - {name: a-service, upstream: {relation: same, services: [a-service]}, plane: storage, family: data-plane,\n"
+        "     ports: {http: 8080}, buckets: [shared]}\n"
+        "  - {name: b-service, upstream: {relation: same, services: [b-service]}, plane: storage, family: data-plane,\n"
+        "     ports: {http: 8080}, buckets: [shared]}\n"
     )
     with pytest.raises(CatalogError, match="bucket shared is owned by both a-service and b-service"):
         parse_catalog(text)

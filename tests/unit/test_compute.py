@@ -129,8 +129,8 @@ def test_the_sql_surfaces_listen_on_their_ports(prod_resources: list[Registered]
     services = by_metadata_name(prod_resources, SERVICE)
     ports = {name: {p["name"]: p["port"] for p in services[name].inputs["spec"]["ports"]}
              for name in ("sql-bi-gateway-service", "sql-warehousing-service")}
-    assert ports["sql-bi-gateway-service"] == {"http": 50134, "flight": 50133}
-    assert ports["sql-warehousing-service"]["flight"] == 50123
+    assert ports["sql-bi-gateway-service"] == {"http": 50134, "flight-sql": 50133, "postgres-wire": 5433}
+    assert ports["sql-warehousing-service"]["flight-sql"] == 50123
 
 
 def test_properties_files_are_plain_key_values() -> None:

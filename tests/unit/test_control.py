@@ -43,7 +43,10 @@ def test_streams_follow_the_seed_defaults(prod_resources: list[Registered]) -> N
 def test_a_durable_consumer_per_subscribing_service_and_stream(prod_resources: list[Registered],
                                                                catalog: Catalog) -> None:
     consumers = by_metadata_name(prod_resources, CONSUMER)
-    expected = {(s.name, subject) for s in catalog.services for subject in s.nats.subscribes}
+    streams = load_streams()
+    expected = {(s.name, subject) for s in catalog.services for subject in s.nats.subscribes
+                if streams.stream_of(subject) is not None}
+    assert expected and len(expected) < sum(len(s.nats.subscribes) for s in catalog.services)  # core ones have none
     found = {(c.inputs["spec"]["durableName"], subject) for c in consumers.values()
              for subject in c.inputs["spec"]["filterSubjects"]}
     assert found == expected
@@ -51,15 +54,16 @@ def test_a_durable_consumer_per_subscribing_service_and_stream(prod_resources: l
 
 
 def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catalog) -> None:
-    consumers = durable_consumers(load_streams(), catalog)
+    streams = load_streams()
+    consumers = durable_consumers(streams, catalog)
     for service in (s for s in catalog.services if s.uses_nats):
-        permissions = user_permissions(service, consumers)
+        permissions = user_permissions(service, consumers, streams)
         publish = permissions["publish"]["allow"]
         plain = [p for p in publish if not p.startswith("$JS")]
         assert sorted(plain) == sorted(service.nats.publishes)
         subscribe = permissions["subscribe"]["allow"]
-        assert f"_INBOX_{service.name}.>" in subscribe and "_INBOX.>" not in subscribe
-        assert sorted(s for s in subscribe if not s.startswith("_INBOX_")) == sorted(service.nats.subscribes)
+        core = [s for s in service.nats.subscribes if streams.stream_of(s) is None]
+        assert sorted(subscribe) == sorted([*core, "_INBOX.>"])   # the account is the service's alone
         assert set(permissions["publish"]["deny"]) >= JETSTREAM_ADMIN
         assert all(service.name in p for p in publish if p.startswith(("$JS.API.CONSUMER", "$JS.ACK")))
 
@@ -72,7 +76,10 @@ def test_only_control_bus_services_get_nats_credentials(prod_resources: list[Reg
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
     (auth,) = deployments["auth-service"].inputs["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in auth["env"]}
-    assert env["NATS_URL"]["value"] == "nats://nats.openfoundry-control.svc:4222"
+    # OpenFoundry reads only NATS_URL: it carries the credentials, expanded from variables defined before it
+    assert env["NATS_URL"]["value"] == "nats://$(NATS_USER):$(NATS_PASSWORD)@nats.openfoundry-control.svc:4222"
+    order = [e["name"] for e in auth["env"]]
+    assert order.index("NATS_USER") < order.index("NATS_URL") and order.index("NATS_PASSWORD") < order.index("NATS_URL")
     assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "nats-client-auth-service", "key": "password"}
     (web,) = deployments["web"].inputs["spec"]["template"]["spec"]["containers"]
     assert not any(e["name"].startswith("NATS_") for e in web["env"])
@@ -85,12 +92,15 @@ def registry_with(change: Any) -> StreamRegistry:
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    (lambda d: d["streams"].pop(), "no stream for 'marketplace.listing.published'"),
-    (lambda d: d["streams"][0].update(owner="report-service"), "streams[IDENTITY].owner: found 'report-service'"),
-    (lambda d: d["streams"][1]["subjects"].append("identity.federation.changed"),
-     "streams[AUTH].subjects: found 'identity.federation.changed'; allowed: a subject in no other stream (IDENTITY)"),
-    (lambda d: d["streams"][0]["subjects"].append("identity.nobody.publishes"), "a subject some catalog service publishes"),
-], ids=["uncovered subject", "owner off the control bus", "subject in two streams", "orphan subject"])
+    (lambda d: d["streams"].pop(), "found 'of.notifications.notification-alerting-service' in no stream and not core"),
+    (lambda d: d["streams"][0].update(owner="report-service"), "streams[OF_EVENTS].owner: found 'report-service'"),
+    (lambda d: d["streams"][1]["subjects"].append("of.auth.>"), "found 'of.auth.session.revoked' in OF_EVENTS, OF_AUDIT"),
+    (lambda d: d["streams"].append({"name": "ORPHAN", "owner": "gateway", "subjects": ["nobody.publishes.>"]}),
+     "streams[ORPHAN].subjects: found ['nobody.publishes.>']; allowed: subjects some catalog service publishes"),
+    (lambda d: d["core"].append("of.audit.gateway"), "found 'of.audit.gateway' in OF_AUDIT, core"),
+    (lambda d: d["core"].append("nobody.signals"), "core: found 'nobody.signals'; allowed: a subject some catalog"),
+], ids=["uncovered subject", "owner off the control bus", "subject in two streams", "orphan stream", "core and kept",
+        "orphan core subject"])
 def test_a_broken_stream_entry_is_named(change: Any, expected: str, catalog: Catalog) -> None:
     problems = [str(p) for p in stream_problems(registry_with(change), catalog)]
     assert any(expected in p for p in problems), problems
@@ -98,12 +108,12 @@ def test_a_broken_stream_entry_is_named(change: Any, expected: str, catalog: Cat
 
 def test_a_malformed_stream_registry_names_the_entry(tmp_path: Any) -> None:
     data = yaml.safe_load(REGISTRY_PATH.read_text())
-    data["streams"][0]["name"] = "identity"
+    data["streams"][0]["name"] = "of_events"
     broken = tmp_path / "streams.yaml"
     broken.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigErrors) as caught:
         load_streams.__wrapped__(broken)
-    assert any("streams[identity].name: found 'identity'" in str(p) for p in caught.value.problems)
+    assert any("streams[of_events].name: found 'of_events'" in str(p) for p in caught.value.problems)
 
 
 def test_dev_runs_one_server_without_routes(dev_resources: list[Registered]) -> None:

@@ -24,7 +24,7 @@ def test_prod_ingresses_terminate_tls_for_the_web_gateway_and_flight_sql(prod_re
     assert sql["metadata"]["namespace"] == "openfoundry-compute"
     assert sql["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
     assert sql["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
-        "name": "sql-bi-gateway-service", "port": {"name": "flight"}}
+        "name": "sql-bi-gateway-service", "port": {"name": "flight-sql"}}
     certificates = by_metadata_name(prod_resources, CERTIFICATE)
     assert {c.inputs["spec"]["issuerRef"]["kind"] for c in certificates.values()} == {"ClusterIssuer"}
 

@@ -56,21 +56,29 @@ def test_dev_runs_one_dual_role_node(dev_resources: list[Registered]) -> None:
 
 def test_a_topic_per_registry_entry_with_three_replicas_in_prod(prod_resources: list[Registered]) -> None:
     topics = by_metadata_name(prod_resources, TOPIC)
-    assert set(topics) == {t.name for t in load_registry().topics}
+    registry = load_registry().topics
+    assert set(topics) == {t.name.lstrip("_") for t in registry if not t.family}
     assert {t.inputs["spec"]["replicas"] for t in topics.values()} == {3}
-    assert topics["ontology.definitions.v1"].inputs["spec"]["config"]["cleanup.policy"] == "compact"
-    assert topics["audit.events"].inputs["spec"]["config"]["retention.ms"] == 90 * 24 * 3_600_000
+    assert topics["dataset.changes"].inputs["spec"]["config"]["cleanup.policy"] == "compact"
+    assert topics["audit.events.v1"].inputs["spec"]["config"]["retention.ms"] == 3650 * 24 * 3_600_000
+    assert topics["audit.events.v1"].inputs["spec"]["partitions"] == 24
+    # a Kubernetes name cannot start with `_`: the dead-letter topic keeps its name in spec.topicName
+    assert topics["dlq.saga.aborted.v1"].inputs["spec"]["topicName"] == "__dlq.saga.aborted.v1"
+    assert "topicName" not in topics["ai.events.v1"].inputs["spec"]
+    assert not any(name.startswith("openfoundry.streams") for name in topics)   # created at run time
 
 
-def expected_acls(service: str) -> set[tuple[str, str, frozenset[str]]]:
+def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
     """Derived from the registry file here, independently of foundry.topics.grants_for."""
-    acls: set[tuple[str, str, frozenset[str]]] = set()
+    acls: set[tuple[str, str, str, frozenset[str]]] = set()
     for topic in load_registry().topics:
+        pattern = "prefix" if topic.family else "literal"
         if topic.owner == service:
-            acls.add(("topic", topic.name, frozenset({"Write", "Describe"})))
+            write = {"Write", "Describe", "Create"} if topic.family else {"Write", "Describe"}
+            acls.add(("topic", topic.name, pattern, frozenset(write)))
         if service in topic.consumers:
-            acls.add(("topic", topic.name, frozenset({"Read", "Describe"})))
-            acls.add(("group", f"{service}.", frozenset({"Read"})))
+            acls.add(("topic", topic.name, pattern, frozenset({"Read", "Describe"})))
+            acls.add(("group", f"{service}.", "prefix", frozenset({"Read"})))
     return acls
 
 
@@ -81,11 +89,10 @@ def test_each_principal_holds_exactly_what_the_registry_grants(prod_resources: l
     for name, user in users.items():
         spec = user.inputs["spec"]
         assert spec["authentication"]["type"] == "scram-sha-512"
-        acls = {(a["resource"]["type"], a["resource"]["name"], frozenset(a["operations"]))
+        acls = {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], frozenset(a["operations"]))
                 for a in spec["authorization"]["acls"]}
         assert acls == expected_acls(name), name
-        assert all(a["resource"]["patternType"] == "prefix" and a["resource"]["name"] not in ("", "*")
-                   for a in spec["authorization"]["acls"])
+        assert all(a["resource"]["name"] not in ("", "*") for a in spec["authorization"]["acls"])
 
 
 def test_no_two_services_share_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:

@@ -85,12 +85,13 @@ def test_every_catalog_service_is_scraped_on_a_named_metrics_port(prod_resources
     assert catalog.services
     for service in catalog.services:
         monitor = monitors[(namespace_for(service.plane), service.name)]
-        assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "metrics"}]
+        port, number = service.ports.metrics
+        assert monitor["spec"]["podMetricsEndpoints"] == [{"port": port, "path": "/metrics"}]
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         (deployment,) = [r.inputs for r in prod_resources if r.type == "kubernetes:apps/v1:Deployment"
                          and r.inputs["metadata"]["name"] == service.name]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+        assert {"name": port, "containerPort": number, "protocol": "TCP"} in container["ports"]
 
 
 def test_every_slo_pages_fast_and_slow_and_tickets(prod_resources: list[Registered]) -> None:

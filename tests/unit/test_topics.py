@@ -38,24 +38,32 @@ def test_the_committed_registry_is_consistent_in_every_stack(catalog: Catalog, d
     assert list(registry_problems(registry, catalog, prod_config)) == []
 
 
-def test_the_seed_topics_are_registered() -> None:
+def test_the_legacy_names_are_openfoundrys_and_the_invented_ones_are_gone() -> None:
     names = {t.name for t in load_registry().topics}
-    assert {"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences", "audit.events"} <= names
+    assert {"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences"} <= names
+    # names no OpenFoundry source holds (openfoundry-upstream.md §2.2)
+    assert names.isdisjoint({"connector.records.v1", "ontology.objects.v1", "ontology.definitions.v1",
+                             "dataset.catalog.v1", "ai.completions.v1"})
 
 
 BROKEN: list[tuple[str, Any, str]] = [
     ("owner not in the catalog", lambda d: entry(d, "cdc.postgres").update(owner="nobody"),
      "data/topics.yaml: topics[cdc.postgres].owner: found 'nobody' (not a catalog service)"),
-    ("consumer off the data bus", lambda d: entry(d, "audit.events")["consumers"].append("gateway"),
-     "topics[audit.events].consumers: found 'gateway'; allowed: a catalog service whose buses include data"),
+    ("consumer off the data bus", lambda d: entry(d, "audit.events.v1")["consumers"].append("gateway"),
+     "topics[audit.events.v1].consumers: found 'gateway'; allowed: a catalog service whose buses include data"),
     ("owner reads its own topic", lambda d: entry(d, "lineage.events")["consumers"].append("pipeline-service"),
      "topics[lineage.events].consumers: found 'pipeline-service'; allowed: services other than the owner"),
-    ("two entries for one topic", lambda d: d["topics"].append({"name": "audit.events", "owner": "ml-service"}),
-     "topics[audit.events].name: found 'audit.events'; allowed: each topic listed once"),
-    ("unversioned name", lambda d: entry(d, "ai.completions.v1").update(name="ai.completions"),
-     "topics[ai.completions].name: found 'ai.completions'; allowed: <domain>.<entity>.v<N>"),
-    ("a name that prefixes another", lambda d: d["topics"].append({"name": "audit.events.v2", "owner": "audit-service"}),
-     "topics[audit.events].name: found 'audit.events'; allowed: a name that is not a prefix of another topic"),
+    ("two entries for one topic", lambda d: d["topics"].append({"name": "ai.events.v1", "owner": "ml-service"}),
+     "topics[ai.events.v1].name: found 'ai.events.v1'; allowed: each topic listed once"),
+    ("unversioned name", lambda d: entry(d, "ai.events.v1").update(name="ai.events"),
+     "topics[ai.events].name: found 'ai.events'; allowed: <domain>(.<part>)*.v<N>"),
+    ("a family's prefix reaching a topic",
+     lambda d: d["topics"].append({"name": "openfoundry.streams.x.v1", "owner": "ingestion-replication-service"}),
+     "topics[openfoundry.streams.].name: found 'openfoundry.streams.'; allowed: a prefix no other topic starts with"),
+    ("a family without its dot", lambda d: entry(d, "openfoundry.streams.").update(name="openfoundry.streams"),
+     "allowed: a family's prefix"),
+    ("two topics, one KafkaTopic", lambda d: d["topics"].append({"name": "dlq.pipeline.builds.v1", "owner": "lineage-service"}),
+     "allowed: a name that does not share its KafkaTopic's name with __dlq.pipeline.builds.v1"),
     ("zero partitions", lambda d: entry(d, "cdc.postgres").update(partitions=0),
      "topics[cdc.postgres].partitions: found 0"),
     ("retention in weeks", lambda d: entry(d, "cdc.postgres").update(retention="2w"),
@@ -84,10 +92,14 @@ def test_two_replicas_fail_in_prod_only(catalog: Catalog, dev_config: StackConfi
 
 
 def test_grants_are_what_the_entries_name() -> None:
-    topics = [Topic(name="a.b.v1", owner="x", consumers=["y"]), Topic(name="c.d.v1", owner="y", consumers=["x", "z"])]
-    assert {(g.resource, g.prefix, g.operations) for g in grants_for("x", topics)} == {
-        ("topic", "a.b.v1", ("Describe", "Write")), ("topic", "c.d.v1", ("Describe", "Read")), ("group", "x.", ("Read",))}
-    assert {(g.resource, g.prefix) for g in grants_for("z", topics)} == {("topic", "c.d.v1"), ("group", "z.")}
+    topics = [Topic(name="a.b.v1", owner="x", consumers=["y"]), Topic(name="c.d.v1", owner="y", consumers=["x", "z"]),
+              Topic(name="e.f.", owner="z", family=True)]
+    assert {(g.resource, g.name, g.operations, g.pattern) for g in grants_for("x", topics)} == {
+        ("topic", "a.b.v1", ("Describe", "Write"), "literal"), ("topic", "c.d.v1", ("Describe", "Read"), "literal"),
+        ("group", "x.", ("Read",), "prefix")}
+    assert {(g.resource, g.name, g.pattern) for g in grants_for("z", topics)} == {
+        ("topic", "c.d.v1", "literal"), ("topic", "e.f.", "prefix"), ("group", "z.", "prefix")}
+    assert [g.operations for g in grants_for("z", topics) if g.name == "e.f."] == [("Create", "Describe", "Write")]
     assert grants_for("nobody", topics) == []
 
 

@@ -55,39 +55,69 @@ def registered_nats_conf(resources: list[Registered]) -> dict[str, Any]:
 # --- the control bus -------------------------------------------------------------------------------------------
 
 
-def test_the_registered_nats_conf_has_a_user_per_control_service_with_exactly_its_subjects(
+def test_the_registered_nats_conf_has_an_account_per_control_service_with_exactly_its_subjects(
         prod_resources: list[Registered], catalog: Catalog) -> None:
-    users = {u["user"]: u for account in registered_nats_conf(prod_resources)["accounts"].values()
-             for u in account["users"]}
+    accounts = registered_nats_conf(prod_resources)["accounts"]
     services = [s for s in catalog.services if s.uses_nats]
     assert len(services) >= 10
+    assert set(accounts) == {"SYS", "STREAMS", *(s.name for s in services)}
+    assert [u["user"] for u in accounts["STREAMS"]["users"]] == ["nack"] and accounts["STREAMS"]["jetstream"] == "enabled"
+    streams = load_streams()
     for service in services:
-        user = users[service.name]
+        (user,) = accounts[service.name]["users"]
+        assert "jetstream" not in accounts[service.name]
+        assert user["user"] == service.name
         assert user["password"] == "$NATS_PW_" + service.name.upper().replace("-", "_")
         publish, subscribe = user["permissions"]["publish"], user["permissions"]["subscribe"]
         assert {s for s in publish["allow"] if not s.startswith("$JS.")} == set(service.nats.publishes)
-        assert {s for s in subscribe["allow"] if not s.startswith("_INBOX_")} == set(service.nats.subscribes)
-        assert set(subscribe["allow"]) - set(service.nats.subscribes) == {f"_INBOX_{service.name}.>"}
+        core = {s for s in service.nats.subscribes if streams.stream_of(s) is None}
+        assert set(subscribe["allow"]) == core | {"_INBOX.>"}
         assert set(publish["deny"]) >= JETSTREAM_ADMIN
         # JetStream calls only for its own durables: $JS.API.CONSUMER.<verb>.<stream>.<its name>, acks likewise
-        api = [s for s in publish["allow"] if s.startswith("$JS.") and s != "$JS.API.INFO"]
+        api = [s for s in publish["allow"] if s.startswith("$JS.")]
         assert all(s.split(".")[-1] == service.name or s.endswith(f".{service.name}.>") for s in api), api
-    wildcard = [u["user"] for u in users.values() for s in u.get("permissions", {}).get("publish", {}).get("allow", [])
+    wildcard = [u["user"] for a in accounts.values() for u in a["users"]
+                for s in u.get("permissions", {}).get("publish", {}).get("allow", [])
                 if s in (">", "*") or s.startswith("$JS.API.STREAM.")]
     assert wildcard == []
 
 
-def test_a_consuming_service_may_pull_from_each_stream_it_subscribes_to(prod_resources: list[Registered],
-                                                                         catalog: Catalog) -> None:
-    stream_of = {subject: stream.name for stream in load_streams().streams for subject in stream.subjects}
-    users = {u["user"]: u for a in registered_nats_conf(prod_resources)["accounts"].values() for u in a["users"]}
-    subscribers = [s for s in catalog.services if s.nats.subscribes]
-    assert subscribers
-    for service in subscribers:
-        allowed = set(users[service.name]["permissions"]["publish"]["allow"])
-        for stream in {stream_of[subject] for subject in service.nats.subscribes}:
-            assert f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{service.name}" in allowed
-            assert f"$JS.ACK.{stream}.{service.name}.>" in allowed
+def imports_of(account: dict[str, Any], kind: str) -> set[tuple[str, str]]:
+    return {(i[kind]["account"], i[kind]["subject"]) for i in account.get("imports", []) if kind in i}
+
+
+def exports_of(account: dict[str, Any], kind: str) -> dict[str, list[str]]:
+    return {e[kind]: e["accounts"] for e in account.get("exports", []) if kind in e}
+
+
+def test_every_flow_of_the_catalog_crosses_accounts_by_a_named_export_and_nothing_else_does(
+        prod_resources: list[Registered], catalog: Catalog) -> None:
+    accounts = registered_nats_conf(prod_resources)["accounts"]
+    streams = load_streams()
+    hub = accounts["STREAMS"]
+    services = [s for s in catalog.services if s.uses_nats]
+    expected_core: dict[str, set[tuple[str, str]]] = {s.name: set() for s in services}
+    for publisher in services:
+        for subject in publisher.nats.publishes:
+            readers = sorted(s.name for s in services if subject in s.nats.subscribes)
+            if streams.stream_of(subject) is None:
+                assert exports_of(accounts[publisher.name], "stream")[subject] == readers
+                for reader in readers:
+                    expected_core[reader].add((publisher.name, subject))
+            else:   # into the stream, acknowledged: a service of STREAMS for this publisher alone
+                assert exports_of(hub, "service")[subject] == [publisher.name]
+                assert ("STREAMS", subject) in imports_of(accounts[publisher.name], "service")
+    for service in services:
+        assert imports_of(accounts[service.name], "stream") == expected_core[service.name]
+        kept = {streams.stream_of(s).name for s in service.nats.subscribes if streams.stream_of(s)}  # type: ignore[union-attr]
+        pulls = {f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{service.name}" for stream in kept}
+        pulled = {subject for account, subject in imports_of(accounts[service.name], "service")
+                  if account == "STREAMS" and ".MSG.NEXT." in subject}
+        assert pulled == pulls
+        for subject in pulls:
+            assert exports_of(hub, "service")[subject] == [service.name]
+    public = [e for a in accounts.values() for e in a.get("exports", []) if not e.get("accounts")]
+    assert public == []
 
 
 def test_only_control_bus_services_and_nack_may_reach_nats(prod_resources: list[Registered], catalog: Catalog) -> None:

@@ -1,0 +1,201 @@
+"""The runtime contract with OpenFoundry's own binaries, checked on what the program registers: the bus gate's pairs
+granted, ports, probes and NetworkPolicies as the catalog says and as OpenFoundry's Helm values give them, and the
+connection settings its binaries read."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from foundry.catalog import Catalog, Service
+from foundry.labels import namespace_for
+from foundry.streams import load_streams
+from foundry.topics import load_registry
+from tests.mocks import Registered, by_metadata_name
+from tests.natsconf import parse
+
+GATE = Path(__file__).resolve().parents[2] / "data" / "upstream" / "bus-allowlist.yaml"
+USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+# OpenFoundry's Helm container ports (infra/helm/apps/of-*/values.yaml `services.<name>.ports` at d13cc848), for the
+# services whose port is not the chart's usual `http: 8080`; an oracle apart from data/services.yaml.
+HELM_PORTS = {
+    "iceberg-catalog-service": {"http": 8197},
+    "ontology-query-service": {"http": 50105},
+    "function-runtime-service": {"http": 50190},
+    "sql-bi-gateway-service": {"http": 50134, "flight-sql": 50133, "postgres-wire": 5433},
+    "ingestion-replication-service": {"http": 8080, "cdc-metadata": 50122},
+    "audit-sink": {"metrics": 9090}, "ai-sink": {"metrics": 9090}, "action-log-sink": {"metrics": 9090},
+    "lineage-service": {"metrics": 9090}, "ontology-indexer": {"metrics": 9090},
+    "reindex-coordinator-service": {"metrics": 9090},
+}
+# Deployed by OpenFoundry's Helm charts with `http: 8080` (the same script's output); web is of-web's 3000.
+HELM_HTTP_8080 = {
+    "edge-gateway-service", "identity-federation-service", "tenancy-organizations-service", "authorization-policy-service",
+    "cipher-service", "network-boundary-service", "ontology-definition-service", "ontology-actions-service",
+    "object-database-service", "workflow-automation-service", "notification-alerting-service", "audit-compliance-service",
+    "application-composition-service", "federation-product-exchange-service", "connector-management-service",
+    "dataset-versioning-service", "code-repository-review-service", "model-catalog-service", "agent-runtime-service",
+    "notebook-runtime-service", "report-service", "ontology-exploratory-analysis-service", "pipeline-build-service",
+    "entity-resolution-service", "global-branch-service", "media-sets-service", "media-transform-runtime-service",
+    "compute-module-service", "sdk-generation-service", "solution-design-service", "telemetry-governance-service",
+    "ai-evaluation-service", "knowledge-index-service", "llm-catalog-service", "model-deployment-service",
+    "retrieval-context-service",
+}
+
+
+def gate_pairs() -> list[tuple[str, str]]:
+    gate = yaml.safe_load(GATE.read_text())
+    return [(service, topic) for service, entry in gate["services"].items() for topic in entry["topics"]]
+
+
+def standing_for(catalog: Catalog, upstream: str) -> Service | None:
+    """The catalog service that is this OpenFoundry service (same name or renamed), not a surface merged into it."""
+    found = [s for s in catalog.services if s.upstream.relation in ("same", "renamed") and upstream in s.upstream.services]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def kafka_grants(resources: list[Registered]) -> dict[str, list[dict[str, Any]]]:
+    return {name: user.inputs["spec"]["authorization"]["acls"] for name, user in by_metadata_name(resources, USER).items()}
+
+
+def nats_users(resources: list[Registered]) -> dict[str, dict[str, Any]]:
+    config = by_metadata_name(resources, "kubernetes:core/v1:ConfigMap")["nats-config"].inputs["data"]["nats.conf"]
+    return {u["user"]: u for account in parse(config)["accounts"].values() for u in account["users"]}
+
+
+def acl_reaches(acl: dict[str, Any], topic: str) -> bool:
+    """A registered ACL touches the gate's topic (its `*` a run-time id): literal equal, or within a prefix ACL."""
+    resource = acl["resource"]
+    if resource["type"] != "topic" or not {"Read", "Write"} & set(acl["operations"]):
+        return False
+    if resource["patternType"] == "prefix":
+        return fnmatch.fnmatchcase(resource["name"] + "x", topic) or topic.startswith(resource["name"])
+    return bool(resource["name"] == topic)
+
+
+def nats_reaches(service: Service, user: dict[str, Any] | None, consumers: dict[str, Any], subject: str) -> bool:
+    """Published or subscribed as a core subject by the user's permissions, or pulled through its durable consumer."""
+    if user is None:
+        return False
+    allowed = [*user["permissions"]["publish"]["allow"], *user["permissions"]["subscribe"]["allow"]]
+    pulled = [s for c in consumers.values() if c.inputs["spec"]["durableName"] == service.name
+              for s in c.inputs["spec"]["filterSubjects"]]
+    return subject in allowed or subject in pulled
+
+
+def test_every_bus_gate_pair_of_a_catalog_service_is_granted(prod_resources: list[Registered], catalog: Catalog) -> None:
+    grants, users = kafka_grants(prod_resources), nats_users(prod_resources)
+    consumers = by_metadata_name(prod_resources, "kubernetes:jetstream.nats.io/v1beta2:Consumer")
+    pairs = gate_pairs()
+    assert len(pairs) == 34
+    refused, counted = [], 0
+    for upstream, topic in pairs:
+        service = standing_for(catalog, upstream)
+        if service is None:
+            continue
+        counted += 1
+        on_kafka = any(acl_reaches(acl, topic) for acl in grants.get(service.name, []))
+        if not (on_kafka or nats_reaches(service, users.get(service.name), consumers, topic)):
+            refused.append((upstream, service.name, topic))
+    assert counted == len(pairs)   # every gated OpenFoundry service is in the catalog
+    assert refused == []
+
+
+def test_no_service_is_granted_a_topic_or_subject_outside_the_registries(prod_resources: list[Registered]) -> None:
+    registry = load_registry().topics
+    literal = {t.name for t in registry if not t.family}
+    families = {t.name for t in registry if t.family}
+    for service, acls in kafka_grants(prod_resources).items():
+        for acl in (a for a in acls if a["resource"]["type"] == "topic"):
+            name, pattern = acl["resource"]["name"], acl["resource"]["patternType"]
+            assert name in (families if pattern == "prefix" else literal), (service, acl)
+    streams = load_streams()
+    checked = 0
+    for name, user in nats_users(prod_resources).items():
+        if name in ("sys", "nack"):
+            continue
+        subjects = [s for s in (*user["permissions"]["publish"]["allow"], *user["permissions"]["subscribe"]["allow"])
+                    if not s.startswith(("$JS.", "_INBOX."))]
+        checked += len(subjects)
+        assert all(streams.stream_of(s) is not None or s in streams.core for s in subjects), (name, subjects)
+    assert checked >= 15
+
+
+def containers(resources: list[Registered]) -> dict[str, dict[str, Any]]:
+    deployments = by_metadata_name(resources, DEPLOYMENT)
+    return {name: d.inputs["spec"]["template"]["spec"]["containers"][0] for name, d in deployments.items()}
+
+
+def test_ports_probes_services_and_policies_follow_the_catalog(prod_resources: list[Registered],
+                                                                catalog: Catalog) -> None:
+    running = containers(prod_resources)
+    services = by_metadata_name(prod_resources, "kubernetes:core/v1:Service")
+    policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
+                for p in prod_resources if p.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
+    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs["spec"]
+                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    for service in catalog.services:
+        ports = service.ports.all()
+        container = running[service.name]
+        assert [(p["name"], p["containerPort"]) for p in container["ports"]] == list(ports.items()), service.name
+        first_name, first_port = next(iter(ports.items()))
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["PORT"] == str(first_port)
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/healthz", "port": first_name}
+        assert {(p["name"], p["port"]) for p in services[service.name].inputs["spec"]["ports"]} == set(ports.items())
+        namespace = namespace_for(service.plane)
+        ingress = policies[(namespace, service.name)]["ingress"]
+        opened = {p["port"] for rule in ingress for p in rule["ports"]}
+        metrics_name = "metrics" if "metrics" in ports else "http"
+        assert opened == {p for n, p in ports.items() if n != "metrics"} | {ports[metrics_name]}, service.name
+        if service.callers:
+            assert {p["port"] for p in ingress[0]["ports"]} == {p for n, p in ports.items() if n != "metrics"}
+        assert monitors[(namespace, service.name)]["podMetricsEndpoints"] == [{"port": metrics_name, "path": "/metrics"}]
+
+
+def test_services_with_an_openfoundry_helm_port_use_it(catalog: Catalog) -> None:
+    checked = 0
+    for service in catalog.services:
+        if service.upstream.relation not in ("same", "renamed"):
+            continue
+        (upstream,) = service.upstream.services
+        if upstream in HELM_PORTS:
+            assert service.ports.all() == HELM_PORTS[upstream], service.name
+            checked += 1
+        elif upstream in HELM_HTTP_8080:
+            assert service.ports.all() == {"http": 8080}, service.name
+            checked += 1
+    assert checked >= 45
+    assert catalog.by_name("web").ports.all() == {"http": 3000}   # of-web: Service 80 → targetPort 3000
+
+
+def test_database_owners_get_database_url_composed_after_its_parts(prod_resources: list[Registered],
+                                                                    catalog: Catalog) -> None:
+    running = containers(prod_resources)
+    owners = [s for s in catalog.services if s.database]
+    assert owners
+    for service in owners:
+        names = [e["name"] for e in running[service.name]["env"]]
+        url = next(e["value"] for e in running[service.name]["env"] if e["name"] == "DATABASE_URL")
+        assert url.startswith("postgres://$(PGUSER):$(PGPASSWORD)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=verify-full")
+        assert all(names.index(part) < names.index("DATABASE_URL") for part in ("PGUSER", "PGPASSWORD", "PGHOST"))
+    others = [s for s in catalog.services if not s.database]
+    assert all("DATABASE_URL" not in {e["name"] for e in running[s.name]["env"]} for s in others)
+
+
+def test_kafka_clients_identify_themselves_as_openfoundry_reads_it(prod_resources: list[Registered],
+                                                                   catalog: Catalog) -> None:
+    running = containers(prod_resources)
+    for service in (s for s in catalog.services if s.uses_kafka):
+        env = {e["name"]: e for e in running[service.name]["env"]}
+        # libs/event-bus-data: KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_SASL_* (SCRAM-SHA-512 over SASL_SSL)
+        assert env["KAFKA_CLIENT_ID"]["value"] == service.name
+        assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+        assert env["KAFKA_SASL_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"kafka-client-{service.name}"
