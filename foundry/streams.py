@@ -38,6 +38,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
+def resource_name(stream: str) -> str:
+    """A stream's Kubernetes name: custom resources take DNS subdomain names, without `_` (OF_EVENTS → of-events)."""
+    return stream.lower().replace("_", "-")
+
+
 class StreamDefaults(_Model):
     max_age: GoDuration = "168h"
     max_msgs: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000
@@ -72,7 +77,7 @@ class DurableConsumer:
 
     @property
     def name(self) -> str:
-        return f"{self.stream.lower()}-{self.service}"
+        return f"{resource_name(self.stream)}-{self.service}"
 
 
 def durable_consumers(registry: StreamRegistry, catalog: Catalog) -> list[DurableConsumer]:

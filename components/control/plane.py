@@ -53,7 +53,7 @@ from components.control.nats import (
 from foundry.catalog import Catalog, Service
 from foundry.config import Nats
 from foundry.labels import common_labels, namespace_for, selector_labels
-from foundry.streams import DurableConsumer, StreamRegistry, durable_consumers
+from foundry.streams import DurableConsumer, StreamRegistry, durable_consumers, resource_name
 from foundry.versions import NATS_EXPORTER_IMAGE, NATS_IMAGE
 
 
@@ -187,7 +187,7 @@ class ControlPlane(pulumi.ComponentResource):
     def _stream(self, name: str, subjects: list[str], account: pulumi.Resource) -> pulumi.CustomResource:
         nats, prod = self._args.nats, self._args.site.prod
         defaults = self._args.streams.defaults
-        return self._nack("Stream", name.lower(), {
+        return self._nack("Stream", resource_name(name), {
             "name": name, "subjects": subjects, "retention": "limits", "storage": "file",
             "replicas": nats.stream_replicas, "maxAge": defaults.max_age, "maxMsgs": defaults.max_msgs,
             "discard": "old", "preventDelete": prod, "account": NACK_ACCOUNT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -32,7 +33,11 @@ def test_prod_nats_is_three_servers_with_jetstream_on_file_storage(prod_resource
 
 def test_streams_follow_the_seed_defaults(prod_resources: list[Registered]) -> None:
     streams = by_metadata_name(prod_resources, STREAM)
-    assert set(streams) == {s.name.lower() for s in load_streams().streams}
+    assert set(streams) == {s.name.lower().replace("_", "-") for s in load_streams().streams}
+    assert {s.inputs["spec"]["name"] for s in streams.values()} == {"OF_EVENTS", "OF_AUDIT", "OF_NOTIFICATIONS"}
+    # the API server takes DNS subdomain names for custom resources (apimachinery IsDNS1123Subdomain)
+    nack = [*streams, *by_metadata_name(prod_resources, CONSUMER)]
+    assert nack and all(re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name) for name in nack), nack
     for stream in streams.values():
         spec = stream.inputs["spec"]
         assert (spec["maxAge"], spec["maxMsgs"], spec["storage"], spec["replicas"], spec["discard"]) == \
