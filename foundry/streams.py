@@ -69,7 +69,9 @@ class StreamRegistry(_Model):
 
 @dataclass(frozen=True)
 class DurableConsumer:
-    """One per subscribing service and stream: its durable name is the service's."""
+    """One per subscribing service and stream: its durable name is the service's. A push consumer: its messages go
+    to a deliver subject the subscriber's account imports (a consumer lookup through an import is not answered
+    reliably on a routed cluster: docs/control.md)."""
 
     service: str
     stream: str
@@ -78,6 +80,15 @@ class DurableConsumer:
     @property
     def name(self) -> str:
         return f"{resource_name(self.stream)}-{self.service}"
+
+    @property
+    def deliver_subject(self) -> str:
+        """Where JetStream pushes its messages; in no stream (`deliver.` is no registry root), so no cycle."""
+        return f"deliver.{self.stream}.{self.service}"
+
+    @property
+    def ack_subjects(self) -> str:
+        return f"$JS.ACK.{self.stream}.{self.service}.>"
 
 
 def durable_consumers(registry: StreamRegistry, catalog: Catalog) -> list[DurableConsumer]:

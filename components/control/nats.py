@@ -5,8 +5,10 @@
   reply inbox) with another, so OpenFoundry's clients keep NATS' default `_INBOX.` prefix.
 - STREAMS holds JetStream: the registry's streams and durable consumers, created by NACK's user.
   A subject kept by a stream is a service STREAMS exports to its publishers' accounts (their publishes land in the
-  stream and get JetStream's acknowledgement); each subscriber pulls from and acks its own durable consumer through
-  service imports of exactly those API subjects.
+  stream and get JetStream's acknowledgement); each subscriber's durable consumer pushes to a deliver subject that
+  STREAMS exports to that subscriber's account alone, and its acks are a service of STREAMS for that account alone.
+  No JetStream API call crosses accounts: on a routed cluster a consumer lookup through an import is answered
+  "JetStream not enabled for account" for requests handled on another server (docs/control.md).
 - A core subject (no stream) is a stream export of its publisher's account, imported by its subscribers' accounts.
 Every export names the accounts that may import it. Users keep subject permissions too (defence in depth).
 """
@@ -62,25 +64,14 @@ def password_variable(user: str) -> str:
     return "NATS_PW_" + re.sub(r"[^A-Z0-9]", "_", user.upper())
 
 
-def pull_subjects(consumer: DurableConsumer) -> tuple[str, ...]:
-    """The JetStream API subjects a subscriber needs for its own durable consumer: look it up, pull, ack."""
-    return (f"$JS.API.CONSUMER.INFO.{consumer.stream}.{consumer.service}",
-            f"$JS.API.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.service}")
-
-
-def ack_subject(consumer: DurableConsumer) -> str:
-    return f"$JS.ACK.{consumer.stream}.{consumer.service}.>"
-
-
 def user_permissions(service: Service, consumers: Sequence[DurableConsumer], streams: StreamRegistry) -> dict[str, Any]:
-    """Exactly the service's subjects, its durable consumers' API and acks, and its own account's inboxes."""
+    """Exactly the service's subjects, its durable consumers' deliveries and acks, and its own account's inboxes."""
     mine = [c for c in consumers if c.service == service.name]
     core_subscribes = [s for s in service.nats.subscribes if streams.stream_of(s) is None]
     return {
-        "publish": {"allow": [*service.nats.publishes, *(s for c in mine for s in pull_subjects(c)),
-                              *(ack_subject(c) for c in mine)],
+        "publish": {"allow": [*service.nats.publishes, *(c.ack_subjects for c in mine)],
                     "deny": list(JS_API_VERBS_DENIED)},
-        "subscribe": {"allow": [*core_subscribes, "_INBOX.>"]},
+        "subscribe": {"allow": [*core_subscribes, *(c.deliver_subject for c in mine), "_INBOX.>"]},
     }
 
 
@@ -122,14 +113,13 @@ def account_graph(catalog: Catalog, streams: StreamRegistry, consumers: Sequence
             for reader in readers:
                 accounts[reader].imports.append({"stream": {"account": service.name, "subject": subject}})
     for consumer in consumers:
-        for subject in pull_subjects(consumer):
-            # a pull answers with a stream of messages, not one reply
-            response = {"response_type": "stream"} if ".MSG.NEXT." in subject else {}
-            hub.exports.append({"service": subject, "accounts": [consumer.service], **response})
-            accounts[consumer.service].imports.append({"service": {"account": STREAMS_ACCOUNT, "subject": subject}})
-        hub.exports.append({"service": ack_subject(consumer), "accounts": [consumer.service]})
+        # JetStream pushes into the subscriber's account; its acks come back as a service of STREAMS
+        hub.exports.append({"stream": consumer.deliver_subject, "accounts": [consumer.service]})
         accounts[consumer.service].imports.append(
-            {"service": {"account": STREAMS_ACCOUNT, "subject": ack_subject(consumer)}})
+            {"stream": {"account": STREAMS_ACCOUNT, "subject": consumer.deliver_subject}})
+        hub.exports.append({"service": consumer.ack_subjects, "accounts": [consumer.service]})
+        accounts[consumer.service].imports.append(
+            {"service": {"account": STREAMS_ACCOUNT, "subject": consumer.ack_subjects}})
     return accounts
 
 

@@ -195,7 +195,9 @@ class ControlPlane(pulumi.ComponentResource):
 
     def _consumer(self, consumer: DurableConsumer, stream: pulumi.Resource) -> None:
         self._nack("Consumer", consumer.name, {
-            "streamName": consumer.stream, "durableName": consumer.service,
+            # pushed to the service's account, shared by its replicas (one queue group, as nats-server checks it)
+            "streamName": consumer.stream, "durableName": consumer.service, "deliverSubject": consumer.deliver_subject,
+            "deliverGroup": consumer.service,
             "filterSubjects": list(consumer.subjects), "deliverPolicy": "all", "ackPolicy": "explicit",
             "maxDeliver": 10, "replicas": self._args.nats.stream_replicas,
             "preventDelete": self._args.site.prod, "account": NACK_ACCOUNT,

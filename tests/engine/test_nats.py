@@ -1,8 +1,10 @@
-"""The generated nats.conf, checked by the real NATS server (`nats-server -t`), built from its Go module."""
+"""The generated nats.conf, checked by the real NATS server built from its Go module: `nats-server -t` on every
+stack's config, then prod's account graph on three routed servers, with clients of different accounts on each."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -16,6 +18,7 @@ from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.streams import durable_consumers, load_streams
 from ops.toolchain import cache_dir, go_env
+from tests.natsclient import Client
 
 pytestmark = pytest.mark.engine
 
@@ -51,146 +54,126 @@ def write_config(config: StackConfig, catalog: Catalog, directory: Path) -> tupl
     streams = load_streams()
     accounts = account_graph(catalog, streams, durable_consumers(streams, catalog))
     conf = directory / "nats.conf"
-    text = server_config(config.control.nats, accounts).replace("store_dir: /data", f"store_dir: {directory / 'data'}")
-    conf.write_text(text.replace("listen: 0.0.0.0:4222", "listen: 127.0.0.1:-1").replace("http: 0.0.0.0:8222", "")
-                    .replace("pid_file: /var/run/nats/nats.pid", f"pid_file: {directory / 'nats.pid'}"))
+    conf.write_text(server_config(config.control.nats, accounts).replace("store_dir: /data", f"store_dir: {directory / 'data'}"))
     users = [u["user"] for account in accounts.values() for u in account.users]
     return conf, {"SERVER_NAME": "nats-0", **{password_variable(u): u + u for u in users}}
 
 
-class Client:
-    """NATS' client protocol over a socket (nats-io docs, "Client Protocol"): enough to connect, subscribe, publish
-    and read what the server says."""
-
-    def __init__(self, port: int, user: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buffer = b""
-        assert self._line(time.monotonic() + 10).startswith("INFO ")
-        options = {"user": user, "pass": user + user, "verbose": False, "pedantic": False, "protocol": 1,
-                   "headers": True, "no_responders": True}
-        self.send(f"CONNECT {json.dumps(options)}")
-        self.sid = 0
-
-    def send(self, line: str, payload: bytes | None = None) -> None:
-        data = (line + "\r\n").encode() + (payload + b"\r\n" if payload is not None else b"")
-        self.sock.sendall(data)
-
-    def subscribe(self, subject: str) -> None:
-        self.sid += 1
-        self.send(f"SUB {subject} {self.sid}")
-
-    def publish(self, subject: str, payload: bytes, reply: str = "") -> None:
-        self.send(f"PUB {subject} {reply} {len(payload)}".replace("  ", " "), payload)
-
-    def _fill(self, deadline: float) -> bool:
-        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            return False
-        self.buffer += data
-        return bool(data)
-
-    def _line(self, deadline: float) -> str:
-        while b"\r\n" not in self.buffer:
-            if time.monotonic() >= deadline or not self._fill(deadline):
-                return ""
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line.decode()
-
-    def _bytes(self, size: int, deadline: float) -> bytes:
-        while len(self.buffer) < size + 2 and self._fill(deadline):
-            pass
-        data, self.buffer = self.buffer[:size], self.buffer[size + 2:]
-        return data
-
-    def events(self, seconds: float) -> Iterator[tuple[str, str, bytes]]:
-        """(kind, subject or error, payload) as the server sends them, for at most `seconds`."""
-        self.send("PING")
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            line = self._line(deadline)
-            if not line:
-                return
-            if line.startswith(("MSG ", "HMSG ")):
-                parts = line.split()
-                size = int(parts[-1])
-                body = self._bytes(size, deadline + 5)
-                if line.startswith("HMSG "):
-                    body = body[int(parts[-2]):]   # after the headers
-                yield "MSG", parts[1], body
-            elif line == "PING":
-                self.send("PONG")
-            elif line.startswith("-ERR"):
-                yield "ERR", line, b""
-            elif line == "PONG":
-                yield "PONG", "", b""
-
-    def messages(self, seconds: float = 2.0) -> list[tuple[str, str, bytes]]:
-        return [event for event in self.events(seconds) if event[0] != "PONG"]
-
-    def request(self, subject: str, payload: bytes, seconds: float = 3.0) -> list[tuple[str, str, bytes]]:
-        self.sid += 1
-        inbox = f"_INBOX.test.{self.sid}"
-        self.send(f"SUB {inbox} {self.sid}")
-        self.publish(subject, payload, inbox)
-        return self.messages(seconds)
+def local_cluster_config(text: str, index: int, route_ports: list[int], directory: Path) -> str:
+    """One of prod's servers on this machine: its own store, client port and pid file, routes to the others."""
+    routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in route_ports)
+    text = re.sub(r"store_dir: [^,]+", f"store_dir: {directory / f'data-{index}'}", text)
+    text = text.replace("listen: 0.0.0.0:4222", "listen: 127.0.0.1:-1").replace("http: 0.0.0.0:8222\n", "")
+    text = text.replace("pid_file: /var/run/nats/nats.pid", f"pid_file: {directory / f'nats-{index}.pid'}")
+    return re.sub(r"^cluster .*$", f'cluster {{ name: "openfoundry", listen: "127.0.0.1:{route_ports[index]}", '
+                  f"routes: [ {routes} ] }}", text, flags=re.M)
 
 
 @pytest.fixture(scope="module")
-def prod_server(nats_server: Path, catalog: Catalog, prod_config: StackConfig,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def prod_cluster(nats_server: Path, catalog: Catalog, prod_config: StackConfig,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """Prod's nats.conf on three routed servers (JetStream clustered, R3 streams as in prod): their client ports."""
     directory = tmp_path_factory.mktemp("nats")
     conf, env = write_config(prod_config, catalog, directory)
-    conf.write_text("\n".join(line for line in conf.read_text().splitlines() if not line.startswith("cluster ")))
-    ports = directory / "ports"
-    ports.mkdir()
-    server = subprocess.Popen([str(nats_server), "-c", str(conf), "--ports_file_dir", str(ports)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    route_ports = free_ports(3)
+    servers = []
     try:
-        deadline = time.monotonic() + 30
-        while not list(ports.glob("*.ports")) and time.monotonic() < deadline:
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-            time.sleep(0.1)
-        (found,) = ports.glob("*.ports")
-        yield int(json.loads(found.read_text())["nats"][0].rsplit(":", 1)[1])
+        for index in range(3):
+            ports = directory / f"ports-{index}"
+            ports.mkdir()
+            config = directory / f"nats-{index}.conf"
+            config.write_text(local_cluster_config(conf.read_text(), index, route_ports, directory))
+            log = (directory / f"nats-{index}.log").open("wb")
+            servers.append((subprocess.Popen([str(nats_server), "-c", str(config), "--ports_file_dir", str(ports)],
+                                             env={**env, "SERVER_NAME": f"nats-{index}"}, stdout=log,
+                                             stderr=subprocess.STDOUT), ports))
+        client_ports = [wait_for_port(server, ports) for server, ports in servers]
+        wait_for_jetstream(client_ports[0])
+        yield client_ports
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server, _ in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
-def test_a_core_subject_crosses_only_to_the_accounts_it_is_exported_to(prod_server: int) -> None:
-    identity = Client(prod_server, "identity-federation-service")
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def wait_for_port(server: subprocess.Popen[bytes], ports: Path) -> int:
+    deadline = time.monotonic() + 30
+    while not list(ports.glob("*.ports")):
+        log = ports.parent / f"nats-{ports.name.rsplit('-', 1)[1]}.log"
+        assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.1)
+    (found,) = ports.glob("*.ports")
+    return int(json.loads(found.read_text())["nats"][0].rsplit(":", 1)[1])
+
+
+def wait_for_jetstream(port: int) -> None:
+    """Until the three servers have elected JetStream's meta leader (STREAMS' account info answers)."""
+    nack = Client(port, "nack")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = nack.request("$JS.API.INFO", b"")
+        if answer and b'"error"' not in answer[0].payload:
+            return
+        time.sleep(0.5)
+    raise AssertionError("JetStream did not form on the three servers")
+
+
+def test_a_core_subject_crosses_only_to_the_accounts_it_is_exported_to(prod_cluster: list[int]) -> None:
+    identity = Client(prod_cluster[0], "identity-federation-service")
     identity.subscribe("authz.policy.changed")
-    tenancy = Client(prod_server, "tenancy-organizations-service")
+    tenancy = Client(prod_cluster[1], "tenancy-organizations-service")
     tenancy.subscribe("authz.policy.changed")   # not imported by its account, and not in its permissions
-    assert any(kind == "ERR" and "Permissions Violation" in text for kind, text, _ in tenancy.messages())
+    assert any(e.kind == "ERR" and "Permissions Violation" in e.subject for e in tenancy.messages())
     assert identity.messages() == []
-    policy = Client(prod_server, "authorization-policy-service")
+    policy = Client(prod_cluster[2], "authorization-policy-service")   # another server: across the routes
     policy.publish("authz.policy.changed", b"reload")
     assert policy.messages() == []   # no permissions violation
-    assert identity.messages() == [("MSG", "authz.policy.changed", b"reload")]
+    assert [(e.kind, e.subject, e.payload) for e in identity.messages()] == [("MSG", "authz.policy.changed", b"reload")]
     # and a subject the publishing account does not export never reaches another account
     policy.subscribe("of.auth.tenancy.changed")
-    assert any(kind == "ERR" for kind, _, _ in policy.messages())
+    assert any(e.kind == "ERR" for e in policy.messages())
 
 
-def test_a_stream_subject_lands_in_the_stream_and_only_its_subscriber_pulls_it(prod_server: int) -> None:
-    nack = Client(prod_server, "nack")   # creates what NACK would: OF_AUDIT and audit-service's durable
+def test_a_stream_subject_lands_in_the_stream_and_only_its_subscriber_gets_it_from_every_server(
+        prod_cluster: list[int]) -> None:
+    nack = Client(prod_cluster[0], "nack")   # creates what NACK would: OF_AUDIT (R3) and audit-service's durable
     stream = {"name": "OF_AUDIT", "subjects": ["of.audit.>"], "storage": "file", "retention": "limits",
-              "max_msgs": 1000, "num_replicas": 1}
-    assert '"error"' not in nack.request("$JS.API.STREAM.CREATE.OF_AUDIT", json.dumps(stream).encode())[0][2].decode()
-    durable = {"stream_name": "OF_AUDIT", "config": {"durable_name": "audit-service", "ack_policy": "explicit",
-                                                     "filter_subjects": ["of.audit.gateway"]}}
-    created = nack.request("$JS.API.CONSUMER.CREATE.OF_AUDIT.audit-service", json.dumps(durable).encode())
-    assert '"error"' not in created[0][2].decode(), created
-    gateway = Client(prod_server, "gateway")
-    (ack,) = gateway.request("of.audit.gateway", b'{"path": "/api"}')   # JetStream's acknowledgement crosses back
-    assert json.loads(ack[2])["stream"] == "OF_AUDIT", ack
-    audit = Client(prod_server, "audit-service")
-    pulled = audit.request("$JS.API.CONSUMER.MSG.NEXT.OF_AUDIT.audit-service", b'{"batch": 1, "expires": 2000000000}')
-    assert ("MSG", "of.audit.gateway", b'{"path": "/api"}') in pulled, pulled
-    outsider = Client(prod_server, "app-builder-service")   # its account imports nothing of OF_AUDIT
-    refused = outsider.request("$JS.API.CONSUMER.MSG.NEXT.OF_AUDIT.audit-service", b'{"batch": 1}', seconds=2)
-    assert not any(kind == "MSG" and subject == "of.audit.gateway" for kind, subject, _ in refused), refused
-    assert any(kind == "ERR" and "Permissions Violation" in text for kind, text, _ in refused), refused
+              "max_msgs": 1000, "num_replicas": 3}
+    (created,) = nack.request("$JS.API.STREAM.CREATE.OF_AUDIT", json.dumps(stream).encode(), seconds=10)
+    assert b'"error"' not in created.payload, created
+    durable = {"stream_name": "OF_AUDIT", "config": {
+        "durable_name": "audit-service", "ack_policy": "explicit", "deliver_subject": "deliver.OF_AUDIT.audit-service",
+        "deliver_group": "audit-service",   # as components/control/plane.py registers it
+        "filter_subjects": ["of.audit.gateway"], "ack_wait": 30_000_000_000, "num_replicas": 3}}
+    (created,) = nack.request("$JS.API.CONSUMER.CREATE.OF_AUDIT.audit-service", json.dumps(durable).encode(), seconds=10)
+    assert b'"error"' not in created.payload, created
+    outsider = Client(prod_cluster[1], "app-builder-service")   # its account imports nothing of OF_AUDIT
+    outsider.subscribe("deliver.OF_AUDIT.audit-service")
+    assert any(e.kind == "ERR" and "Permissions Violation" in e.subject for e in outsider.messages())
+    for index, port in enumerate(prod_cluster):
+        audit = Client(port, "audit-service")
+        audit.subscribe("deliver.OF_AUDIT.audit-service", queue="audit-service")   # every replica in one group
+        gateway = Client(prod_cluster[(index + 1) % 3], "gateway")
+        body = json.dumps({"path": "/api", "n": index}).encode()
+        (ack,) = gateway.request("of.audit.gateway", body)   # JetStream's acknowledgement crosses back
+        assert json.loads(ack.payload)["stream"] == "OF_AUDIT", ack
+        delivered = [e for e in audit.messages(5) if e.kind == "MSG"]
+        assert [(e.subject, e.payload) for e in delivered] == [("of.audit.gateway", body)], (index, delivered)
+        audit.publish(delivered[0].reply, b"+ACK")   # the ack, through the import of STREAMS' ack service
+        assert audit.messages(1) == []
+        audit.close()
+    (info,) = nack.request("$JS.API.CONSUMER.INFO.OF_AUDIT.audit-service", b"", seconds=5)
+    state = json.loads(info.payload)
+    assert (state["delivered"]["stream_seq"], state["ack_floor"]["stream_seq"], state["num_ack_pending"]) == (3, 3, 0)
+    assert state["num_redelivered"] == 0
+    assert [e for e in outsider.messages(1) if e.kind == "MSG"] == []

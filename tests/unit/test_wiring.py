@@ -71,11 +71,12 @@ def test_the_registered_nats_conf_has_an_account_per_control_service_with_exactl
         publish, subscribe = user["permissions"]["publish"], user["permissions"]["subscribe"]
         assert {s for s in publish["allow"] if not s.startswith("$JS.")} == set(service.nats.publishes)
         core = {s for s in service.nats.subscribes if streams.stream_of(s) is None}
-        assert set(subscribe["allow"]) == core | {"_INBOX.>"}
+        kept = {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))}
+        assert set(subscribe["allow"]) == core | {f"deliver.{k}.{service.name}" for k in kept} | {"_INBOX.>"}
         assert set(publish["deny"]) >= JETSTREAM_ADMIN
-        # JetStream calls only for its own durables: $JS.API.CONSUMER.<verb>.<stream>.<its name>, acks likewise
+        # no JetStream API call at all; acks for its own durables only
         api = [s for s in publish["allow"] if s.startswith("$JS.")]
-        assert all(s.split(".")[-1] == service.name or s.endswith(f".{service.name}.>") for s in api), api
+        assert set(api) == {f"$JS.ACK.{k}.{service.name}.>" for k in kept}, api
     wildcard = [u["user"] for a in accounts.values() for u in a["users"]
                 for s in u.get("permissions", {}).get("publish", {}).get("allow", [])
                 if s in (">", "*") or s.startswith("$JS.API.STREAM.")]
@@ -108,13 +109,16 @@ def test_every_flow_of_the_catalog_crosses_accounts_by_a_named_export_and_nothin
                 assert exports_of(hub, "service")[subject] == [publisher.name]
                 assert ("STREAMS", subject) in imports_of(accounts[publisher.name], "service")
     for service in services:
-        assert imports_of(accounts[service.name], "stream") == expected_core[service.name]
-        kept = {streams.stream_of(s).name for s in service.nats.subscribes if streams.stream_of(s)}  # type: ignore[union-attr]
-        pulls = {f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{service.name}" for stream in kept}
-        pulled = {subject for account, subject in imports_of(accounts[service.name], "service")
-                  if account == "STREAMS" and ".MSG.NEXT." in subject}
-        assert pulled == pulls
-        for subject in pulls:
+        kept = {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))}
+        deliveries = {f"deliver.{stream}.{service.name}" for stream in kept}
+        acks = {f"$JS.ACK.{stream}.{service.name}.>" for stream in kept}
+        assert imports_of(accounts[service.name], "stream") == expected_core[service.name] | {
+            ("STREAMS", d) for d in deliveries}
+        assert imports_of(accounts[service.name], "service") - {("STREAMS", p) for p in service.nats.publishes} == {
+            ("STREAMS", a) for a in acks}
+        for subject in deliveries:
+            assert exports_of(hub, "stream")[subject] == [service.name]
+        for subject in acks:
             assert exports_of(hub, "service")[subject] == [service.name]
     public = [e for a in accounts.values() for e in a.get("exports", []) if not e.get("accounts")]
     assert public == []
