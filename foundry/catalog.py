@@ -128,6 +128,14 @@ class Service(_Model):
     buckets: list[BucketName] = []
     callers: list[str] = []
     service_account_token: bool = False
+    kafka_groups: list[ServiceName] = []   # consumer groups its OpenFoundry code pins under another name
+
+    @property
+    def consumer_groups(self) -> list[str]:
+        """Its Kafka consumer groups' names: its own, its OpenFoundry service's (OpenFoundry pins `<service>` and
+        `<service>.<purpose>`, e.g. services/lineage-service/internal/lineageconsumer/consumer.go:32), and any other."""
+        own = self.upstream.services if self.upstream.relation in ("same", "renamed") else []
+        return list(dict.fromkeys([self.name, *own, *self.kafka_groups]))
 
     @model_validator(mode="after")
     def _needs_are_consistent(self) -> Service:

@@ -98,14 +98,14 @@ CREATE_OPERATIONS = ("Create", "Describe", "Write")
 READ_OPERATIONS = ("Describe", "Read")
 
 
-def consumer_group_prefix(service: str) -> str:
-    """Service names hold no dots, so `<service>.` can never be the start of another service's group."""
-    return f"{service}."
+def consumer_group_prefix(group: str) -> str:
+    return f"{group}."
 
 
-def grants_for(service: str, topics: Iterable[Topic]) -> list[Grant]:
+def grants_for(service: str, topics: Iterable[Topic], groups: Iterable[str] = ()) -> list[Grant]:
     """Exactly what the registry lets `service` do: write the topics it owns (and create those of a family it owns),
-    read the ones it consumes, and use its own consumer groups."""
+    read the ones it consumes, and use its own consumer groups: each of `groups` (default: the service's name) and
+    `<group>.*`. Names hold no dots, so `<group>.` can start no other service's group."""
     grants: list[Grant] = []
     consumes = False
     for topic in topics:
@@ -116,7 +116,9 @@ def grants_for(service: str, topics: Iterable[Topic]) -> list[Grant]:
             grants.append(Grant("topic", topic.name, READ_OPERATIONS, pattern))
             consumes = True
     if consumes:
-        grants.append(Grant("group", consumer_group_prefix(service), ("Read",), "prefix"))
+        for group in list(groups) or [service]:
+            grants.append(Grant("group", group, ("Read",), "literal"))
+            grants.append(Grant("group", consumer_group_prefix(group), ("Read",), "prefix"))
     return grants
 
 
@@ -190,8 +192,6 @@ def _party_problems(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigPro
             if service not in on_bus:
                 found = repr(service) + ("" if service in known else " (not a catalog service)")
                 yield ConfigProblem(_where(topic, field), found, allowed)
-        if topic.owner in topic.consumers:
-            yield ConfigProblem(_where(topic, "consumers"), repr(topic.owner), "services other than the owner")
         if len(set(topic.consumers)) != len(topic.consumers):
             yield ConfigProblem(_where(topic, "consumers"), str(topic.consumers), "each consumer once")
 

@@ -29,6 +29,7 @@ class KafkaClient:
 
     service: str
     namespace: str
+    groups: tuple[str, ...] = ()    # its consumer groups' names (foundry/catalog.py Service.consumer_groups)
 
     @property
     def user(self) -> str:
@@ -50,7 +51,8 @@ def bootstrap_servers() -> str:
 
 
 def kafka_clients(catalog: Catalog) -> list[KafkaClient]:
-    return [KafkaClient(s.name, namespace_for(s.plane)) for s in catalog.services if s.uses_kafka]
+    return [KafkaClient(s.name, namespace_for(s.plane), tuple(s.consumer_groups)) for s in catalog.services
+            if s.uses_kafka]
 
 
 def kafka_client_env(client: KafkaClient) -> list[k8s.core.v1.EnvVarArgs]:

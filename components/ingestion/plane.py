@@ -195,7 +195,7 @@ class IngestionPlane(pulumi.ComponentResource):
         spec = {
             "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
                 "secretKeyRef": {"name": client.password_secret, "key": "password"}}}},
-            "authorization": {"type": "simple", "acls": [_acl(g) for g in grants_for(client.service, topics)]},
+            "authorization": {"type": "simple", "acls": [_acl(g) for g in grants_for(client.service, topics, client.groups)]},
         }
         return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER},
                             depends_on=[self.kafka, password_secret])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from components.ingestion.clients import CLIENT_DEFAULTS, CLUSTER
-from foundry.catalog import Catalog
+from foundry.catalog import CATALOG_PATH, Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry
 from tests.expectations import SEED_OPENLINEAGE_HEADERS
@@ -68,6 +70,13 @@ def test_a_topic_per_registry_entry_with_three_replicas_in_prod(prod_resources: 
     assert not any(name.startswith("openfoundry.streams") for name in topics)   # created at run time
 
 
+def group_names(service: str) -> set[str]:
+    """Read from the catalog file here: the service's name, its OpenFoundry service's, and the ones it lists."""
+    (entry,) = [e for e in yaml.safe_load(CATALOG_PATH.read_text())["services"] if e["name"] == service]
+    upstream = entry["upstream"]["services"] if entry["upstream"]["relation"] in ("same", "renamed") else []
+    return {service, *upstream, *entry.get("kafkaGroups", [])}
+
+
 def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
     """Derived from the registry file here, independently of foundry.topics.grants_for."""
     acls: set[tuple[str, str, str, frozenset[str]]] = set()
@@ -78,7 +87,9 @@ def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
             acls.add(("topic", topic.name, pattern, frozenset(write)))
         if service in topic.consumers:
             acls.add(("topic", topic.name, pattern, frozenset({"Read", "Describe"})))
-            acls.add(("group", f"{service}.", "prefix", frozenset({"Read"})))
+            for group in group_names(service):
+                acls.add(("group", group, "literal", frozenset({"Read"})))
+                acls.add(("group", f"{group}.", "prefix", frozenset({"Read"})))
     return acls
 
 

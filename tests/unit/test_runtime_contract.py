@@ -201,3 +201,32 @@ def test_kafka_clients_identify_themselves_as_openfoundry_reads_it(prod_resource
         assert env["KAFKA_CLIENT_ID"]["value"] == service.name
         assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
         assert env["KAFKA_SASL_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"kafka-client-{service.name}"
+
+
+# The consumer groups OpenFoundry's code pins (`ConsumerGroup` constants and defaults in services/*/internal at d13cc848)
+PINNED_GROUPS = {
+    "action-log-sink": ["action-log-sink"], "ai-sink": ["ai-sink"], "audit-sink": ["audit-sink"],
+    "code-repository-review-service": ["code-repository-review-service.branch-events"],
+    "lineage-service": ["lineage-service", "lineage-service.openlineage-graph"],
+    "ontology-indexer": ["ontology-indexer"],
+    "reindex-coordinator-service": ["reindex-coordinator-service", "reindex-coordinator"],
+    "workflow-automation-service": ["workflow-automation-service", "automation-operations-service"],
+}
+
+
+def group_reaches(acl: dict[str, Any], group: str) -> bool:
+    resource = acl["resource"]
+    if resource["type"] != "group" or "Read" not in acl["operations"]:
+        return False
+    return bool(group.startswith(resource["name"]) if resource["patternType"] == "prefix" else resource["name"] == group)
+
+
+def test_openfoundrys_consumer_groups_are_granted_to_their_service_alone(prod_resources: list[Registered],
+                                                                          catalog: Catalog) -> None:
+    grants = kafka_grants(prod_resources)
+    for upstream, groups in PINNED_GROUPS.items():
+        service = standing_for(catalog, upstream)
+        assert service is not None, upstream
+        for group in groups:
+            holders = [name for name, acls in grants.items() if any(group_reaches(a, group) for a in acls)]
+            assert holders == [service.name], (group, holders)
