@@ -54,9 +54,10 @@ BUCKET = "lakekeeper-warehouse"
 ENCRYPTION_KEY_SECRET = "lakekeeper-encryption-key"
 NONROOT = 65532   # the distroless image's nonroot user
 NOBODY = 65534    # the setup Job needs no account in the image: Python's standard library runs as anyone
-# The seed's internal sinks that write the external warehouse through Lakekeeper.
+# The seed's internal sinks that write the external warehouse through Lakekeeper, and OpenFoundry's action-log-sink,
+# which writes Iceberg through the catalog as the other sinks do (services/action-log-sink/internal/config/config.go:78).
 CATALOG_CLIENTS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service",
-                   "event-streaming-service", "pipeline-runner")
+                   "event-streaming-service", "pipeline-runner", "action-log-sink")
 SETUP_JOB = "lakekeeper-warehouse-setup"
 MIGRATE_JOB = PLATFORM_MIGRATORS[NAME]
 SETUP_PROGRAM = Path(__file__).with_name("lakehouse_setup.py").read_text(encoding="utf-8")
@@ -95,7 +96,8 @@ def lakekeeper_endpoint(warehouse: str, audience: str, gateway: ObjectGateway) -
     client sends them to RGW itself (remote signing)."""
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=tuple(selector_labels(NAME).items()),
                             ports=(REST_PORT,),
-                            env=(("ICEBERG_REST_URI", catalog_uri()), ("ICEBERG_WAREHOUSE", warehouse)),
+                            # the names OpenFoundry's sinks read (services/*-sink/internal/config/config.go)
+                            env=(("ICEBERG_CATALOG_URL", catalog_uri()), ("ICEBERG_WAREHOUSE", warehouse)),
                             token=catalog_token(audience), also_egress=(gateway.egress_rule(),))
 
 

@@ -81,12 +81,13 @@ def test_only_the_seeds_sinks_and_trino_reach_the_catalog(prod_resources: list[R
     callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get("app"))
                for p in rule["from"]}
     assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
-    assert callers == {*SEED_CATALOG_CLIENTS, "lakekeeper-warehouse-setup", "trino", "iceberg-maintenance"}
-    for client in sorted(SEED_CATALOG_CLIENTS):
+    assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino",
+                       "iceberg-maintenance"}
+    for client in sorted(SEED_CATALOG_CLIENTS | {"action-log-sink"}):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
-        assert env_of(container)["ICEBERG_REST_URI"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
+        assert env_of(container)["ICEBERG_CATALOG_URL"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
     (other,) = pod_of(prod_resources, DEPLOYMENT, "report-service")["containers"]
-    assert "ICEBERG_REST_URI" not in env_of(other)
+    assert "ICEBERG_CATALOG_URL" not in env_of(other)
 
 
 def test_iceberg_catalog_service_is_wired_to_its_database_and_the_warehouse(prod_resources: list[Registered]) -> None:
