@@ -165,11 +165,11 @@ def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_le
     rolled = lambda: _images_with_tag(kube, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
     prod.killed_during("up", "--yes", "--skip-preview", after=rolled)
     assert _images_with_tag(kube, "0.1.1") < _images_with_tag(kube, "0.1.0") + _images_with_tag(kube, "0.1.1")
-    blocked = prod.run("up", "--yes", "--skip-preview")
+    blocked = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert blocked.code != 0 and "pulumi cancel" in blocked.output, blocked.tail()
     # what every `make ... TARGET=local` does first: the dead run's lock goes, nothing else
     assert [line for line in stacks.release_dead_locks(prod.backend) if "stack prod" in line]
-    resumed = prod.run("up", "--yes", "--skip-preview")
+    resumed = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert resumed.code == 0, resumed.tail()
     state = prod.exported()
     assert not state.get("pending_operations")
