@@ -8,6 +8,7 @@ of another (a database, a bucket, a principal, an endpoint) is handed over here,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +20,7 @@ from components.cluster.trust import PlatformTrust, PlatformTrustArgs
 from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.compute.plane import (
+    GATEWAY,
     ComputePlane,
     ComputePlaneArgs,
     sql_backends,
@@ -37,12 +39,17 @@ from components.observability.slos import ServiceLevelObjectives, ServiceLevelOb
 from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
+from components.storage.clickhouse import clickhouse_object_user, clickhouse_pods
 from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import KubernetesTarget, StackConfig
+from foundry.labels import namespace_for, selector_labels
+from foundry.lakehouse import load_tables
 from foundry.slos import load_slos
 from foundry.streams import StreamRegistry
 from foundry.topics import TopicRegistry
+
+T = TypeVar("T")
 
 
 def kubernetes_provider(target: KubernetesTarget) -> k8s.Provider:
@@ -75,9 +82,11 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         storage=cfg.storage, site=site, images=cfg.images, catalog=catalog, provider=provider,
         lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
         openfga_database=next(db for db in all_databases if db.owner == "openfga"),
-        object_users=[trino_object_user()] if trino.enabled else [],
-        query_engines=[trino_pods()] if trino.enabled else [],
-        catalog_readers=[trino.catalog_principal] if trino.enabled and trino.catalog_principal else [],
+        object_users=_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()),
+        query_engines=_warehouse_readers(cfg, trino_pods(), clickhouse_pods()),
+        catalog_readers=[principal for principal in _warehouse_readers(
+            cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal],
+        sql_gateway=(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
         namespaces_ready=namespaces_ready,
     ))
@@ -98,7 +107,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         provider=provider, nack_ready=operators.ready("nack"), streams_as_code=not cfg.kubernetes.local,
         namespaces_ready=namespaces_ready,
     ))
-    backends = sql_backends(catalog, all_databases, trino)
+    backends = sql_backends(catalog, all_databases, trino, cfg.storage.lakehouse.analytics.enabled)
     compute = ComputePlane("compute", ComputePlaneArgs(
         trino=trino, lakehouse=cfg.storage.lakehouse, gateway=access.gateway, site=site, catalog=catalog,
         backends=backends, provider=provider, depends_on=[*namespaces_ready, storage.ceph]))
@@ -153,6 +162,11 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     return planes
 
 
+def _warehouse_readers(cfg: StackConfig, trino: T, clickhouse: T) -> list[T]:
+    """What a Trino and a ClickHouse reading the warehouse contribute, for the engines the stack deploys."""
+    return ([trino] if cfg.compute.trino.enabled else []) + ([clickhouse] if cfg.storage.lakehouse.analytics.enabled else [])
+
+
 def _service_endpoints(cfg: StackConfig, catalog: Catalog,
                        all_databases: Sequence[Database]) -> dict[str, list[PlatformEndpoint]]:
     """What each catalog service reaches beyond other catalog services: the lakehouse catalog and search, NATS,
@@ -161,6 +175,6 @@ def _service_endpoints(cfg: StackConfig, catalog: Catalog,
     for service in (s for s in catalog.services if s.uses_nats):
         endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
     endpoints.setdefault("sql-bi-gateway-service", []).extend(
-        sql_gateway_endpoints(all_databases, cfg.compute.trino))
+        sql_gateway_endpoints(all_databases, cfg.compute.trino, cfg.storage.lakehouse.analytics.enabled))
     endpoints.setdefault("gateway", []).append(cache_endpoint(cfg.edge.cache))
     return endpoints

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
+from foundry.lakehouse import lakehouse_problems, load_tables
 from foundry.slos import load_slos, slo_problems
 from foundry.streams import StreamRegistry, stream_problems
 from foundry.topics import TopicRegistry, registry_problems
@@ -14,7 +15,8 @@ from foundry.topics import TopicRegistry, registry_problems
 def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry,
                                  streams: StreamRegistry) -> None:
     problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config),
-                *stream_problems(streams, catalog), *slo_problems(load_slos(), {s.name for s in catalog.services})]
+                *stream_problems(streams, catalog), *slo_problems(load_slos(), {s.name for s in catalog.services}),
+                *lakehouse_problems(load_tables(), registry)]
     if problems:
         raise ConfigErrors(problems)
 

@@ -86,7 +86,9 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
             "objectStore": {"failureDomain": "rack", "dataChunks": 4, "codingChunks": 2, "gatewayInstances": 3,
                             "deviceClass": "hdd"},
             "bucketMaxSize": "50Ti",
-            "lakehouse": {"catalogReplicas": 2, "maintenance": {"engine": "flink"}},
+            # implied: the blueprint's read path (ClickHouse, Grafana) is on in prod, a replica per zone
+            "lakehouse": {"catalogReplicas": 2, "maintenance": {"engine": "flink"},
+                          "analytics": {"enabled": True, "clickhouse": {"replicas": 3}}},
             "vespa": {"mode": "cluster", "configServers": 3, "contentNodes": 3, "containerNodes": 2,
                       "storageSize": "500Gi", "cpu": "4", "memory": "32Gi"},
         },

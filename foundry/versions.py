@@ -55,6 +55,12 @@ VESPA_IMAGE = "docker.io/vespaengine/vespa:8.634.24"
 # release moves to v1.18.1, the newest tag of openfga/openfga)
 # renovate: datasource=docker depName=docker.io/openfga/openfga
 OPENFGA_IMAGE = "docker.io/openfga/openfga:v1.18.1"
+# ClickHouse, the blueprint's SQL reader: the 26.9 line, whose engine the engine tier runs every generated statement
+# through (chdb-core 26.9.0 embeds ClickHouse 26.9.2.1); 26.9.6.6 the newest patch of that line seen published
+# renovate: datasource=docker depName=docker.io/clickhouse/clickhouse-server
+CLICKHOUSE_IMAGE = "docker.io/clickhouse/clickhouse-server:26.9.6.6"
+# the engine tier's ClickHouse (PyPI chdb-core)
+CHDB_CORE_VERSION = "26.9.0"
 # the lakehouse setup Job runs a standard-library program (components/storage/lakehouse_setup.py)
 # renovate: datasource=docker depName=docker.io/library/python
 PYTHON_IMAGE = "docker.io/library/python:3.13.9-alpine3.22"

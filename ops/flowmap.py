@@ -7,7 +7,9 @@ client to the brokers, every control-bus client and NACK to NATS; every Iceberg 
 Lakekeeper signs their S3 requests instead of handing out credentials, to RGW; every bucket owner to RGW; the
 operators to the pods they manage where they connect to them; Prometheus to every metrics port a PodMonitor
 names; the ingress controller to every edge backend and ACME solver; every pod to the cluster's DNS.
-Forbidden: a service into another service's database; anything but sql-bi-gateway-service into Trino; the edge
+ClickHouse, when the stack reads the warehouse with it, to Lakekeeper, RGW and the issuer, and from Grafana and
+the SQL gateway. Forbidden: a service into another service's database; anything but sql-bi-gateway-service into
+Trino or ClickHouse (and Prometheus into anything but ClickHouse's metrics port); the edge
 into the relational state; any service but the gateway into the gateway's cache; services off the data bus into
 the brokers and off the control bus into NATS.
 """
@@ -55,7 +57,8 @@ class FlowMap:
 
     def build(self) -> list[Flow]:
         for step in (self._callers, self._edge, self._databases, self._kafka, self._nats, self._lakehouse,
-                     self._buckets, self._platform_parts, self._operators, self._scrapes, self._dns, self._forbidden):
+                     self._analytics, self._buckets, self._platform_parts, self._operators, self._scrapes, self._dns,
+                     self._forbidden):
             step()
         return self.flows
 
@@ -185,6 +188,23 @@ class FlowMap:
         if self.runtime.config.storage.lakehouse.openid_provider_uri:
             self._need("iceberg", catalog + trino, [IDENTITY_PROVIDER_IP], [443])
 
+    def _clickhouse(self) -> list[Pod]:
+        return self._pods(namespace_for("storage"), **selector_labels("clickhouse"))
+
+    def _analytics(self) -> None:
+        """The blueprint's read path: ClickHouse reads the catalog and the files; Grafana and the gateway read it."""
+        clickhouse = self._clickhouse()
+        if not clickhouse:
+            return
+        storage = namespace_for("storage")
+        self._need("analytics", clickhouse, self._pods(storage, **selector_labels("lakekeeper")), [8181])
+        self._need("analytics", clickhouse, self._rgw(), [8080])
+        self._need("analytics", clickhouse, [IDENTITY_PROVIDER_IP], [443])
+        sql = self._service_pods(self.catalog.by_name("sql-bi-gateway-service"))
+        self._need("analytics", [self.runtime.grafana(), *sql], self._behind(storage, "clickhouse"), [8123])
+        self._deny("analytics", [self.runtime.grafana(), *sql], clickhouse, [9000])    # HTTP only: no native port
+        self._deny("analytics", [self.runtime.prometheus()], clickhouse, [8123, 9000])
+
     def _buckets(self) -> None:
         for service in (s for s in self.catalog.services if s.buckets):
             self._need("bucket", self._service_pods(service), self._rgw(), [8080])
@@ -246,6 +266,7 @@ class FlowMap:
                     self._deny("another's database", pods, self._db_pods(owner, namespace_for(plane)), [5432])
             if service.name != "sql-bi-gateway-service":
                 self._deny("trino", pods, self._pods(namespace_for("compute"), **selector_labels("trino")), [8080])
+                self._deny("analytics", pods, self._clickhouse(), [8123, 9000, 9363])
             if service.name != "gateway":
                 self._deny("cache", pods, self._pods(namespace_for("edge"), **selector_labels("valkey")), [6379])
             if not service.uses_kafka:

@@ -99,6 +99,10 @@ class Runtime:
     def prometheus(self) -> Pod:
         return Pod("Prometheus", self.config.monitoring.namespace, {"app.kubernetes.io/name": "prometheus"})
 
+    def grafana(self) -> Pod:
+        """kube-prometheus-stack's Grafana, beside Prometheus."""
+        return Pod("Grafana", self.config.monitoring.namespace, {"app.kubernetes.io/name": "grafana"})
+
     def ingress_controller(self) -> Pod:
         return Pod("the ingress controller", self.config.edge.ingress_namespace,
                    {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"})

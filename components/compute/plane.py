@@ -21,6 +21,9 @@ from components.compute.trino import CATALOG as TRINO_CATALOG
 from components.compute.trino import Trino, TrinoArgs, service_url, trino_endpoint
 from components.relational.plane import Database, SqlReader, sql_reader_endpoint
 from components.storage.ceph import ObjectGateway
+from components.storage.clickhouse import clickhouse_endpoint
+from components.storage.clickhouse import service_url as clickhouse_url
+from components.storage.clickhouse_config import DATABASE as CLICKHOUSE_DATABASE
 from components.storage.vespa import vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import Lakehouse
@@ -43,8 +46,10 @@ def sql_reader(catalog: Catalog) -> SqlReader:
     return SqlReader(gateway.name, namespace_for(gateway.plane))
 
 
-def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSettings) -> list[SqlBackend]:
-    """The gateway's backends in the seed's order: the DataFusion pool, Trino (when deployed), Vespa, Postgres."""
+def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSettings,
+                 clickhouse: bool = False) -> list[SqlBackend]:
+    """The gateway's backends in the seed's order: the DataFusion pool, Trino (when deployed), Vespa, Postgres;
+    then ClickHouse (when the lakehouse's analytics are on), the blueprint's SQL reader of the same warehouse."""
     warehousing = catalog.by_name(WAREHOUSING)
     backends = [SqlBackend("sql-warehousing",
                            f"grpc://{WAREHOUSING}.{namespace_for(warehousing.plane)}.svc:{warehousing.ports.all()['flight-sql']}",
@@ -54,6 +59,9 @@ def sql_backends(catalog: Catalog, databases: Sequence[Database], trino: TrinoSe
     backends.append(SqlBackend("vespa", vespa_query_url(), "search and hybrid retrieval"))
     backends += [SqlBackend(f"postgres-{db.owner}", f"postgresql://{db.read_only_host}:5432/{db.name}",
                             f"{db.owner}'s relational state, read-only") for db in databases if db.sql_readable]
+    if clickhouse:
+        backends.append(SqlBackend("clickhouse", clickhouse_url(),
+                                   f"Iceberg analytics through ClickHouse (database {CLICKHOUSE_DATABASE}), read-only"))
     return backends
 
 
@@ -63,10 +71,13 @@ def sql_routing_settings(backends: Sequence[SqlBackend]) -> tuple[tuple[str, str
     return tuple(settings)
 
 
-def sql_gateway_endpoints(databases: Sequence[Database], trino: TrinoSettings) -> list[PlatformEndpoint]:
-    """What the gateway reaches beyond catalog services (egress rules, reader credentials): Trino, Postgres."""
+def sql_gateway_endpoints(databases: Sequence[Database], trino: TrinoSettings,
+                          clickhouse: bool = False) -> list[PlatformEndpoint]:
+    """What the gateway reaches beyond catalog services (egress rules, reader credentials): Trino, Postgres,
+    ClickHouse."""
     trino_route = [trino_endpoint()] if trino.enabled else []
-    return trino_route + [sql_reader_endpoint(db) for db in databases if db.sql_readable]
+    clickhouse_route = [clickhouse_endpoint()] if clickhouse else []
+    return trino_route + [sql_reader_endpoint(db) for db in databases if db.sql_readable] + clickhouse_route
 
 
 @dataclass(frozen=True)

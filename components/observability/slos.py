@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.grafana import DASHBOARD_LABEL, dashboard, panel
 from foundry.catalog import Catalog
 from foundry.config import Monitoring
 from foundry.labels import common_labels, namespace_for
@@ -22,7 +23,6 @@ from foundry.slos import BURN_RATE_ALERTS, OBJECTIVE, PLATFORM_EMITTERS, RAW_WIN
 from foundry.topics import TopicRegistry
 
 PLANE = "control"   # the observability objects live beside the control services
-DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 ICEBERG_METRICS = ("iceberg_table_snapshot_count", "iceberg_table_data_files", "iceberg_table_total_records",
                    "iceberg_table_total_size_bytes")
 
@@ -77,40 +77,23 @@ def alert_rules(slo: Slo) -> list[dict[str, Any]]:
 def slo_dashboard(slo: Slo, window: str, jobs: Sequence[str] = ()) -> dict[str, Any]:
     targets = [(q, slo.quantile(q, jobs=jobs)) for q in (0.5, 0.99, 0.999)]
     panels = [
-        _panel(1, "Latency quantiles (s)", [{"expr": expr, "legendFormat": f"p{q * 100:g}"} for q, expr in targets],
+        panel(1, "Latency quantiles (s)", [{"expr": expr, "legendFormat": f"p{q * 100:g}"} for q, expr in targets],
                thresholds=[slo.p50, slo.p99, slo.p999]),
-        _panel(2, f"Error budget remaining ({window})", [{"expr": f"slo:{slo.record}:error_budget_remaining"}],
+        panel(2, f"Error budget remaining ({window})", [{"expr": f"slo:{slo.record}:error_budget_remaining"}],
                kind="stat"),
-        _panel(3, "Error ratio by window", [{"expr": f"slo:{slo.record}:error_ratio_rate{w}", "legendFormat": w}
+        panel(3, "Error ratio by window", [{"expr": f"slo:{slo.record}:error_ratio_rate{w}", "legendFormat": w}
                                            for w in WINDOWS]),
     ]
-    return _dashboard(f"openfoundry-slo-{slo.name}", f"SLO: {slo.layer}", panels)
+    return dashboard(f"openfoundry-slo-{slo.name}", f"SLO: {slo.layer}", panels)
 
 
 def iceberg_dashboard() -> dict[str, Any]:
-    panels = [_panel(i, metric.removeprefix("iceberg_table_").replace("_", " "),
+    panels = [panel(i, metric.removeprefix("iceberg_table_").replace("_", " "),
                      [{"expr": f"sum by (table) ({metric})", "legendFormat": "{{table}}"}])
               for i, metric in enumerate(ICEBERG_METRICS, start=1)]
-    panels.append(_panel(len(panels) + 1, "compaction duration p99 (s)", [{
+    panels.append(panel(len(panels) + 1, "compaction duration p99 (s)", [{
         "expr": "histogram_quantile(0.99, sum by (le) (rate(iceberg_compaction_duration_seconds_bucket[1h])))"}]))
-    return _dashboard("openfoundry-iceberg-tables", "Iceberg tables (lakehouse blueprint)", panels)
-
-
-def _panel(panel_id: int, title: str, targets: list[dict[str, str]], kind: str = "timeseries",
-           thresholds: Sequence[float] = ()) -> dict[str, Any]:
-    steps = [{"color": "green", "value": None}] + [
-        {"color": color, "value": value} for color, value in zip(("yellow", "orange", "red"), thresholds, strict=False)]
-    return {"id": panel_id, "type": kind, "title": title,
-            "gridPos": {"h": 8, "w": 12, "x": 12 * ((panel_id - 1) % 2), "y": 8 * ((panel_id - 1) // 2)},
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "fieldConfig": {"defaults": {"thresholds": {"mode": "absolute", "steps": steps}}, "overrides": []},
-            "targets": [{"refId": chr(ord("A") + i), **t} for i, t in enumerate(targets)]}
-
-
-def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"uid": uid, "title": title, "schemaVersion": 39, "tags": ["openfoundry", "slo"], "timezone": "utc",
-            "time": {"from": "now-24h", "to": "now"}, "panels": panels,
-            "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]}}
+    return dashboard("openfoundry-iceberg-tables", "Iceberg tables (lakehouse blueprint)", panels)
 
 
 @dataclass(frozen=True)
@@ -141,10 +124,10 @@ class ServiceLevelObjectives(pulumi.ComponentResource):
             spec={"groups": groups}, opts=child)
         dashboards = {f"slo-{s.name}": slo_dashboard(s, args.slos.window, jobs[s.name]) for s in args.slos.slos}
         dashboards["iceberg-tables"] = iceberg_dashboard()
-        for key, dashboard in dashboards.items():
+        for key, board in dashboards.items():
             k8s.core.v1.ConfigMap(
                 f"dashboard-{key}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"dashboard-{key}", namespace=namespace,
                                                     labels={**common_labels(PLANE), **DASHBOARD_LABEL}),
-                data={f"{key}.json": json.dumps(dashboard, indent=1, sort_keys=True)}, opts=child)
+                data={f"{key}.json": json.dumps(board, indent=1, sort_keys=True)}, opts=child)
         self.register_outputs({"slos": [s.name for s in args.slos.slos], "dashboards": sorted(dashboards)})

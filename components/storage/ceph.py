@@ -45,7 +45,8 @@ class Bucket:
 
 @dataclass(frozen=True)
 class ObjectUser:
-    """A platform component's own RGW user in its own namespace, granted read-write on other owners' buckets.
+    """A platform component's own RGW user in its own namespace, granted other owners' buckets: read-write, or
+    read-only for a reader (ClickHouse).
 
     Rook creates it through the object store's `allowUsersInNamespaces` and writes its keys (AccessKey,
     SecretKey) to `rook-ceph-object-user-<store>-<name>` beside it; the buckets grant it by their policy.
@@ -54,6 +55,7 @@ class ObjectUser:
     name: str
     namespace: str
     buckets: tuple[str, ...]
+    read_only: bool = False
 
     def secret(self, store: str) -> str:
         return f"rook-ceph-object-user-{store}-{self.name}"
@@ -62,20 +64,26 @@ class ObjectUser:
 # The claim settings this platform uses; Rook must allow each (its operator's obcAllowAdditionalConfigFields).
 OBC_ADDITIONAL_CONFIG_FIELDS = "maxObjects,maxSize,bucketPolicy"
 
-# What a granted user may do in a bucket: read and write objects, never the bucket's own settings.
-GRANTED_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads", "s3:GetObject",
-                   "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+# What a granted user may do in a bucket: read, and for a writer write objects; never the bucket's own settings.
+READ_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject")
+GRANTED_ACTIONS = (*READ_ACTIONS, "s3:ListBucketMultipartUploads", "s3:PutObject", "s3:DeleteObject",
+                   "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 
 
-def bucket_policy(bucket: str, users: Sequence[str]) -> str:
-    """An S3 bucket policy granting RGW `users` read-write on `bucket` and its objects."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "platform-users-read-write",
-        "Effect": "Allow",
-        "Principal": {"AWS": [f"arn:aws:iam:::user/{user}" for user in sorted(users)]},
-        "Action": list(GRANTED_ACTIONS),
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-    }]}, sort_keys=True)
+def bucket_policy(bucket: str, users: Sequence[ObjectUser]) -> str:
+    """An S3 bucket policy granting RGW `users` read-write, or read-only, on `bucket` and its objects."""
+    statements = []
+    for sid, actions, granted in (("platform-users-read-write", GRANTED_ACTIONS, [u for u in users if not u.read_only]),
+                                  ("platform-users-read-only", READ_ACTIONS, [u for u in users if u.read_only])):
+        if granted:
+            statements.append({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam:::user/{user.name}" for user in sorted(granted, key=lambda u: u.name)]},
+                "Action": list(actions),
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            })
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 def catalog_buckets(catalog: Catalog) -> list[Bucket]:
@@ -287,7 +295,7 @@ class CephStorage(pulumi.ComponentResource):
     def _claim(self, bucket: Bucket, bucket_class: pulumi.Resource) -> pulumi.CustomResource:
         storage = self._args.storage
         additional = {"maxSize": storage.bucket_max_size}
-        granted = [user.name for user in self._args.object_users if bucket.name in user.buckets]
+        granted = [user for user in self._args.object_users if bucket.name in user.buckets]
         if granted:
             # the policy replaces the provisioner's own; the claim's user still owns the bucket
             additional["bucketPolicy"] = bucket_policy(bucket.name, granted)

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.relational.plane import Database
+from components.storage.analytics import LakehouseAnalytics, LakehouseAnalyticsArgs
 from components.storage.ceph import CephStorage, CephStorageArgs, ObjectGateway, ObjectUser
 from components.storage.lakekeeper import (
     CATALOG_CLIENTS,
@@ -30,6 +31,7 @@ from components.storage.openfga import OpenFga, OpenFgaArgs
 from components.storage.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint, vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import Images, Lakehouse, Storage
+from foundry.lakehouse import LakehouseRegistry
 
 
 def endpoints_for(lakehouse: Lakehouse, gateway: ObjectGateway) -> dict[str, list[PlatformEndpoint]]:
@@ -54,6 +56,8 @@ class StoragePlaneArgs:
     object_users: Sequence[ObjectUser] = ()                                   # other planes' RGW users (Trino)
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()     # other readers of the warehouse
     catalog_readers: Sequence[str] = ()                                       # and their identities
+    tables: LakehouseRegistry | None = None        # the lakehouse registry's tables, which the analytics dashboard shows
+    sql_gateway: tuple[str, dict[str, str]] = ("", {})   # the Flight SQL gateway's namespace and pods (ClickHouse's caller)
     rook_ready: Sequence[pulumi.Resource] = ()
     flink_ready: Sequence[pulumi.Resource] = ()
     namespaces_ready: Sequence[pulumi.Resource] = ()
@@ -82,6 +86,10 @@ class StoragePlane(pulumi.ComponentResource):
         IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(
             lakehouse=storage.lakehouse, gateway=gateway, images=args.images, site=site, provider=args.provider,
             flink_ready=args.flink_ready, depends_on=[*ready, lakekeeper]), opts=child)
+        if storage.lakehouse.analytics.enabled:
+            LakehouseAnalytics("analytics", LakehouseAnalyticsArgs(
+                lakehouse=storage.lakehouse, tables=args.tables or LakehouseRegistry(tables=[]), gateway=gateway, site=site,
+                sql_gateway=args.sql_gateway, provider=args.provider, depends_on=[*ready, lakekeeper]), opts=child)
         self.outputs = {
             "blockStorageClass": storage.block_storage_class,
             "bucketStorageClass": storage.bucket_storage_class,

@@ -89,6 +89,39 @@ def quantity_bytes(quantity: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or ""] if match else float("inf")
 
 
+class CatalogClient(Section):
+    """A query engine's login at Lakekeeper when it requires OIDC: OAuth2 client credentials at the issuer's token
+    endpoint (the client id and secret are issued by the identity team, never generated here)."""
+
+    # the OAuth2 token endpoint the engine gets its catalog token from
+    catalog_token_uri: HttpsUrl | None = None
+    # the client scope it asks for (one the identity provider defines; Lakekeeper's examples use `lakekeeper`)
+    catalog_scope: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$")] = "lakekeeper"
+    # its identity in Lakekeeper: `oidc~` and the `sub` of the tokens its client gets (Lakekeeper names OIDC users
+    # so; an issuer may give a client a generated subject, so it is stated, not guessed); granted `select`
+    catalog_principal: Annotated[str, StringConstraints(pattern=r"^oidc~[^\s~]{1,127}$")] | None = None
+
+
+def catalog_client_problems(path: str, client: CatalogClient, openid_provider_uri: str | None,
+                            engine: str) -> list[ConfigProblem]:
+    """What an enabled engine's catalog login lacks: Lakekeeper authenticates every caller, an engine as its
+    OAuth2 client at the issuer Lakekeeper trusts."""
+    if openid_provider_uri is None:
+        return [ConfigProblem("openfoundry:storage.lakehouse.openidProviderUri", "nothing",
+                              f"an OIDC issuer's URL while {path.removeprefix('openfoundry:')} is enabled (Lakekeeper "
+                              f"authenticates every caller; {engine}'s is its OAuth2 client at that issuer)")]
+    problems = []
+    if client.catalog_token_uri is None:
+        problems.append(ConfigProblem(f"{path}.catalogTokenUri", "nothing",
+                                      "the OAuth2 token endpoint of storage.lakehouse.openidProviderUri's issuer "
+                                      f"(Lakekeeper requires OIDC, so {engine} needs a token)"))
+    if client.catalog_principal is None:
+        problems.append(ConfigProblem(f"{path}.catalogPrincipal", "nothing",
+                                      f"oidc~<the sub of {engine}'s client tokens> (the warehouse grants it read "
+                                      f"access; without it Lakekeeper refuses {engine})"))
+    return problems
+
+
 class Resources(Section):
     """What a pod an operator makes asks for: `cpu` and `memory` requested, and a memory limit (`memoryLimit`,
     default the request); no CPU limit: it may burst into idle cores, and a throttled database or broker is worse

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from foundry.config.base import (
+    CatalogClient,
     ConfigProblem,
     Count,
     Cron5,
@@ -19,6 +20,7 @@ from foundry.config.base import (
     Quantity,
     Resources,
     Section,
+    catalog_client_problems,
     odd_quorum,
     quantity_bytes,
 )
@@ -69,6 +71,21 @@ class Maintenance(Section):
     orphan_file_retention_days: Days = 3
 
 
+class ClickHouse(CatalogClient):
+    """ClickHouse, the blueprint's SQL reader of the warehouse: stateless replicas over Lakekeeper's catalog."""
+
+    replicas: Count = 2
+    cpu: Quantity = "2"
+    memory: Quantity = "8Gi"
+
+
+class Analytics(Section):
+    """The Iceberg blueprint's read path: ClickHouse over the warehouse, and Grafana over ClickHouse."""
+
+    enabled: bool
+    clickhouse: ClickHouse = ClickHouse()
+
+
 class Lakehouse(Section):
     warehouse: DnsLabel = "openfoundry"
     catalog_replicas: Count
@@ -78,6 +95,7 @@ class Lakehouse(Section):
     # realm) and the cluster's ServiceAccount tokens the platform's own clients present
     audience: DnsLabel = "lakekeeper"
     maintenance: Maintenance
+    analytics: Analytics = Analytics(enabled=False)
 
 
 class Vespa(Section):
@@ -165,6 +183,20 @@ def lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
                             f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
     if cfg.is_prod and lake.openid_provider_uri is None:
         yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
+    yield from _analytics_problems(cfg)
+
+
+def _analytics_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
+    lake = cfg.storage.lakehouse
+    if not lake.analytics.enabled:
+        return
+    path = "openfoundry:storage.lakehouse.analytics.clickhouse"
+    clickhouse = lake.analytics.clickhouse
+    if lake.openid_provider_uri is not None or not cfg.is_prod:   # prod reports a missing issuer once, above
+        yield from catalog_client_problems(path, clickhouse, lake.openid_provider_uri, "ClickHouse")
+    if cfg.is_prod and clickhouse.replicas < 2:
+        yield ConfigProblem(f"{path}.replicas", str(clickhouse.replicas),
+                            "2 or more in prod (a PodDisruptionBudget needs a spare)")
 
 
 

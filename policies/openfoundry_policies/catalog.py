@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from openfoundry_policies import contracts as c
 from openfoundry_policies import hygiene as h
+from openfoundry_policies import readers as r
 from openfoundry_policies import wiring as w
 from openfoundry_policies.resources import Resource
 
@@ -63,6 +64,10 @@ POLICIES: tuple[PolicySpec, ...] = (
               c.vespa_config_server_quorum),
     _contract("trino-never-exposed", "ADR-0014/ADR-0029", "Trino is never reachable from outside the cluster",
               c.trino_never_exposed),
+    _contract("clickhouse-reads-only", "seed 002: read path", "ClickHouse's users read the warehouse and nothing else",
+              r.clickhouse_reads_only),
+    _contract("clickhouse-never-exposed", "seed 002: read path; ADR-0014",
+              "ClickHouse is reached inside the cluster only", r.clickhouse_never_exposed),
     _contract("edge-sql-only-through-sql-bi-gateway", "ADR-0014", "Only the edge services and sql-bi-gateway face outside",
               c.edge_sql_only_through_sql_bi_gateway),
     _contract("kafka-no-automatic-topic-creation", "ADR-0011", "Topics come from the registry, never from brokers",

@@ -63,6 +63,19 @@ GOOD_PG = {"instances": 3, "postgresql": {"synchronous": {"method": "any", "numb
            "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True}]}
 
 
+def clickhouse_users(users: str, remove_default: bool = True) -> Resource:
+    """A ClickHouse users.d file in a ConfigMap: a readonly-1 `reader` profile, and `users`."""
+    default = '<default remove="remove"/>' if remove_default else ""
+    text = (f"<clickhouse><profiles><reader><readonly>1</readonly></reader><ops><readonly>0</readonly></ops></profiles>"
+            f"<users>{default}{users}</users></clickhouse>")
+    return Resource("kubernetes:core/v1:ConfigMap", {"metadata": {"name": "clickhouse", "namespace": "openfoundry-storage"},
+                                                     "data": {"users.xml": text, "note.xml": "<not-clickhouse/>"}})
+
+
+READER = ('<grafana><password from_env="P"/><profile>reader</profile>'
+          "<grants><query>GRANT SELECT ON lake.* TO grafana</query></grants></grafana>")
+
+
 def with_kafka(**config: Any) -> dict[str, Any]:
     return {"kafka": {**GOOD_KAFKA["kafka"], "config": {**GOOD_KAFKA["kafka"]["config"], **config}}}
 
@@ -94,6 +107,10 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
     ("trino-never-exposed", [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "trino"},
                                                                      "spec": {"type": "LoadBalancer"}})],
      [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "trino"}, "spec": {"type": "ClusterIP"}})]),
+    ("clickhouse-reads-only", [clickhouse_users(READER, remove_default=False)], [clickhouse_users(READER)]),
+    ("clickhouse-never-exposed", [Resource("kubernetes:core/v1:Service", {
+        "metadata": {"name": "olap"}, "spec": {"type": "NodePort", "selector": {"app.kubernetes.io/name": "clickhouse"}}})],
+     [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "clickhouse"}, "spec": {"type": "ClusterIP"}})]),
     ("edge-sql-only-through-sql-bi-gateway",
      [Resource("kubernetes:networking.k8s.io/v1:Ingress", {"metadata": {"name": "i"}, "spec": {"rules": [
          {"http": {"paths": [{"backend": {"service": {"name": "sql-warehousing-service"}}}]}}]}})],
@@ -218,6 +235,8 @@ EXPECTED_MESSAGE = {
     "postgres-backup-retention": "retention", "postgres-scheduled-backups": "ScheduledBackup",
     "postgres-pod-monitors": "PodMonitor", "one-iceberg-rest-catalog": "Iceberg REST catalog",
     "lakekeeper-production-ready": "replica", "trino-never-exposed": "exposes Trino through a LoadBalancer",
+    "clickhouse-reads-only": "keeps ClickHouse's `default` user",
+    "clickhouse-never-exposed": "exposes ClickHouse through a NodePort",
     "edge-sql-only-through-sql-bi-gateway": "routes to sql-warehousing-service",
     "kafka-no-automatic-topic-creation": "auto.create.topics.enable must be false",
     "kafka-no-wildcard-acls": "wildcard or cluster-wide ACL", "kafka-rack-awareness": "no zone topology spread",
@@ -265,6 +284,13 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("postgres-wal-archiving", [cr("Cluster", {**GOOD_PG, "backup": {"barmanObjectStore": {"destinationPath": "s3://b"}}},
                                    "postgresql.cnpg.io/v1")], "deprecated in-tree barmanObjectStore"),
     ("trino-never-exposed", [ingress_to("trino")], "routes to Trino (trino)"),
+    ("clickhouse-reads-only", [clickhouse_users(READER.replace("reader", "ops", 1))], "has profile ops"),
+    ("clickhouse-reads-only", [clickhouse_users("<bi><profile>reader</profile></bi>")], "has no grants"),
+    ("clickhouse-reads-only", [clickhouse_users(READER.replace("GRANT SELECT", "GRANT INSERT"))],
+     "a reader is granted SELECT only"),
+    ("clickhouse-reads-only", [clickhouse_users(READER.replace('<password from_env="P"/>', "<password>x</password>"))],
+     "password is written in the file"),
+    ("clickhouse-never-exposed", [ingress_to("clickhouse")], "routes to ClickHouse (clickhouse)"),
     ("edge-sql-only-through-sql-bi-gateway", [ingress_to("sql-warehousing-service", default=True)],
      "routes to sql-warehousing-service"),
     ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [

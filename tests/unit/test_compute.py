@@ -83,13 +83,20 @@ def test_trinos_own_rgw_user_is_granted_the_warehouse_bucket(prod_resources: lis
     assert user["metadata"]["namespace"] == "openfoundry-compute"
     assert user["spec"] == {"store": "lake", "clusterNamespace": "rook-ceph", "displayName": "trino"}
     store = by_metadata_name(prod_resources, "kubernetes:ceph.rook.io/v1:CephObjectStore")["lake"].inputs["spec"]
-    assert store["allowUsersInNamespaces"] == ["openfoundry-compute"]
+    # Trino's user, and ClickHouse's (the lakehouse's analytics, on in prod)
+    assert store["allowUsersInNamespaces"] == ["openfoundry-compute", "openfoundry-storage"]
     claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
     policy = json.loads(claims["lakekeeper-warehouse"].inputs["spec"]["additionalConfig"]["bucketPolicy"])
-    (statement,) = policy["Statement"]
-    assert statement["Principal"] == {"AWS": ["arn:aws:iam:::user/trino"]}
-    assert statement["Resource"] == ["arn:aws:s3:::lakekeeper-warehouse", "arn:aws:s3:::lakekeeper-warehouse/*"]
-    assert not any(a.startswith("s3:PutBucket") or a == "s3:*" for a in statement["Action"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    writers, readers = statements["platform-users-read-write"], statements["platform-users-read-only"]
+    assert writers["Principal"] == {"AWS": ["arn:aws:iam:::user/trino"]}
+    assert readers["Principal"] == {"AWS": ["arn:aws:iam:::user/clickhouse"]}
+    for statement in (writers, readers):
+        assert statement["Resource"] == ["arn:aws:s3:::lakekeeper-warehouse", "arn:aws:s3:::lakekeeper-warehouse/*"]
+        assert not any(a.startswith("s3:PutBucket") or a == "s3:*" for a in statement["Action"])
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(writers["Action"])
+    # a reader lists and gets, and nothing else (the S3 actions that change a bucket all start Put, Delete, Abort)
+    assert sorted(readers["Action"]) == ["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
     others = [c for name, c in claims.items() if name != "lakekeeper-warehouse"]
     assert all("bucketPolicy" not in c.inputs["spec"].get("additionalConfig", {}) for c in others)
 
@@ -110,7 +117,8 @@ def test_development_leaves_trino_out(dev_resources: list[Registered]) -> None:
 
 def test_the_flight_sql_gateway_knows_its_backends_and_may_reach_them(prod_resources: list[Registered]) -> None:
     env = env_of(prod_resources, "sql-bi-gateway-service")
-    assert env["SQL_BACKENDS"] == "sql-warehousing,trino,vespa,postgres-object-database-service"
+    # the seed's backends in its order, then ClickHouse (the blueprint's reader, on in prod)
+    assert env["SQL_BACKENDS"] == "sql-warehousing,trino,vespa,postgres-object-database-service,clickhouse"
     assert env["SQL_DEFAULT_BACKEND"] == "sql-warehousing"
     assert env["SQL_BACKEND_SQL_WAREHOUSING_URI"] == "grpc://sql-warehousing-service.openfoundry-compute.svc:50123"
     assert env["SQL_BACKEND_TRINO_URI"] == "http://trino.openfoundry-compute.svc:8080"
@@ -198,7 +206,7 @@ def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(prod_resour
     assert sorted(s["metadata"]["namespace"] for s in secrets) == ["openfoundry-compute", "openfoundry-storage"]
     assert all(s["type"] == "kubernetes.io/basic-auth" for s in secrets)
     env = env_of(prod_resources, "sql-bi-gateway-service")
-    assert env["SQL_BACKENDS"].endswith(",postgres-object-database-service")
+    assert ",postgres-object-database-service," in env["SQL_BACKENDS"] + ","
     assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
         "postgresql://pg-object-database-service-ro.openfoundry-storage.svc:5432/object_database_service"
     assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_PASSWORD"] == {"secretKeyRef": {

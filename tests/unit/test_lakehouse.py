@@ -75,13 +75,13 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
     assert claims["lakekeeper-warehouse"].inputs["metadata"]["labels"]["openfoundry.io/bucket-owner"] == "lakekeeper"
 
 
-def test_only_the_seeds_sinks_and_trino_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_only_the_seeds_sinks_and_the_query_engines_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
     rule, scrape = policy.inputs["spec"]["ingress"]
     callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get("app"))
                for p in rule["from"]}
     assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
-    assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino",
+    assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino", "clickhouse",
                        "iceberg-maintenance"}
     for client in sorted(SEED_CATALOG_CLIENTS | {"action-log-sink"}):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]

@@ -119,13 +119,16 @@ def test_dev_is_out_of_slo_scope(dev_resources: list[Registered]) -> None:
 def test_dashboards_for_the_five_layers_and_the_iceberg_tables(prod_resources: list[Registered]) -> None:
     maps = {n: m for n, m in by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap").items()
             if n.startswith("dashboard-")}
-    assert len(maps) == 6 and all(m.inputs["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps.values())
+    # five SLO layers, the Iceberg tables, the lakehouse analytics (tests/unit/test_analytics.py)
+    assert len(maps) == 7 and all(m.inputs["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps.values())
     dashboards = {n: json.loads(next(iter(m.inputs["data"].values()))) for n, m in maps.items()}
     iceberg = json.dumps(dashboards["dashboard-iceberg-tables"])
     for metric in ("iceberg_table_snapshot_count", "iceberg_table_data_files", "iceberg_table_total_records",
                    "iceberg_table_total_size_bytes", "iceberg_compaction_duration_seconds"):
         assert metric in iceberg
-    for dashboard in dashboards.values():
+    prometheus = [d for n, d in dashboards.items() if n != "dashboard-lakehouse-analytics"]   # that one is SQL
+    assert len(prometheus) == 6
+    for dashboard in prometheus:
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
                 promql_parser.parse(target["expr"])

@@ -10,9 +10,10 @@ from foundry.labels import namespace_for
 from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker"}   # platform components beside the services
+# platform components beside the services
+PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker", "clickhouse"}
 PLATFORM_BUDGETS = {"lakekeeper", "openfga", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
-                    "valkey"}
+                    "valkey", "clickhouse"}
 
 
 def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
@@ -104,6 +105,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:OpenFga", "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
+        "openfoundry:storage:LakehouseAnalytics", "openfoundry:storage:ClickHouse",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
