@@ -41,6 +41,7 @@ from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.clickhouse import clickhouse_object_user, clickhouse_pods
 from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
+from components.storage.writers import writer_kafka_clients, writer_pods
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import KubernetesTarget, StackConfig
 from foundry.labels import namespace_for, selector_labels
@@ -66,7 +67,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         rehearse()
     provider = kubernetes_provider(cfg.kubernetes)
     site, access = Site.of(cfg), StorageAccess.of(cfg.storage)
-    trino = cfg.compute.trino
+    trino, analytics = cfg.compute.trino, cfg.storage.lakehouse.analytics
 
     # the cluster: operators (official charts) and a namespace per plane
     namespaces = PlaneNamespaces("planes", PlaneNamespacesArgs(planes=NAMESPACED_PLANES, provider=provider))
@@ -83,7 +84,9 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
         openfga_database=next(db for db in all_databases if db.owner == "openfga"),
         object_users=_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()),
-        query_engines=_warehouse_readers(cfg, trino_pods(), clickhouse_pods()),
+        query_engines=[*_warehouse_readers(cfg, trino_pods(), clickhouse_pods()),
+                       *([writer_pods()] if analytics.enabled else [])],
+        catalog_writers=[str(analytics.writer.catalog_principal)] if analytics.enabled else [],
         catalog_readers=[principal for principal in _warehouse_readers(
             cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal],
         sql_gateway=(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
@@ -101,6 +104,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         kafka=cfg.ingestion.kafka, site=site, block_storage_class=access.block_class, catalog=catalog,
         registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), trust_ready=[trust.issuer],
         namespaces_ready=namespaces_ready,
+        platform_clients=writer_kafka_clients(load_tables()) if analytics.enabled else [],
     ))
     control = ControlPlane("control", ControlPlaneArgs(
         nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,

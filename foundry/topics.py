@@ -102,17 +102,20 @@ def consumer_group_prefix(group: str) -> str:
     return f"{group}."
 
 
-def grants_for(service: str, topics: Iterable[Topic], groups: Iterable[str] = ()) -> list[Grant]:
+def grants_for(service: str, topics: Iterable[Topic], groups: Iterable[str] = (),
+               reads: Iterable[str] = ()) -> list[Grant]:
     """Exactly what the registry lets `service` do: write the topics it owns (and create those of a family it owns),
-    read the ones it consumes, and use its own consumer groups: each of `groups` (default: the service's name) and
-    `<group>.*`. Names hold no dots, so `<group>.` can start no other service's group."""
+    read the ones it consumes (and `reads`, a platform component's), and use its own consumer groups: each of
+    `groups` (default: the service's name) and `<group>.*`. Names hold no dots, so `<group>.` can start no other
+    service's group."""
     grants: list[Grant] = []
     consumes = False
+    extra = set(reads)
     for topic in topics:
         pattern: Literal["literal", "prefix"] = "prefix" if topic.family else "literal"
         if topic.owner == service:
             grants.append(Grant("topic", topic.name, CREATE_OPERATIONS if topic.family else WRITE_OPERATIONS, pattern))
-        if service in topic.consumers:
+        if service in topic.consumers or topic.name in extra:
             grants.append(Grant("topic", topic.name, READ_OPERATIONS, pattern))
             consumes = True
     if consumes:

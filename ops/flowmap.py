@@ -192,11 +192,19 @@ class FlowMap:
         return self._pods(namespace_for("storage"), **selector_labels("clickhouse"))
 
     def _analytics(self) -> None:
-        """The blueprint's read path: ClickHouse reads the catalog and the files; Grafana and the gateway read it."""
+        """The blueprint's paths: each writer reads its topic and writes its table through the catalog (the files on
+        RGW, signed by Lakekeeper) and its checkpoints to its bucket; ClickHouse reads the catalog and the files;
+        Grafana and the gateway read ClickHouse."""
+        storage = namespace_for("storage")
+        writers = self._pods(storage, **{"openfoundry.io/component": "iceberg-writer"})
+        brokers = self._pods(namespace_for("ingestion"), **{"strimzi.io/broker-role": "true"})
+        self._need("analytics", writers, brokers, [9093])
+        self._need("analytics", writers, self._pods(storage, **selector_labels("lakekeeper")), [8181])
+        self._need("analytics", writers, self._rgw(), [8080])
+        self._need("analytics", writers, [IDENTITY_PROVIDER_IP], [443])
         clickhouse = self._clickhouse()
         if not clickhouse:
             return
-        storage = namespace_for("storage")
         self._need("analytics", clickhouse, self._pods(storage, **selector_labels("lakekeeper")), [8181])
         self._need("analytics", clickhouse, self._rgw(), [8080])
         self._need("analytics", clickhouse, [IDENTITY_PROVIDER_IP], [443])
@@ -232,13 +240,16 @@ class FlowMap:
         self._need("sql", coordinator, workers, [8080])
 
     def _operators(self) -> None:
-        storage = namespace_for("storage")
-        jobmanager = self._pods(storage, app="iceberg-maintenance", component="jobmanager")
-        taskmanagers = self._pods(storage, app="iceberg-maintenance", component="taskmanager")
-        self._need("operator", [self.runtime.operator("flink-kubernetes-operator")], jobmanager, [8081])
-        self._need("operator", taskmanagers, jobmanager, [6123, 6124])
-        self._need("operator", jobmanager, taskmanagers, [6122])
-        self._need("operator", jobmanager, [API_SERVER_IP], [443])
+        """Each Flink job: the operator asks its JobManager's REST API; the JobManager and TaskManagers talk; the
+        JobManager starts TaskManagers through the API server (native Kubernetes mode)."""
+        for deployment in self.runtime.of_kind("FlinkDeployment"):
+            namespace, name = str(deployment.metadata.get("namespace")), str(deployment.metadata.get("name"))
+            jobmanager = self._pods(namespace, app=name, component="jobmanager")
+            taskmanagers = self._pods(namespace, app=name, component="taskmanager")
+            self._need("operator", [self.runtime.operator("flink-kubernetes-operator")], jobmanager, [8081])
+            self._need("operator", taskmanagers, jobmanager, [6123, 6124])
+            self._need("operator", jobmanager, taskmanagers, [6122])
+            self._need("operator", jobmanager, [API_SERVER_IP], [443])
 
     def _scrapes(self) -> None:
         prometheus = self.runtime.prometheus()

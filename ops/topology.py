@@ -48,7 +48,7 @@ def box_of(end: Pod | str) -> Box | None:
     if end.name == "the ingress controller":
         return Box("Ingress controller", "outside")
     if kind == "FlinkDeployment":
-        return Box("Iceberg maintenance", plane)
+        return Box("Iceberg writers" if name.startswith("iceberg-writer") else "Iceberg maintenance", plane)
     if kind not in ("Deployment", "StatefulSet", "Job", "NACK"):
         return None
     for prefix, label in grouped:

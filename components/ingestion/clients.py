@@ -1,5 +1,6 @@
-"""How a catalog service reaches the data bus: its principal, its credentials' Secrets, the bootstrap address,
-the NetworkPolicy peer of the brokers and the platform's client defaults."""
+"""How a catalog service (or a platform component, such as an Iceberg writer) reaches the data bus: its principal,
+its credentials' Secrets, the bootstrap address, the NetworkPolicy peer of the brokers and the platform's client
+defaults."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class KafkaClient:
     service: str
     namespace: str
     groups: tuple[str, ...] = ()    # its consumer groups' names (foundry/catalog.py Service.consumer_groups)
+    reads: tuple[str, ...] = ()     # a platform component's topics (a catalog service's come from the registry)
 
     @property
     def user(self) -> str:

@@ -60,6 +60,7 @@ class IngestionPlaneArgs:
     strimzi_ready: Sequence[pulumi.Resource] = ()
     trust_ready: Sequence[pulumi.Resource] = ()     # the platform's CA issuer (the listener's certificate)
     namespaces_ready: Sequence[pulumi.Resource] = ()
+    platform_clients: Sequence[KafkaClient] = ()    # platform components on the data bus (the Iceberg writers)
 
 
 class IngestionPlane(pulumi.ComponentResource):
@@ -73,7 +74,7 @@ class IngestionPlane(pulumi.ComponentResource):
         super().__init__("openfoundry:ingestion:IngestionPlane", name, None, opts)
         self._args = args
         self._namespace = namespace_for(PLANE)
-        self._clients = kafka_clients(args.catalog)
+        self._clients = [*kafka_clients(args.catalog), *args.platform_clients]
         topics = args.registry.resolved()
         metrics = self._metrics_config()
         pools = [self._node_pool(pool, roles, replicas) for pool, roles, replicas in self._pool_layout()]
@@ -195,7 +196,8 @@ class IngestionPlane(pulumi.ComponentResource):
         spec = {
             "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
                 "secretKeyRef": {"name": client.password_secret, "key": "password"}}}},
-            "authorization": {"type": "simple", "acls": [_acl(g) for g in grants_for(client.service, topics, client.groups)]},
+            "authorization": {"type": "simple", "acls": [
+                _acl(g) for g in grants_for(client.service, topics, client.groups, client.reads)]},
         }
         return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER},
                             depends_on=[self.kafka, password_secret])

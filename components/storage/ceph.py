@@ -147,6 +147,7 @@ class CephStorageArgs:
     rook_ready: Sequence[pulumi.Resource] = ()
     namespaces_ready: Sequence[pulumi.Resource] = ()
     object_users: Sequence[ObjectUser] = ()
+    platform_buckets: Sequence[Bucket] = ()     # optional components' buckets (the Iceberg writers' checkpoints)
 
 
 class CephStorage(pulumi.ComponentResource):
@@ -168,7 +169,8 @@ class CephStorage(pulumi.ComponentResource):
         self._block_storage_class(block_pool)
         store = self._ceph("CephObjectStore", storage.object_store_name, self._object_store_spec())
         bucket_class = self._bucket_storage_class(store)
-        self.claims = {b.name: self._claim(b, bucket_class) for b in catalog_buckets(args.catalog)}
+        self.claims = {b.name: self._claim(b, bucket_class)
+                       for b in [*catalog_buckets(args.catalog), *args.platform_buckets]}
         for user in args.object_users:
             self._resource(CEPH_API, "CephObjectStoreUser", user.name, user.namespace, {
                 "store": storage.object_store_name, "clusterNamespace": ROOK_NAMESPACE, "displayName": user.name,

@@ -111,6 +111,7 @@ class LakekeeperArgs:
     provider: k8s.Provider
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()   # Trino, reading the warehouse
     catalog_readers: Sequence[str] = ()   # their identities at the issuer (`oidc~<subject>`), granted `select`
+    catalog_writers: Sequence[str] = ()   # the Iceberg writers' identity at the issuer, granted `create` and `modify`
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -343,7 +344,8 @@ class Lakekeeper(pulumi.ComponentResource):
         engine = self._args.lakehouse.maintenance.engine
         maintenance = {kubernetes_principal(self._namespace, maintenance_account(engine)): ["modify"]}
         readers = {principal: ["select"] for principal in self._args.catalog_readers}
-        return {**sinks, **maintenance, **readers}
+        writers = {principal: ["create", "modify"] for principal in self._args.catalog_writers}
+        return {**sinks, **maintenance, **readers, **writers}
 
     # --- plumbing ---------------------------------------------------------------------------------------
 

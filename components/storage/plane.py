@@ -29,6 +29,7 @@ from components.storage.lakekeeper import (
 from components.storage.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
 from components.storage.openfga import OpenFga, OpenFgaArgs
 from components.storage.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint, vespa_query_url
+from components.storage.writers import IcebergWriters, IcebergWritersArgs, checkpoint_bucket
 from foundry.catalog import Catalog
 from foundry.config import Images, Lakehouse, Storage
 from foundry.lakehouse import LakehouseRegistry
@@ -56,6 +57,7 @@ class StoragePlaneArgs:
     object_users: Sequence[ObjectUser] = ()                                   # other planes' RGW users (Trino)
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()     # other readers of the warehouse
     catalog_readers: Sequence[str] = ()                                       # and their identities
+    catalog_writers: Sequence[str] = ()                                       # the Iceberg writers' identity
     tables: LakehouseRegistry | None = None        # the lakehouse registry's tables, which the analytics dashboard shows
     sql_gateway: tuple[str, dict[str, str]] = ("", {})   # the Flight SQL gateway's namespace and pods (ClickHouse's caller)
     rook_ready: Sequence[pulumi.Resource] = ()
@@ -72,7 +74,8 @@ class StoragePlane(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.ceph = CephStorage("ceph", CephStorageArgs(
             storage=storage, site=site, catalog=args.catalog, provider=args.provider, rook_ready=args.rook_ready,
-            namespaces_ready=args.namespaces_ready, object_users=args.object_users), opts=child)
+            namespaces_ready=args.namespaces_ready, object_users=args.object_users,
+            platform_buckets=[checkpoint_bucket()] if storage.lakehouse.analytics.enabled else []), opts=child)
         ready = [*args.namespaces_ready, self.ceph]
         authorizer = OpenFga("openfga", OpenFgaArgs(
             replicas=storage.lakehouse.catalog_replicas, database=args.openfga_database, site=site,
@@ -80,13 +83,18 @@ class StoragePlane(pulumi.ComponentResource):
         lakekeeper = Lakekeeper("lakekeeper", LakekeeperArgs(
             lakehouse=storage.lakehouse, gateway=gateway, site=site, catalog=args.catalog,
             database=args.lakekeeper_database, provider=args.provider, query_engines=args.query_engines,
-            catalog_readers=args.catalog_readers, depends_on=[*ready, authorizer]), opts=child)
+            catalog_readers=args.catalog_readers, catalog_writers=args.catalog_writers,
+            depends_on=[*ready, authorizer]), opts=child)
         Vespa("vespa", VespaArgs(vespa=storage.vespa, block_storage_class=storage.block_storage_class, site=site,
                                  catalog=args.catalog, provider=args.provider, depends_on=ready), opts=child)
         IcebergMaintenance("iceberg-maintenance", IcebergMaintenanceArgs(
             lakehouse=storage.lakehouse, gateway=gateway, images=args.images, site=site, provider=args.provider,
             flink_ready=args.flink_ready, depends_on=[*ready, lakekeeper]), opts=child)
         if storage.lakehouse.analytics.enabled:
+            IcebergWriters("iceberg-writers", IcebergWritersArgs(
+                lakehouse=storage.lakehouse, tables=args.tables or LakehouseRegistry(tables=[]), gateway=gateway,
+                images=args.images, site=site, provider=args.provider, flink_ready=args.flink_ready,
+                depends_on=[*ready, lakekeeper]), opts=child)
             LakehouseAnalytics("analytics", LakehouseAnalyticsArgs(
                 lakehouse=storage.lakehouse, tables=args.tables or LakehouseRegistry(tables=[]), gateway=gateway, site=site,
                 sql_gateway=args.sql_gateway, provider=args.provider, depends_on=[*ready, lakekeeper]), opts=child)

@@ -79,10 +79,22 @@ class ClickHouse(CatalogClient):
     memory: Quantity = "8Gi"
 
 
+class Writer(CatalogClient):
+    """The Flink jobs that stream the lakehouse registry's topics into its tables (one per table)."""
+
+    parallelism: Annotated[int, Field(ge=1, le=64)] = 2
+    # a table's commit interval: Iceberg's Flink sink commits each completed checkpoint, exactly once
+    checkpoint_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    cpu: Quantity = "1"
+    memory: Quantity = "2Gi"       # each JobManager's and TaskManager's
+
+
 class Analytics(Section):
-    """The Iceberg blueprint's read path: ClickHouse over the warehouse, and Grafana over ClickHouse."""
+    """The Iceberg blueprint's write and read paths: Flink writers from the topics into the warehouse, ClickHouse over
+    it, and Grafana over ClickHouse."""
 
     enabled: bool
+    writer: Writer = Writer()
     clickhouse: ClickHouse = ClickHouse()
 
 
@@ -193,7 +205,15 @@ def _analytics_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     path = "openfoundry:storage.lakehouse.analytics.clickhouse"
     clickhouse = lake.analytics.clickhouse
     if lake.openid_provider_uri is not None or not cfg.is_prod:   # prod reports a missing issuer once, above
-        yield from catalog_client_problems(path, clickhouse, lake.openid_provider_uri, "ClickHouse")
+        # one problem for a missing issuer, whichever engine finds it first
+        problems = [*catalog_client_problems(path, clickhouse, lake.openid_provider_uri, "ClickHouse"),
+                    *catalog_client_problems("openfoundry:storage.lakehouse.analytics.writer", lake.analytics.writer,
+                                             lake.openid_provider_uri, "the Iceberg writers")]
+        seen: set[str] = set()
+        for problem in problems:   # a missing issuer once, though both need it
+            if problem.path not in seen:
+                seen.add(problem.path)
+                yield problem
     if cfg.is_prod and clickhouse.replicas < 2:
         yield ConfigProblem(f"{path}.replicas", str(clickhouse.replicas),
                             "2 or more in prod (a PodDisruptionBudget needs a spare)")

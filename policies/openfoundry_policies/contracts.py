@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from openfoundry_policies.resources import Resource, containers, pod_labels, pod_spec
+from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, containers, pod_labels, pod_spec
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
@@ -252,10 +252,11 @@ def kafka_topic_replicas(r: Resource) -> Iterator[str]:
 
 
 def bus_credentials_follow_the_contract(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
-    """A service holds credentials only for the buses its workload is labelled for (catalog `buses`)."""
+    """A service (or a platform job, such as an Iceberg writer) holds credentials only for the buses its workload is
+    labelled for (catalog `buses`)."""
     buses = {}
     for r in resources:
-        if r.type == DEPLOYMENT:
+        if r.type in (DEPLOYMENT, FLINK_DEPLOYMENT):
             labels = pod_labels(r)
             buses[labels.get(NAME_LABEL)] = set(str(labels.get("openfoundry.io/buses", "")).split("."))
     for r in resources:

@@ -229,12 +229,14 @@ def rgw_pods(store: Resource) -> Iterator[Pod]:
 
 def flink_pods(deployment: Resource) -> Iterator[Pod]:
     """The JobManager and TaskManagers of a FlinkDeployment: its pod template, into which the operator writes only
-    the image and resources (flink-kubernetes InitJobManagerDecorator; labels: KubernetesUtils, Constants)."""
+    the image and resources, its labels merged under Flink's own (flink-kubernetes InitJobManagerDecorator, "Merge
+    fields": addToLabels; labels: KubernetesUtils, Constants)."""
     name, namespace = _ident(deployment)
     spec = flink_job_manager_pod(deployment.spec)
     template_ports = {p.get("name"): p.get("containerPort") for c in spec.get("containers") or []
                       for p in c.get("ports") or [] if p.get("name")}
-    base = {"app": name, "type": "flink-native-kubernetes"}
+    template_labels = {**(((deployment.spec.get("podTemplate") or {}).get("metadata") or {}).get("labels") or {})}
+    base = {**template_labels, "app": name, "type": "flink-native-kubernetes"}
     yield Pod(f"FlinkDeployment {namespace}/{name}: jobmanager", namespace, {**base, "component": "jobmanager"},
               {**template_ports, "rest": 8081, "jobmanager-rpc": 6123, "blobserver": 6124}, spec, "Flink")
     yield Pod(f"FlinkDeployment {namespace}/{name}: taskmanager", namespace, {**base, "component": "taskmanager"},

@@ -71,6 +71,8 @@ def containers(pod: Mapping[str, Any], with_init: bool = True) -> Iterator[Mappi
 
 def pod_labels(resource: Resource) -> Mapping[str, Any]:
     spec = resource.spec
+    if resource.type == FLINK_DEPLOYMENT:   # the operator merges its template's labels into every pod
+        return ((spec.get("podTemplate") or {}).get("metadata") or {}).get("labels") or {}
     if resource.kind == "CronJob":
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     return ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}

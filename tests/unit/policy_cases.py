@@ -312,6 +312,10 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("bus-credentials-follow-the-contract", [
         Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "nats-client-app", "namespace": "n"}}),
         deployment(labels={"openfoundry.io/buses": "data"})], "app is not on the control bus but gets its credentials"),
+    # a Flink job (an Iceberg writer) is judged by its pod template's labels, as the operator labels its pods
+    ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="writer"), cr("FlinkDeployment", {
+        "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "writer"}}}}, "flink.apache.org/v1beta1")],
+     "writer is not on the data bus but holds a Kafka principal"),
     ("ceph-erasure-coding-layout", [cr("CephObjectStore", {
         "dataPool": {"failureDomain": "rack", "erasureCoded": {"dataChunks": 4, "codingChunks": 2}},
         "metadataPool": {"erasureCoded": {"dataChunks": 2, "codingChunks": 1}}}, "ceph.rook.io/v1")],
@@ -362,4 +366,7 @@ EDGES: list[tuple[str, list[Resource]]] = [
     ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
         "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
     ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
+    ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="writer"), cr("FlinkDeployment", {
+        "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "writer", "openfoundry.io/buses": "data"}}}},
+        "flink.apache.org/v1beta1")]),
 ]

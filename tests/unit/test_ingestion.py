@@ -17,6 +17,7 @@ KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+WRITER = "iceberg-writer-analytics-events"
 SECRET = "kubernetes:core/v1:Secret"
 
 
@@ -96,6 +97,8 @@ def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
 def test_each_principal_holds_exactly_what_the_registry_grants(prod_resources: list[Registered],
                                                                catalog: Catalog) -> None:
     users = by_metadata_name(prod_resources, USER)
+    writer = users.pop(WRITER)   # a platform client (tests/unit/test_writers.py)
+    assert writer.inputs["spec"]["authentication"]["type"] == "scram-sha-512"
     assert set(users) == {s.name for s in catalog.services if s.uses_kafka}
     for name, user in users.items():
         spec = user.inputs["spec"]
@@ -149,4 +152,5 @@ def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resour
 def test_only_catalog_bus_services_may_reach_the_brokers(prod_resources: list[Registered], catalog: Catalog) -> None:
     (listener,) = kafka_spec(prod_resources)["kafka"]["listeners"]
     peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in listener["networkPolicyPeers"]}
-    assert peers == {s.name for s in catalog.services if s.uses_kafka}
+    # the catalog's data-bus services, and the one platform client: the Iceberg writer of seed 002's table
+    assert peers == {s.name for s in catalog.services if s.uses_kafka} | {WRITER}

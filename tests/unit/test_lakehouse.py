@@ -78,11 +78,11 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
 def test_only_the_seeds_sinks_and_the_query_engines_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
     rule, scrape = policy.inputs["spec"]["ingress"]
-    callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get("app"))
-               for p in rule["from"]}
+    callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get(
+                   "app", p["podSelector"]["matchLabels"].get("openfoundry.io/component"))) for p in rule["from"]}
     assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
     assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino", "clickhouse",
-                       "iceberg-maintenance"}
+                       "iceberg-maintenance", "iceberg-writer"}
     for client in sorted(SEED_CATALOG_CLIENTS | {"action-log-sink"}):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
         assert env_of(container)["ICEBERG_CATALOG_URL"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
@@ -126,7 +126,7 @@ def test_dev_vespa_is_one_node(dev_resources: list[Registered]) -> None:
 
 def test_prod_maintenance_is_a_flink_job_and_dev_a_cron_job(prod_resources: list[Registered],
                                                             dev_resources: list[Registered]) -> None:
-    (flink,) = of_type(prod_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment").values()
+    flink = by_metadata_name(prod_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment")["iceberg-maintenance"]
     job = flink.inputs["spec"]["job"]
     assert job["args"][job["args"].index("--snapshot-retention") + 1] == "7d"
     assert not of_type(prod_resources, "kubernetes:batch/v1:CronJob")

@@ -187,5 +187,7 @@ def test_the_job_grants_the_seeds_sinks_the_maintenance_and_trino(prod_resources
     assert prod[f"{account}openfoundry-storage:flink"] == ["modify"]              # the FlinkDeployment's account
     assert dev[f"{account}openfoundry-storage:iceberg-maintenance"] == ["modify"]  # the CronJob's
     assert prod["oidc~service-account-trino"] == ["select"] and not any(p.startswith("oidc~") for p in dev)
-    assert len([p for p, r in prod.items() if r == ["create", "modify"]]) == 7   # the seed's six and action-log-sink
+    # the seed's six sinks and action-log-sink, and the Iceberg writers' OAuth2 client (Pulumi.prod.yaml)
+    assert len([p for p, r in prod.items() if r == ["create", "modify"]]) == 8
+    assert prod["oidc~service-account-iceberg-writer"] == ["create", "modify"]
     assert prod[f"{account}openfoundry-ingestion:action-log-sink"] == ["create", "modify"]

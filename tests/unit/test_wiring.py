@@ -144,7 +144,9 @@ def test_only_data_bus_services_may_reach_the_brokers_and_they_connect_over_sasl
     assert listener["tls"] is True and listener["authentication"]["type"] == "scram-sha-512"
     admitted = {(peer_namespace(p), pod_labels(p)["app.kubernetes.io/name"]) for p in listener["networkPolicyPeers"]}
     data_bus = [s for s in catalog.services if s.uses_kafka]
-    assert data_bus and admitted == {(namespace_for(s.plane), s.name) for s in data_bus}
+    # and the Iceberg writer of seed 002's table, a platform client in the storage plane (test_writers.py)
+    writer = ("openfoundry-storage", "iceberg-writer-analytics-events")
+    assert data_bus and admitted == {(namespace_for(s.plane), s.name) for s in data_bus} | {writer}
     deployments = of_type(prod_resources, DEPLOYMENT)
     for service in data_bus:
         env = container_env(deployments[service.name])

@@ -105,7 +105,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:OpenFga", "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
-        "openfoundry:storage:LakehouseAnalytics", "openfoundry:storage:ClickHouse",
+        "openfoundry:storage:LakehouseAnalytics", "openfoundry:storage:ClickHouse", "openfoundry:storage:IcebergWriters",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
