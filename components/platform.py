@@ -40,7 +40,10 @@ from components.relational.plane import Database, RelationalStatePlane, Relation
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.clickhouse import clickhouse_object_user, clickhouse_pods
+from components.storage.lakekeeper import kubernetes_principal
 from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
+from components.storage.table_health import NAME as TABLE_EXPORTER
+from components.storage.table_health import exporter_pods
 from components.storage.writers import writer_kafka_clients, writer_pods
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import KubernetesTarget, StackConfig
@@ -85,10 +88,11 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         openfga_database=next(db for db in all_databases if db.owner == "openfga"),
         object_users=_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()),
         query_engines=[*_warehouse_readers(cfg, trino_pods(), clickhouse_pods()),
-                       *([writer_pods()] if analytics.enabled else [])],
+                       *([writer_pods(), exporter_pods()] if analytics.enabled else [])],
         catalog_writers=[str(analytics.writer.catalog_principal)] if analytics.enabled else [],
         catalog_readers=[principal for principal in _warehouse_readers(
-            cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal],
+            cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal]
+        + ([kubernetes_principal(namespace_for("storage"), TABLE_EXPORTER)] if analytics.enabled else []),
         sql_gateway=(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
         namespaces_ready=namespaces_ready,

@@ -28,6 +28,7 @@ from components.storage.lakekeeper import (
 )
 from components.storage.maintenance import IcebergMaintenance, IcebergMaintenanceArgs
 from components.storage.openfga import OpenFga, OpenFgaArgs
+from components.storage.table_health import IcebergTableHealth, IcebergTableHealthArgs
 from components.storage.vespa import SEARCH_CLIENTS, Vespa, VespaArgs, vespa_endpoint, vespa_query_url
 from components.storage.writers import IcebergWriters, IcebergWritersArgs, checkpoint_bucket
 from foundry.catalog import Catalog
@@ -95,6 +96,9 @@ class StoragePlane(pulumi.ComponentResource):
                 lakehouse=storage.lakehouse, tables=args.tables or LakehouseRegistry(tables=[]), gateway=gateway,
                 images=args.images, site=site, provider=args.provider, flink_ready=args.flink_ready,
                 depends_on=[*ready, lakekeeper]), opts=child)
+            IcebergTableHealth("iceberg-table-health", IcebergTableHealthArgs(
+                lakehouse=storage.lakehouse, site=site, provider=args.provider, depends_on=[*ready, lakekeeper]),
+                opts=child)
             LakehouseAnalytics("analytics", LakehouseAnalyticsArgs(
                 lakehouse=storage.lakehouse, tables=args.tables or LakehouseRegistry(tables=[]), gateway=gateway, site=site,
                 sql_gateway=args.sql_gateway, provider=args.provider, depends_on=[*ready, lakekeeper]), opts=child)

@@ -56,8 +56,7 @@ def source_table(table: Table, at: WriterEndpoints) -> str:
         "connector": "kafka",
         "topic": table.source.topic,
         "properties.bootstrap.servers": at.bootstrap_servers,
-        "properties.group.id": at.group,
-        "properties.client.id": at.group,
+        "properties.group.id": at.group,     # and the client ids' prefix (flink-connector-kafka KafkaSourceBuilder)
         "properties.security.protocol": "SASL_SSL",
         "properties.sasl.mechanism": "SCRAM-SHA-512",
         "properties.sasl.jaas.config": "${KAFKA_SASL_JAAS_CONFIG}",
@@ -81,10 +80,14 @@ def catalog(at: WriterEndpoints) -> str:
         "catalog-type": "rest",
         "uri": at.catalog_uri,
         "warehouse": at.warehouse,
+        "rest.auth.type": "oauth2",
         "credential": "${ICEBERG_OAUTH2_CREDENTIAL}",
         "oauth2-server-uri": at.token_uri,
         "scope": at.scope,
         "token-exchange-enabled": "false",
+        # remote signing, asked for: without it, S3FileIO would sign with whatever keys the pod holds (the
+        # checkpoint bucket's) if the catalog ever stopped returning its signer, and fail obscurely
+        "header.X-Iceberg-Access-Delegation": "remote-signing",
         "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         "s3.endpoint": at.object_store,
         "s3.path-style-access": "true",

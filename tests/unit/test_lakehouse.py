@@ -82,7 +82,7 @@ def test_only_the_seeds_sinks_and_the_query_engines_reach_the_catalog(prod_resou
                    "app", p["podSelector"]["matchLabels"].get("openfoundry.io/component"))) for p in rule["from"]}
     assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
     assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino", "clickhouse",
-                       "iceberg-maintenance", "iceberg-writer"}
+                       "iceberg-maintenance", "iceberg-writer", "iceberg-table-exporter"}
     for client in sorted(SEED_CATALOG_CLIENTS | {"action-log-sink"}):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
         assert env_of(container)["ICEBERG_CATALOG_URL"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"

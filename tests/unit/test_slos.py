@@ -25,7 +25,7 @@ HISTOGRAMS = {  # ADR-0012's SLI histograms and their p99 targets, as the facts 
 
 
 def groups(resources: list[Registered]) -> list[dict[str, Any]]:
-    (rule,) = by_metadata_name(resources, RULE).values()
+    rule = by_metadata_name(resources, RULE)["openfoundry-slos"]
     found: list[dict[str, Any]] = rule.inputs["spec"]["groups"]
     return found
 

@@ -11,7 +11,8 @@ from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 # platform components beside the services
-PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker", "clickhouse"}
+PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker", "clickhouse",
+                        "iceberg-table-exporter"}
 PLATFORM_BUDGETS = {"lakekeeper", "openfga", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
                     "valkey", "clickhouse"}
 
@@ -106,6 +107,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:OpenFga", "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
         "openfoundry:storage:LakehouseAnalytics", "openfoundry:storage:ClickHouse", "openfoundry:storage:IcebergWriters",
+        "openfoundry:storage:IcebergTableHealth",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
