@@ -212,6 +212,9 @@ class FlowMap:
         self._need("analytics", [self.runtime.grafana(), *sql], self._behind(storage, "clickhouse"), [8123])
         self._deny("analytics", [self.runtime.grafana(), *sql], clickhouse, [9000])    # HTTP only: no native port
         self._deny("analytics", [self.runtime.prometheus()], clickhouse, [8123, 9000])
+        # and nothing else of the stack, on any of its ports
+        others = [p for p in self.runtime.pods if p not in sql and p not in clickhouse]
+        self._deny("analytics", others, clickhouse, [8123, 9000, 9363])
 
     def _buckets(self) -> None:
         for service in (s for s in self.catalog.services if s.buckets):
@@ -277,7 +280,6 @@ class FlowMap:
                     self._deny("another's database", pods, self._db_pods(owner, namespace_for(plane)), [5432])
             if service.name != "sql-bi-gateway-service":
                 self._deny("trino", pods, self._pods(namespace_for("compute"), **selector_labels("trino")), [8080])
-                self._deny("analytics", pods, self._clickhouse(), [8123, 9000, 9363])
             if service.name != "gateway":
                 self._deny("cache", pods, self._pods(namespace_for("edge"), **selector_labels("valkey")), [6379])
             if not service.uses_kafka:
