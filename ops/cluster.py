@@ -30,6 +30,7 @@ import yaml
 
 from components.cluster.operators import operator_namespaces
 from foundry import versions
+from foundry.config import Monitoring
 from ops import toolchain
 from ops.crds import ensure_crds
 from ops.kubeapi import Kube, KubeError, documents
@@ -207,10 +208,15 @@ def _established(crd: dict[str, Any]) -> bool:
     return any(c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or [])
 
 
+MONITORING = Monitoring().namespace
+
+
 def add_operator_namespaces(kube: Kube) -> list[str]:
-    for metadata in operator_namespaces().values():
+    """The operators' namespaces, and the cluster's monitoring namespace (where Grafana reads its data sources)."""
+    namespaces = {**operator_namespaces(), MONITORING: {"name": MONITORING}}
+    for metadata in namespaces.values():
         kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
-    return sorted(operator_namespaces())
+    return sorted(namespaces)
 
 
 def up(rehearsal: Rehearsal = DEFAULT) -> Kube:

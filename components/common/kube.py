@@ -13,6 +13,9 @@ from components.common.site import Site
 from foundry.catalog import Service
 from foundry.labels import namespace_for, selector_labels
 
+# a workload's Secrets that another team creates (the wiring policy then does not look for them in the stack)
+EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
+
 
 def peer(namespace: str | None = None, pods: Mapping[str, str] | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     """Pods by labels, in one namespace by name; either part may be left out."""

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import peer, secret_env, service_peer, spread
+from components.common.kube import EXTERNAL_SECRETS, peer, secret_env, service_peer, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.storage.ceph import ObjectGateway, ObjectUser
@@ -41,7 +41,6 @@ DATA_DIR = "/data/trino"
 SHARED_SECRET = "trino-internal"
 # Created by the identity team when Lakekeeper requires OIDC: key `credential`, "<client id>:<client secret>".
 CATALOG_CREDENTIAL_SECRET = "trino-catalog-oauth2"
-EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
 # The seed: sql-bi-gateway-service routes Iceberg analytics statements to Trino. Nothing else may call it.
 QUERY_CLIENTS = ("sql-bi-gateway-service",)
 # Trino's recommended JVM flags (trino.io/docs/current/installation/deployment, "JVM config"); the heap follows

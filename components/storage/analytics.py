@@ -24,7 +24,7 @@ from foundry.labels import common_labels, namespace_for
 from foundry.lakehouse import LakehouseRegistry, Table
 
 PLANE = "storage"
-GRAFANA_OBJECTS_PLANE = "control"     # beside the SLO dashboards (components/observability/slos.py)
+GRAFANA_OBJECTS_PLANE = "control"     # dashboards beside the SLO dashboards (components/observability/slos.py)
 DATASOURCE_TYPE = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "openfoundry-lakehouse"
 DATASOURCE = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
@@ -99,8 +99,11 @@ class LakehouseAnalytics(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         namespace, labels = namespace_for(GRAFANA_OBJECTS_PLANE), common_labels(PLANE)
+        # Grafana's data source sidecar watches its own namespace unless told otherwise (kube-prometheus-stack:
+        # sidecar.datasources has no searchNamespace), so the data source goes where Grafana runs
         k8s.core.v1.Secret("grafana-datasource-lakehouse", metadata=k8s.meta.v1.ObjectMetaArgs(
-            name="grafana-datasource-lakehouse", namespace=namespace, labels={**labels, **DATASOURCE_LABEL}),
+            name="grafana-datasource-lakehouse", namespace=args.site.monitoring.namespace,
+            labels={**labels, **DATASOURCE_LABEL}),
             type="Opaque", string_data={"lakehouse-clickhouse.yaml": clickhouse.passwords[GRAFANA.name].value.apply(
                 datasource_provisioning)}, opts=child)
         k8s.core.v1.ConfigMap("dashboard-lakehouse-analytics", metadata=k8s.meta.v1.ObjectMetaArgs(

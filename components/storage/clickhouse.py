@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import peer, pod_monitor, scrape_ingress, secret_env, spread
+from components.common.kube import EXTERNAL_SECRETS, peer, pod_monitor, scrape_ingress, secret_env, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.storage.ceph import ObjectGateway, ObjectUser
@@ -44,7 +44,6 @@ from foundry.versions import CLICKHOUSE_IMAGE
 NAME = "clickhouse"
 PLANE = "storage"
 CLICKHOUSE_USER = 101      # the official image's clickhouse user and group
-EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
 # Created by the identity team: key `credential`, "<client id>:<client secret>" of ClickHouse's OAuth2 client
 CATALOG_CREDENTIAL_SECRET = "clickhouse-catalog-oauth2"
 PASSWORDS_SECRET = "clickhouse-users"
@@ -153,7 +152,9 @@ class ClickHouse(pulumi.ComponentResource):
             name=NAME, image=CLICKHOUSE_IMAGE, image_pull_policy="IfNotPresent",
             # the server itself, not the image's entrypoint (which writes below /etc and runs init scripts)
             command=["/usr/bin/clickhouse-server", "--config-file=/etc/clickhouse-server/config.xml"],
-            env=[secret_env(user.password_env, PASSWORDS_SECRET, user.name) for user in SQL_USERS],
+            env=[secret_env(user.password_env, PASSWORDS_SECRET, user.name) for user in SQL_USERS]
+            # the server is PID 1 and Kubernetes restarts it: no watchdog process (the image's entrypoint sets this)
+            + [k8s.core.v1.EnvVarArgs(name="CLICKHOUSE_WATCHDOG_ENABLE", value="0")],
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=HTTP_PORT, protocol="TCP"),
                    k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": settings.cpu, "memory": settings.memory},

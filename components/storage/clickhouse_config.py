@@ -50,15 +50,16 @@ def _child(parent: ET.Element, tag: str, text: str | None = None, **attributes: 
 
 def server_config() -> str:
     """config.d: HTTP only (the native, MySQL, PostgreSQL and interserver ports stay closed), logs to the console,
-    metrics for Prometheus."""
+    metrics for Prometheus, no crash reports sent out."""
     root = ET.Element("clickhouse")
     logger = _child(root, "logger")
     _child(logger, "level", "information")
     _child(logger, "console", "1")
     for tag in ("log", "errorlog"):
         _child(logger, tag, remove="remove")
-    _child(root, "listen_host", "0.0.0.0")
+    # listen_host stays the image's (config.d/docker_related_config.xml: `::` and 0.0.0.0, IPv6 and IPv4)
     _child(root, "http_port", str(HTTP_PORT))
+    _child(_child(root, "send_crash_reports"), "enabled", "false")    # nothing leaves the cluster but to the catalog
     for port in ("tcp_port", "mysql_port", "postgresql_port", "interserver_http_port"):
         _child(root, port, remove="remove")
     prometheus = _child(root, "prometheus")
@@ -91,7 +92,8 @@ def users_config() -> str:
         _child(element, "profile", READER_PROFILE)
         _child(element, "quota", "default")
         _child(_child(element, "networks"), "ip", "::/0")    # who may connect at all is the NetworkPolicy's business
-        _child(_child(element, "grants"), "query", f"GRANT SELECT ON {DATABASE}.* TO {user.name}")
+        # a users file names no grantee: the user it sits in is the grantee (ClickHouse refuses `TO` there)
+        _child(_child(element, "grants"), "query", f"GRANT SELECT ON {DATABASE}.*")
     return _xml(root)
 
 

@@ -20,11 +20,12 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.namespaces import api_server_egress
 from components.cluster.trust import CA, CA_DIRECTORY, CA_FILE, CA_KEY
-from components.common.kube import peer, pod_monitor, scrape_ingress
+from components.common.kube import EXTERNAL_SECRETS, peer, pod_monitor, scrape_ingress
 from components.common.site import Site
 from components.ingestion.clients import TLS_PORT, KafkaClient, bootstrap_servers, broker_peer
 from components.storage.ceph import Bucket, ObjectGateway
 from components.storage.lakekeeper import FLINK_ACCOUNT, catalog_uri, lakekeeper_endpoint
+from components.storage.maintenance import FLINK_OPERATOR_NAMESPACE, FLINK_REST_PORT, FLINK_USER, METRICS_PORT
 from components.storage.writer_sql import WriterEndpoints, script
 from foundry.config import Images, Lakehouse
 from foundry.config.base import millicores
@@ -41,11 +42,6 @@ CHECKPOINT_BUCKET = "iceberg-writer-checkpoints"
 OWNER = "iceberg-writer"
 # Created by the identity team: key `credential`, "<client id>:<client secret>" of the writers' OAuth2 client
 CATALOG_CREDENTIAL_SECRET = "iceberg-writer-catalog-oauth2"
-EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
-FLINK_USER = 9999
-FLINK_REST_PORT = 8081
-METRICS_PORT = 9249
-FLINK_OPERATOR_NAMESPACE = "flink-system"
 
 
 def writer_name(table: Table) -> str:

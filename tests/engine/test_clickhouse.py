@@ -93,16 +93,63 @@ def test_the_users_settings_and_grants_are_clickhouses_own(files: dict[str, str]
     assert settings
     known = set(clickhouse.query("SELECT name FROM system.settings", "TSVRaw").data().split())
     assert settings <= known, settings - known
-    grants = [q.text or "" for q in users.iterfind("users/*/grants/query")]
-    assert grants
-    for grant in grants:
-        assert clickhouse.query(f"EXPLAIN AST {grant}", "TSVRaw").data().startswith("GrantQuery")
     # readonly 1 is what refuses a reader's writes and DDL
     clickhouse.query("CREATE TABLE t (x UInt8) ENGINE = Memory")
     clickhouse.query("SET readonly = 1")
     for statement in ("INSERT INTO t VALUES (1)", "CREATE TABLE u (x UInt8) ENGINE = Memory", "DROP TABLE t"):
         with pytest.raises(Exception, match="readonly"):
             clickhouse.query(statement)
+
+
+# The image's own users.xml, as far as this test needs it: the `default` user, profile and quota our users.d
+# file builds on (docker/server: the package's /etc/clickhouse-server/users.xml)
+IMAGE_USERS = """<clickhouse><profiles><default/></profiles>
+<users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile>
+<quota>default</quota>{extra}</default></users>
+<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows>
+<read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas></clickhouse>"""
+
+
+def server_with_users(tmp_path: Path, files: dict[str, str], restore_default: bool) -> str:
+    """A ClickHouse whose users are the image's and the rendered users.d file, as the server reads them at start;
+    `restore_default` merges one more file after ours, so this test can log in and look. The embedded engine
+    ignores access_control_improvements, so it refuses `changeable_in_readonly` the real server's defaults
+    (settings_constraints_replace_previous: true) accept: the constraint is left out here, and only here."""
+    users_d = tmp_path / "users.d"
+    users_d.mkdir(parents=True, exist_ok=True)
+    rendered_users = re.sub(r"\s*<constraints>.*?</constraints>", "", files["users.xml"], flags=re.S)
+    (users_d / "openfoundry.xml").write_text(rendered_users)
+    (tmp_path / "users.xml").write_text(IMAGE_USERS.format(extra=""))
+    if restore_default:
+        (users_d / "zz-test.xml").write_text(
+            "<clickhouse><users><default><access_management>1</access_management><password></password>"
+            "<networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>"
+            "</clickhouse>")
+    (tmp_path / "config.xml").write_text(f"<clickhouse><users_config>{tmp_path / 'users.xml'}</users_config>"
+                                         "<default_profile>default</default_profile></clickhouse>")
+    return f"file:{tmp_path / 'db'}?config-file={tmp_path / 'config.xml'}"
+
+
+def test_the_server_loads_the_users_and_default_is_gone(files: dict[str, str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("CLICKHOUSE_GRAFANA_PASSWORD", "CLICKHOUSE_GATEWAY_PASSWORD"):
+        monkeypatch.setenv(variable, "a-generated-password")
+    # the file parses (a grant naming a grantee, say, would fail here with code 36) and `default` is removed:
+    # the embedded engine logs in as `default`, and is refused
+    with pytest.raises(Exception, match=r"Code: 516.*default: Authentication failed.*no user with such name"):
+        chdb_session.Session(server_with_users(tmp_path / "removed", files, restore_default=False))
+    session = chdb_session.Session(server_with_users(tmp_path / "restored", files, restore_default=True))
+    try:
+        users = session.query("SELECT name FROM system.users WHERE name != 'default' ORDER BY name", "TSVRaw").data()
+        assert users.split() == ["grafana", "sql_bi_gateway"]
+        for user in users.split():
+            assert session.query(f"SHOW GRANTS FOR {user}", "TSVRaw").data().strip() == \
+                f"GRANT SELECT ON lake.* TO {user}"
+        profile = session.query("SELECT setting_name, value FROM system.settings_profile_elements "
+                                "WHERE profile_name = 'reader' ORDER BY setting_name", "TSVRaw").data()
+        assert profile.splitlines() == ["max_execution_time\t300", "readonly\t1"]
+    finally:
+        session.close()
 
 
 def expand_macros(sql: str, start: datetime, end: datetime, interval_seconds: int) -> str:

@@ -67,9 +67,12 @@ def test_prods_zone_loss_verdicts_are_what_the_manifests_say_by_hand() -> None:
     # every CloudNativePG cluster: 3 instances by zone, 1 synchronous standby required: 2 left, 2 needed
     clusters = [v for v in found.values() if v["kind"].startswith("Postgres")]
     assert len(clusters) == len(load_catalog().database_owners()) and all(v["survives"] for v in clusters)
-    # every Deployment survives but Trino's single coordinator (accepted)
+    # every Deployment survives but Trino's single coordinator and the table exporter, one scrape target (accepted)
     deployments = {name for name, v in found.items() if v["kind"] == "Deployment" and not v["survives"]}
-    assert deployments == {"trino-coordinator"} and found["trino-coordinator"]["accepted"]
+    assert deployments == {"trino-coordinator", "iceberg-table-exporter"}
+    assert found["trino-coordinator"]["accepted"] and found["iceberg-table-exporter"]["accepted"]
+    # ClickHouse: three replicas spread hard over the zones
+    assert found["clickhouse"]["survives"]
     assert "node capacity" in survives
     assert {name for name, v in found.items() if not v["survives"] and not v["accepted"]} == set()
 

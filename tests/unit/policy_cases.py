@@ -73,7 +73,7 @@ def clickhouse_users(users: str, remove_default: bool = True) -> Resource:
 
 
 READER = ('<grafana><password from_env="P"/><profile>reader</profile>'
-          "<grants><query>GRANT SELECT ON lake.* TO grafana</query></grants></grafana>")
+          "<grants><query>GRANT SELECT ON lake.*</query></grants></grafana>")
 
 
 def with_kafka(**config: Any) -> dict[str, Any]:

@@ -99,7 +99,9 @@ def test_each_replica_defines_the_warehouse_from_its_secrets(prod_resources: lis
     (metadata,) = [v for v in spec["volumes"] if v["name"] == "metadata"]
     assert metadata["emptyDir"]["medium"] == "Memory"
     (server,) = spec["containers"]
-    assert all(isinstance(v, dict) and "secretKeyRef" in v for v in env(server).values())
+    values = env(server)
+    assert values.pop("CLICKHOUSE_WATCHDOG_ENABLE") == "0"
+    assert values and all(isinstance(v, dict) and "secretKeyRef" in v for v in values.values())
     assert server["command"][0] == "/usr/bin/clickhouse-server"
 
 
@@ -137,11 +139,12 @@ def test_clickhouses_users_only_read_the_warehouse(prod_resources: list[Register
     assert sorted(u.tag for u in readers) == ["grafana", "sql_bi_gateway"]
     for user in readers:
         assert user.find("password").get("from_env") and not user.findtext("password")  # type: ignore[union-attr]
-        assert [q.text for q in user.findall("grants/query")] == [f"GRANT SELECT ON lake.* TO {user.tag}"]
+        assert [q.text for q in user.findall("grants/query")] == ["GRANT SELECT ON lake.*"]
         profile = users.find(f"profiles/{user.findtext('profile')}")
         assert profile is not None and profile.findtext("readonly") == "1"
     server = ET.fromstring(files["openfoundry.xml"])
-    assert server.findtext("http_port") == "8123"
+    assert server.findtext("http_port") == "8123" and server.find("listen_host") is None   # the image's: IPv6 and IPv4
+    assert server.findtext("send_crash_reports/enabled") == "false"
     assert {e.tag for e in server if e.get("remove") == "remove"} >= {"tcp_port", "mysql_port", "postgresql_port",
                                                                        "interserver_http_port"}
 
