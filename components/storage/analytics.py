@@ -49,30 +49,30 @@ def table_reference(table: Table) -> str:
     return f"{DATABASE}.`{table.name}`"
 
 
-def table_queries(table: Table) -> dict[str, str]:
-    """Each panel's SQL, with the plugin's macros for the dashboard's time range."""
+def table_queries(table: Table) -> list[tuple[str, str, str]]:
+    """Each panel's title, kind (timeseries or table) and SQL, with the plugin's macros for the time range."""
     source, time, dimension = table_reference(table), table.time, table.dimension
     window = f"WHERE $__timeFilter({time})"
-    return {
-        f"{table.name}: rows by {dimension}":
-            f"SELECT $__timeInterval({time}) AS time, {dimension}, count() AS rows FROM {source} {window} "
-            f"GROUP BY time, {dimension} ORDER BY time",
-        f"{table.name}: top {dimension}":
-            f"SELECT {dimension}, count() AS rows FROM {source} {window} GROUP BY {dimension} "
-            f"ORDER BY rows DESC LIMIT 20",
-    }
+    return [
+        (f"{table.name}: rows by {dimension}", "timeseries",
+         f"SELECT $__timeInterval({time}) AS time, {dimension}, count() AS rows FROM {source} {window} "
+         f"GROUP BY time, {dimension} ORDER BY time"),
+        (f"{table.name}: top {dimension}", "table",
+         f"SELECT {dimension}, count() AS rows FROM {source} {window} GROUP BY {dimension} ORDER BY rows DESC LIMIT 20"),
+    ]
+
+
+# the plugin's query formats (src/data/utils.ts): 0 a time series, 1 a table
+FORMATS = {"timeseries": 0, "table": 1}
 
 
 def analytics_dashboard(registry: LakehouseRegistry) -> dict[str, Any]:
     panels: list[dict[str, Any]] = []
     for table in registry.tables:
-        for title, sql in table_queries(table).items():
-            series = "rows by" in title
-            panels.append(panel(len(panels) + 1, title, [{"editorType": "sql", "rawSql": sql,
-                                                           "pluginVersion": PLUGIN_VERSION,
-                                                           "queryType": "timeseries" if series else "table",
-                                                           "format": 0 if series else 1}],
-                                kind="timeseries" if series else "table", datasource=DATASOURCE))
+        for title, kind, sql in table_queries(table):
+            target = {"editorType": "sql", "rawSql": sql, "pluginVersion": PLUGIN_VERSION, "queryType": kind,
+                      "format": FORMATS[kind]}
+            panels.append(panel(len(panels) + 1, title, [target], kind=kind, datasource=DATASOURCE))
     return dashboard("openfoundry-lakehouse-analytics", "Lakehouse analytics (ClickHouse over Iceberg)", panels,
                      tags=("openfoundry", "lakehouse"), variables=[])
 

@@ -16,7 +16,6 @@ FLINK_TYPES = {"string": "STRING", "long": "BIGINT", "int": "INT", "double": "DO
                "date": "DATE", "timestamp": "TIMESTAMP(6)", "timestamptz": "TIMESTAMP_LTZ(6)"}
 CATALOG = "lake"
 SOURCE = "source_records"
-CREDENTIAL_VARIABLES = ("KAFKA_SASL_JAAS_CONFIG", "ICEBERG_OAUTH2_CREDENTIAL")
 
 
 @dataclass(frozen=True)

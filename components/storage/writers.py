@@ -105,8 +105,8 @@ class IcebergWriters(pulumi.ComponentResource):
 
     def _writer(self, table: Table) -> None:
         name = writer_name(table)
-        k8s.core.v1.ConfigMap(name, metadata=self._metadata(name), data={"job.sql": script(table, self._endpoints(table))},
-                              opts=self._child())
+        text = script(table, self._endpoints(table))
+        k8s.core.v1.ConfigMap(name, metadata=self._metadata(name), data={"job.sql": text}, opts=self._child())
         k8s.apiextensions.CustomResource(
             f"{name}-flinkdeployment", api_version="flink.apache.org/v1beta1", kind="FlinkDeployment",
             metadata=self._metadata(name, annotations={
@@ -114,12 +114,13 @@ class IcebergWriters(pulumi.ComponentResource):
                 f"{EXTERNAL_SECRETS}-reason": "the identity team issues the writers' OAuth2 client in the catalog's realm",
                 "policy.openfoundry.dev/exempt": "read-only-root-filesystem",
                 "policy.openfoundry.dev/exempt-reason": "Flink writes its plugins and temp files below /opt/flink"}),
-            spec=self._spec(table), opts=self._child(depends_on=self._args.flink_ready))
+            spec=self._spec(table, hashlib.sha256(text.encode()).hexdigest()),
+            opts=self._child(depends_on=self._args.flink_ready))
         self._network_policy(name)
         pod_monitor(name, self._namespace, common_labels(PLANE), {"app": name}, self._args.site, self._child(),
                     resource_name=f"{name}-podmonitor")
 
-    def _spec(self, table: Table) -> dict[str, Any]:
+    def _spec(self, table: Table, script_digest: str) -> dict[str, Any]:
         name, writer = writer_name(table), self._args.lakehouse.analytics.writer
         state = f"s3://{CHECKPOINT_BUCKET}/{name}"
         resources = {"memory": flink_memory(writer.memory), "cpu": millicores(writer.cpu) / 1000}
@@ -149,18 +150,17 @@ class IcebergWriters(pulumi.ComponentResource):
                 "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
                 "metrics.reporter.prom.port": str(METRICS_PORT),
             },
-            "podTemplate": self._pod_template(table),
+            "podTemplate": self._pod_template(table, script_digest),
             "jobManager": {"resource": resources},
             "taskManager": {"resource": resources},
             "job": {"jarURI": JAR, "entryClass": ENTRY_CLASS, "args": [f"{SCRIPT_DIRECTORY}/job.sql"],
                     "parallelism": writer.parallelism, "upgradeMode": "savepoint", "state": "running"},
         }
 
-    def _pod_template(self, table: Table) -> dict[str, Any]:
+    def _pod_template(self, table: Table, script_digest: str) -> dict[str, Any]:
         """Restricted pods with the script, the CA and their secrets; a new script changes the template, so the
         operator upgrades the job (by savepoint) rather than a restart picking it up unannounced."""
         name = writer_name(table)
-        digest = hashlib.sha256(script(table, self._endpoints(table)).encode()).hexdigest()
         kafka = KafkaClient(name, self._namespace)
         secret_env = [(variable, secret, key) for variable, secret, key in (
             ("KAFKA_SASL_JAAS_CONFIG", kafka.secret, "sasl.jaas.config"),
@@ -170,7 +170,7 @@ class IcebergWriters(pulumi.ComponentResource):
             ("AWS_SECRET_ACCESS_KEY", CHECKPOINT_BUCKET, "AWS_SECRET_ACCESS_KEY"))]
         labels = {**selector_labels(name), **common_labels(PLANE), "openfoundry.io/component": OWNER,
                   BUSES_LABEL: "data"}
-        return {"metadata": {"labels": labels, "annotations": {"openfoundry.io/job-sql-sha256": digest}}, "spec": {
+        return {"metadata": {"labels": labels, "annotations": {"openfoundry.io/job-sql-sha256": script_digest}}, "spec": {
             "securityContext": {"runAsNonRoot": True, "runAsUser": FLINK_USER, "runAsGroup": FLINK_USER,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             # neither the operator nor Flink's native mode adds a container securityContext: the restricted level
