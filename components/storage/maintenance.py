@@ -44,6 +44,26 @@ FLINK_USER = 9999   # the flink user of the official Flink images
 JAR = "local:///opt/flink/usrlib/iceberg-maintenance.jar"
 ENTRY_CLASS = "dev.openfoundry.iceberg.maintenance.TableMaintenanceJob"
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# a Flink job's pods write their plugins and temp files below their image's root
+FLINK_ROOT_EXEMPTION = {"policy.openfoundry.dev/exempt": "read-only-root-filesystem",
+                        "policy.openfoundry.dev/exempt-reason": "Flink writes its plugins and temp files below /opt/flink"}
+
+
+def restricted_flink_pod(env: list[dict[str, Any]], mounts: list[dict[str, Any]],
+                         volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FlinkDeployment's pod spec the restricted Pod Security level admits: neither the operator nor Flink's
+    native mode adds a container securityContext, so all of it comes from the template (the root stays writable:
+    FLINK_ROOT_EXEMPTION)."""
+    return {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": FLINK_USER, "runAsGroup": FLINK_USER,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "flink-main-container", "env": env,
+                        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                            "capabilities": {"drop": ["ALL"]}},
+                        "volumeMounts": mounts}],
+        "volumes": volumes,
+    }
 
 
 @dataclass(frozen=True)
@@ -104,20 +124,11 @@ class IcebergMaintenance(pulumi.ComponentResource):
                 "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
                 "metrics.reporter.prom.port": str(METRICS_PORT),
             },
-            "podTemplate": {"spec": {
-                "securityContext": {"runAsNonRoot": True, "runAsUser": FLINK_USER, "runAsGroup": FLINK_USER,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                # neither the operator nor Flink's native mode adds a container securityContext: the restricted
-                # Pod Security level of the namespace needs all of it from the template (root stays writable: exempt)
-                "containers": [{"name": "flink-main-container", "env": self._s3_env(),
-                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                                "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                                    "capabilities": {"drop": ["ALL"]}},
-                                "volumeMounts": [{"name": f"token-{token.audience}", "mountPath": token.directory,
-                                                  "readOnly": True}]}],
-                "volumes": [{"name": f"token-{token.audience}", "projected": {"sources": [{"serviceAccountToken": {
-                    "audience": token.audience, "expirationSeconds": token.expiration_seconds, "path": "token"}}]}}],
-            }},
+            "podTemplate": {"spec": restricted_flink_pod(
+                self._s3_env(),
+                [{"name": f"token-{token.audience}", "mountPath": token.directory, "readOnly": True}],
+                [{"name": f"token-{token.audience}", "projected": {"sources": [{"serviceAccountToken": {
+                    "audience": token.audience, "expirationSeconds": token.expiration_seconds, "path": "token"}}]}}])},
             "jobManager": {"resource": {"memory": "2048m", "cpu": 1}},
             "taskManager": {"resource": {"memory": "4096m", "cpu": 2}},
             # maintenance passes are idempotent: a restart needs no savepoint
@@ -181,8 +192,7 @@ class IcebergMaintenance(pulumi.ComponentResource):
 
     def _metadata(self) -> k8s.meta.v1.ObjectMetaArgs:
         # the job unpacks Flink's plugins and temp files below its root
-        exempt = {"policy.openfoundry.dev/exempt": "read-only-root-filesystem",
-                  "policy.openfoundry.dev/exempt-reason": "Flink writes its plugins and temp files below /opt/flink"}
+        exempt = FLINK_ROOT_EXEMPTION
         return k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=self._namespace, labels=common_labels(PLANE),
                                           annotations=exempt)
 

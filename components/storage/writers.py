@@ -25,7 +25,13 @@ from components.common.site import Site
 from components.ingestion.clients import TLS_PORT, KafkaClient, bootstrap_servers, broker_peer
 from components.storage.ceph import Bucket, ObjectGateway
 from components.storage.lakekeeper import FLINK_ACCOUNT, catalog_uri, lakekeeper_endpoint
-from components.storage.maintenance import FLINK_OPERATOR_NAMESPACE, FLINK_REST_PORT, FLINK_USER, METRICS_PORT
+from components.storage.maintenance import (
+    FLINK_OPERATOR_NAMESPACE,
+    FLINK_REST_PORT,
+    FLINK_ROOT_EXEMPTION,
+    METRICS_PORT,
+    restricted_flink_pod,
+)
 from components.storage.writer_sql import WriterEndpoints, script
 from foundry.config import Images, Lakehouse
 from foundry.config.base import millicores
@@ -112,8 +118,7 @@ class IcebergWriters(pulumi.ComponentResource):
             metadata=self._metadata(name, annotations={
                 EXTERNAL_SECRETS: CATALOG_CREDENTIAL_SECRET,
                 f"{EXTERNAL_SECRETS}-reason": "the identity team issues the writers' OAuth2 client in the catalog's realm",
-                "policy.openfoundry.dev/exempt": "read-only-root-filesystem",
-                "policy.openfoundry.dev/exempt-reason": "Flink writes its plugins and temp files below /opt/flink"}),
+                **FLINK_ROOT_EXEMPTION}),
             spec=self._spec(table, hashlib.sha256(text.encode()).hexdigest()),
             opts=self._child(depends_on=self._args.flink_ready))
         self._network_policy(name)
@@ -170,23 +175,13 @@ class IcebergWriters(pulumi.ComponentResource):
             ("AWS_SECRET_ACCESS_KEY", CHECKPOINT_BUCKET, "AWS_SECRET_ACCESS_KEY"))]
         labels = {**selector_labels(name), **common_labels(PLANE), "openfoundry.io/component": OWNER,
                   BUSES_LABEL: "data"}
-        return {"metadata": {"labels": labels, "annotations": {"openfoundry.io/job-sql-sha256": script_digest}}, "spec": {
-            "securityContext": {"runAsNonRoot": True, "runAsUser": FLINK_USER, "runAsGroup": FLINK_USER,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            # neither the operator nor Flink's native mode adds a container securityContext: the restricted level
-            # needs all of it from the template (the root stays writable: exempt above)
-            "containers": [{
-                "name": "flink-main-container",
-                "env": [{"name": v, "valueFrom": {"secretKeyRef": {"name": s, "key": k}}} for v, s, k in secret_env],
-                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
-                                    "capabilities": {"drop": ["ALL"]}},
-                "volumeMounts": [{"name": "job", "mountPath": SCRIPT_DIRECTORY, "readOnly": True},
-                                 {"name": "openfoundry-ca", "mountPath": CA_DIRECTORY, "readOnly": True}],
-            }],
-            "volumes": [{"name": "job", "configMap": {"name": name}},
-                        {"name": "openfoundry-ca", "configMap": {"name": CA, "items": [{"key": CA_KEY, "path": CA_KEY}]}}],
-        }}
+        return {"metadata": {"labels": labels, "annotations": {"openfoundry.io/job-sql-sha256": script_digest}},
+                "spec": restricted_flink_pod(
+                    [{"name": v, "valueFrom": {"secretKeyRef": {"name": s, "key": k}}} for v, s, k in secret_env],
+                    [{"name": "job", "mountPath": SCRIPT_DIRECTORY, "readOnly": True},
+                     {"name": "openfoundry-ca", "mountPath": CA_DIRECTORY, "readOnly": True}],
+                    [{"name": "job", "configMap": {"name": name}},
+                     {"name": "openfoundry-ca", "configMap": {"name": CA, "items": [{"key": CA_KEY, "path": CA_KEY}]}}])}
 
     def _network_policy(self, name: str) -> None:
         """In: its own pods, the operator (REST), Prometheus. Out: its own pods, the brokers, the catalog and RGW, the
