@@ -1,8 +1,8 @@
-"""The policy specs as Pulumi CrossGuard policies (imported only by the pack's entry point, never by tests)."""
+"""The policy specs as Pulumi CrossGuard policies (the pack's entry point imports this; tests read `KnownProps`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -19,26 +19,43 @@ from openfoundry_policies.catalog import POLICIES, PolicySpec, violations
 from openfoundry_policies.resources import Resource
 
 
-def _plain(value: Any) -> Any:
-    """The engine's props are proxies that raise on values unknown during preview (outputs of other resources:
-    Secret data, generated names). The checks read plain dicts and lists in which such a value is None, so
-    that reading known inputs never turns a mandatory policy into "can't run during preview"."""
+class KnownProps(Mapping[str, Any]):
+    """The engine's props as the checks read them. The engine hands them over as proxies that raise on values
+    unknown during preview (outputs of other resources: Secret data, generated names); here such a value reads as
+    None, so that reading known inputs never turns a mandatory policy into "can't run during preview".
+
+    A view, not a copy: the SDK builds a fresh proxy tree for every policy and resource, and most checks read a few
+    fields of a few kinds, so converting only what is read keeps the pack's cost near the SDK's own."""
+
+    __slots__ = ("_proxy",)
+
+    def __init__(self, proxy: Mapping[str, Any]) -> None:
+        self._proxy = proxy
+
+    def __getitem__(self, key: str) -> Any:
+        return _known(self._proxy, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._proxy)
+
+    def __len__(self) -> int:
+        return len(self._proxy)
+
+
+def _known(container: Any, key: Any) -> Any:
+    try:
+        value = container[key]
+    except UnknownValueError:
+        return None
     if isinstance(value, Mapping):
-        return {str(key): _known(value, key) for key in value}
+        return KnownProps(value)
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return [_known(value, index) for index in range(len(value))]
     return value
 
 
-def _known(container: Any, key: Any) -> Any:
-    try:
-        return _plain(container[key])
-    except UnknownValueError:
-        return None
-
-
 def _resource(resource_type: str, props: Any, name: str, protect: bool) -> Resource:
-    return Resource(resource_type, _plain(props) if isinstance(props, Mapping) else {}, name, protect)
+    return Resource(resource_type, KnownProps(props) if isinstance(props, Mapping) else {}, name, protect)
 
 
 def _resource_policy(spec: PolicySpec) -> Policy:

@@ -12,7 +12,7 @@ Secrets another team provisions).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from openfoundry_policies.resources import LONG_RUNNING, Resource, pod_labels, pod_spec, selects
 
@@ -107,6 +107,10 @@ def referenced_accounts_and_secrets_exist(resources: list[Resource]) -> Iterator
                 yield workload, f"{workload.label} reads Secret {secret}, which nothing creates (nor is it declared external)"
 
 
+def _count(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def budgets_allow_an_eviction(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
     """A budget that can never be met blocks every drain (kube-linter pdb-max-unavailable, pdb-min-available)."""
     templates = _templates(resources)
@@ -120,8 +124,9 @@ def budgets_allow_an_eviction(resources: list[Resource]) -> Iterator[tuple[Resou
         minimum = spec.get("minAvailable")
         for workload in selected:
             replicas = workload.spec.get("replicas")
-            if isinstance(minimum, int) and isinstance(replicas, int | float) and minimum >= replicas:
-                yield budget, f"{budget.label} keeps {minimum} of {workload.label}'s {int(replicas)} pods: none may go"
+            # a count, not a percentage; the engine hands every number over as a float
+            if _count(minimum) and _count(replicas) and minimum >= replicas:
+                yield budget, f"{budget.label} keeps {int(minimum)} of {workload.label}'s {int(replicas)} pods: none may go"
 
 
 # --- the operators' pods and the Pod Security level of their namespace ------------------------------------------
