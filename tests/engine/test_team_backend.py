@@ -65,8 +65,10 @@ def team(s3: str, tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str | Pa
     stacks.write_project("dev", project, {"mode": "render", "renderDirectory": str(tmp_path / "rendered")})
     env = toolchain.pulumi_env(tc)
     env.update(CREDENTIALS)
+    # every step checkpoints the whole state to the bucket, compressed as docs/state-and-secrets.md advises
     env.update({"PULUMI_BACKEND_URL": f"s3://{BUCKET}?endpoint={s3}&use_path_style=true&region=us-east-1",
-                "PULUMI_CONFIG_PASSPHRASE": "a team's passphrase", "PULUMI_SKIP_CHECKPOINTS": "false"})
+                "PULUMI_CONFIG_PASSPHRASE": "a team's passphrase", "PULUMI_SKIP_CHECKPOINTS": "false",
+                "PULUMI_DIY_BACKEND_ZSTD": "true"})
     name = f"dev-{time.monotonic_ns()}"
     # the stack name is the file's: copy the config under this stack's name
     (project / f"Pulumi.{name}.yaml").write_text((project / "Pulumi.dev.yaml").read_text())
@@ -85,13 +87,16 @@ def start_up(tc: toolchain.Toolchain, team: dict[str, str | Path]) -> subprocess
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def locked(s3: str) -> bool:
+def keys(s3: str, prefix: str) -> list[str]:
     import boto3
 
     client = boto3.client("s3", endpoint_url=s3, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
                           aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
-    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=".pulumi/locks/")
-    return listing.get("KeyCount", 0) > 0
+    return [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+def locked(s3: str) -> bool:
+    return bool(keys(s3, ".pulumi/locks/"))
 
 
 def wait_for(condition: object, timeout: float = 120) -> None:
@@ -118,6 +123,9 @@ def test_two_concurrent_ups_one_proceeds_the_other_is_refused_by_the_lock(
     assert exported.returncode == 0
     resources = json.loads(exported.stdout)["deployment"]["resources"]
     assert len(resources) > 500
+    states = keys(s3, ".pulumi/stacks/")
+    assert any(k.endswith(f"/{name}.json.zst") for k in states) and not any(k.endswith(f"/{name}.json")
+                                                                           for k in states), states
     (project / "state.json").write_text(exported.stdout)
     assert pulumi(tc, env, project, "stack", "import", "--stack", name, "--file", str(project / "state.json")).returncode == 0
     again = pulumi(tc, env, project, "up", "--yes", "--skip-preview", "--expect-no-changes", "--stack", name)
