@@ -90,8 +90,10 @@ def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registe
     namespaces = {n: r for n, r in of_type(prod_resources, "kubernetes:core/v1:Namespace").items()
                   if n.startswith("openfoundry-")}
     assert sorted(namespaces) == sorted(namespace_for(p) for p in planes)
+    pod_security = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted"}   # kubernetes.io/docs/concepts/security/pod-security-admission
     for namespace in namespaces.values():
-        assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert pod_security.items() <= namespace.inputs["metadata"]["labels"].items()
     policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
     denies = [p for n, p in policies.items() if n.endswith("-default-deny")]
     assert len(denies) == len(namespaces)
@@ -122,3 +124,13 @@ def test_compute_services_get_the_compute_sizing(prod_resources: list[Registered
     assert prod_config.compute.workloads is not None
     assert warehouse["resources"]["limits"]["memory"] == prod_config.compute.workloads.memory_limit
     assert gateway["resources"]["limits"]["memory"] == prod_config.workloads.memory_limit
+
+
+def test_the_api_server_is_reached_over_tcp_on_its_two_ports(prod_resources: list[Registered]) -> None:
+    """The Kubernetes service's 443 and a control plane's own 6443; a NetworkPolicy port without a protocol is TCP,
+    so the explicit protocol is checked as what the API server would accept."""
+    policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    rules = [rule for p in policies.values() for rule in p.inputs["spec"].get("egress") or []
+             if {port["port"] for port in rule.get("ports") or []} == {443, 6443}]
+    assert len(rules) >= 3   # the NATS controller, the maintenance job, the lakehouse writers
+    assert all(rule["ports"] == [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}] for rule in rules)
