@@ -90,8 +90,8 @@ def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registe
     namespaces = {n: r for n, r in of_type(prod_resources, "kubernetes:core/v1:Namespace").items()
                   if n.startswith("openfoundry-")}
     assert sorted(namespaces) == sorted(namespace_for(p) for p in planes)
-    pod_security = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted"}   # kubernetes.io/docs/concepts/security/pod-security-admission
+    # kubernetes.io/docs/concepts/security/pod-security-admission: refused, audited and warned at restricted
+    pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
     for namespace in namespaces.values():
         assert pod_security.items() <= namespace.inputs["metadata"]["labels"].items()
     policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
