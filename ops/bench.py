@@ -69,22 +69,14 @@ def mock_evaluation() -> tuple[float, int]:
 
 
 def mock_floor_seconds(count: int) -> float:
-    """`count` plain ConfigMaps through the same mocks: the SDK's cost per resource, with nothing of ours."""
+    """The floor program's resources through the same mocks: the SDK's cost per resource, with nothing of ours."""
     import pulumi
-    import pulumi_kubernetes as k8s
 
+    from ops.floor.configmaps import register_floor
     from tests.mocks import RecordingMocks
 
     pulumi.runtime.set_mocks(RecordingMocks(), project="floor", stack="floor", preview=False)
-
-    @pulumi.runtime.test
-    def floor() -> None:
-        provider = k8s.Provider("kubernetes", render_yaml_to_directory="floor")
-        for index in range(count - 1):
-            k8s.core.v1.ConfigMap(f"floor-{index}", metadata=k8s.meta.v1.ObjectMetaArgs(name=f"floor-{index}"),
-                                  data={"index": str(index)}, opts=pulumi.ResourceOptions(provider=provider))
-
-    return timed(floor)
+    return timed(pulumi.runtime.test(lambda: register_floor(count, "floor")))
 
 
 def prod_preview_seconds(policy_pack: Path | None = None) -> float:

@@ -1,14 +1,13 @@
 """The benchmark's floor: N plain ConfigMaps through the same engine and render-mode provider."""
 
+import sys
+from pathlib import Path
+
 import pulumi
-import pulumi_kubernetes as k8s
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ops.floor.configmaps import register_floor
 
 config = pulumi.Config("floor")
-provider = k8s.Provider("kubernetes", render_yaml_to_directory=config.require("renderDirectory"))
-for index in range(config.require_int("count")):
-    k8s.core.v1.ConfigMap(
-        f"floor-{index}",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"floor-{index}", namespace="default"),
-        data={"index": str(index)},
-        opts=pulumi.ResourceOptions(provider=provider),
-    )
+register_floor(config.require_int("count"), config.require("renderDirectory"))
