@@ -31,13 +31,33 @@ REPO = Path(__file__).resolve().parent.parent
 STAGE = REPO / ".mutmut"
 MUTANTS = STAGE / "mutants"
 
-SECURITY = [
-    "components/common/security.py", "components/common/kube.py", "components/common/credentials.py",
-    "components/services/workload.py", "components/control/nats.py", "components/ingestion/plane.py",
-    "components/relational/plane.py", "components/cluster/namespaces.py",
-    "policies/openfoundry_policies/contracts.py", "policies/openfoundry_policies/hygiene.py",
-    "policies/openfoundry_policies/resources.py",
-]
+# the security-relevant builders: who may reach what, who may do what on the buses, how clients connect, how pods
+# spread, security contexts, credentials, replication and protection, and the policies that judge them. A module
+# maps to the functions (globs over `name` or `Class.method`) that build those; None is the whole module.
+SECURITY: dict[str, tuple[str, ...] | None] = {
+    "components/common/security.py": None,
+    "components/common/credentials.py": None,
+    "components/cluster/namespaces.py": None,
+    "components/common/kube.py": ("spread", "spread_spec", "one_pod_per_node", "peer", "service_peer", "secret_env"),
+    "components/control/nats.py": ("user_permissions", "Account.conf", "account_graph", "server_config",
+                                   "password_variable"),
+    "components/ingestion/plane.py": ("_acl", "*._user", "*._client_peer", "*._client_defaults", "*._broker_egress",
+                                      "*._listener_certificate"),
+    "components/relational/plane.py": ("*._network_policy", "*._egress_policy", "database_egress", "*._cluster_spec"),
+    "components/services/workload.py": ("*._network_policy", "*._caller_peers", "*._spread", "*._disruption_budget",
+                                        "*._container"),
+    "policies/openfoundry_policies/resources.py": None,
+    "policies/openfoundry_policies/hygiene.py": (
+        "_effective", "_each_container", "run_as_non_root", "drop_all_capabilities", "no_privilege_escalation",
+        "no_privileged_containers", "seccomp_runtime_default", "no_host_namespaces", "no_host_path_volumes",
+        "no_automounted_service_account_token", "read_only_root_filesystem", "no_secret_env_literals",
+        "no_secrets_in_config_maps", "network_policy_per_namespace", "spread_for_replicated_workloads",
+        "disruption_budgets_for_replicated_workloads", "_replicated"),
+    "policies/openfoundry_policies/contracts.py": (
+        "kafka_no_wildcard_acls", "kafka_listeners_authenticated", "bus_credentials_follow_the_contract",
+        "postgres_synchronous_replicas", "kafka_topic_replicas", "jetstream_replicas", "ceph_replicated_pools",
+        "stateful_resources_protected", "trino_never_exposed", "edge_sql_only_through_sql_bi_gateway", "_int"),
+}
 # every top-level entry is linked into the staging root and copied next to the mutants (tests read data/, crds/,
 # Pulumi.*.yaml, requirements*.txt, toolchain/ ... relative to the repo), except these
 NOT_STAGED = {"policies", "pyproject.toml", "rendered", "reports", "docs"}
@@ -110,20 +130,50 @@ def metas() -> dict[str, dict]:
     return found
 
 
-def selected(patterns: list[str], everything: bool) -> list[str]:
+Selection = dict[str, tuple[str, ...] | None]
+
+
+def function_name(key: str) -> str:
+    """`components.x.plane.xǁPlaneǁ_user__mutmut_3` -> `Plane._user`; `...x_spread__mutmut_1` -> `spread`."""
+    mangled = key.partition("__mutmut_")[0].rsplit(".", 1)[1]
+    return mangled[2:] if mangled.startswith("x_") else ".".join(mangled.split("ǁ")[1:])
+
+
+def selected(patterns: list[str], everything: bool) -> Selection:
+    """Repo-path globs, each optionally `::function-glob` (e.g. `components/relational/plane.py::*._network_policy`)."""
     files = sorted(metas())
     if everything:
-        return files
-    return [f for f in files if any(fnmatch.fnmatch(f, p) for p in patterns)]
+        return dict.fromkeys(files)
+    chosen: dict[str, list[str] | None] = {}
+    for pattern in patterns:
+        path, _, function = pattern.partition("::")
+        for f in (f for f in files if fnmatch.fnmatch(f, path)):
+            if not function or chosen.get(f, []) is None:
+                chosen[f] = None
+            else:
+                chosen.setdefault(f, []).append(function)  # type: ignore[union-attr]
+    return {f: None if functions is None else tuple(functions) for f, functions in sorted(chosen.items())}
 
 
-def pending_globs(files: list[str], retest_survivors: bool) -> list[str]:
+def security_patterns() -> list[str]:
+    return [path if functions is None else f"{path}::{function}"
+            for path, functions in SECURITY.items() for function in functions or ("",)]
+
+
+def verdicts(selection: Selection) -> dict[str, dict[str, int | None]]:
+    """Each selected module's mutants (restricted to its selected functions) and their exit codes."""
+    data = metas()
+    return {f: {key: code for key, code in data[f]["exit_code_by_key"].items()
+                if functions is None or any(fnmatch.fnmatch(function_name(key), g) for g in functions)}
+            for f, functions in selection.items()}
+
+
+def pending_globs(selection: Selection, retest_survivors: bool) -> list[str]:
     """One glob per function with an unchecked mutant (mutmut re-runs whatever a name matches, cached or not).
     mutmut never notices a changed *test*: --retest-survivors re-runs the survivors after tests were improved."""
-    data = metas()
     redo = {None, 0, 5, 33} if retest_survivors else {None}
-    functions = {key.partition("__mutmut_")[0] for f in files
-                 for key, code in data[f]["exit_code_by_key"].items() if code in redo}
+    functions = {key.partition("__mutmut_")[0] for codes in verdicts(selection).values()
+                 for key, code in codes.items() if code in redo}
     return sorted(f"{fn}__mutmut_*" for fn in functions)
 
 
@@ -150,18 +200,20 @@ KILLED = {1, 3, -24, 24, 152, 255, 36}  # mutmut: killed, pytest internal error,
 STATUS = {None: "not checked", 0: "survived", 33: "no tests", 5: "no tests", 34: "skipped"}
 
 
-def report(files: list[str]) -> None:
+def report(selection: Selection, security: bool) -> None:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
-    data = metas()
-    print(f"\n{'module':50} {'mutants':>7} {'checked':>7} {'killed':>6} {'surv':>5} {'notest':>6} {'score':>6}")
+    found = verdicts(selection)
+    print(f"\n{'module (* = its selected functions only)':50} {'mutants':>7} {'checked':>7} {'killed':>6} {'surv':>5} "
+          f"{'notest':>6} {'score':>6}")
     totals: Counter[str] = Counter()
-    for f in files:
-        codes = list(data[f]["exit_code_by_key"].values())
+    for f, by_key in found.items():
+        codes = list(by_key.values())
         c = Counter("killed" if code in KILLED else STATUS.get(code, "other") for code in codes)
         checked = len(codes) - c["not checked"] - c["skipped"]
         score = f"{100 * c['killed'] / checked:5.1f}%" if checked else "   -  "
-        print(f"{f:50} {len(codes):7} {checked:7} {c['killed']:6} {c['survived']:5} {c['no tests']:6} {score:>6}")
+        label = f if selection[f] is None else f + " *"
+        print(f"{label:50} {len(codes):7} {checked:7} {c['killed']:6} {c['survived']:5} {c['no tests']:6} {score:>6}")
         totals.update(c)
         totals["mutants"] += len(codes)
         totals["checked"] += checked
@@ -169,8 +221,8 @@ def report(files: list[str]) -> None:
         print(f"{'TOTAL':50} {totals['mutants']:7} {totals['checked']:7} {totals['killed']:6} {totals['survived']:5} "
               f"{totals['no tests']:6} {100 * totals['killed'] / totals['checked']:5.1f}%")
     os.chdir(MUTANTS.parent)
-    for f in (f for f in files if f in SECURITY):
-        survivors = [k for k, code in data[f]["exit_code_by_key"].items() if code in (0, 5, 33)]
+    for f in (f for f in found if security or f in SECURITY):
+        survivors = [k for k, code in found[f].items() if code in (0, 5, 33)]
         if not survivors:
             continue
         print(f"\n--- surviving mutants of {f} ({len(survivors)})")
@@ -178,13 +230,14 @@ def report(files: list[str]) -> None:
         for key in survivors:
             diff = get_diff_for_mutant(key, path=stage_path)
             changes = [line for line in diff.splitlines() if re.match(r"^[-+](?![-+])", line)]
-            print(f"{key} [{STATUS[data[f]['exit_code_by_key'][key]]}]")
+            print(f"{key} [{STATUS[found[f][key]]}]")
             print("    " + "\n    ".join(changes))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("modules", nargs="*", help="repo-path globs (default: the security-relevant modules)")
+    parser.add_argument("modules", nargs="*",
+                        help="repo-path globs, each optionally ::function-glob (default: the security-relevant builders)")
     parser.add_argument("--all", action="store_true", help="every module of components/ and the policy pack")
     parser.add_argument("--report", action="store_true", help="only print the cached results")
     parser.add_argument("--retest-survivors", action="store_true", help="re-run survivors too (after test changes)")
@@ -193,10 +246,10 @@ def main() -> None:
     stage()
     if not args.report:
         generate()
-    files = selected(args.modules or SECURITY, args.all)
+    selection = selected(args.modules or security_patterns(), args.all)
     if not args.report:
-        run(pending_globs(files, args.retest_survivors), args.budget)
-    report(files)
+        run(pending_globs(selection, args.retest_survivors), args.budget)
+    report(selection, security=not args.modules and not args.all)
 
 
 if __name__ == "__main__":

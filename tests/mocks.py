@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -20,22 +20,43 @@ class Registered:
     inputs: dict[str, Any]
     provider: str
     protected: bool = False
+    parent: str = ""  # the parent's type token: a component's, or pulumi:pulumi:Stack
+    outputs: dict[str, Any] | None = None  # a component's register_outputs, once the program has finished
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: list[Registered] = []
         self.protected: set[tuple[str, str]] = set()
+        self.parents: dict[tuple[str, str], str] = {}
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        protected = (args.typ, args.name) in self.protected
-        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "", protected))
+        key = (args.typ, args.name)
+        self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "",
+                                          key in self.protected, self.parents.get(key, "pulumi:pulumi:Stack")))
         return f"{args.name}-id", dict(args.inputs)
 
-    def record_protection(self, args: pulumi.ResourceTransformationArgs) -> None:
+    def record_options(self, args: pulumi.ResourceTransformationArgs) -> None:
         """A stack transformation sees each resource's options before it is registered."""
         if args.opts is not None and args.opts.protect and args.opts.retain_on_delete:
             self.protected.add((args.type_, args.name))
+        if args.opts is not None and args.opts.parent is not None:
+            self.parents[(args.type_, args.name)] = args.opts.parent.pulumi_resource_type
+
+    def record_outputs(self, monitor: Any) -> None:
+        """The mock monitor drops what a component passes to register_outputs; keep it, by the component's URN."""
+        def register_outputs(request: Any) -> Any:
+            _, _, qualified_type, name = request.urn.rsplit("::", 3)
+            outputs = pulumi.runtime.rpc.deserialize_properties(request.outputs)
+            self.outputs[(qualified_type.split("$")[-1], name)] = outputs
+            return original(request)
+
+        original = monitor.RegisterResourceOutputs
+        monitor.RegisterResourceOutputs = register_outputs
+
+    def with_outputs(self) -> list[Registered]:
+        return [replace(r, outputs=self.outputs.get((r.type, r.name))) for r in self.registered]
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -47,14 +68,15 @@ def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegi
 
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=config.environment, preview=False)
+    mocks.record_outputs(pulumi.runtime.settings.SETTINGS.monitor)
 
     @pulumi.runtime.test
     def build() -> None:
-        pulumi.runtime.register_stack_transformation(mocks.record_protection)
+        pulumi.runtime.register_stack_transformation(mocks.record_options)
         build_platform(config, catalog, registry or load_registry(), load_streams())
 
     build()
-    return mocks.registered
+    return mocks.with_outputs()
 
 
 def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:

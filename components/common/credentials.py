@@ -29,7 +29,7 @@ class _PasswordProvider(ResourceProvider):
         return CreateResult(id_=f"password-{secrets.token_hex(8)}", outs={"length": length, "value": new_password(length)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = int(olds.get("length", 0)) != int(news["length"])
+        changed = int(olds["length"]) != int(news["length"])   # olds: the outputs of create, which hold it
         return DiffResult(changes=changed, replaces=["length"] if changed else [], delete_before_replace=False)
 
 

@@ -92,12 +92,21 @@ def test_plane_namespaces_are_restricted_and_closed(prod_resources: list[Registe
     assert sorted(namespaces) == sorted(namespace_for(p) for p in planes)
     # kubernetes.io/docs/concepts/security/pod-security-admission: refused, audited and warned at restricted
     pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-    for namespace in namespaces.values():
-        assert pod_security.items() <= namespace.inputs["metadata"]["labels"].items()
+    for plane in planes:
+        assert namespaces[namespace_for(plane)].inputs["metadata"]["labels"] == {
+            "app.kubernetes.io/part-of": "openfoundry", "app.kubernetes.io/managed-by": "pulumi",
+            "openfoundry.io/plane": plane, **pod_security}
     policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-    denies = [p for n, p in policies.items() if n.endswith("-default-deny")]
-    assert len(denies) == len(namespaces)
-    assert all(p.inputs["spec"]["policyTypes"] == ["Ingress", "Egress"] for p in denies)
+    for plane in planes:
+        # every pod of the namespace (an empty selector), nothing in or out but DNS to the cluster's resolver
+        deny, dns = policies[f"{plane}-default-deny"].inputs, policies[f"{plane}-allow-dns"].inputs
+        assert (deny["metadata"]["name"], deny["metadata"]["namespace"]) == ("default-deny", namespace_for(plane))
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        assert (dns["metadata"]["name"], dns["metadata"]["namespace"]) == ("allow-dns", namespace_for(plane))
+        assert dns["spec"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}
 
 
 def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> None:
