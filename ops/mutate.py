@@ -169,12 +169,14 @@ def verdicts(selection: Selection) -> dict[str, dict[str, int | None]]:
 
 
 def pending_globs(selection: Selection, retest_survivors: bool) -> list[str]:
-    """One glob per function with an unchecked mutant (mutmut re-runs whatever a name matches, cached or not).
-    mutmut never notices a changed *test*: --retest-survivors re-runs the survivors after tests were improved."""
-    redo = {None, 0, 5, 33} if retest_survivors else {None}
-    functions = {key.partition("__mutmut_")[0] for codes in verdicts(selection).values()
-                 for key, code in codes.items() if code in redo}
-    return sorted(f"{fn}__mutmut_*" for fn in functions)
+    """A glob per function with an unchecked mutant (mutmut re-runs whatever a name matches, cached or not), and
+    with --retest-survivors each survivor by its own name: mutmut never notices a changed *test*."""
+    found = verdicts(selection)
+    functions = {key.partition("__mutmut_")[0] for codes in found.values() for key, code in codes.items() if code is None}
+    survivors = {key for codes in found.values() for key, code in codes.items() if code in (0, 5, 33)} \
+        if retest_survivors else set()
+    return sorted(f"{fn}__mutmut_*" for fn in functions) \
+        + sorted(key for key in survivors if key.partition("__mutmut_")[0] not in functions)
 
 
 def run(globs: list[str], budget_min: float | None) -> None:
@@ -183,7 +185,7 @@ def run(globs: list[str], budget_min: float | None) -> None:
         return
     mutmut = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())"]
     log = (STAGE / "mutmut.log").open("w")
-    print(f"[mutate] mutmut run over {len(globs)} function(s) with unchecked mutants; log: .mutmut/mutmut.log")
+    print(f"[mutate] mutmut run over {len(globs)} function(s) or survivor(s) to check; log: .mutmut/mutmut.log")
     started = time.monotonic()
     proc = subprocess.Popen([*mutmut, "run", "--max-children", str(os.cpu_count() or 2), *globs],
                             cwd=STAGE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -43,6 +43,17 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
         hits |= outer
 
 
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """A mutant run leaves out the tests that build a platform variant of their own (`own_platform`, ~8 s each):
+    every mutant already rebuilds both stacks' platforms, and these three would triple a survivor's cost."""
+    if state is None or "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    left_out = [item for item in items if item.get_closest_marker("own_platform")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("own_platform")]
+
+
 def pytest_collection_finish(session: Any) -> None:
     """mutmut's fork server warms up with --collect-only; importing the whole (trampolined, uncompiled) program
     here saves every forked mutant run ~3 s of compiling it again."""

@@ -87,3 +87,12 @@ def test_every_object_carries_the_platform_labels_in_a_form_the_api_server_accep
                 == ("openfoundry", "pulumi"), (r.type, r.name)
             if r.parent not in CLUSTER_WIDE:
                 assert labels.get("openfoundry.io/plane") in PLANES, (r.type, r.name)
+
+
+def test_every_network_policy_port_names_its_protocol_as_the_api_spells_it(prod_resources: list[Registered]) -> None:
+    """The API server accepts TCP, UDP and SCTP only; omitted means TCP, and the platform always says it."""
+    policies = [r for r in prod_resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    ports = [(p.name, port) for p in policies for direction in ("ingress", "egress")
+             for rule in p.inputs["spec"].get(direction) or [] for port in rule.get("ports") or []]
+    assert len(ports) > 500
+    assert [(name, port) for name, port in ports if port.get("protocol") not in ("TCP", "UDP", "SCTP")] == []

@@ -46,9 +46,11 @@ def test_prod_node_pools_are_three_each_and_spread_over_zones(prod_resources: li
     assert {name: (p.inputs["spec"]["roles"], p.inputs["spec"]["replicas"]) for name, p in pools.items()} == {
         "controllers": (["controller"], 3), "brokers": (["broker"], 3)}
     for name, pool in pools.items():
-        (zone, _) = pool.inputs["spec"]["template"]["pod"]["topologySpreadConstraints"]
-        assert zone["topologyKey"] == "topology.kubernetes.io/zone" and zone["whenUnsatisfiable"] == "DoNotSchedule"
-        assert zone["labelSelector"]["matchLabels"] == {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": name}
+        pods = {"matchLabels": {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": name}}
+        # a quorum and its replicas: one member per zone and per node, or none scheduled (never two in one place)
+        assert pool.inputs["spec"]["template"]["pod"]["topologySpreadConstraints"] == [
+            {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor",
+             "labelSelector": pods} for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
         assert pool.inputs["spec"]["storage"]["volumes"][0]["class"] == "ceph-fast-rbd"
 
 

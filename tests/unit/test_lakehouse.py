@@ -149,6 +149,7 @@ def test_prod_storage_rules_name_their_path(overrides: dict[str, Any], expected:
     assert any(expected in str(p) for p in caught.value.problems), caught.value.problems
 
 
+@pytest.mark.own_platform
 def test_the_search_teams_deployers_reach_the_deploy_api_only(catalog: Catalog) -> None:
     from tests.mocks import register_platform
 

@@ -43,6 +43,7 @@ def run_program(values: dict[str, Any], stack: str) -> tuple[RecordingMocks, Bas
     return mocks, failure
 
 
+@pytest.mark.own_platform
 def test_the_dev_program_registers_the_platform(catalog: Catalog) -> None:
     mocks, failure = run_program(read_stack_values("dev"), "dev")
     assert failure is None

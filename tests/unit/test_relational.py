@@ -116,6 +116,7 @@ def test_database_network_policy_admits_only_its_owner(prod_resources: list[Regi
                                                                     "app.kubernetes.io/part-of": "openfoundry"}}}]
 
 
+@pytest.mark.own_platform
 def test_a_pitr_config_renders_a_recovery_cluster(catalog: Catalog) -> None:
     values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {
         "recoverFrom": {"cluster": "pg-report-service", "targetTime": "2026-11-20T08:30:00+01:00"}}}})

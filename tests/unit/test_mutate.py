@@ -1,0 +1,38 @@
+"""`make mutate`'s selection of the security-relevant builders must keep naming code that exists."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+from ops.mutate import SECURITY, function_name
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _functions(path: Path) -> set[str]:
+    """`name` for module-level functions, `Class.method` for methods: the names mutmut's mutants carry."""
+    tree = ast.parse(path.read_text())
+    names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+        names |= {f"{cls.name}.{node.name}" for node in cls.body if isinstance(node, ast.FunctionDef)}
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(SECURITY))
+def test_each_selected_function_glob_names_a_function_of_its_module(module: str) -> None:
+    functions = _functions(REPO / module)
+    assert functions
+    assert [g for g in SECURITY[module] or () if not fnmatch.filter(functions, g)] == []
+
+
+@pytest.mark.parametrize(("key", "name"), [
+    ("components.common.kube.x_spread_spec__mutmut_12", "spread_spec"),
+    ("components.relational.plane.xǁRelationalStatePlaneǁ_network_policy__mutmut_3", "RelationalStatePlane._network_policy"),
+    ("openfoundry_policies.hygiene.x__effective__mutmut_1", "_effective"),
+])
+def test_a_mutant_key_names_its_function(key: str, name: str) -> None:
+    assert function_name(key) == name
