@@ -50,7 +50,8 @@ def test_callers_open_exactly_the_serving_ports_and_the_edge_comes_from_the_ingr
         serving = tcp(*service.ports.serving().values())
         callers = [rule for rule in spec["ingress"] if rule["ports"] == serving
                    and not any(peer_namespace(p) == "monitoring" for p in rule["from"])]
-        expected = {(namespace_for(catalog.by_name(c).plane), c) for c in service.callers if c != "ingress"}
+        expected: set[tuple[str | None, str | None]] = {
+            (namespace_for(catalog.by_name(c).plane), c) for c in service.callers if c != "ingress"}
         if "ingress" in service.callers:
             expected.add((prod_config.edge.ingress_namespace, None))
         admitted = {(peer_namespace(p), pod_labels(p).get(NAME)) for rule in callers for _, p in peers([rule])}
