@@ -57,6 +57,11 @@ def test_prod_node_pools_are_three_each_and_spread_over_zones(prod_resources: li
 def test_dev_runs_one_dual_role_node(dev_resources: list[Registered]) -> None:
     (pool,) = by_metadata_name(dev_resources, NODE_POOL).values()
     assert pool.inputs["spec"]["roles"] == ["controller", "broker"] and pool.inputs["spec"]["replicas"] == 1
+    # spread softly: a single node must still schedule it
+    pods = {"matchLabels": {"strimzi.io/cluster": CLUSTER, "strimzi.io/pool-name": pool.inputs["metadata"]["name"]}}
+    assert pool.inputs["spec"]["template"]["pod"]["topologySpreadConstraints"] == [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": pods}
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
 
 
 def test_a_topic_per_registry_entry_with_three_replicas_in_prod(prod_resources: list[Registered]) -> None:

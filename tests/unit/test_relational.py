@@ -86,6 +86,10 @@ def test_dev_clusters_are_single_instance(dev_resources: list[Registered], catal
     for cluster in clusters.values():
         assert cluster.inputs["spec"]["instances"] == 1
         assert "synchronous" not in cluster.inputs["spec"].get("postgresql", {})
+        pods = {"matchLabels": {"cnpg.io/cluster": cluster.inputs["metadata"]["name"]}}
+        assert cluster.inputs["spec"]["topologySpreadConstraints"] == [{
+            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": pods}]
 
 
 def test_no_postgres_runs_any_other_way(prod_resources: list[Registered]) -> None:
