@@ -35,7 +35,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         key = (args.typ, args.name)
         self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "",
                                           key in self.protected, self.parents.get(key, "pulumi:pulumi:Stack")))
-        return f"{args.name}-id", dict(args.inputs)
+        outputs = dict(args.inputs)
+        if args.typ == "pulumi-python:dynamic:Resource" and "length" in outputs:   # a GeneratedPassword: as its create
+            outputs["value"] = f"generated-{args.name}"
+        return f"{args.name}-id", outputs
 
     def record_options(self, args: pulumi.ResourceTransformationArgs) -> None:
         """A stack transformation sees each resource's options before it is registered."""

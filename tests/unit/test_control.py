@@ -131,3 +131,28 @@ def test_dev_runs_one_server_without_routes(dev_resources: list[Registered]) -> 
     streams = by_metadata_name(dev_resources, STREAM)
     assert {s.inputs["spec"]["replicas"] for s in streams.values()} == {1}
 
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_nats_user_needs_a_password_the_servers_read_from_their_secret(stack: str,
+                                                                              request: pytest.FixtureRequest) -> None:
+    """A user without a password logs in with its name alone (the system account's included); a `$VAR` the
+    server's environment lacks stops it at startup."""
+    from tests.unit.test_wiring import registered_nats_conf
+
+    resources = request.getfixturevalue(f"{stack}_resources")
+    accounts = registered_nats_conf(resources)["accounts"]
+    users = [user for account in accounts.values() for user in account["users"]]
+    assert {"sys", "nack"} <= {u["user"] for u in users} and len(users) >= 10
+    (nats,) = [r for r in resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.inputs["metadata"]["name"] == "nats"]
+    (server,) = [c for c in nats.inputs["spec"]["template"]["spec"]["containers"] if c["name"] == "nats"]
+    (source,) = server["envFrom"]
+    secret = by_metadata_name(resources, "kubernetes:core/v1:Secret")[source["secretRef"]["name"]]
+    assert secret.inputs["metadata"]["namespace"] == "openfoundry-control"
+    data = secret.inputs["stringData"]   # secret: the RPC's {signature: secret, value: ...} wrapper
+    defined = set(data.get("value", data))
+    for user in users:
+        assert set(user) <= {"user", "password", "permissions"}, user["user"]
+        variable = "NATS_PW_" + re.sub(r"[^A-Z0-9]", "_", user["user"].upper())
+        assert user["password"] == "$" + variable and variable in defined, user["user"]
+    assert len(defined) == len(users)
