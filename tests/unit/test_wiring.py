@@ -183,6 +183,14 @@ def test_each_service_reaches_its_own_database_and_no_other(prod_resources: list
         reader = {f"pg-{s.name}" for s in catalog.services if s.sql_readable} \
             if service.name == "sql-bi-gateway-service" else set()
         assert database_targets(registered[(namespace_for(service.plane), service.name)]) == own | reader, service.name
+    for service in owners:
+        # through its pooler when the catalog pools it (CNPG labels a Pooler's pods cnpg.io/poolerName), to 5432
+        target = {"cnpg.io/poolerName": f"pg-{service.name}-pooler-rw"} if service.pooled \
+            else {"cnpg.io/cluster": f"pg-{service.name}"}
+        egress = registered[(namespace_for(service.plane), service.name)]["egress"]
+        assert {"to": [{"podSelector": {"matchLabels": target}}], "ports": [{"port": 5432, "protocol": "TCP"}]} \
+            in egress, service.name
+    assert any(s.pooled for s in owners) and not all(s.pooled for s in owners)
 
 
 def test_each_database_admits_its_owner_and_nobody_else_on_5432(prod_resources: list[Registered],
