@@ -82,7 +82,7 @@ lint: deps ## ruff and mypy
 bench: bootstrap ## print the performance figures
 	@$(VPY) -m ops.bench
 
-mutate: deps ## mutation testing (mutmut, cached in .mutmut/): MODULES='globs'|all (default: the security-relevant modules), BUDGET=minutes
+mutate: deps ## mutation testing (mutmut, cached in .mutmut/): MODULES='path[::function] globs'|all (default: the security-relevant builders), BUDGET=minutes
 	@$(VPY) -m ops.mutate $(if $(filter all,$(MODULES)),--all,$(MODULES)) $(if $(BUDGET),--budget $(BUDGET))
 
 clean: ## remove rendered manifests, reports and the local dev state
