@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STAGE = REPO / ".mutmut"
 MUTANTS = STAGE / "mutants"
+SURVIVING = {0, 5, 33}  # mutmut's exit codes for a mutant that survived, or that no test ran
 
 # the security-relevant builders: who may reach what, who may do what on the buses, how clients connect, how pods
 # spread, security contexts, credentials, replication and protection, and the policies that judge them. A module
@@ -144,16 +145,16 @@ def selected(patterns: list[str], everything: bool) -> Selection:
     files = sorted(metas())
     if everything:
         return dict.fromkeys(files)
-    chosen: dict[str, list[str] | None] = {}
+    whole: set[str] = set()
+    functions: dict[str, list[str]] = {}
     for pattern in patterns:
         path, _, function = pattern.partition("::")
         for f in (f for f in files if fnmatch.fnmatch(f, path)):
-            if not function or chosen.get(f, []) is None:
-                chosen[f] = None
+            if function:
+                functions.setdefault(f, []).append(function)
             else:
-                chosen.setdefault(f, []).append(function)  # type: ignore[union-attr]
-    return {f: None if functions is None else tuple(functions) for f, functions in sorted(chosen.items())}
-
+                whole.add(f)
+    return {f: None if f in whole else tuple(functions[f]) for f in sorted(whole | functions.keys())}
 
 def security_patterns() -> list[str]:
     return [path if functions is None else f"{path}::{function}"
@@ -173,7 +174,7 @@ def pending_globs(selection: Selection, retest_survivors: bool) -> list[str]:
     with --retest-survivors each survivor by its own name: mutmut never notices a changed *test*."""
     found = verdicts(selection)
     functions = {key.partition("__mutmut_")[0] for codes in found.values() for key, code in codes.items() if code is None}
-    survivors = {key for codes in found.values() for key, code in codes.items() if code in (0, 5, 33)} \
+    survivors = {key for codes in found.values() for key, code in codes.items() if code in SURVIVING} \
         if retest_survivors else set()
     return sorted(f"{fn}__mutmut_*" for fn in functions) \
         + sorted(key for key in survivors if key.partition("__mutmut_")[0] not in functions)
@@ -224,7 +225,7 @@ def report(selection: Selection, security: bool) -> None:
               f"{totals['no tests']:6} {100 * totals['killed'] / totals['checked']:5.1f}%")
     os.chdir(MUTANTS.parent)
     for f in (f for f in found if security or f in SECURITY):
-        survivors = [k for k, code in found[f].items() if code in (0, 5, 33)]
+        survivors = [k for k, code in found[f].items() if code in SURVIVING]
         if not survivors:
             continue
         print(f"\n--- surviving mutants of {f} ({len(survivors)})")

@@ -15,6 +15,7 @@ from foundry.labels import namespace_for
 from foundry.streams import REGISTRY_PATH, StreamRegistry, durable_consumers, load_streams, stream_problems
 from tests.expectations import JETSTREAM_ADMIN
 from tests.mocks import Registered, by_metadata_name, of_type
+from tests.unit.test_wiring import registered_nats_conf
 
 STREAM = "kubernetes:jetstream.nats.io/v1beta2:Stream"
 CONSUMER = "kubernetes:jetstream.nats.io/v1beta2:Consumer"
@@ -138,8 +139,6 @@ def test_every_nats_user_needs_a_password_the_servers_read_from_their_secret(sta
                                                                               request: pytest.FixtureRequest) -> None:
     """A user without a password logs in with its name alone (the system account's included); a `$VAR` the
     server's environment lacks stops it at startup."""
-    from tests.unit.test_wiring import registered_nats_conf
-
     resources = request.getfixturevalue(f"{stack}_resources")
     accounts = registered_nats_conf(resources)["accounts"]
     users = [user for account in accounts.values() for user in account["users"]]
