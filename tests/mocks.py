@@ -12,6 +12,8 @@ from foundry.config import StackConfig
 from foundry.streams import load_streams
 from foundry.topics import TopicRegistry, load_registry
 
+STACK = "pulumi:pulumi:Stack"  # the parent of whatever the program registers without one
+
 
 @dataclass(frozen=True)
 class Registered:
@@ -34,7 +36,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
         self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "",
-                                          key in self.protected, self.parents.get(key, "pulumi:pulumi:Stack")))
+                                          key in self.protected, self.parents.get(key, STACK)))
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource" and "length" in outputs:   # a GeneratedPassword: as its create
             outputs["value"] = f"generated-{args.name}"

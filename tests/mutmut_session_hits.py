@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     left_out = [item for item in items if item.get_closest_marker("own_platform")]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("own_platform")]
+        items[:] = [item for item in items if item not in left_out]
 
 
 def pytest_collection_finish(session: Any) -> None:

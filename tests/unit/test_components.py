@@ -7,9 +7,8 @@ import re
 from collections import Counter
 
 from foundry.labels import namespace_for
-from tests.mocks import Registered
+from tests.mocks import STACK, Registered
 
-STACK = "pulumi:pulumi:Stack"
 NAMESPACED_PLANES = ("storage", "ingestion", "compute", "control", "edge")
 
 

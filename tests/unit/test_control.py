@@ -133,7 +133,6 @@ def test_dev_runs_one_server_without_routes(dev_resources: list[Registered]) -> 
     assert {s.inputs["spec"]["replicas"] for s in streams.values()} == {1}
 
 
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_nats_user_needs_a_password_the_servers_read_from_their_secret(stack: str,
                                                                               request: pytest.FixtureRequest) -> None:
