@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -67,21 +68,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegistry | None = None) -> list[Registered]:
-    """Build the platform under mocks; return what was registered, in order."""
-    from components.platform import build_platform
-
+def register(stack: str, program: Callable[[], object]) -> list[Registered]:
+    """Run `program` under the recording mocks; return what it registered, in order."""
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=config.environment, preview=False)
+    pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=stack, preview=False)
     mocks.record_outputs(pulumi.runtime.settings.SETTINGS.monitor)
 
     @pulumi.runtime.test
     def build() -> None:
         pulumi.runtime.register_stack_transformation(mocks.record_options)
-        build_platform(config, catalog, registry or load_registry(), load_streams())
+        program()
 
     build()
     return mocks.with_outputs()
+
+
+def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegistry | None = None) -> list[Registered]:
+    """Build the platform under mocks; return what was registered, in order."""
+    from components.platform import build_platform
+
+    return register(config.environment,
+                    lambda: build_platform(config, catalog, registry or load_registry(), load_streams()))
 
 
 def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:
@@ -90,3 +97,17 @@ def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:
 
 def by_metadata_name(registered: list[Registered], type_: str) -> dict[str, Registered]:
     return {r.inputs["metadata"]["name"]: r for r in registered if r.type == type_}
+
+
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"   # Pulumi's RPC marks a secret value with this key
+
+
+def revealed(value: Any) -> Any:
+    """A value with every Pulumi secret in it unwrapped: the mocks see a secret as the RPC's {signature, value}."""
+    if isinstance(value, dict):
+        if SECRET_SIGNATURE in value:
+            return revealed(value.get("value"))
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value

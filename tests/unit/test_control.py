@@ -14,7 +14,7 @@ from foundry.config import ConfigErrors
 from foundry.labels import namespace_for
 from foundry.streams import REGISTRY_PATH, StreamRegistry, durable_consumers, load_streams, stream_problems
 from tests.expectations import JETSTREAM_ADMIN
-from tests.mocks import Registered, by_metadata_name, of_type
+from tests.mocks import Registered, by_metadata_name, of_type, revealed
 from tests.unit.test_wiring import registered_nats_conf
 
 STREAM = "kubernetes:jetstream.nats.io/v1beta2:Stream"
@@ -147,10 +147,47 @@ def test_every_nats_user_needs_a_password_the_servers_read_from_their_secret(sta
     (source,) = server["envFrom"]
     secret = by_metadata_name(resources, "kubernetes:core/v1:Secret")[source["secretRef"]["name"]]
     assert secret.inputs["metadata"]["namespace"] == "openfoundry-control"
-    data = secret.inputs["stringData"]   # secret: the RPC's {signature: secret, value: ...} wrapper
-    defined = set(data.get("value", data))
+    defined = set(revealed(secret.inputs["stringData"]))
     for user in users:
         assert set(user) <= {"user", "password", "permissions"}, user["user"]
         variable = "NATS_PW_" + re.sub(r"[^A-Z0-9]", "_", user["user"].upper())
         assert user["password"] == "$" + variable and variable in defined, user["user"]
     assert len(defined) == len(users)
+
+
+def seconds(duration: str) -> int:
+    assert duration.endswith("s"), duration
+    return int(duration[:-1])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_server_listens_stores_and_routes_where_its_pod_says(stack: str, request: pytest.FixtureRequest) -> None:
+    """nats.conf against the StatefulSet that runs it: the ports its container opens, the volume it stores on,
+    the pods it routes to (`<pod>.<headless Service>`), the variable its name comes from, and a lame-duck
+    shutdown the pod's grace period lets finish (nats-io/k8s chart: the same preStop and durations)."""
+    resources: list[Registered] = request.getfixturevalue(f"{stack}_resources")
+    conf = registered_nats_conf(resources)
+    nats = by_metadata_name(resources, "kubernetes:apps/v1:StatefulSet")["nats"].inputs["spec"]
+    pod = nats["template"]["spec"]
+    (server,) = [c for c in pod["containers"] if c["name"] == "nats"]
+    ports = {p["name"]: int(p["containerPort"]) for p in server["ports"]}
+    assert conf["listen"] == f"0.0.0.0:{ports['client']}" and conf["http"] == f"0.0.0.0:{ports['monitor']}"
+    assert conf["server_name"] == "$SERVER_NAME"
+    assert {"name": "SERVER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in server["env"]
+    mounts = {m["name"]: m["mountPath"] for m in server["volumeMounts"]}
+    (claim,) = nats["volumeClaimTemplates"]
+    size = int(claim["spec"]["resources"]["requests"]["storage"].removesuffix("Gi")) << 30
+    # JetStream's file store stays below its volume (10% headroom), and nothing is kept in memory
+    assert conf["jetstream"] == {"store_dir": mounts[claim["metadata"]["name"]], "max_file_store": size * 9 // 10,
+                                 "max_memory_store": 0}
+    assert conf["system_account"] == "SYS" and "SYS" in conf["accounts"]
+    assert server["lifecycle"]["preStop"]["exec"]["command"] == ["nats-server", f"-sl=ldm={conf['pid_file']}"]
+    assert conf["pid_file"].startswith(mounts["pid"] + "/")
+    assert seconds(conf["lame_duck_grace_period"]) + seconds(conf["lame_duck_duration"]) < pod["terminationGracePeriodSeconds"]
+    replicas = int(nats["replicas"])
+    if replicas == 1:
+        assert "cluster" not in conf
+        return
+    assert conf["cluster"] == {"name": "openfoundry", "listen": f"0.0.0.0:{ports['cluster']}", "routes": [
+        f"nats-route://nats-{i}.{nats['serviceName']}.openfoundry-control.svc.cluster.local:{ports['cluster']}"
+        for i in range(replicas)]}

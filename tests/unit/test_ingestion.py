@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -11,7 +12,7 @@ from foundry.catalog import CATALOG_PATH, Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry
 from tests.expectations import SEED_OPENLINEAGE_HEADERS
-from tests.mocks import Registered, by_metadata_name, of_type
+from tests.mocks import SECRET_SIGNATURE, Registered, by_metadata_name, of_type, revealed
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
@@ -19,6 +20,10 @@ TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
 WRITER = "iceberg-writer-analytics-events"
 SECRET = "kubernetes:core/v1:Secret"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def kafka_spec(resources: list[Registered]) -> dict[str, Any]:
@@ -127,6 +132,31 @@ def test_no_two_services_share_credentials(prod_resources: list[Registered], cat
         assert (namespace_for("ingestion"), f"kafka-user-{service.name}") in secrets
 
 
+def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_resources: list[Registered],
+                                                                     catalog: Catalog) -> None:
+    """Strimzi sets a KafkaUser's SCRAM password from the Secret its spec names; the client's copy must be the same
+    password, in the JAAS line Kafka's SCRAM login module reads (Kafka docs, "Authentication using SASL/SCRAM")."""
+    users = by_metadata_name(prod_resources, USER)
+    secrets = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["stringData"]
+               for r in of_type(prod_resources, SECRET).values()}
+    clients = {s.name: namespace_for(s.plane) for s in catalog.services if s.uses_kafka} | {WRITER: "openfoundry-storage"}
+    assert set(users) == set(clients)
+    passwords = set()
+    for name, namespace in clients.items():
+        reference = users[name].inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": f"kafka-user-{name}", "key": "password"}, name
+        principal, client = secrets[("openfoundry-ingestion", reference["name"])], secrets[(namespace, f"kafka-client-{name}")]
+        assert SECRET_SIGNATURE in principal and SECRET_SIGNATURE in client, name   # Pulumi secrets, in state too
+        password = revealed(principal)["password"]
+        assert password, name
+        assert revealed(client) == {
+            "username": name, "password": password,
+            "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                                f'username="{name}" password="{password}";'}, name
+        passwords.add(password)
+    assert len(passwords) == len(clients)
+
+
 def test_a_bus_service_reads_only_its_own_credentials(prod_resources: list[Registered]) -> None:
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
     (container,) = deployments["streaming-service"].inputs["spec"]["template"]["spec"]["containers"]
@@ -158,6 +188,22 @@ def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resour
 
 def test_only_catalog_bus_services_may_reach_the_brokers(prod_resources: list[Registered], catalog: Catalog) -> None:
     (listener,) = kafka_spec(prod_resources)["kafka"]["listeners"]
-    peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in listener["networkPolicyPeers"]}
     # the catalog's data-bus services, and the one platform client: the Iceberg writer of seed 002's table
-    assert peers == {s.name for s in catalog.services if s.uses_kafka} | {WRITER}
+    clients = {s.name: f"openfoundry-{s.plane}" for s in catalog.services if s.uses_kafka} | {WRITER: "openfoundry-storage"}
+    # Strimzi copies these peers into the listener's NetworkPolicy: each a client's pods, in that client's namespace
+    assert sorted(listener["networkPolicyPeers"], key=canonical) == sorted((
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+         "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}
+        for name, namespace in clients.items()), key=canonical)
+
+
+def test_the_brokers_reach_each_other_and_the_api_server_only(prod_resources: list[Registered]) -> None:
+    """The namespace denies all egress: the cluster's pods talk among themselves (replication, KRaft), and Strimzi's
+    rack init container asks the API server for its node's zone label."""
+    policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    egress = policies[f"{CLUSTER}-kafka-egress"].inputs
+    cluster = {"matchLabels": {"strimzi.io/cluster": CLUSTER}}
+    assert egress["metadata"]["namespace"] == "openfoundry-ingestion"
+    assert egress["spec"] == {"podSelector": cluster, "policyTypes": ["Egress"], "egress": [
+        {"to": [{"podSelector": cluster}]},
+        {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]}

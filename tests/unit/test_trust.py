@@ -75,6 +75,37 @@ def test_every_kafka_client_trusts_the_ca_that_signs_the_listener(stack: str, re
         assert target["namespaceSelector"]["matchLabels"].items() <= namespace["metadata"]["labels"].items()
 
 
+def certificate_names(name: str, dns_names: list[str]) -> bool:
+    """RFC 6125 6.4.3: a certificate names a host by its exact name, or by a wildcard for its left-most label."""
+    first, _, rest = name.partition(".")
+    return name in dns_names or (bool(first) and f"*.{rest}" in dns_names)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_listener_certificate_names_every_address_a_client_dials(stack: str, request: pytest.FixtureRequest) -> None:
+    resources: list[Registered] = request.getfixturevalue(f"{stack}_resources")
+    kafka = find(resources, "Kafka", "openfoundry", "openfoundry-ingestion")
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    secret = listener["configuration"]["brokerCertChainAndKey"]["secretName"]
+    (certificate,) = [r.inputs["spec"] for r in resources if r.type.endswith(":Certificate")
+                      and r.inputs["spec"]["secretName"] == secret]
+    # Strimzi: a client bootstraps through the <cluster>-kafka-bootstrap Service, then dials each broker at the
+    # address it advertises, <pod>.<cluster>-kafka-brokers.<namespace>.svc, the pods named <cluster>-<pool>-<id>
+    namespace = "openfoundry-ingestion"
+    pools = [r.inputs for r in resources if r.type.endswith(":KafkaNodePool")]
+    brokers = [f"openfoundry-{pool['metadata']['name']}-{i}.openfoundry-kafka-brokers.{namespace}.svc"
+               for pool in pools if "broker" in pool["spec"]["roles"] for i in range(int(pool["spec"]["replicas"]))]
+    assert brokers
+    for name in ["openfoundry-kafka-bootstrap", f"openfoundry-kafka-bootstrap.{namespace}.svc", *brokers]:
+        assert certificate_names(name, certificate["dnsNames"]), name
+    assert not certificate_names("openfoundry-kafka-bootstrap.elsewhere.svc", certificate["dnsNames"])
+    # a TLS server's certificate (RFC 5280 extendedKeyUsage) whose RSA key signs (ECDHE, TLS 1.3) and, for TLS 1.2's
+    # RSA key exchange, enciphers; a new key at each renewal; Kafka's PEM key store (KIP-651), which Strimzi hands
+    # the listener's key to, reads unencrypted PKCS#8 keys only
+    assert sorted(certificate["usages"]) == ["digital signature", "key encipherment", "server auth"]
+    assert certificate["privateKey"] == {"algorithm": "RSA", "size": 3072, "encoding": "PKCS8", "rotationPolicy": "Always"}
+
+
 def test_every_database_owner_verifies_its_server_by_its_own_clusters_ca(prod_resources: list[Registered],
                                                                          catalog: Catalog) -> None:
     owners = [s for s in catalog.services if s.database]

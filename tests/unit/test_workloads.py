@@ -53,6 +53,37 @@ def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> 
                                                                           "kubernetes.io/hostname"}
 
 
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_every_service_container_is_restricted_probed_and_sized_from_the_config(
+        stack: str, request: pytest.FixtureRequest, catalog: Catalog) -> None:
+    registered: list[Registered] = request.getfixturevalue(f"{stack}_resources")
+    config: StackConfig = request.getfixturevalue(f"{stack}_config")
+    deployments = of_type(registered, DEPLOYMENT)
+    for service in catalog.services:
+        (container,) = deployments[service.name].inputs["spec"]["template"]["spec"]["containers"]
+        sizing = config.compute.workloads if service.plane == "compute" and config.compute.workloads else config.workloads
+        (listen, port), *_ = service.ports.all().items()   # the catalog's first port: what PORT and the probes use
+        health = {"httpGet": {"path": "/healthz", "port": listen}, "timeoutSeconds": 2, "failureThreshold": 3}
+        assert {key: container[key] for key in ("name", "image", "imagePullPolicy", "securityContext", "ports",
+                                                "resources", "readinessProbe", "livenessProbe")} == {
+            "name": service.name,
+            "image": f"{config.images.registry}/{service.name}:{config.images.tag}",
+            "imagePullPolicy": "IfNotPresent",
+            "securityContext": {"runAsNonRoot": True, "privileged": False, "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+            "ports": [{"name": name, "containerPort": number, "protocol": "TCP"}
+                      for name, number in service.ports.all().items()],
+            "resources": {"requests": {"cpu": sizing.cpu_request, "memory": sizing.memory_request},
+                          "limits": {"cpu": sizing.cpu_limit, "memory": sizing.memory_limit}},
+            "readinessProbe": {**health, "periodSeconds": 10},
+            "livenessProbe": {**health, "periodSeconds": 20, "initialDelaySeconds": 10},
+        }, service.name
+        assert container["env"][:4] == [
+            {"name": "PORT", "value": str(port)}, {"name": "OPENFOUNDRY_SERVICE", "value": service.name},
+            {"name": "OPENFOUNDRY_PLANE", "value": service.plane},
+            {"name": "OPENFOUNDRY_ENVIRONMENT", "value": stack}], service.name
+
+
 def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Registered], catalog: Catalog) -> None:
     names = sorted(s.name for s in catalog.services)
     budgets = set(of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget"))
@@ -60,6 +91,19 @@ def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Re
     hpas = of_type(prod_resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
     assert sorted(hpas) == names
     assert all(h.inputs["spec"]["minReplicas"] == 3 for h in hpas.values())
+
+
+def test_each_service_budget_lets_one_of_its_own_pods_go_at_a_time(prod_resources: list[Registered],
+                                                                    catalog: Catalog) -> None:
+    budgets = of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget")
+    deployments = of_type(prod_resources, DEPLOYMENT)
+    for service in catalog.services:
+        budget = budgets[service.name].inputs
+        pods = {"app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": "openfoundry"}
+        assert budget["metadata"]["namespace"] == f"openfoundry-{service.plane}", service.name
+        assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": pods}}, service.name
+        template = deployments[service.name].inputs["spec"]["template"]["metadata"]["labels"]
+        assert pods.items() <= template.items(), service.name   # it selects the service's pods
 
 
 def test_dev_has_neither_budgets_nor_autoscalers(dev_resources: list[Registered]) -> None:
