@@ -43,15 +43,36 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
         hits |= outer
 
 
+# The test files that state a package's behaviour whole, so most likely to kill its mutants: a mutant run stops at
+# its first failing test (-x), and mutmut hands pytest the tests in no particular order.
+FIRST_FILES = {
+    "components.relational.": ("test_database_access", "test_relational", "test_wiring"),
+    "components.ingestion.": ("test_ingestion", "test_trust", "test_wiring"),
+    "components.services.": ("test_workloads", "test_service_policies", "test_wiring"),
+    "components.control.": ("test_control", "test_wiring"),
+    "components.common.": ("test_service_policies", "test_database_access", "test_workloads", "test_components"),
+    "components.cluster.": ("test_workloads", "test_components"),
+    "openfoundry_policies.": ("test_policies", "test_pack"),
+}
+
+
+def _first_files(mutant: str) -> tuple[str, ...]:
+    return next((files for package, files in FIRST_FILES.items() if mutant.startswith(package)), ())
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """A mutant run leaves out the tests that build a platform variant of their own (`own_platform`, ~8 s each):
-    every mutant already rebuilds both stacks' platforms, and these three would triple a survivor's cost."""
-    if state is None or "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+    every mutant already rebuilds both stacks' platforms, and these three would triple a survivor's cost. It runs
+    first the files most likely to fail (FIRST_FILES): the order changes how soon a mutant is killed, not whether."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if state is None or "__mutmut_" not in mutant:
         return
     left_out = [item for item in items if item.get_closest_marker("own_platform")]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]
+    first = _first_files(mutant)
+    items.sort(key=lambda item: next((rank for rank, name in enumerate(first) if item.path.stem == name), len(first)))
 
 
 def pytest_collection_finish(session: Any) -> None:
