@@ -42,3 +42,14 @@ def test_each_selected_function_glob_names_a_function_of_its_module(module: str)
 ])
 def test_a_mutant_key_names_its_function(key: str, name: str) -> None:
     assert function_name(key) == name
+
+
+def test_the_files_a_mutant_run_tries_first_exist() -> None:
+    from tests.mutmut_session_hits import FIRST_FILES, _first_files
+
+    named = {name for files in FIRST_FILES.values() for name in files}
+    assert named and [n for n in sorted(named) if not (REPO / "tests" / "unit" / f"{n}.py").exists()] == []
+    assert _first_files("components.relational.plane.xǁRelationalStatePlaneǁ_cluster_spec__mutmut_4")[0] == \
+        "test_database_access"
+    assert _first_files("openfoundry_policies.hygiene.x__effective__mutmut_1")[0] == "test_policies"
+    assert _first_files("components.edge.gateway.x_route__mutmut_1") == ()
