@@ -84,6 +84,27 @@ def test_a_bucket_feeds_only_its_owner(prod_resources: list[Registered], catalog
         assert claims == {b for b, owner in owners.items() if owner == name}, name
 
 
+def test_a_bucket_owner_reaches_its_bucket_through_the_gateway_with_the_claims_credentials(
+        prod_resources: list[Registered], catalog: Catalog) -> None:
+    """Rook's bucket provisioner writes, beside each claim and named after it, a ConfigMap (BUCKET_NAME, ...) and a
+    Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); the S3 endpoint is the store's rook-ceph-rgw-<store> Service."""
+    deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
+    owners = [s for s in catalog.services if s.buckets]
+    assert owners
+    for service in owners:
+        (container,) = deployments[service.name].inputs["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"] if e["name"].startswith("BUCKET_")}
+        expected: dict[str, Any] = {}
+        for bucket in service.buckets:
+            prefix = "BUCKET_" + bucket.upper().replace("-", "_")
+            expected[f"{prefix}_ENDPOINT"] = {"value": f"http://rook-ceph-rgw-lake.{ROOK_NAMESPACE}.svc:80"}
+            expected[f"{prefix}_NAME"] = {"valueFrom": {"configMapKeyRef": {"name": bucket, "key": "BUCKET_NAME"}}}
+            for key in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
+                expected[f"{prefix}_{key}"] = {"valueFrom": {"secretKeyRef": {"name": bucket, "key": f"AWS_{key}"}}}
+        env = {name: {k: v for k, v in e.items() if k != "name"} for name, e in env.items()}
+        assert env == expected, service.name
+
+
 def test_the_bucket_class_points_at_the_object_store(prod_resources: list[Registered]) -> None:
     bucket_class = of_type(prod_resources, STORAGE_CLASS)["ceph-bucket"].inputs
     assert bucket_class["provisioner"] == f"{ROOK_NAMESPACE}.ceph.rook.io/bucket"
