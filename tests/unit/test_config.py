@@ -73,6 +73,8 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("min ISR equal to RF", {"ingestion": {"kafka": {"minInsyncReplicas": 3}}}, "minInsyncReplicas: found 3"),
     ("RF above brokers", {"ingestion": {"kafka": {"replicationFactor": 5}}}, "replicationFactor: found 5"),
     ("even KRaft quorum", {"ingestion": {"kafka": {"controllers": 4}}}, "openfoundry:ingestion.kafka.controllers"),
+    # two servers lose the JetStream RAFT quorum with either; nats.conf's routes rely on never seeing two
+    ("even NATS quorum", {"control": {"nats": {"servers": 2, "streamReplicas": 1}}}, "openfoundry:control.nats.servers: found 2"),
     ("stream replicas above servers", {"control": {"nats": {"streamReplicas": 5}}}, "streamReplicas: found 5"),
     ("sync replicas equal to instances", {"relational": {"postgres": {"instances": 3, "synchronousReplicas": 3}}},
      "openfoundry:relational.postgres.synchronousReplicas: found 3"),
