@@ -75,6 +75,8 @@ class _Parser:
 
     def value(self) -> Any:
         kind, text = self.take()
+        if kind in ("end", "newline") or text in ("}", "]", ",", ":", "="):
+            raise ValueError(f"nats.conf: a value expected, found {text or 'the end'!r}")
         if text == "{":
             return self.mapping("}")
         if text == "[":

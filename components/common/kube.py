@@ -61,10 +61,10 @@ def scrape_ingress(site: Site, ports: Sequence[int]) -> k8s.networking.v1.Networ
         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in ports])
 
 
-def secret_env(variable: str, secret: str, key: str, optional: bool | None = None) -> k8s.core.v1.EnvVarArgs:
-    """An environment variable read from one key of a Secret in the pod's namespace."""
+def secret_env(variable: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
+    """An environment variable read from one key of a Secret in the pod's namespace (required: the pod waits for it)."""
     return k8s.core.v1.EnvVarArgs(name=variable, value_from=k8s.core.v1.EnvVarSourceArgs(
-        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key, optional=optional)))
+        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
 
 
 def config_map_env(variable: str, config_map: str, key: str) -> k8s.core.v1.EnvVarArgs:

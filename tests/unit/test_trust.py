@@ -15,6 +15,8 @@ from foundry.labels import namespace_for
 from tests.expectations import SEED_CATALOG_CLIENTS
 from tests.mocks import Registered
 
+CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"   # cert-manager's API: a look-alike group is nobody's
+
 
 def find(resources: list[Registered], kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
     (found,) = [r.inputs for r in resources if r.type.rpartition(":")[2] == kind and r.inputs["metadata"]["name"] == name
@@ -50,7 +52,7 @@ def test_every_kafka_client_trusts_the_ca_that_signs_the_listener(stack: str, re
     kafka = find(resources, "Kafka", "openfoundry", "openfoundry-ingestion")
     (listener,) = kafka["spec"]["kafka"]["listeners"]
     secret = listener["configuration"]["brokerCertChainAndKey"]["secretName"]
-    certificate = next(r.inputs for r in resources if r.type.endswith(":Certificate")
+    certificate = next(r.inputs for r in resources if r.type == CERTIFICATE
                        and r.inputs["spec"]["secretName"] == secret)
     issuer = find(resources, "ClusterIssuer", certificate["spec"]["issuerRef"]["name"])
     assert certificate["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
@@ -87,7 +89,7 @@ def test_the_listener_certificate_names_every_address_a_client_dials(stack: str,
     kafka = find(resources, "Kafka", "openfoundry", "openfoundry-ingestion")
     (listener,) = kafka["spec"]["kafka"]["listeners"]
     secret = listener["configuration"]["brokerCertChainAndKey"]["secretName"]
-    (certificate,) = [r.inputs["spec"] for r in resources if r.type.endswith(":Certificate")
+    (certificate,) = [r.inputs["spec"] for r in resources if r.type == CERTIFICATE
                       and r.inputs["spec"]["secretName"] == secret]
     # Strimzi: a client bootstraps through the <cluster>-kafka-bootstrap Service, then dials each broker at the
     # address it advertises, <pod>.<cluster>-kafka-brokers.<namespace>.svc, the pods named <cluster>-<pool>-<id>
