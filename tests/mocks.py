@@ -25,6 +25,7 @@ class Registered:
     protected: bool = False
     parent: str = ""  # the parent's type token: a component's, or pulumi:pulumi:Stack
     outputs: dict[str, Any] | None = None  # a component's register_outputs, once the program has finished
+    depends_on: frozenset[tuple[str, str]] = frozenset()  # (type, name) of each explicit dependency
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -33,11 +34,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.protected: set[tuple[str, str]] = set()
         self.parents: dict[tuple[str, str], str] = {}
         self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.depends_on: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
         self.registered.append(Registered(args.typ, args.name, dict(args.inputs), args.provider or "",
-                                          key in self.protected, self.parents.get(key, STACK)))
+                                          key in self.protected, self.parents.get(key, STACK),
+                                          depends_on=self.depends_on.get(key, frozenset())))
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource" and "length" in outputs:   # a GeneratedPassword: as its create
             outputs["value"] = f"generated-{args.name}"
@@ -49,6 +52,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.protected.add((args.type_, args.name))
         if args.opts is not None and args.opts.parent is not None:
             self.parents[(args.type_, args.name)] = args.opts.parent.pulumi_resource_type
+        if args.opts is not None and isinstance(args.opts.depends_on, list):
+            self.depends_on[(args.type_, args.name)] = frozenset(
+                (d.pulumi_resource_type, d.pulumi_resource_name) for d in args.opts.depends_on
+                if isinstance(d, pulumi.Resource))
 
     def record_outputs(self, monitor: Any) -> None:
         """The mock monitor drops what a component passes to register_outputs; keep it, by the component's URN."""

@@ -157,6 +157,18 @@ def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_reso
     assert len(passwords) == len(clients)
 
 
+def test_the_user_operator_manages_each_principal_after_its_password_exists(prod_resources: list[Registered]) -> None:
+    """Strimzi's User Operator reconciles only KafkaUsers labelled with its cluster's name, manages their ACLs only
+    with `simple` authorization (the cluster's own type), and reads the SCRAM password from the Secret when it creates
+    the user: the Secret and the cluster come first."""
+    (kafka,) = by_metadata_name(prod_resources, KAFKA).values()
+    assert kafka.inputs["spec"]["kafka"]["authorization"]["type"] == "simple"
+    for name, user in by_metadata_name(prod_resources, USER).items():
+        assert user.inputs["metadata"]["labels"]["strimzi.io/cluster"] == kafka.inputs["metadata"]["name"], name
+        assert user.inputs["spec"]["authorization"]["type"] == "simple", name
+        assert {(SECRET, f"openfoundry-ingestion-kafka-user-{name}"), (KAFKA, kafka.name)} <= user.depends_on, name
+
+
 def test_a_bus_service_reads_only_its_own_credentials(prod_resources: list[Registered]) -> None:
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
     (container,) = deployments["streaming-service"].inputs["spec"]["template"]["spec"]["containers"]
