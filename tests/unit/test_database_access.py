@@ -145,8 +145,11 @@ def expected_cluster(owner: str, namespace: str, pooled: bool, readable: bool, c
         "inheritedMetadata": {"labels": {"openfoundry.io/plane": "relational", "app.kubernetes.io/part-of": "openfoundry",
                                          "app.kubernetes.io/name": cluster, "app.kubernetes.io/managed-by": "pulumi"}},
     }
-    if pg.synchronous_replicas:
-        spec["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
+    postgresql: dict[str, Any] = {"parameters": pg.parameters} if pg.parameters else {}
+    if pg.synchronous_replicas:   # a commit waits for a standby (CNPG's quorum-based synchronous replication)
+        postgresql["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
+    if postgresql:
+        spec["postgresql"] = postgresql
     if pooled:   # PgBouncer presents the cluster's certificate: clients verifying the host need the pooler's names
         pooler = f"{cluster}-pooler-rw"
         spec["certificates"] = {"serverAltDNSNames": [pooler, f"{pooler}.{namespace}", f"{pooler}.{namespace}.svc",
@@ -169,10 +172,8 @@ def test_each_cluster_bootstraps_its_owner_archives_spreads_and_trusts_its_poole
     assert set(clusters) == {f"pg-{owner}" for owner in expected}
     for owner, (namespace, pooled, readable) in expected.items():
         spec = as_registered(clusters[f"pg-{owner}"].inputs["spec"])
-        synchronous = spec.get("postgresql", {}).pop("synchronous", None)
         found = {key: spec[key] for key in ("instances", "enablePDB", "storage", "bootstrap", "plugins", "affinity",
-                                            "inheritedMetadata", "certificates", "managed") if key in spec}
-        found |= {"synchronous": synchronous} if synchronous else {}
+                                            "inheritedMetadata", "certificates", "managed", "postgresql") if key in spec}
         assert found == expected_cluster(owner, namespace, pooled, readable, config), owner
         assert clusters[f"pg-{owner}"].inputs["metadata"]["namespace"] == namespace, owner
 
