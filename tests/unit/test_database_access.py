@@ -136,6 +136,9 @@ def expected_cluster(owner: str, namespace: str, pooled: bool, readable: bool, c
         "instances": pg.instances,
         "enablePDB": True,
         "storage": {"size": pg.storage_size, "storageClass": config.storage.block_storage_class},
+        # requested, so the scheduler reserves them and the kubelet evicts these pods last; memory capped, no CPU cap
+        "resources": {"requests": {"cpu": pg.resources.cpu, "memory": pg.resources.memory},
+                      "limits": {"memory": pg.resources.memory_limit or pg.resources.memory}},
         "bootstrap": {"initdb": {"database": database, "owner": database}},
         "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
                      "parameters": {"barmanObjectName": f"{cluster}-backups"}}],
@@ -172,8 +175,9 @@ def test_each_cluster_bootstraps_its_owner_archives_spreads_and_trusts_its_poole
     assert set(clusters) == {f"pg-{owner}" for owner in expected}
     for owner, (namespace, pooled, readable) in expected.items():
         spec = as_registered(clusters[f"pg-{owner}"].inputs["spec"])
-        found = {key: spec[key] for key in ("instances", "enablePDB", "storage", "bootstrap", "plugins", "affinity",
-                                            "inheritedMetadata", "certificates", "managed", "postgresql") if key in spec}
+        found = {key: spec[key] for key in ("instances", "enablePDB", "storage", "resources", "bootstrap", "plugins",
+                                            "affinity", "inheritedMetadata", "certificates", "managed", "postgresql")
+                 if key in spec}
         assert found == expected_cluster(owner, namespace, pooled, readable, config), owner
         assert clusters[f"pg-{owner}"].inputs["metadata"]["namespace"] == namespace, owner
 
