@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from foundry.catalog import Catalog, load_catalog
@@ -31,3 +33,17 @@ def prod_resources(prod_config: StackConfig, catalog: Catalog) -> list[Registere
 @pytest.fixture(scope="session")
 def dev_resources(dev_config: StackConfig, catalog: Catalog) -> list[Registered]:
     return register_platform(dev_config, catalog)
+
+
+@dataclass(frozen=True)
+class BuiltStack:
+    name: str
+    config: StackConfig
+    resources: list[Registered]
+
+
+@pytest.fixture(params=["prod", "dev"])
+def built(request: pytest.FixtureRequest) -> BuiltStack:
+    """Each committed stack in turn: its config and what the program registers for it."""
+    stack = request.param
+    return BuiltStack(stack, request.getfixturevalue(f"{stack}_config"), request.getfixturevalue(f"{stack}_resources"))

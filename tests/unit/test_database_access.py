@@ -16,6 +16,7 @@ from foundry.catalog import Catalog
 from foundry.config import StackConfig, load_stack_config
 from foundry.defaults import deep_merge
 from ops.stack import read_stack_values
+from tests.conftest import BuiltStack
 from tests.mocks import Registered, by_metadata_name, register
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -96,14 +97,12 @@ def as_registered(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             return [clean(v) for v in value]
         return int(value) if isinstance(value, float) and value.is_integer() else value
-    return clean(spec)  # type: ignore[no-any-return]
+    return clean(spec)
 
 
-@pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_each_database_admits_exactly_its_owner_its_pooler_its_reader_the_operator_and_prometheus(
-        stack: str, request: pytest.FixtureRequest, catalog: Catalog) -> None:
-    registered: list[Registered] = request.getfixturevalue(f"{stack}_resources")
-    config: StackConfig = request.getfixturevalue(f"{stack}_config")
+        built: BuiltStack, catalog: Catalog) -> None:
+    registered, config = built.resources, built.config
     policies = by_metadata_name(registered, POLICY)
     expected = owners(catalog)
     assert {n.removeprefix("pg-").removesuffix("-access") for n in policies if n.startswith("pg-")
@@ -115,11 +114,9 @@ def test_each_database_admits_exactly_its_owner_its_pooler_its_reader_the_operat
                                                                       config.monitoring.namespace), owner
 
 
-@pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_each_database_reaches_its_instances_the_backup_gateway_and_the_api_server_only(
-        stack: str, request: pytest.FixtureRequest, catalog: Catalog) -> None:
-    registered: list[Registered] = request.getfixturevalue(f"{stack}_resources")
-    policies = by_metadata_name(registered, POLICY)
+        built: BuiltStack, catalog: Catalog) -> None:
+    policies = by_metadata_name(built.resources, POLICY)
     expected = {name: (namespace, spec) for owner, (namespace, pooled, _) in owners(catalog).items()
                 for name, spec in expected_egress(owner, pooled).items()}
     assert {n for n in policies if n.startswith("pg-") and n.endswith("-egress")} == set(expected)
@@ -165,11 +162,9 @@ def expected_cluster(owner: str, namespace: str, pooled: bool, readable: bool, c
     return spec
 
 
-@pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_each_cluster_bootstraps_its_owner_archives_spreads_and_trusts_its_pooler(
-        stack: str, request: pytest.FixtureRequest, catalog: Catalog) -> None:
-    registered: list[Registered] = request.getfixturevalue(f"{stack}_resources")
-    config: StackConfig = request.getfixturevalue(f"{stack}_config")
+        built: BuiltStack, catalog: Catalog) -> None:
+    registered, config = built.resources, built.config
     clusters = by_metadata_name(registered, CLUSTER)
     expected = owners(catalog)
     assert set(clusters) == {f"pg-{owner}" for owner in expected}

@@ -7,6 +7,7 @@ import pytest
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.labels import namespace_for
+from tests.conftest import BuiltStack
 from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -53,11 +54,9 @@ def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> 
                                                                           "kubernetes.io/hostname"}
 
 
-@pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_every_service_container_is_restricted_probed_and_sized_from_the_config(
-        stack: str, request: pytest.FixtureRequest, catalog: Catalog) -> None:
-    registered: list[Registered] = request.getfixturevalue(f"{stack}_resources")
-    config: StackConfig = request.getfixturevalue(f"{stack}_config")
+        built: BuiltStack, catalog: Catalog) -> None:
+    registered, config = built.resources, built.config
     deployments = of_type(registered, DEPLOYMENT)
     for service in catalog.services:
         (container,) = deployments[service.name].inputs["spec"]["template"]["spec"]["containers"]
@@ -81,7 +80,7 @@ def test_every_service_container_is_restricted_probed_and_sized_from_the_config(
         assert container["env"][:4] == [
             {"name": "PORT", "value": str(port)}, {"name": "OPENFOUNDRY_SERVICE", "value": service.name},
             {"name": "OPENFOUNDRY_PLANE", "value": service.plane},
-            {"name": "OPENFOUNDRY_ENVIRONMENT", "value": stack}], service.name
+            {"name": "OPENFOUNDRY_ENVIRONMENT", "value": built.name}], service.name
 
 
 def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Registered], catalog: Catalog) -> None:
