@@ -91,16 +91,14 @@ def expected_egress(owner: str, pooled: bool, cluster: str = "") -> dict[str, di
 
 def test_each_database_admits_exactly_its_owner_its_pooler_its_reader_the_operator_and_prometheus(
         built: BuiltStack, catalog: Catalog) -> None:
-    registered, config = built.resources, built.config
-    policies = by_metadata_name(registered, POLICY)
+    policies = by_metadata_name(built.resources, POLICY)
     expected = owners(catalog)
-    assert {n.removeprefix("pg-").removesuffix("-access") for n in policies if n.startswith("pg-")
-            and n.endswith("-access")} == set(expected)
+    assert {n for n in policies if n.startswith("pg-") and n.endswith("-access")} == {f"pg-{o}-access" for o in expected}
     for owner, (namespace, pooled, readable) in expected.items():
         policy = policies[f"pg-{owner}-access"]
         assert policy.inputs["metadata"]["namespace"] == namespace, owner
         assert policy.inputs["spec"] == expected_access(owner, pooled, readable,
-                                                                      config.monitoring.namespace), owner
+                                                       built.config.monitoring.namespace), owner
 
 
 def test_each_database_reaches_its_instances_the_backup_gateway_and_the_api_server_only(
