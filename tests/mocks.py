@@ -25,7 +25,7 @@ class Registered:
     protected: bool = False
     parent: str = ""  # the parent's type token: a component's, or pulumi:pulumi:Stack
     outputs: dict[str, Any] | None = None  # a component's register_outputs, once the program has finished
-    depends_on: frozenset[tuple[str, str]] = frozenset()  # (type, name) of each explicit dependency
+    depends_on: frozenset[tuple[str, str]] = frozenset()  # (type, name) of each resource the engine creates first
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -34,7 +34,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.protected: set[tuple[str, str]] = set()
         self.parents: dict[tuple[str, str], str] = {}
         self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.depends_on: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+        self.depends_on: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}  # filled by record_dependencies
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
@@ -52,17 +52,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.protected.add((args.type_, args.name))
         if args.opts is not None and args.opts.parent is not None:
             self.parents[(args.type_, args.name)] = args.opts.parent.pulumi_resource_type
-        if args.opts is not None and isinstance(args.opts.depends_on, list):
-            self.depends_on[(args.type_, args.name)] = frozenset(
-                (d.pulumi_resource_type, d.pulumi_resource_name) for d in args.opts.depends_on
-                if isinstance(d, pulumi.Resource))
+
+    def record_dependencies(self, monitor: Any) -> None:
+        """What the SDK tells the engine to create first: the explicit `depends_on` and every resource an input's
+        Output comes from. The engine orders creation by exactly this list."""
+        def register_resource(request: Any) -> Any:
+            self.depends_on[(request.type, request.name)] = frozenset(map(type_and_name, request.dependencies))
+            return original(request)
+
+        original = monitor.RegisterResource
+        monitor.RegisterResource = register_resource
 
     def record_outputs(self, monitor: Any) -> None:
         """The mock monitor drops what a component passes to register_outputs; keep it, by the component's URN."""
         def register_outputs(request: Any) -> Any:
-            _, _, qualified_type, name = request.urn.rsplit("::", 3)
-            outputs = pulumi.runtime.rpc.deserialize_properties(request.outputs)
-            self.outputs[(qualified_type.split("$")[-1], name)] = outputs
+            self.outputs[type_and_name(request.urn)] = pulumi.runtime.rpc.deserialize_properties(request.outputs)
             return original(request)
 
         original = monitor.RegisterResourceOutputs
@@ -75,10 +79,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def type_and_name(urn: str) -> tuple[str, str]:
+    """`urn:pulumi:<stack>::<project>::<parent types $ type>::<name>` as (type, name)."""
+    _, _, qualified_type, name = urn.rsplit("::", 3)
+    return qualified_type.split("$")[-1], name
+
+
 def register(stack: str, program: Callable[[], object]) -> list[Registered]:
     """Run `program` under the recording mocks; return what it registered, in order."""
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="openfoundry", stack=stack, preview=False)
+    mocks.record_dependencies(pulumi.runtime.settings.SETTINGS.monitor)
     mocks.record_outputs(pulumi.runtime.settings.SETTINGS.monitor)
 
     @pulumi.runtime.test

@@ -46,7 +46,7 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Iterator[None]:
 # The test files that state a package's behaviour whole, so most likely to kill its mutants: a mutant run stops at
 # its first failing test (-x), and mutmut hands pytest the tests in no particular order.
 FIRST_FILES = {
-    "components.relational.": ("test_database_access", "test_relational", "test_wiring"),
+    "components.relational.": ("test_database_access", "test_relational", "test_wiring", "test_creation_order"),
     "components.ingestion.": ("test_ingestion", "test_trust", "test_wiring"),
     "components.services.": ("test_workloads", "test_service_policies", "test_wiring"),
     "components.control.": ("test_control", "test_wiring"),
