@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, containers, pod_labels, pod_spec
+from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, containers, pod_labels, pod_spec, pods
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
@@ -49,10 +49,10 @@ def _int(value: object) -> int | None:
 # --- relational state (ADR-0010) ----------------------------------------------------------------------------
 
 def postgres_only_through_cloudnativepg(r: Resource) -> Iterator[str]:
-    pod = pod_spec(r)
-    for container in containers(pod) if pod is not None else ():
-        if POSTGRES_IMAGE.search(str(container.get("image", ""))):
-            yield f"{r.label} runs Postgres ({container.get('image')}) outside CloudNativePG"
+    for where, pod in pods(r):
+        for container in containers(pod):
+            if POSTGRES_IMAGE.search(str(container.get("image", ""))):
+                yield f"{where} runs Postgres ({container.get('image')}) outside CloudNativePG"
 
 
 def postgres_synchronous_replicas(r: Resource) -> Iterator[str]:

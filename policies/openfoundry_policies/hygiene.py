@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from openfoundry_policies.resources import LONG_RUNNING, Resource, containers, pod_labels, pod_spec, selects
+from openfoundry_policies.resources import LONG_RUNNING, Resource, containers, pod_labels, pod_spec, pods, selects
 
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
 # a literal after password/secret/token; `$NAME` (a variable the process resolves from a Secret) is not one
@@ -21,38 +21,37 @@ NAMESPACED_EXCEPTIONS = {"kubernetes:core/v1:Namespace", "kubernetes:storage.k8s
 ALLOW_LOAD_BALANCER = "policy.openfoundry.dev/allow-load-balancer"
 
 
-def _each_container(r: Resource, with_init: bool = True) -> Iterator[tuple[dict, dict]]:
-    pod = pod_spec(r)
-    if pod is None:
-        return
-    for container in containers(pod, with_init=with_init):
-        yield dict(pod), dict(container)
+def _each_container(r: Resource, with_init: bool = True) -> Iterator[tuple[str, dict, dict]]:
+    """Each container of each pod the resource makes, with the pod's name for a message."""
+    for where, pod in pods(r):
+        for container in containers(pod, with_init=with_init):
+            yield where, dict(pod), dict(container)
 
 
 def requests_and_limits(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         resources = c.get("resources") or {}
         for part in ("requests", "limits"):
             if not (resources.get(part) or {}).get("memory"):
-                yield f"{r.label}: container {c.get('name')} sets no memory {part}"
+                yield f"{where}: container {c.get('name')} sets no memory {part}"
         if not (resources.get("requests") or {}).get("cpu"):
-            yield f"{r.label}: container {c.get('name')} sets no cpu request"
+            yield f"{where}: container {c.get('name')} sets no cpu request"
 
 
 def readiness_probe(r: Resource) -> Iterator[str]:
     if r.type != "kubernetes:apps/v1:Deployment":
         return
-    for _, c in _each_container(r, with_init=False):
+    for where, _, c in _each_container(r, with_init=False):
         if not c.get("readinessProbe"):
-            yield f"{r.label}: container {c.get('name')} has no readiness probe"
+            yield f"{where}: container {c.get('name')} has no readiness probe"
 
 
 def liveness_probe(r: Resource) -> Iterator[str]:
     if r.type != "kubernetes:apps/v1:Deployment":
         return
-    for _, c in _each_container(r, with_init=False):
+    for where, _, c in _each_container(r, with_init=False):
         if not c.get("livenessProbe"):
-            yield f"{r.label}: container {c.get('name')} has no liveness probe"
+            yield f"{where}: container {c.get('name')} has no liveness probe"
 
 
 def _effective(pod: dict, container: dict, key: str) -> object:
@@ -61,66 +60,66 @@ def _effective(pod: dict, container: dict, key: str) -> object:
 
 
 def run_as_non_root(r: Resource) -> Iterator[str]:
-    for pod, c in _each_container(r):
+    for where, pod, c in _each_container(r):
         if _effective(pod, c, "runAsNonRoot") is not True or _effective(pod, c, "runAsUser") == 0:
-            yield f"{r.label}: container {c.get('name')} may run as root"
+            yield f"{where}: container {c.get('name')} may run as root"
 
 
 def read_only_root_filesystem(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
-            yield f"{r.label}: container {c.get('name')} has a writable root filesystem"
+            yield f"{where}: container {c.get('name')} has a writable root filesystem"
 
 
 def no_privilege_escalation(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         if (c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False:
-            yield f"{r.label}: container {c.get('name')} may escalate privileges"
+            yield f"{where}: container {c.get('name')} may escalate privileges"
 
 
 def drop_all_capabilities(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         capabilities = (c.get("securityContext") or {}).get("capabilities") or {}
         if "ALL" not in (capabilities.get("drop") or []):
-            yield f"{r.label}: container {c.get('name')} keeps Linux capabilities (drop ALL)"
+            yield f"{where}: container {c.get('name')} keeps Linux capabilities (drop ALL)"
         if capabilities.get("add"):
-            yield f"{r.label}: container {c.get('name')} adds capabilities {capabilities['add']}"
+            yield f"{where}: container {c.get('name')} adds capabilities {capabilities['add']}"
 
 
 def no_privileged_containers(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         if (c.get("securityContext") or {}).get("privileged"):
-            yield f"{r.label}: container {c.get('name')} is privileged"
+            yield f"{where}: container {c.get('name')} is privileged"
 
 
 def seccomp_runtime_default(r: Resource) -> Iterator[str]:
-    for pod, c in _each_container(r):
+    for where, pod, c in _each_container(r):
         profile = ((c.get("securityContext") or {}).get("seccompProfile")
                    or (pod.get("securityContext") or {}).get("seccompProfile") or {})
         if profile.get("type") not in ("RuntimeDefault", "Localhost"):
-            yield f"{r.label}: container {c.get('name')} runs without a seccomp profile"
+            yield f"{where}: container {c.get('name')} runs without a seccomp profile"
 
 
 def no_host_namespaces(r: Resource) -> Iterator[str]:
-    pod = pod_spec(r)
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod and pod.get(key):
-            yield f"{r.label} shares the node's {key[4:]} namespace"
+    for where, pod in pods(r):
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if pod.get(key):
+                yield f"{where} shares the node's {key[4:]} namespace"
 
 
 def no_host_path_volumes(r: Resource) -> Iterator[str]:
-    pod = pod_spec(r)
-    for volume in (pod or {}).get("volumes") or []:
-        if "hostPath" in volume:
-            yield f"{r.label} mounts the node's {volume['hostPath'].get('path')}"
+    for where, pod in pods(r):
+        for volume in pod.get("volumes") or []:
+            if "hostPath" in volume:
+                yield f"{where} mounts the node's {volume['hostPath'].get('path')}"
 
 
 def pinned_image_tags(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         image = str(c.get("image", ""))
         name, _, tag = image.rpartition(":") if "@" not in image else (image, "", "digest")
         if not tag or "/" in tag or tag == "latest" or not name:
-            yield f"{r.label}: container {c.get('name')} image {image!r} is not pinned to a tag or digest"
+            yield f"{where}: container {c.get('name')} image {image!r} is not pinned to a tag or digest"
 
 
 def no_automounted_service_account_token(r: Resource) -> Iterator[str]:
@@ -135,11 +134,11 @@ def _names_a_file(name: str, value: str) -> bool:
 
 
 def no_secret_env_literals(r: Resource) -> Iterator[str]:
-    for _, c in _each_container(r):
+    for where, _, c in _each_container(r):
         for env in c.get("env") or []:
             name, value = str(env.get("name", "")), str(env.get("value") or "")
             if SECRET_NAME.search(name) and value and not _names_a_file(name, value):
-                yield f"{r.label}: container {c.get('name')} sets {name} as a literal (use a Secret)"
+                yield f"{where}: container {c.get('name')} sets {name} as a literal (use a Secret)"
 
 
 def no_secrets_in_config_maps(r: Resource) -> Iterator[str]:

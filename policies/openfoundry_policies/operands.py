@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, flink_job_manager_pod
+from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, flink_pod, flink_pod_template
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
@@ -228,19 +228,21 @@ def rgw_pods(store: Resource) -> Iterator[Pod]:
 
 
 def flink_pods(deployment: Resource) -> Iterator[Pod]:
-    """The JobManager and TaskManagers of a FlinkDeployment: its pod template, into which the operator writes only
-    the image and resources, its labels merged under Flink's own (flink-kubernetes InitJobManagerDecorator, "Merge
-    fields": addToLabels; labels: KubernetesUtils, Constants)."""
+    """The JobManager and TaskManagers of a FlinkDeployment, each from its merged pod template, into which the
+    operator writes only the image and resources, its labels merged under Flink's own (flink-kubernetes
+    InitJobManagerDecorator, "Merge fields": addToLabels; labels: KubernetesUtils, Constants)."""
     name, namespace = _ident(deployment)
-    spec = flink_job_manager_pod(deployment.spec)
-    template_ports = {p.get("name"): p.get("containerPort") for c in spec.get("containers") or []
-                      for p in c.get("ports") or [] if p.get("name")}
-    template_labels = {**(((deployment.spec.get("podTemplate") or {}).get("metadata") or {}).get("labels") or {})}
-    base = {**template_labels, "app": name, "type": "flink-native-kubernetes"}
-    yield Pod(f"FlinkDeployment {namespace}/{name}: jobmanager", namespace, {**base, "component": "jobmanager"},
-              {**template_ports, "rest": 8081, "jobmanager-rpc": 6123, "blobserver": 6124}, spec, "Flink")
-    yield Pod(f"FlinkDeployment {namespace}/{name}: taskmanager", namespace, {**base, "component": "taskmanager"},
-              {**template_ports, "taskmanager-rpc": 6122}, spec, "Flink")
+    flink_ports = {"jobManager": {"rest": 8081, "jobmanager-rpc": 6123, "blobserver": 6124},
+                   "taskManager": {"taskmanager-rpc": 6122}}
+    for role, ports in flink_ports.items():
+        spec = flink_pod(deployment.spec, role)
+        template_ports = {p.get("name"): p.get("containerPort") for c in spec.get("containers") or []
+                          for p in c.get("ports") or [] if p.get("name")}
+        labels = (flink_pod_template(deployment.spec, role).get("metadata") or {}).get("labels") or {}
+        component = role.lower()
+        yield Pod(f"FlinkDeployment {namespace}/{name}: {component}", namespace,
+                  {**labels, "app": name, "type": "flink-native-kubernetes", "component": component},
+                  {**template_ports, **ports}, spec, "Flink")
 
 
 def nack_pod(settings: OperatorSettings) -> Pod:

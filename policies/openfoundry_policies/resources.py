@@ -13,6 +13,7 @@ WORKLOAD_TYPES = {
     "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod", FLINK_DEPLOYMENT,
 }
 FLINK_MAIN_CONTAINER = "flink-main-container"
+FLINK_ROLES = ("jobManager", "taskManager")
 LONG_RUNNING = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"}
 EXEMPT_ANNOTATION = "policy.openfoundry.dev/exempt"   # comma-separated policy names, with the reason beside it
 
@@ -56,11 +57,20 @@ def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
     if resource.kind == "Pod":
         return resource.spec
     if resource.type == FLINK_DEPLOYMENT:
-        return flink_job_manager_pod(resource.spec)
+        return flink_pod(resource.spec, "jobManager")
     spec = resource.spec
     if resource.kind == "CronJob":
         spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     return ((spec.get("template") or {}).get("spec")) or {}
+
+
+def pods(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every pod template a workload makes pods from, each with the name a message gives it: a FlinkDeployment's
+    JobManager and TaskManagers come from different templates."""
+    if resource.type == FLINK_DEPLOYMENT:
+        return [(f"{resource.label}: {role.lower()}", flink_pod(resource.spec, role)) for role in FLINK_ROLES]
+    pod = pod_spec(resource)
+    return [] if pod is None else [(resource.label, pod)]
 
 
 def containers(pod: Mapping[str, Any], with_init: bool = True) -> Iterator[Mapping[str, Any]]:
@@ -84,14 +94,13 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
 
 
-def flink_job_manager_pod(spec: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The JobManager pod the Flink operator makes from a FlinkDeployment: `podTemplate` deep-merged with
-    `jobManager.podTemplate`, and into `flink-main-container` the operator writes only the image and the resources
-    of `jobManager.resource` as requests and limits (flink-kubernetes InitJobManagerDecorator); the TaskManagers'
-    pods come from the same template."""
-    template = _merge(spec.get("podTemplate") or {}, (spec.get("jobManager") or {}).get("podTemplate") or {})
-    pod = dict(template.get("spec") or {})
-    resource = (spec.get("jobManager") or {}).get("resource") or {}
+def flink_pod(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
+    """The pod the Flink operator 1.15 makes for `role` (`jobManager` or `taskManager`) of a FlinkDeployment:
+    `podTemplate` merged with `<role>.podTemplate` (FlinkConfigBuilder.applyPodTemplate, FlinkUtils.mergePodTemplates),
+    and into `flink-main-container`, made first if the template has none, Flink writes only the image and the
+    resources of `<role>.resource` as requests and limits (flink-kubernetes Init{JobManager,TaskManager}Decorator)."""
+    pod = dict(flink_pod_template(spec, role).get("spec") or {})
+    resource = (spec.get(role) or {}).get("resource") or {}
     quantities = {key: str(resource[key]) for key in ("cpu", "memory") if resource.get(key) is not None}
     containers = [dict(c) for c in pod.get("containers") or []]
     main = next((c for c in containers if c.get("name") == FLINK_MAIN_CONTAINER), None)
@@ -103,9 +112,33 @@ def flink_job_manager_pod(spec: Mapping[str, Any]) -> Mapping[str, Any]:
     return pod
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) \
-            else value
+def flink_pod_template(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
+    return _merge_into(spec.get("podTemplate") or {}, (spec.get(role) or {}).get("podTemplate") or {})
+
+
+def _merge_into(to: Any, update: Any) -> Any:
+    """FlinkUtils.mergeInto: an object's fields merged one by one, arrays position by position (the operator's
+    `pod-template.merge-arrays-by-name` is false unless set, and this platform does not set it); a field that is
+    neither takes the update's value, and what is not an object takes nothing from the update."""
+    if not isinstance(to, Mapping) or not isinstance(update, Mapping):
+        return to
+    merged = dict(to)
+    for key, value in update.items():
+        current = merged.get(key)
+        if isinstance(current, list) and isinstance(value, list):
+            merged[key] = _merge_arrays(current, value)
+        elif isinstance(current, Mapping):
+            merged[key] = _merge_into(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_arrays(to: list[Any], update: list[Any]) -> list[Any]:
+    merged = list(to)
+    for index, value in enumerate(update):
+        if index < len(merged):
+            merged[index] = _merge_into(merged[index], value)
+        else:
+            merged.append(value)
     return merged

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeGuard
 
-from openfoundry_policies.resources import LONG_RUNNING, Resource, pod_labels, pod_spec, selects
+from openfoundry_policies.resources import LONG_RUNNING, Resource, pod_labels, pod_spec, pods, selects
 
 EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
 SERVICE = "kubernetes:core/v1:Service"
@@ -27,10 +27,11 @@ def _containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def no_duplicate_env_vars(r: Resource) -> Iterator[str]:
-    for container in _containers(pod_spec(r) or {}):
-        names = [str(e.get("name")) for e in container.get("env") or []]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            yield f"{r.label}: container {container.get('name')} sets {name} twice (the last one wins silently)"
+    for where, pod in pods(r):
+        for container in _containers(pod):
+            names = [str(e.get("name")) for e in container.get("env") or []]
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                yield f"{where}: container {container.get('name')} sets {name} twice (the last one wins silently)"
 
 
 def selector_matches_template(r: Resource) -> Iterator[str]:

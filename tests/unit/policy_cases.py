@@ -271,6 +271,7 @@ ingress_to = lambda backend, default=False: Resource(  # noqa: E731
         {"rules": [{"http": {"paths": [{"backend": {"service": {"name": backend}}}]}}]})})
 flink = lambda container: cr("FlinkDeployment", {  # noqa: E731
     "image": "ghcr.io/openfoundry/iceberg-maintenance:0.1.0", "jobManager": {"resource": {"cpu": 1, "memory": "2048m"}},
+    "taskManager": {"resource": {"cpu": 1, "memory": "2048m"}},
     "podTemplate": {"spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                              "containers": [{"name": "flink-main-container", **container}]}}}, "flink.apache.org/v1beta1")
 RESTRICTED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},

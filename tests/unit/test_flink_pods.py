@@ -1,0 +1,115 @@
+"""The pods the pack judges for a FlinkDeployment, against what the Flink operator 1.15.0 makes of one.
+
+FlinkConfigBuilder.applyPodTemplate merges `podTemplate` with `jobManager.podTemplate` for the JobManager and with
+`taskManager.podTemplate` for the TaskManagers (FlinkUtils.mergeInto: objects field by field, arrays position by
+position while `kubernetes.operator.pod-template.merge-arrays-by-name` keeps its default, false). Flink then writes
+into `flink-main-container`, made first when the template has none, the image and the role's resources as requests
+and limits (flink-kubernetes InitJobManagerDecorator, InitTaskManagerDecorator)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
+
+from openfoundry_policies.catalog import POLICIES, violations
+from openfoundry_policies.operands import flink_pods
+from openfoundry_policies.resources import Resource, flink_pod
+
+MAIN = "flink-main-container"
+IMAGE = "ghcr.io/openfoundry/iceberg-maintenance:0.1.0"
+SPEC: dict[str, Any] = {
+    "image": IMAGE,
+    "podTemplate": {
+        "metadata": {"labels": {"team": "lake"}},
+        "spec": {"securityContext": {"runAsNonRoot": True},
+                 "containers": [{"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}},
+                                {"name": "sidecar", "image": "sidecar:1", "args": ["a"]}],
+                 "volumes": [{"name": "tmp", "emptyDir": {}}]}},
+    "jobManager": {"resource": {"cpu": 1, "memory": "2048m"},
+                   "podTemplate": {"spec": {"containers": [{}, {"securityContext": {"privileged": True}}]}}},
+    "taskManager": {"resource": {"cpu": 2, "memory": "4096m"},
+                    "podTemplate": {"metadata": {"labels": {"role": "worker"}},
+                                    "spec": {"securityContext": {"runAsUser": 1000},
+                                             "containers": [{"env": [{"name": "E", "value": "1"}]},
+                                                            {"args": ["b"]}, {"name": "extra", "image": "x:1"}]}}},
+}
+
+
+def sized(cpu: str, memory: str) -> dict[str, Any]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}}
+
+
+def test_the_job_manager_pod_is_the_common_template_merged_with_its_own_position_by_position() -> None:
+    assert flink_pod(SPEC, "jobManager") == {
+        "securityContext": {"runAsNonRoot": True},
+        "containers": [
+            {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "image": IMAGE,
+             "resources": sized("1", "2048m")},
+            {"name": "sidecar", "image": "sidecar:1", "args": ["a"], "securityContext": {"privileged": True}}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def test_the_task_manager_pod_merges_its_own_template_and_keeps_an_array_value_of_the_common_one() -> None:
+    # an element that is not an object takes nothing from the update: the sidecar keeps args ["a"]
+    assert flink_pod(SPEC, "taskManager") == {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+        "containers": [
+            {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "env": [{"name": "E", "value": "1"}],
+             "image": IMAGE, "resources": sized("2", "4096m")},
+            {"name": "sidecar", "image": "sidecar:1", "args": ["a"]},
+            {"name": "extra", "image": "x:1"}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def test_a_template_without_the_main_container_gets_it_first() -> None:
+    spec = {"image": IMAGE, "jobManager": {"resource": {"memory": "1024m"}},
+            "podTemplate": {"spec": {"containers": [{"name": "sidecar", "image": "sidecar:1"}]}}}
+    assert flink_pod(spec, "jobManager")["containers"] == [
+        {"name": MAIN, "image": IMAGE, "resources": {"requests": {"memory": "1024m"}, "limits": {"memory": "1024m"}}},
+        {"name": "sidecar", "image": "sidecar:1"}]
+    assert flink_pod({"image": IMAGE}, "taskManager") == {
+        "containers": [{"name": MAIN, "image": IMAGE, "resources": {"requests": {}, "limits": {}}}]}
+
+
+def test_each_role_is_a_pod_with_its_own_labels_ports_and_template() -> None:
+    pods = {pod.name: pod for pod in flink_pods(flink_deployment(SPEC))}
+    job, task = pods["FlinkDeployment lake/maint: jobmanager"], pods["FlinkDeployment lake/maint: taskmanager"]
+    assert job.labels == {"team": "lake", "app": "maint", "type": "flink-native-kubernetes", "component": "jobmanager"}
+    assert task.labels == {"team": "lake", "role": "worker", "app": "maint", "type": "flink-native-kubernetes",
+                           "component": "taskmanager"}
+    assert job.ports == {"rest": 8081, "jobmanager-rpc": 6123, "blobserver": 6124}
+    assert task.ports == {"taskmanager-rpc": 6122}
+    assert (job.spec, task.spec) == (flink_pod(SPEC, "jobManager"), flink_pod(SPEC, "taskManager"))
+
+
+def flink_deployment(spec: dict[str, Any]) -> Resource:
+    return Resource("kubernetes:flink.apache.org/v1beta1:FlinkDeployment",
+                    {"metadata": {"name": "maint", "namespace": "lake"}, "spec": spec})
+
+
+def task_manager_with(pod: dict[str, Any]) -> dict[str, Any]:
+    return {"image": IMAGE, "taskManager": {"podTemplate": {"spec": pod}}}
+
+
+@pytest.mark.parametrize(("policy", "spec", "expected"), [
+    ("no-privileged-containers", SPEC, "FlinkDeployment lake/maint: jobmanager: container sidecar is privileged"),
+    ("no-host-path-volumes", task_manager_with({"volumes": [{"name": "h", "hostPath": {"path": "/var"}}]}),
+     "FlinkDeployment lake/maint: taskmanager mounts the node's /var"),
+    ("no-host-namespaces", task_manager_with({"hostNetwork": True}),
+     "FlinkDeployment lake/maint: taskmanager shares the node's Network namespace"),
+    ("no-duplicate-env-vars", task_manager_with({"containers": [{"name": MAIN, "env": [{"name": "E"}, {"name": "E"}]}]}),
+     "FlinkDeployment lake/maint: taskmanager: container flink-main-container sets E twice (the last one wins silently)"),
+    ("postgres-only-through-cloudnativepg", task_manager_with({"containers": [{"name": "db", "image": "postgres:16"}]}),
+     "FlinkDeployment lake/maint: taskmanager runs Postgres (postgres:16) outside CloudNativePG"),
+], ids=["jobmanager privileged", "taskmanager hostPath", "taskmanager hostNetwork", "taskmanager env twice",
+        "taskmanager postgres"])
+def test_a_breakage_in_one_role_is_reported_for_that_role_only(policy: str, spec: dict[str, Any], expected: str) -> None:
+    check = next(p for p in POLICIES if p.name == policy)
+    assert [message for _, message in violations(check, [flink_deployment(spec)])] == [expected]
