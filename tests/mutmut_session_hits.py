@@ -52,7 +52,7 @@ FIRST_FILES = {
     "components.control.": ("test_control", "test_wiring"),
     "components.common.": ("test_service_policies", "test_database_access", "test_workloads", "test_components"),
     "components.cluster.": ("test_workloads", "test_components"),
-    "openfoundry_policies.": ("test_policies", "test_pack"),
+    "openfoundry_policies.": ("test_flink_pods", "test_policies", "test_pack"),
 }
 
 
