@@ -51,5 +51,5 @@ def test_the_files_a_mutant_run_tries_first_exist() -> None:
     assert named and [n for n in sorted(named) if not (REPO / "tests" / "unit" / f"{n}.py").exists()] == []
     assert _first_files("components.relational.plane.xǁRelationalStatePlaneǁ_cluster_spec__mutmut_4")[0] == \
         "test_database_access"
-    assert _first_files("openfoundry_policies.hygiene.x__effective__mutmut_1")[0] == "test_policies"
+    assert _first_files("openfoundry_policies.hygiene.x__effective__mutmut_1")[0] == "test_flink_pods"
     assert _first_files("components.edge.gateway.x_route__mutmut_1") == ()
