@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster.namespaces import PlaneNamespaces, PlaneNamespacesArgs
 from foundry.labels import namespace_for
-from tests.mocks import STACK, Registered
+from tests.mocks import STACK, Registered, register
 
 NAMESPACED_PLANES = ("storage", "ingestion", "compute", "control", "edge")
 
@@ -95,3 +99,16 @@ def test_every_network_policy_port_names_its_protocol_as_the_api_spells_it(prod_
              for rule in p.inputs["spec"].get(direction) or [] for port in rule.get("ports") or []]
     assert len(ports) > 500
     assert [(name, port) for name, port in ports if port.get("protocol") not in ("TCP", "UDP", "SCTP")] == []
+
+
+def test_the_plane_namespaces_take_the_options_their_caller_gives() -> None:
+    """A component passes its `opts` to Pulumi: here a dependency, which the engine then creates first."""
+    def program() -> None:
+        provider = k8s.Provider("k8s")
+        gate = k8s.core.v1.ConfigMap("gate", metadata={"name": "gate", "namespace": "default"},
+                                     opts=pulumi.ResourceOptions(provider=provider))
+        PlaneNamespaces("planes", PlaneNamespacesArgs(planes=["storage"], provider=provider),
+                        opts=pulumi.ResourceOptions(depends_on=[gate]))
+
+    (component,) = [r for r in register("prod", program) if r.type == "openfoundry:platform:PlaneNamespaces"]
+    assert component.depends_on == {("kubernetes:core/v1:ConfigMap", "gate")}
