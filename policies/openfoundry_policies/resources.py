@@ -97,18 +97,17 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
 def flink_pod(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
     """The pod the Flink operator 1.15 makes for `role` (`jobManager` or `taskManager`) of a FlinkDeployment:
     `podTemplate` merged with `<role>.podTemplate` (FlinkConfigBuilder.applyPodTemplate, FlinkUtils.mergePodTemplates),
-    and into `flink-main-container`, made first if the template has none, Flink writes only the image and the
-    resources of `<role>.resource` as requests and limits (flink-kubernetes Init{JobManager,TaskManager}Decorator)."""
+    and into `flink-main-container`, made if the template has none, Flink writes only the image and the resources
+    of `<role>.resource` as requests and limits (flink-kubernetes Init{JobManager,TaskManager}Decorator); the pod
+    is the template's other containers, then the main one (KubernetesJobManagerFactory, getPodWithoutMainContainer
+    then addToContainers)."""
     pod = dict(flink_pod_template(spec, role).get("spec") or {})
     resource = (spec.get(role) or {}).get("resource") or {}
     quantities = {key: str(resource[key]) for key in ("cpu", "memory") if resource.get(key) is not None}
-    containers = [dict(c) for c in pod.get("containers") or []]
-    main = next((c for c in containers if c.get("name") == FLINK_MAIN_CONTAINER), None)
-    if main is None:
-        main = {"name": FLINK_MAIN_CONTAINER}
-        containers.insert(0, main)
-    main.update({"image": spec.get("image"), "resources": {"requests": quantities, "limits": quantities}})
-    pod["containers"] = containers
+    containers = pod.get("containers") or []
+    main = next((c for c in containers if c.get("name") == FLINK_MAIN_CONTAINER), {"name": FLINK_MAIN_CONTAINER})
+    main = {**main, "image": spec.get("image"), "resources": {"requests": quantities, "limits": quantities}}
+    pod["containers"] = [*(c for c in containers if c.get("name") != FLINK_MAIN_CONTAINER), main]
     return pod
 
 

@@ -3,8 +3,10 @@
 FlinkConfigBuilder.applyPodTemplate merges `podTemplate` with `jobManager.podTemplate` for the JobManager and with
 `taskManager.podTemplate` for the TaskManagers (FlinkUtils.mergeInto: objects field by field, arrays position by
 position while `kubernetes.operator.pod-template.merge-arrays-by-name` keeps its default, false). Flink then writes
-into `flink-main-container`, made first when the template has none, the image and the role's resources as requests
-and limits (flink-kubernetes InitJobManagerDecorator, InitTaskManagerDecorator)."""
+into `flink-main-container`, made when the template has none, the image and the role's resources as requests and
+limits (flink-kubernetes InitJobManagerDecorator, InitTaskManagerDecorator), and puts it after the template's other
+containers (KubernetesJobManagerFactory and KubernetesTaskManagerFactory: the pod without its main container, then
+addToContainers)."""
 
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ def test_the_job_manager_pod_is_the_common_template_merged_with_its_own_position
     assert flink_pod(SPEC, "jobManager") == {
         "securityContext": {"runAsNonRoot": True},
         "containers": [
+            {"name": "sidecar", "image": "sidecar:1", "args": ["a"], "securityContext": {"privileged": True}},
             {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "image": IMAGE,
-             "resources": sized("1", "2048m")},
-            {"name": "sidecar", "image": "sidecar:1", "args": ["a"], "securityContext": {"privileged": True}}],
+             "resources": sized("1", "2048m")}],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
 
@@ -60,20 +62,20 @@ def test_the_task_manager_pod_merges_its_own_template_and_keeps_an_array_value_o
     assert flink_pod(SPEC, "taskManager") == {
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
         "containers": [
-            {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "env": [{"name": "E", "value": "1"}],
-             "image": IMAGE, "resources": sized("2", "4096m")},
             {"name": "sidecar", "image": "sidecar:1", "args": ["a"]},
-            {"name": "extra", "image": "x:1"}],
+            {"name": "extra", "image": "x:1"},
+            {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "env": [{"name": "E", "value": "1"}],
+             "image": IMAGE, "resources": sized("2", "4096m")}],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
 
 
-def test_a_template_without_the_main_container_gets_it_first() -> None:
+def test_a_template_without_the_main_container_gets_it_last() -> None:
     spec = {"image": IMAGE, "jobManager": {"resource": {"memory": "1024m"}},
             "podTemplate": {"spec": {"containers": [{"name": "sidecar", "image": "sidecar:1"}]}}}
     assert flink_pod(spec, "jobManager")["containers"] == [
-        {"name": MAIN, "image": IMAGE, "resources": {"requests": {"memory": "1024m"}, "limits": {"memory": "1024m"}}},
-        {"name": "sidecar", "image": "sidecar:1"}]
+        {"name": "sidecar", "image": "sidecar:1"},
+        {"name": MAIN, "image": IMAGE, "resources": {"requests": {"memory": "1024m"}, "limits": {"memory": "1024m"}}}]
     assert flink_pod({"image": IMAGE}, "taskManager") == {
         "containers": [{"name": MAIN, "image": IMAGE, "resources": {"requests": {}, "limits": {}}}]}
 
