@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STAGE = REPO / ".mutmut"
 MUTANTS = STAGE / "mutants"
+STATS = MUTANTS / "mutmut-stats.json"
+STATS_SOURCES = STAGE / "stats-sources.sha256"
+CALL_GRAPH = ("components", "foundry", "policies/openfoundry_policies", "tests")  # what decides who calls what
 SURVIVING = {0, 5, 33}  # mutmut's exit codes for a mutant that survived, or that no test ran
 
 # the security-relevant builders: who may reach what, who may do what on the buses, how clients connect, how pods
@@ -180,10 +184,29 @@ def pending_globs(selection: Selection, retest_survivors: bool) -> list[str]:
         + sorted(key for key in survivors if key.partition("__mutmut_")[0] not in functions)
 
 
+def sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for top in CALL_GRAPH for p in (REPO / top).rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def forget_stale_stats() -> None:
+    """mutmut maps each function to the tests that called it, and on a re-run collects that only for tests it has
+    not seen: a function new or newly called since is credited to new tests alone, so its mutants run against too
+    few tests and survive. Once any source or test changes, the next run collects the map afresh (a few minutes)."""
+    digest = sources_digest()
+    if STATS.exists() and (not STATS_SOURCES.exists() or STATS_SOURCES.read_text() != digest):
+        print("[mutate] sources or tests changed since mutmut mapped tests to functions: mapping them again")
+        STATS.unlink()
+    STATS_SOURCES.write_text(digest)
+
+
 def run(globs: list[str], budget_min: float | None) -> None:
     if not globs:
         print("[mutate] every selected mutant has a cached verdict")
         return
+    forget_stale_stats()
     mutmut = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())"]
     log = (STAGE / "mutmut.log").open("w")
     print(f"[mutate] mutmut run over {len(globs)} function(s) or survivor(s) to check; log: .mutmut/mutmut.log")

@@ -53,3 +53,38 @@ def test_the_files_a_mutant_run_tries_first_exist() -> None:
         "test_database_access"
     assert _first_files("openfoundry_policies.hygiene.x__effective__mutmut_1")[0] == "test_flink_pods"
     assert _first_files("components.edge.gateway.x_route__mutmut_1") == ()
+
+
+def test_the_map_of_tests_to_functions_is_collected_again_once_a_source_changes(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops import mutate
+
+    (tmp_path / "mutants").mkdir()
+    monkeypatch.setattr(mutate, "STATS", tmp_path / "mutants" / "mutmut-stats.json")
+    monkeypatch.setattr(mutate, "STATS_SOURCES", tmp_path / "stats-sources.sha256")
+    digest = iter(["one", "one", "two"])
+    monkeypatch.setattr(mutate, "sources_digest", lambda: next(digest))
+
+    mutate.STATS.write_text("{}")
+    mutate.forget_stale_stats()          # no digest recorded yet: the map may predate any change
+    assert not mutate.STATS.exists()
+    mutate.STATS.write_text("{}")        # mutmut collects it afresh
+    mutate.forget_stale_stats()          # nothing changed
+    assert mutate.STATS.exists()
+    mutate.forget_stale_stats()          # a source changed
+    assert not mutate.STATS.exists() and mutate.STATS_SOURCES.read_text() == "two"
+
+
+def test_the_digest_of_the_sources_changes_with_a_test_and_not_with_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops import mutate
+
+    for top in mutate.CALL_GRAPH:
+        (tmp_path / top).mkdir(parents=True)
+    (tmp_path / "tests" / "test_a.py").write_text("def test_a(): pass\n")
+    monkeypatch.setattr(mutate, "REPO", tmp_path)
+    before = mutate.sources_digest()
+    (tmp_path / "tests" / "test_a.py").write_text("def test_a(): assert True\n")
+    changed = mutate.sources_digest()
+    assert changed != before
+    (tmp_path / "README.md").write_text("not code")
+    assert mutate.sources_digest() == changed
