@@ -326,6 +326,12 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "app"}, "grpc"),
                                     deployment({"ports": [{"name": "http", "containerPort": 8080}]})],
      "targets grpc, which no selected pod names"),
+    # an init container is a container of the pod: it runs on the node with the same rights
+    ("no-privileged-containers", [deployment(pod={"initContainers": [
+        {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
+     "container init is privileged"),
+    ("postgres-only-through-cloudnativepg", [deployment(pod={"initContainers": [{"name": "seed", "image": "postgres:16"}]})],
+     "runs Postgres (postgres:16) outside CloudNativePG"),
     ("referenced-accounts-and-secrets-exist", [deployment(pod={"serviceAccountName": "ghost"})],
      "runs as ServiceAccount ghost, which nothing creates"),
     ("budgets-allow-an-eviction", [budget({"minAvailable": 3}), deployment(replicas=3)], "keeps 3 of"),
@@ -367,6 +373,12 @@ EDGES: list[tuple[str, list[Resource]]] = [
     ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
         "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
     ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
+    # a CronJob keeps its pod template one level down (jobTemplate.spec.template): its labels are still selectable
+    ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "report"}, "http"), Resource(
+        "kubernetes:batch/v1:CronJob", {"metadata": {"name": "report", "namespace": "openfoundry-compute"}, "spec": {
+            "schedule": "@daily", "jobTemplate": {"spec": {"template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "report"}},
+                "spec": {"containers": [{"name": "r", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}}})]),
     ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="writer"), cr("FlinkDeployment", {
         "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "writer", "openfoundry.io/buses": "data"}}}},
         "flink.apache.org/v1beta1")]),

@@ -115,3 +115,14 @@ def task_manager_with(pod: dict[str, Any]) -> dict[str, Any]:
 def test_a_breakage_in_one_role_is_reported_for_that_role_only(policy: str, spec: dict[str, Any], expected: str) -> None:
     check = next(p for p in POLICIES if p.name == policy)
     assert [message for _, message in violations(check, [flink_deployment(spec)])] == [expected]
+
+
+def test_a_role_template_of_the_wrong_shape_is_read_as_the_operator_merges_it() -> None:
+    """FlinkUtils.mergeInto: an object takes nothing from what is not an object, and a list's element that is not
+    an object takes nothing either. The pack reads raw inputs, so it must not fail on them."""
+    spec = {"image": IMAGE,
+            "podTemplate": {"spec": {"securityContext": {"runAsNonRoot": True}, "containers": [{"name": "a"}]}},
+            "taskManager": {"podTemplate": {"spec": {"securityContext": "restricted", "containers": ["b"]}}}}
+    assert flink_pod(spec, "taskManager") == {
+        "securityContext": {"runAsNonRoot": True},
+        "containers": [{"name": "a"}, {"name": MAIN, "image": IMAGE, "resources": {"requests": {}, "limits": {}}}]}
