@@ -38,6 +38,10 @@ STATEFUL_KINDS = {KAFKA, NODE_POOL, TOPIC, PG_CLUSTER, CEPH_CLUSTER, BLOCK_POOL,
                   "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim"}
 
 
+KAFKA_MIN_ISR_DEFAULT = 1    # Kafka's topic config min.insync.replicas, when neither topic nor brokers set it
+NATS_REPLICAS_DEFAULT = 1    # a JetStream stream's num_replicas unless set (NACK's Stream `replicas`)
+
+
 def _int(value: object) -> int | None:
     """Numbers arrive as floats from the engine (protobuf Struct), strings from Kafka configs."""
     try:
@@ -243,8 +247,11 @@ def kafka_listeners_authenticated(r: Resource) -> Iterator[str]:
 def kafka_topic_replicas(r: Resource) -> Iterator[str]:
     if r.type != TOPIC:
         return
-    replicas = _int(r.spec.get("replicas", 1)) or 1
-    isr = _int((r.spec.get("config") or {}).get("min.insync.replicas", 1)) or 1
+    replicas = _int(r.spec.get("replicas"))
+    if replicas is None:   # the Topic Operator then uses the brokers' default.replication.factor
+        yield f"{r.label} leaves its replica count to the brokers' default; production topics state 3 or more"
+        return
+    isr = _int((r.spec.get("config") or {}).get("min.insync.replicas")) or KAFKA_MIN_ISR_DEFAULT
     if replicas < 3:
         yield f"{r.label} has {replicas} replicas; production topics need 3 or more"
     if isr >= replicas:
@@ -276,8 +283,9 @@ def jetstream_file_storage(r: Resource) -> Iterator[str]:
 
 
 def jetstream_replicas(r: Resource) -> Iterator[str]:
-    if r.type == STREAM and (_int(r.spec.get("replicas", 1)) or 1) < 3:
-        yield f"{r.label} has {r.spec.get('replicas', 1)} replica(s); production streams need 3"
+    replicas = _int(r.spec.get("replicas")) or NATS_REPLICAS_DEFAULT
+    if r.type == STREAM and replicas < 3:
+        yield f"{r.label} has {replicas} replica(s); production streams need 3"
 
 
 # --- Ceph -----------------------------------------------------------------------------------------------------

@@ -326,6 +326,13 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "app"}, "grpc"),
                                     deployment({"ports": [{"name": "http", "containerPort": 8080}]})],
      "targets grpc, which no selected pod names"),
+    ("kafka-topic-replicas", [cr("KafkaTopic", {})], "leaves its replica count to the brokers' default"),
+    ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 3, "config": {"min.insync.replicas": "3"}})],
+     "min.insync.replicas 3 leaves no replica to lose (3 replicas)"),
+    # without the config, Kafka's default of 1: one replica has none to lose
+    ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 1})], "min.insync.replicas 1 leaves no replica to lose"),
+    ("jetstream-replicas", [cr("Stream", {"storage": "file"}, "jetstream.nats.io/v1beta2")],
+     "has 1 replica(s); production streams need 3"),
     # an init container is a container of the pod: it runs on the node with the same rights
     ("no-privileged-containers", [deployment(pod={"initContainers": [
         {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
@@ -373,6 +380,7 @@ EDGES: list[tuple[str, list[Resource]]] = [
     ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
         "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
     ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
+    ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 3.0})]),   # the engine's numbers are floats
     # a CronJob keeps its pod template one level down (jobTemplate.spec.template): its labels are still selectable
     ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "report"}, "http"), Resource(
         "kubernetes:batch/v1:CronJob", {"metadata": {"name": "report", "namespace": "openfoundry-compute"}, "spec": {

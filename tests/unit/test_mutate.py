@@ -75,7 +75,8 @@ def test_the_map_of_tests_to_functions_is_collected_again_once_a_source_changes(
     assert not mutate.STATS.exists() and mutate.STATS_SOURCES.read_text() == "two"
 
 
-def test_the_digest_of_the_sources_changes_with_a_test_and_not_with_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_digest_of_the_sources_changes_with_a_test_and_not_with_the_docs(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from ops import mutate
 
     for top in mutate.CALL_GRAPH:
