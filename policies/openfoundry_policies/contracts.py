@@ -38,6 +38,7 @@ STATEFUL_KINDS = {KAFKA, NODE_POOL, TOPIC, PG_CLUSTER, CEPH_CLUSTER, BLOCK_POOL,
                   "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim"}
 
 
+CNPG_INSTANCES_DEFAULT = 1   # a CloudNativePG Cluster's `instances` unless set
 KAFKA_MIN_ISR_DEFAULT = 1    # Kafka's topic config min.insync.replicas, when neither topic nor brokers set it
 NATS_REPLICAS_DEFAULT = 1    # a JetStream stream's num_replicas unless set (NACK's Stream `replicas`)
 
@@ -62,7 +63,7 @@ def postgres_only_through_cloudnativepg(r: Resource) -> Iterator[str]:
 def postgres_synchronous_replicas(r: Resource) -> Iterator[str]:
     if r.type != PG_CLUSTER:
         return
-    instances = _int(r.spec.get("instances", 1)) or 1
+    instances = _int(r.spec.get("instances")) or CNPG_INSTANCES_DEFAULT
     synchronous = (r.spec.get("postgresql") or {}).get("synchronous") or {}
     if instances < 3:
         yield f"{r.label} has {instances} instance(s); production needs 3 or more"
@@ -317,7 +318,7 @@ def ceph_mon_quorum(r: Resource) -> Iterator[str]:
 def ceph_replicated_pools(r: Resource) -> Iterator[str]:
     if r.type != BLOCK_POOL:
         return
-    size = _int((r.spec.get("replicated") or {}).get("size", 0)) or 0
+    size = _int((r.spec.get("replicated") or {}).get("size")) or 0   # an erasure-coded pool has none
     if size < 3:
         yield f"{r.label} keeps {size} copies; production pools keep 3"
     # Rook's default failure domain is `host` (CephBlockPool docs): an absent one spreads copies only over nodes

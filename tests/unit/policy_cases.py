@@ -333,6 +333,11 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 1})], "min.insync.replicas 1 leaves no replica to lose"),
     ("jetstream-replicas", [cr("Stream", {"storage": "file"}, "jetstream.nats.io/v1beta2")],
      "has 1 replica(s); production streams need 3"),
+    ("postgres-synchronous-replicas", [cr("Cluster", {k: v for k, v in GOOD_PG.items() if k != "instances"},
+                                          "postgresql.cnpg.io/v1")], "has 1 instance(s)"),   # CloudNativePG's default
+    ("ceph-replicated-pools", [cr("CephBlockPool", {"failureDomain": "zone"}, "ceph.rook.io/v1")], "keeps 0 copies"),
+    ("ceph-replicated-pools", [cr("CephBlockPool", {"failureDomain": "osd", "replicated": {"size": 3}}, "ceph.rook.io/v1")],
+     "failure domain osd; production pools spread over racks or zones"),
     # an init container is a container of the pod: it runs on the node with the same rights
     ("no-privileged-containers", [deployment(pod={"initContainers": [
         {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
