@@ -386,6 +386,11 @@ EDGES: list[tuple[str, list[Resource]]] = [
         "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
     ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
     ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 3.0})]),   # the engine's numbers are floats
+    # anti-affinity alone spreads replicas over nodes as well as a topology spread does
+    ("spread-for-replicated-workloads", [deployment(replicas=3, pod={"affinity": {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{
+            "topologyKey": "kubernetes.io/hostname",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "app"}}}]}}})]),
     # a CronJob keeps its pod template one level down (jobTemplate.spec.template): its labels are still selectable
     ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "report"}, "http"), Resource(
         "kubernetes:batch/v1:CronJob", {"metadata": {"name": "report", "namespace": "openfoundry-compute"}, "spec": {
