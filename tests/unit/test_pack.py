@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
 from openfoundry_policies.pack import KnownProps, policies
 from openfoundry_policies.resources import Resource
 
-from tests.unit.policy_cases import BRANCHES, CASES, EXPECTED_MESSAGE, deployment
+from tests.unit.policy_branches import BRANCHES
+from tests.unit.policy_cases import CASES, EXPECTED_MESSAGE, deployment
 
 SERVICER = _PolicyAnalyzerServicer("openfoundry", "0.0.1", policies(), EnforcementLevel.MANDATORY,
                                    None, None, None, None, None, None, None)

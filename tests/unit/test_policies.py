@@ -16,15 +16,8 @@ sys.path.insert(0, str(POLICIES_DIR))
 from openfoundry_policies.catalog import POLICIES, PolicySpec, violations  # noqa: E402
 from openfoundry_policies.resources import Resource  # noqa: E402
 
-from tests.unit.policy_cases import (  # noqa: E402
-    BRANCHES,
-    CASES,
-    EDGES,
-    EXPECTED_MESSAGE,
-    RESTRICTED_CONTAINER,
-    deployment,
-    flink,
-)
+from tests.unit.policy_branches import BRANCHES, EDGES, RESTRICTED_CONTAINER, flink  # noqa: E402
+from tests.unit.policy_cases import CASES, EXPECTED_MESSAGE, deployment  # noqa: E402
 
 SPECS = {spec.name: spec for spec in POLICIES}
 
