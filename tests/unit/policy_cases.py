@@ -54,11 +54,12 @@ def chart(name: str, namespace: str, values: dict[str, Any]) -> Resource:
     return Resource("kubernetes:helm.sh/v4:Chart", {"namespace": namespace, "values": values}, name)
 
 
-GOOD_KAFKA: dict[str, Any] = {"kafka": {"rack": {"topologyKey": "topology.kubernetes.io/zone"}, "authorization": {"type": "simple"},
-                        "listeners": [{"name": "tls", "authentication": {"type": "scram-sha-512"}}],
-                        "config": {"auto.create.topics.enable": False, "default.replication.factor": 3,
-                                   "offsets.topic.replication.factor": 3, "transaction.state.log.replication.factor": 3,
-                                   "min.insync.replicas": 2, "unclean.leader.election.enable": False}}}
+GOOD_KAFKA: dict[str, Any] = {"kafka": {
+    "rack": {"topologyKey": "topology.kubernetes.io/zone"}, "authorization": {"type": "simple"},
+    "listeners": [{"name": "tls", "authentication": {"type": "scram-sha-512"}}],
+    "config": {"auto.create.topics.enable": False, "default.replication.factor": 3,
+               "offsets.topic.replication.factor": 3, "transaction.state.log.replication.factor": 3,
+               "min.insync.replicas": 2, "unclean.leader.election.enable": False}}}
 GOOD_PG = {"instances": 3, "postgresql": {"synchronous": {"method": "any", "number": 1}},
            "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True}]}
 
