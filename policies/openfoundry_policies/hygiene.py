@@ -174,7 +174,7 @@ def explicit_namespace(r: Resource) -> Iterator[str]:
 def _replicated(resources: list[Resource]) -> Iterator[Resource]:
     for r in resources:
         if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
-            replicas = r.spec.get("replicas", 1)
+            replicas = r.spec.get("replicas")   # unset is Kubernetes' 1
             if isinstance(replicas, int | float) and replicas > 1:
                 yield r
 

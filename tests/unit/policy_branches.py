@@ -44,6 +44,16 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("postgres-wal-archiving", [cr("Cluster", {**GOOD_PG, "backup": {"barmanObjectStore": {"destinationPath": "s3://b"}}},
                                    "postgresql.cnpg.io/v1")], "deprecated in-tree barmanObjectStore"),
     ("trino-never-exposed", [ingress_to("trino")], "routes to Trino (trino)"),
+    # a Service of any name that selects Trino's pods exposes Trino
+    ("trino-never-exposed", [Resource("kubernetes:core/v1:Service", {"metadata": {"name": "query"}, "spec": {
+        "type": "NodePort", "selector": {"app.kubernetes.io/name": "trino"}}})], "exposes Trino through a NodePort"),
+    ("disruption-budgets-for-replicated-workloads",
+     [Resource("kubernetes:apps/v1:StatefulSet", deployment(replicas=2).props)], "runs 2 replicas without a PodDisruptionBudget"),
+    # a budget counts in the workload's own namespace only
+    ("disruption-budgets-for-replicated-workloads", [deployment(replicas=3), Resource(
+        "kubernetes:policy/v1:PodDisruptionBudget", {"metadata": {"name": "b", "namespace": "elsewhere"}, "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "app"}}, "maxUnavailable": 1}})],
+     "runs 3 replicas without a PodDisruptionBudget"),
     ("clickhouse-reads-only", [clickhouse_users(READER.replace("reader", "ops", 1))], "has profile ops"),
     ("clickhouse-reads-only", [clickhouse_users("<bi><profile>reader</profile></bi>")], "has no grants"),
     ("clickhouse-reads-only", [clickhouse_users(READER.replace("GRANT SELECT", "GRANT INSERT"))],
