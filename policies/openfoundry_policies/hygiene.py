@@ -171,29 +171,30 @@ def explicit_namespace(r: Resource) -> Iterator[str]:
 
 # --- across resources ---------------------------------------------------------------------------------------
 
-def _replicated(resources: list[Resource]) -> Iterator[Resource]:
+def _replicated(resources: list[Resource]) -> Iterator[tuple[Resource, int]]:
+    """Each Deployment and StatefulSet with more than one replica, and how many (the engine's numbers are floats)."""
     for r in resources:
         if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
             replicas = r.spec.get("replicas")   # unset is Kubernetes' 1
             if isinstance(replicas, int | float) and replicas > 1:
-                yield r
+                yield r, int(replicas)
 
 
 def disruption_budgets_for_replicated_workloads(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
     budgets = [b for b in resources if b.type == "kubernetes:policy/v1:PodDisruptionBudget"]
-    for r in _replicated(resources):
+    for r, replicas in _replicated(resources):
         namespace = r.metadata.get("namespace")
         if not any(b.metadata.get("namespace") == namespace and selects(b.spec.get("selector") or {}, pod_labels(r))
                    for b in budgets):
-            yield r, f"{r.label} runs {r.spec.get('replicas')} replicas without a PodDisruptionBudget"
+            yield r, f"{r.label} runs {replicas} replicas without a PodDisruptionBudget"
 
 
 def spread_for_replicated_workloads(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
-    for r in _replicated(resources):
+    for r, replicas in _replicated(resources):
         pod = pod_spec(r) or {}
         anti = (pod.get("affinity") or {}).get("podAntiAffinity")
         if not pod.get("topologySpreadConstraints") and not anti:
-            yield r, f"{r.label} runs {r.spec.get('replicas')} replicas with nothing spreading them over nodes"
+            yield r, f"{r.label} runs {replicas} replicas with nothing spreading them over nodes"
 
 
 def network_policy_per_namespace(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
