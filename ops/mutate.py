@@ -52,6 +52,7 @@ SECURITY: dict[str, tuple[str, ...] | None] = {
     "components/services/workload.py": ("*._network_policy", "*._caller_peers", "*._spread", "*._disruption_budget",
                                         "*._container"),
     "policies/openfoundry_policies/resources.py": None,
+    "policies/openfoundry_policies/flink.py": None,
     "policies/openfoundry_policies/hygiene.py": (
         "_effective", "_each_container", "run_as_non_root", "drop_all_capabilities", "no_privilege_escalation",
         "no_privileged_containers", "seccomp_runtime_default", "no_host_namespaces", "no_host_path_volumes",

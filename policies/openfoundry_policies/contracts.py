@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, containers, pod_labels, pod_spec, pods
+from openfoundry_policies.flink import FLINK_DEPLOYMENT
+from openfoundry_policies.resources import Resource, containers, pod_labels, pod_spec, pods
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openfoundry_policies.resources import FLINK_DEPLOYMENT, Resource, flink_pod, flink_pod_template
+from openfoundry_policies.flink import FLINK_DEPLOYMENT, flink_pod, flink_pod_template
+from openfoundry_policies.resources import Resource
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"

@@ -6,14 +6,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FLINK_DEPLOYMENT = "kubernetes:flink.apache.org/v1beta1:FlinkDeployment"
+from openfoundry_policies.flink import FLINK_DEPLOYMENT, FLINK_ROLES, flink_pod
+
 # Kinds that carry a pod template: Kubernetes' own, and custom resources from whose template an operator makes pods.
 WORKLOAD_TYPES = {
     "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
     "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod", FLINK_DEPLOYMENT,
 }
-FLINK_MAIN_CONTAINER = "flink-main-container"
-FLINK_ROLES = ("jobManager", "taskManager")
 LONG_RUNNING = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"}
 EXEMPT_ANNOTATION = "policy.openfoundry.dev/exempt"   # comma-separated policy names, with the reason beside it
 
@@ -92,52 +91,3 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     """A LabelSelector's matchLabels against labels (matchExpressions are not used by this platform's budgets)."""
     wanted = selector.get("matchLabels") or {}
     return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
-
-
-def flink_pod(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
-    """The pod the Flink operator 1.15 makes for `role` (`jobManager` or `taskManager`) of a FlinkDeployment:
-    `podTemplate` merged with `<role>.podTemplate` (FlinkConfigBuilder.applyPodTemplate, FlinkUtils.mergePodTemplates),
-    and into `flink-main-container`, made if the template has none, Flink writes only the image and the resources
-    of `<role>.resource` as requests and limits (flink-kubernetes Init{JobManager,TaskManager}Decorator); the pod
-    is the template's other containers, then the main one (KubernetesJobManagerFactory, getPodWithoutMainContainer
-    then addToContainers)."""
-    pod = dict(flink_pod_template(spec, role).get("spec") or {})
-    resource = (spec.get(role) or {}).get("resource") or {}
-    quantities = {key: str(resource[key]) for key in ("cpu", "memory") if resource.get(key) is not None}
-    containers = pod.get("containers") or []
-    main = next((c for c in containers if c.get("name") == FLINK_MAIN_CONTAINER), {"name": FLINK_MAIN_CONTAINER})
-    main = {**main, "image": spec.get("image"), "resources": {"requests": quantities, "limits": quantities}}
-    pod["containers"] = [*(c for c in containers if c.get("name") != FLINK_MAIN_CONTAINER), main]
-    return pod
-
-
-def flink_pod_template(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
-    return _merge_into(spec.get("podTemplate") or {}, (spec.get(role) or {}).get("podTemplate") or {})
-
-
-def _merge_into(to: Any, update: Any) -> Any:
-    """FlinkUtils.mergeInto: an object's fields merged one by one, arrays position by position (the operator's
-    `pod-template.merge-arrays-by-name` is false unless set, and this platform does not set it); a field that is
-    neither takes the update's value, and what is not an object takes nothing from the update."""
-    if not isinstance(to, Mapping) or not isinstance(update, Mapping):
-        return to
-    merged = dict(to)
-    for key, value in update.items():
-        current = merged.get(key)
-        if isinstance(current, list) and isinstance(value, list):
-            merged[key] = _merge_arrays(current, value)
-        elif isinstance(current, Mapping):
-            merged[key] = _merge_into(current, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _merge_arrays(to: list[Any], update: list[Any]) -> list[Any]:
-    merged = list(to)
-    for index, value in enumerate(update):
-        if index < len(merged):
-            merged[index] = _merge_into(merged[index], value)
-        else:
-            merged.append(value)
-    return merged

@@ -2,11 +2,11 @@
 
 FlinkConfigBuilder.applyPodTemplate merges `podTemplate` with `jobManager.podTemplate` for the JobManager and with
 `taskManager.podTemplate` for the TaskManagers (FlinkUtils.mergeInto: objects field by field, arrays position by
-position while `kubernetes.operator.pod-template.merge-arrays-by-name` keeps its default, false). Flink then writes
-into `flink-main-container`, made when the template has none, the image and the role's resources as requests and
-limits (flink-kubernetes InitJobManagerDecorator, InitTaskManagerDecorator), and puts it after the template's other
-containers (KubernetesJobManagerFactory and KubernetesTaskManagerFactory: the pod without its main container, then
-addToContainers)."""
+position, or name by name where the deployment sets `kubernetes.operator.pod-template.merge-arrays-by-name`).
+Flink then writes into `flink-main-container`, made when the template has none, the image and the role's resources
+as requests and limits (flink-kubernetes InitJobManagerDecorator, InitTaskManagerDecorator), and puts it after the
+template's other containers (KubernetesJobManagerFactory and KubernetesTaskManagerFactory: the pod without its main
+container, then addToContainers)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
 
 from openfoundry_policies.catalog import POLICIES, violations
+from openfoundry_policies.flink import flink_pod
 from openfoundry_policies.operands import flink_pods
-from openfoundry_policies.resources import Resource, flink_pod
+from openfoundry_policies.resources import Resource
 
 MAIN = "flink-main-container"
 IMAGE = "ghcr.io/openfoundry/iceberg-maintenance:0.1.0"
@@ -126,3 +127,36 @@ def test_a_role_template_of_the_wrong_shape_is_read_as_the_operator_merges_it() 
     assert flink_pod(spec, "taskManager") == {
         "securityContext": {"runAsNonRoot": True},
         "containers": [{"name": "a"}, {"name": MAIN, "image": IMAGE, "resources": {"requests": {}, "limits": {}}}]}
+
+
+def test_without_the_option_a_named_container_of_a_role_lands_by_position() -> None:
+    spec = {**SPEC, "taskManager": {"podTemplate": {"spec": {"containers": [
+        {"name": "sidecar", "securityContext": {"privileged": True}}]}}}}
+    assert flink_pod(spec, "taskManager")["containers"] == [
+        {"name": "sidecar", "securityContext": {"readOnlyRootFilesystem": True, "privileged": True}},
+        {"name": "sidecar", "image": "sidecar:1", "args": ["a"]},
+        {"name": MAIN, "image": IMAGE, "resources": {"requests": {}, "limits": {}}}]
+
+
+def test_a_deployment_that_asks_for_it_merges_lists_by_name() -> None:
+    """`kubernetes.operator.pod-template.merge-arrays-by-name` is a dynamic option: a FlinkDeployment may set it in
+    its flinkConfiguration, and lists whose every element has a name are then merged name by name."""
+    spec = {**SPEC, "flinkConfiguration": {"kubernetes.operator.pod-template.merge-arrays-by-name": "true"},
+            "taskManager": {"podTemplate": {"spec": {"containers": [
+                {"name": "sidecar", "securityContext": {"privileged": True}}, {"name": "extra", "image": "x:1"}]}}}}
+    assert flink_pod(spec, "taskManager")["containers"] == [
+        {"name": "sidecar", "image": "sidecar:1", "args": ["a"], "securityContext": {"privileged": True}},
+        {"name": "extra", "image": "x:1"},
+        {"name": MAIN, "securityContext": {"readOnlyRootFilesystem": True}, "image": IMAGE,
+         "resources": {"requests": {}, "limits": {}}}]
+
+
+def test_the_template_keeps_its_image_without_spec_image_and_its_other_resources() -> None:
+    """Flink overwrites the main container's image only when `kubernetes.container.image` is set (the operator sets
+    it from `spec.image`), and only cpu and memory of its resources."""
+    spec = {"jobManager": {"resource": {"cpu": 1, "memory": "2048m"}},
+            "podTemplate": {"spec": {"containers": [{"name": MAIN, "image": "custom:1", "resources": {
+                "requests": {"ephemeral-storage": "1Gi", "memory": "1m"}, "limits": {"ephemeral-storage": "2Gi"}}}]}}}
+    assert flink_pod(spec, "jobManager")["containers"] == [{"name": MAIN, "image": "custom:1", "resources": {
+        "requests": {"ephemeral-storage": "1Gi", "cpu": "1", "memory": "2048m"},
+        "limits": {"ephemeral-storage": "2Gi", "cpu": "1", "memory": "2048m"}}}]
