@@ -14,7 +14,8 @@ from typing import Any
 FLINK_DEPLOYMENT = "kubernetes:flink.apache.org/v1beta1:FlinkDeployment"
 FLINK_MAIN_CONTAINER = "flink-main-container"
 FLINK_ROLES = ("jobManager", "taskManager")
-MERGE_BY_NAME = "kubernetes.operator.pod-template.merge-arrays-by-name"   # dynamic: the deployment may set it
+# dynamic: the deployment may set it; Flink reads a boolean case-insensitively (ConfigurationUtils.convertToBoolean)
+MERGE_BY_NAME = "kubernetes.operator.pod-template.merge-arrays-by-name"
 
 
 def flink_pod(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
@@ -34,7 +35,7 @@ def flink_pod(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
 
 
 def flink_pod_template(spec: Mapping[str, Any], role: str) -> Mapping[str, Any]:
-    by_name = str((spec.get("flinkConfiguration") or {}).get(MERGE_BY_NAME, "false")).strip().lower() == "true"
+    by_name = str((spec.get("flinkConfiguration") or {}).get(MERGE_BY_NAME)).lower() == "true"
     return _merge_into(spec.get("podTemplate") or {}, (spec.get(role) or {}).get("podTemplate") or {}, by_name)
 
 

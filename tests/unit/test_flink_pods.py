@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
 
 from openfoundry_policies.catalog import POLICIES, violations
-from openfoundry_policies.flink import flink_pod
+from openfoundry_policies.flink import flink_pod, flink_pod_template
 from openfoundry_policies.operands import flink_pods
 from openfoundry_policies.resources import Resource
 
@@ -160,3 +160,19 @@ def test_the_template_keeps_its_image_without_spec_image_and_its_other_resources
     assert flink_pod(spec, "jobManager")["containers"] == [{"name": MAIN, "image": "custom:1", "resources": {
         "requests": {"ephemeral-storage": "1Gi", "cpu": "1", "memory": "2048m"},
         "limits": {"ephemeral-storage": "2Gi", "cpu": "1", "memory": "2048m"}}}]
+
+
+def test_merging_by_name_holds_at_every_depth_and_only_for_lists_that_are_all_named() -> None:
+    """FlinkUtils.mergeInto is the same at every depth of the template: a list whose elements all have a name
+    merges by name, any other by position, however deep (the keys below are illustrative)."""
+    common = {"spec": {"groups": [{"items": [{"name": "a", "v": 1}, {"name": "b", "v": 1}]}],
+                       "ports": [{"containerPort": 8000}]}}
+    role = {"spec": {"groups": [{"items": [{"name": "b", "v": 2}]}], "ports": [{"containerPort": 9000}]}}
+    spec = {"flinkConfiguration": {"kubernetes.operator.pod-template.merge-arrays-by-name": "True"},
+            "podTemplate": common, "taskManager": {"podTemplate": role}}
+    assert flink_pod_template(spec, "taskManager") == {"spec": {
+        "groups": [{"items": [{"name": "a", "v": 1}, {"name": "b", "v": 2}]}], "ports": [{"containerPort": 9000}]}}
+    named = {**spec, "podTemplate": {"spec": {"groups": [{"name": "g", "items": common["spec"]["groups"][0]["items"]}]}},
+             "taskManager": {"podTemplate": {"spec": {"groups": [{"name": "g", "items": [{"name": "b", "v": 2}]}]}}}}
+    assert flink_pod_template(named, "taskManager") == {"spec": {
+        "groups": [{"name": "g", "items": [{"name": "a", "v": 1}, {"name": "b", "v": 2}]}]}}
