@@ -202,8 +202,9 @@ def kafka_no_wildcard_acls(r: Resource) -> Iterator[str]:
     if r.type == USER:
         for acl in ((r.spec.get("authorization") or {}).get("acls")) or []:
             resource = acl.get("resource") or {}
-            if str(resource.get("name", "")).strip() in ("", "*") or resource.get("type") == "cluster":
-                yield f"{r.label} holds a wildcard or cluster-wide ACL ({resource})"
+            name = str(resource.get("name") or "").strip()
+            if name in ("", "*") or resource.get("type") == "cluster":
+                yield f"{r.label} holds a wildcard or cluster-wide ACL ({resource.get('type')} {name or '(no name)'})"
             if "All" in (acl.get("operations") or []):
                 yield f"{r.label} holds operation All on {resource.get('name')}"
     if r.type == KAFKA and ((r.spec.get("kafka") or {}).get("authorization") or {}).get("superUsers"):

@@ -41,6 +41,10 @@ class KnownProps(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._proxy)
 
+    def __repr__(self) -> str:
+        """As the dict it stands for: messages quote a selector or an ACL's resource as the author wrote it."""
+        return repr(dict(self.items()))
+
 
 def _known(container: Any, key: Any) -> Any:
     try:

@@ -66,6 +66,11 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
         {"resource": {"type": "topic", "name": "cdc.postgres", "patternType": "prefix"}, "operations": ["All"]}]}})],
      "holds operation All on cdc.postgres"),
+    # an ACL that names no resource, or a blank one, reads as a wildcard
+    ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
+        {"resource": {"type": "topic"}, "operations": ["Read"]}]}})], "wildcard or cluster-wide ACL (topic (no name))"),
+    ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
+        {"resource": {"type": "group", "name": " "}, "operations": ["Read"]}]}})], "wildcard or cluster-wide ACL"),
     ("kafka-no-wildcard-acls", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "authorization": {
         "type": "simple", "superUsers": ["CN=admin"]}}})], "names super users"),
     ("kafka-rack-awareness", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "rack": {}}})], "is not rack-aware"),

@@ -65,3 +65,12 @@ def test_a_value_unknown_during_preview_reads_as_none_and_every_policy_still_run
     found = diagnostics([unknown_image])
     assert not any("can't run policy" in m for m in found), found
     assert any(m.startswith("pinned-image-tags: ") for m in found), found
+
+
+def test_a_message_quotes_what_the_engine_handed_over_as_plain_values() -> None:
+    """The engine hands props over as proxies: a message quoting a selector or an ACL's resource used to print
+    `<…KnownProps object at 0x…>` to the auditor."""
+    messages = [m for _, violating, *_ in [*CASES, *BRANCHES] for m in diagnostics(violating)]
+    assert len(messages) > len(CASES)
+    assert [m for m in messages if " object at 0x" in m] == []
+    assert any("selects no pod template of the stack ({'app.kubernetes.io/name': 'nobody'})" in m for m in messages)
