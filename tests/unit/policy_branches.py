@@ -87,6 +87,10 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("bus-credentials-follow-the-contract", [
         Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "nats-client-app", "namespace": "n"}}),
         deployment(labels={"openfoundry.io/buses": "data"})], "app is not on the control bus but gets its credentials"),
+    # credentials for a service that runs no workload at all
+    ("bus-credentials-follow-the-contract", [
+        Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "kafka-client-ghost", "namespace": "n"}})],
+     "ghost is not on the data bus but gets its credentials"),
     # a Flink job (an Iceberg writer) is judged by its pod template's labels, as the operator labels its pods
     ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="writer"), cr("FlinkDeployment", {
         "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "writer"}}}}, "flink.apache.org/v1beta1")],
