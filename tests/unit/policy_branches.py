@@ -116,6 +116,16 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("ceph-replicated-pools", [cr("CephBlockPool", {"failureDomain": "zone"}, "ceph.rook.io/v1")], "keeps 0 copies"),
     ("ceph-replicated-pools", [cr("CephBlockPool", {"failureDomain": "osd", "replicated": {"size": 3}}, "ceph.rook.io/v1")],
      "failure domain osd; production pools spread over racks or zones"),
+    ("drop-all-capabilities", [deployment({"securityContext": {
+        "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}})], "container app adds capabilities ['NET_ADMIN']"),
+    ("seccomp-runtime-default", [deployment({"securityContext": {"runAsNonRoot": True}})],
+     "container app runs without a seccomp profile"),
+    ("no-secret-env-literals", [deployment({"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]})],
+     "container app sets DB_PASSWORD as a literal (use a Secret)"),
+    # a file under an innocent key that holds a secret
+    ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
+        "metadata": {"name": "c", "namespace": "n"}, "data": {"app.conf": "[db]\npassword = hunter2hunter2\n"}})],
+     "key app.conf looks like a secret"),
     # an init container is a container of the pod: it runs on the node with the same rights
     ("no-privileged-containers", [deployment(pod={"initContainers": [
         {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
@@ -163,6 +173,9 @@ EDGES: list[tuple[str, list[Resource]]] = [
     ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
         "metadata": {"name": "c", "namespace": "n"}, "data": {"db_password": "", "api_token": "  "}})]),
     ("no-host-namespaces", [deployment(pod={"hostNetwork": False, "hostPID": False, "hostIPC": False})]),
+    # a profile on the node (Localhost) is a seccomp profile as well as the runtime's default
+    ("seccomp-runtime-default", [deployment({"securityContext": {
+        "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/app.json"}}})]),
     ("kafka-topic-replicas", [cr("KafkaTopic", {"replicas": 3.0})]),   # the engine's numbers are floats
     # anti-affinity alone spreads replicas over nodes as well as a topology spread does
     ("spread-for-replicated-workloads", [deployment(replicas=3, pod={"affinity": {"podAntiAffinity": {
