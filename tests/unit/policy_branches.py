@@ -126,6 +126,13 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     ("no-secrets-in-config-maps", [Resource("kubernetes:core/v1:ConfigMap", {
         "metadata": {"name": "c", "namespace": "n"}, "data": {"app.conf": "[db]\npassword = hunter2hunter2\n"}})],
      "key app.conf looks like a secret"),
+    # the raw inputs, before the API server prunes a cluster resource's name: still cluster-wide
+    ("kafka-no-wildcard-acls", [cr("KafkaUser", {"authorization": {"acls": [
+        {"resource": {"type": "cluster", "name": "kafka-cluster"}, "operations": ["Describe"]}]}})],
+     "wildcard or cluster-wide ACL (cluster kafka-cluster)"),
+    # runAsNonRoot with user 0 still asks for root (the kubelet refuses to start it; Pod Security forbids it)
+    ("run-as-non-root", [deployment({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}})],
+     "container app may run as root"),
     # an init container is a container of the pod: it runs on the node with the same rights
     ("no-privileged-containers", [deployment(pod={"initContainers": [
         {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
