@@ -133,6 +133,11 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
     # runAsNonRoot with user 0 still asks for root (the kubelet refuses to start it; Pod Security forbids it)
     ("run-as-non-root", [deployment({"securityContext": {"runAsNonRoot": True, "runAsUser": 0}})],
      "container app may run as root"),
+    # a bare Pod keeps its spec at the top
+    ("no-privileged-containers", [Resource("kubernetes:core/v1:Pod", {
+        "metadata": {"name": "debug", "namespace": "n"},
+        "spec": {"containers": [{"name": "debug", "image": "busybox:1.37", "securityContext": {"privileged": True}}]}})],
+     "container debug is privileged"),
     # an init container is a container of the pod: it runs on the node with the same rights
     ("no-privileged-containers", [deployment(pod={"initContainers": [
         {"name": "init", "image": "busybox:1.37", "securityContext": {"privileged": True}}]})],
@@ -189,6 +194,14 @@ EDGES: list[tuple[str, list[Resource]]] = [
         "requiredDuringSchedulingIgnoredDuringExecution": [{
             "topologyKey": "kubernetes.io/hostname",
             "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "app"}}}]}}})]),
+    # a port named in the JobManager's own template is a port of the JobManager's pods
+    ("services-select-a-workload", [
+        Resource("kubernetes:core/v1:Service", {"metadata": {"name": "jm-metrics", "namespace": "ns"}, "spec": {
+            "selector": {"app.kubernetes.io/name": "maint"}, "ports": [{"name": "m", "port": 9249, "targetPort": "metrics"}]}}),
+        cr("FlinkDeployment", {"podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "maint"}}},
+                               "jobManager": {"podTemplate": {"spec": {"containers": [
+                                   {"name": "flink-main-container", "ports": [{"name": "metrics", "containerPort": 9249}]}]}}}},
+           "flink.apache.org/v1beta1")]),
     # a CronJob keeps its pod template one level down (jobTemplate.spec.template): its labels are still selectable
     ("services-select-a-workload", [service_to({"app.kubernetes.io/name": "report"}, "http"), Resource(
         "kubernetes:batch/v1:CronJob", {"metadata": {"name": "report", "namespace": "openfoundry-compute"}, "spec": {
