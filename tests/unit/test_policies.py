@@ -110,3 +110,14 @@ def test_an_exemption_annotation_names_the_policy_it_lifts() -> None:
 @pytest.mark.parametrize(("name", "compliant"), EDGES, ids=[e[0] for e in EDGES])
 def test_a_policy_lets_pass_what_only_looks_like_its_violation(name: str, compliant: list[Resource]) -> None:
     assert compliant and messages(SPECS[name], compliant) == []
+
+
+def test_an_exemption_annotation_may_name_several_policies() -> None:
+    loose = deployment({"securityContext": {"readOnlyRootFilesystem": False, "runAsNonRoot": False,
+                                            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                            "seccompProfile": {"type": "RuntimeDefault"}}})
+    exempt = Resource(loose.type, {**loose.props, "metadata": {**loose.metadata, "annotations": {
+        "policy.openfoundry.dev/exempt": "read-only-root-filesystem, run-as-non-root"}}})
+    assert messages(SPECS["read-only-root-filesystem"], [loose]) and messages(SPECS["run-as-non-root"], [loose])
+    assert messages(SPECS["read-only-root-filesystem"], [exempt]) == []
+    assert messages(SPECS["run-as-non-root"], [exempt]) == []
