@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from foundry.config.base import CatalogClient, ConfigProblem, Count, Quantity, Section, catalog_client_problems
 from foundry.config.platform import Workloads
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
 
 
 class Trino(CatalogClient):
@@ -29,11 +25,10 @@ class Compute(Section):
     trino: Trino = Trino(enabled=False)
 
 
-def trino_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    trino = cfg.compute.trino
+def trino_problems(trino: Trino, openid_provider_uri: str | None, prod: bool) -> Iterable[ConfigProblem]:
     if not trino.enabled:
         return
     path = "openfoundry:compute.trino"
-    yield from catalog_client_problems(path, trino, cfg.storage.lakehouse.openid_provider_uri, "Trino")
-    if cfg.is_prod and trino.workers < 2:
+    yield from catalog_client_problems(path, trino, openid_provider_uri, "Trino")
+    if prod and trino.workers < 2:
         yield ConfigProblem(f"{path}.workers", str(trino.workers), "2 or more in prod (a PodDisruptionBudget needs a spare)")

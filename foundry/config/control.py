@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field
 
 from foundry.config.base import ConfigProblem, Count, Quantity, Section, odd_quorum
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
 
 
 class Nats(Section):
@@ -23,8 +20,7 @@ class Control(Section):
     nats: Nats
 
 
-def nats_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    n = cfg.control.nats
+def nats_problems(n: Nats) -> Iterable[ConfigProblem]:
     yield from odd_quorum("openfoundry:control.nats.servers", n.servers, "the JetStream RAFT quorum")
     if n.stream_replicas > n.servers:
         yield ConfigProblem("openfoundry:control.nats.streamReplicas", str(n.stream_replicas),

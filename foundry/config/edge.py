@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from foundry.config.base import ConfigProblem, Count, DnsLabel, Quantity, Section
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
+from foundry.config.platform import Topology
 
 
 class Cache(Section):
@@ -31,18 +29,18 @@ class Edge(Section):
     cache: Cache
 
 
-def edge_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    if cfg.is_prod and cfg.edge.tls_cluster_issuer is None:
+def edge_problems(edge: Edge, prod: bool) -> Iterable[ConfigProblem]:
+    if prod and edge.tls_cluster_issuer is None:
         yield ConfigProblem("openfoundry:edge.tlsClusterIssuer", "nothing",
                             "the cert-manager ClusterIssuer of the edge certificates, in prod (self-signed is dev only)")
 
 
-def cache_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    nodes = cfg.edge.cache.nodes
+def cache_problems(cache: Cache, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
+    nodes = cache.nodes
     path = "openfoundry:edge.cache.nodes"
-    if cfg.is_prod and nodes < 3:
+    if prod and nodes < 3:
         yield ConfigProblem(path, str(nodes), "3 or more in prod (a primary, replicas and a Sentinel majority)")
     elif nodes == 2:
         yield ConfigProblem(path, "2", "1, or 3 or more: two Sentinels cannot elect a leader once one is gone")
-    if nodes > cfg.topology.nodes:
-        yield ConfigProblem(path, str(nodes), f"at most topology.nodes ({cfg.topology.nodes}): one per node")
+    if nodes > topology.nodes:
+        yield ConfigProblem(path, str(nodes), f"at most topology.nodes ({topology.nodes}): one per node")

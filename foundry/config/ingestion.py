@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from foundry.config.base import ConfigProblem, Count, Quantity, Resources, Section, odd_quorum
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
 
 
 class Kafka(Section):
@@ -25,8 +21,7 @@ class Ingestion(Section):
     kafka: Kafka
 
 
-def kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    k = cfg.ingestion.kafka
+def kafka_problems(k: Kafka, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:ingestion.kafka"
     yield from odd_quorum(f"{path}.controllers", k.controllers, "the KRaft controller quorum")
     if k.replication_factor > k.brokers:
@@ -35,8 +30,8 @@ def kafka_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     if isr_too_high:
         yield ConfigProblem(f"{path}.minInsyncReplicas", str(k.min_insync_replicas),
                             f"less than replicationFactor ({k.replication_factor})")
-    if cfg.is_prod and k.replication_factor < 3:
+    if prod and k.replication_factor < 3:
         yield ConfigProblem(f"{path}.replicationFactor", str(k.replication_factor), "3 or more in prod")
-    if cfg.is_prod and k.min_insync_replicas < 2:
+    if prod and k.min_insync_replicas < 2:
         yield ConfigProblem(f"{path}.minInsyncReplicas", str(k.min_insync_replicas),
                             "2 or more in prod (with one in-sync replica an acknowledged write lives on one broker)")

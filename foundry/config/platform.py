@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from foundry.config.base import ConfigProblem, Count, DnsLabel, FailureDomain, Quantity, Section, millicores, quantity_bytes
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
 
 
 class KubernetesTarget(Section):
@@ -106,8 +103,7 @@ class Monitoring(Section):
     namespace: DnsLabel = "monitoring"
 
 
-def kubernetes_target_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    target = cfg.kubernetes
+def kubernetes_target_problems(target: KubernetesTarget) -> Iterable[ConfigProblem]:
     if target.mode == "render" and not target.render_directory:
         yield ConfigProblem("openfoundry:kubernetes.renderDirectory", "nothing",
                             "a directory when kubernetes.mode is 'render'")
@@ -116,15 +112,15 @@ def kubernetes_target_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
                             "the kubeconfig context to deploy to when kubernetes.mode is 'cluster'")
 
 
-def image_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    if cfg.images.tag.lower() == "latest":
+def image_problems(images: Images) -> Iterable[ConfigProblem]:
+    if images.tag.lower() == "latest":
         yield ConfigProblem("openfoundry:images.tag", "'latest'", "a pinned release tag, never 'latest'")
 
 
-def workload_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    yield from sizing_problems("openfoundry:workloads", cfg.workloads, cfg.is_prod)
-    if cfg.compute.workloads is not None:
-        yield from sizing_problems("openfoundry:compute.workloads", cfg.compute.workloads, cfg.is_prod)
+def workload_problems(workloads: Workloads, compute_workloads: Workloads | None, prod: bool) -> Iterable[ConfigProblem]:
+    yield from sizing_problems("openfoundry:workloads", workloads, prod)
+    if compute_workloads is not None:
+        yield from sizing_problems("openfoundry:compute.workloads", compute_workloads, prod)
 
 
 def sizing_problems(path: str, w: Workloads, prod: bool) -> Iterable[ConfigProblem]:

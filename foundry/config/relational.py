@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
 from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Resources, Section
-
-if TYPE_CHECKING:
-    from foundry.config.stack import StackConfig
 
 Timestamp = Annotated[str, StringConstraints(
     pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")]
@@ -38,13 +35,12 @@ class Relational(Section):
     postgres: Postgres
 
 
-def postgres_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    pg = cfg.relational.postgres
+def postgres_problems(pg: Postgres, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:relational.postgres"
     if pg.synchronous_replicas >= pg.instances:
         yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas),
                             f"less than instances ({pg.instances})")
-    if cfg.is_prod and pg.instances < 3:
+    if prod and pg.instances < 3:
         yield ConfigProblem(f"{path}.instances", str(pg.instances), "3 or more in prod")
-    if cfg.is_prod and pg.synchronous_replicas < 1:
+    if prod and pg.synchronous_replicas < 1:
         yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas), "1 or more in prod")

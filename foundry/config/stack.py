@@ -61,15 +61,23 @@ class StackConfig(Section):
         return self.workloads
 
 
-# Each rule names the paths it checks; the order is the order problems are reported in.
-CROSS_FIELD_RULES = (kubernetes_target_problems, image_problems, workload_problems, ceph_problems, pool_problems,
-                     kafka_problems, lakehouse_problems, vespa_problems, edge_problems, cache_problems, trino_problems,
-                     nats_problems, postgres_problems)
-
-
 def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    for rule in CROSS_FIELD_RULES:
-        yield from rule(cfg)
+    """Every rule that relates one field to another, handed the fields it reads (each names the paths it checks);
+    the order is the order problems are reported in."""
+    prod, topology, storage = cfg.is_prod, cfg.topology, cfg.storage
+    yield from kubernetes_target_problems(cfg.kubernetes)
+    yield from image_problems(cfg.images)
+    yield from workload_problems(cfg.workloads, cfg.compute.workloads, prod)
+    yield from ceph_problems(storage.ceph, topology, prod)
+    yield from pool_problems(storage, topology, prod)
+    yield from kafka_problems(cfg.ingestion.kafka, prod)
+    yield from lakehouse_problems(storage.lakehouse, topology, prod)
+    yield from vespa_problems(storage.vespa, topology, prod)
+    yield from edge_problems(cfg.edge, prod)
+    yield from cache_problems(cfg.edge.cache, topology, prod)
+    yield from trino_problems(cfg.compute.trino, storage.lakehouse.openid_provider_uri, prod)
+    yield from nats_problems(cfg.control.nats)
+    yield from postgres_problems(cfg.relational.postgres, prod)
 
 
 def parse_raw_config(raw: Mapping[str, str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ and Vespa."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -24,10 +24,7 @@ from foundry.config.base import (
     odd_quorum,
     quantity_bytes,
 )
-
-if TYPE_CHECKING:
-    from foundry.config.platform import Topology
-    from foundry.config.stack import StackConfig
+from foundry.config.platform import Topology
 
 
 class CephResources(Section):
@@ -144,13 +141,12 @@ class Storage(Section):
 ROOK_ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
-def ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    ceph = cfg.storage.ceph
+def ceph_problems(ceph: Ceph, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:storage.ceph"
     yield from odd_quorum(f"{path}.monCount", ceph.mon_count, "Ceph monitors")
-    if cfg.is_prod and ceph.mon_count < 3:
+    if prod and ceph.mon_count < 3:
         yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count), "3 or more in prod")
-    if cfg.is_prod and ceph.allow_multiple_mons_per_node:
+    if prod and ceph.allow_multiple_mons_per_node:
         yield ConfigProblem(f"{path}.allowMultipleMonsPerNode", "true", "false in prod (one node must not hold two mons)")
     osd = ceph.resources.osd
     if quantity_bytes(osd.memory_limit or osd.memory) < 2 * 2**30:
@@ -158,53 +154,51 @@ def ceph_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
         yield ConfigProblem(f"{path}.resources.osd.{field}", osd.memory_limit or osd.memory,
                             "at least 2Gi: Rook's minimum for an OSD (Ceph derives osd_memory_target from 0.8 x the "
                             "limit and refuses one below 896Mi)")
-    if not ceph.allow_multiple_mons_per_node and ceph.mon_count > cfg.topology.nodes:
+    if not ceph.allow_multiple_mons_per_node and ceph.mon_count > topology.nodes:
         yield ConfigProblem(f"{path}.monCount", str(ceph.mon_count),
-                            f"at most topology.nodes ({cfg.topology.nodes}) with one mon per node")
+                            f"at most topology.nodes ({topology.nodes}) with one mon per node")
 
 
-def pool_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    block, store = cfg.storage.block_pool, cfg.storage.object_store
-    if block.replicas > cfg.topology.failure_domains(block.failure_domain):
-        yield _too_wide("openfoundry:storage.blockPool.replicas", block.replicas, block.failure_domain, cfg.topology)
-    if cfg.is_prod and block.replicas < 3:
+def pool_problems(storage: Storage, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
+    block, store = storage.block_pool, storage.object_store
+    if block.replicas > topology.failure_domains(block.failure_domain):
+        yield _too_wide("openfoundry:storage.blockPool.replicas", block.replicas, block.failure_domain, topology)
+    if prod and block.replicas < 3:
         yield ConfigProblem("openfoundry:storage.blockPool.replicas", str(block.replicas), "3 or more in prod")
-    if cfg.is_prod:
+    if prod:
         for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain)):
             if domain == "host":
                 yield ConfigProblem(f"openfoundry:storage.{pool}.failureDomain", "'host'", "'rack' or 'zone' in prod")
     metadata_replicas = store.replicas or 3   # the bucket index follows the block pool's failure domain
-    if metadata_replicas > cfg.topology.failure_domains(block.failure_domain):
-        yield _too_wide("openfoundry:storage.objectStore.replicas", metadata_replicas, block.failure_domain, cfg.topology)
+    if metadata_replicas > topology.failure_domains(block.failure_domain):
+        yield _too_wide("openfoundry:storage.objectStore.replicas", metadata_replicas, block.failure_domain, topology)
     zoned = [pool for pool, domain in (("blockPool", block.failure_domain), ("objectStore", store.failure_domain))
              if domain == "zone"]
-    if zoned and cfg.topology.zone_label != ROOK_ZONE_LABEL:
-        yield ConfigProblem("openfoundry:topology.zoneLabel", repr(cfg.topology.zone_label),
+    if zoned and topology.zone_label != ROOK_ZONE_LABEL:
+        yield ConfigProblem("openfoundry:topology.zoneLabel", repr(topology.zone_label),
                             f"{ROOK_ZONE_LABEL!r} while storage.{zoned[0]}.failureDomain is 'zone': Rook builds its "
                             "CRUSH zones from that label only")
-    yield from _object_store_layout_problems(cfg, store)
+    yield from _object_store_layout_problems(store, topology, prod)
 
 
-def lakehouse_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    lake = cfg.storage.lakehouse
+def lakehouse_problems(lake: Lakehouse, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:storage.lakehouse"
-    if cfg.is_prod and lake.catalog_replicas < 2:
+    if prod and lake.catalog_replicas < 2:
         yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas), "2 or more in prod (HA catalog)")
-    if lake.catalog_replicas > cfg.topology.nodes:
+    if lake.catalog_replicas > topology.nodes:
         yield ConfigProblem(f"{path}.catalogReplicas", str(lake.catalog_replicas),
-                            f"at most topology.nodes ({cfg.topology.nodes}): one replica per node")
-    if cfg.is_prod and lake.openid_provider_uri is None:
+                            f"at most topology.nodes ({topology.nodes}): one replica per node")
+    if prod and lake.openid_provider_uri is None:
         yield ConfigProblem(f"{path}.openidProviderUri", "nothing", "the OIDC issuer URL Lakekeeper trusts, in prod")
-    yield from _analytics_problems(cfg)
+    yield from _analytics_problems(lake, prod)
 
 
-def _analytics_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    lake = cfg.storage.lakehouse
+def _analytics_problems(lake: Lakehouse, prod: bool) -> Iterable[ConfigProblem]:
     if not lake.analytics.enabled:
         return
     path = "openfoundry:storage.lakehouse.analytics.clickhouse"
     clickhouse = lake.analytics.clickhouse
-    if lake.openid_provider_uri is not None or not cfg.is_prod:   # prod reports a missing issuer once, above
+    if lake.openid_provider_uri is not None or not prod:   # prod reports a missing issuer once, above
         # one problem for a missing issuer, whichever engine finds it first
         problems = [*catalog_client_problems(path, clickhouse, lake.openid_provider_uri, "ClickHouse"),
                     *catalog_client_problems("openfoundry:storage.lakehouse.analytics.writer", lake.analytics.writer,
@@ -214,25 +208,23 @@ def _analytics_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
             if problem.path not in seen:
                 seen.add(problem.path)
                 yield problem
-    if cfg.is_prod and clickhouse.replicas < 2:
+    if prod and clickhouse.replicas < 2:
         yield ConfigProblem(f"{path}.replicas", str(clickhouse.replicas),
                             "2 or more in prod (a PodDisruptionBudget needs a spare)")
 
 
-
-def vespa_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
-    vespa = cfg.storage.vespa
+def vespa_problems(vespa: Vespa, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:storage.vespa"
-    if cfg.is_prod and vespa.mode != "cluster":
+    if prod and vespa.mode != "cluster":
         yield ConfigProblem(f"{path}.mode", repr(vespa.mode), "'cluster' in prod (single is development only)")
     if vespa.mode == "cluster":
         yield from odd_quorum(f"{path}.configServers", vespa.config_servers, "the config servers' ZooKeeper")
-        if vespa.config_servers > cfg.topology.nodes:
+        if vespa.config_servers > topology.nodes:
             yield ConfigProblem(f"{path}.configServers", str(vespa.config_servers),
-                                f"at most topology.nodes ({cfg.topology.nodes}): each on its own node")
+                                f"at most topology.nodes ({topology.nodes}): each on its own node")
 
 
-def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Iterable[ConfigProblem]:
+def _object_store_layout_problems(store: ObjectStore, topology: Topology, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:storage.objectStore"
     erasure_coded = store.data_chunks is not None or store.coding_chunks is not None
     if erasure_coded and store.replicas is not None:
@@ -245,17 +237,17 @@ def _object_store_layout_problems(cfg: StackConfig, store: ObjectStore) -> Itera
             yield ConfigProblem(f"{path}.{missing}", "nothing", "both dataChunks and codingChunks for erasure coding")
             return
         width = store.data_chunks + store.coding_chunks
-        if width > cfg.topology.failure_domains(store.failure_domain):
-            yield _too_wide(f"{path}.dataChunks", width, store.failure_domain, cfg.topology,
+        if width > topology.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.dataChunks", width, store.failure_domain, topology,
                             found=f"{store.data_chunks} (+ codingChunks {store.coding_chunks} = {width} chunks)")
-        if cfg.is_prod and store.coding_chunks < 2:
+        if prod and store.coding_chunks < 2:
             yield ConfigProblem(f"{path}.codingChunks", str(store.coding_chunks), "2 or more in prod")
     elif store.replicas is None:
         yield ConfigProblem(f"{path}.replicas", "nothing", "replicas, or dataChunks and codingChunks")
     else:
-        if store.replicas > cfg.topology.failure_domains(store.failure_domain):
-            yield _too_wide(f"{path}.replicas", store.replicas, store.failure_domain, cfg.topology)
-        if cfg.is_prod:
+        if store.replicas > topology.failure_domains(store.failure_domain):
+            yield _too_wide(f"{path}.replicas", store.replicas, store.failure_domain, topology)
+        if prod:
             yield ConfigProblem(f"{path}.replicas", str(store.replicas),
                                 "an erasure-coded data pool in prod (dataChunks 4, codingChunks 2)")
 
