@@ -35,16 +35,17 @@ from components.edge.cache import GatewayCache, GatewayCacheArgs, cache_endpoint
 from components.edge.ingress import Edge, EdgeArgs, flight_sql_host, gateway_settings
 from components.ingestion.clients import KafkaClient, bootstrap_servers, kafka_clients
 from components.ingestion.plane import IngestionPlane, IngestionPlaneArgs
+from components.lakehouse.clickhouse import clickhouse_object_user, clickhouse_pods
+from components.lakehouse.lakekeeper import kubernetes_principal
+from components.lakehouse.plane import Lakehouse, LakehouseArgs, catalog_endpoints, lakehouse_buckets
+from components.lakehouse.table_health import NAME as TABLE_EXPORTER
+from components.lakehouse.table_health import exporter_pods
+from components.lakehouse.writers import writer_kafka_clients, writer_pods
 from components.observability.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
 from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
-from components.storage.clickhouse import clickhouse_object_user, clickhouse_pods
-from components.storage.lakekeeper import kubernetes_principal
-from components.storage.plane import StoragePlane, StoragePlaneArgs, endpoints_for
-from components.storage.table_health import NAME as TABLE_EXPORTER
-from components.storage.table_health import exporter_pods
-from components.storage.writers import writer_kafka_clients, writer_pods
+from components.storage.plane import StoragePlane, StoragePlaneArgs, search_endpoints
 from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
 from foundry.config import KubernetesTarget, StackConfig
 from foundry.labels import namespace_for, selector_labels
@@ -83,10 +84,15 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     # the planes
     all_databases = databases(catalog, cfg.relational.postgres)
     storage = StoragePlane("storage", StoragePlaneArgs(
-        storage=cfg.storage, site=site, images=cfg.images, catalog=catalog, provider=provider,
-        lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
-        openfga_database=next(db for db in all_databases if db.owner == "openfga"),
+        storage=cfg.storage, site=site, catalog=catalog, provider=provider,
         object_users=_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()),
+        platform_buckets=lakehouse_buckets(cfg.storage.lakehouse),
+        rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), namespaces_ready=namespaces_ready,
+    ))
+    lakehouse = Lakehouse("lakehouse", LakehouseArgs(
+        lakehouse=cfg.storage.lakehouse, gateway=access.gateway, site=site, images=cfg.images, catalog=catalog,
+        provider=provider, lakekeeper_database=next(db for db in all_databases if db.owner == "lakekeeper"),
+        openfga_database=next(db for db in all_databases if db.owner == "openfga"),
         query_engines=[*_warehouse_readers(cfg, trino_pods(), clickhouse_pods()),
                        *([writer_pods(), exporter_pods()] if analytics.enabled else [])],
         catalog_writers=[str(analytics.writer.catalog_principal)] if analytics.enabled else [],
@@ -94,9 +100,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
             cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal]
         + ([kubernetes_principal(namespace_for("storage"), TABLE_EXPORTER)] if analytics.enabled else []),
         sql_gateway=(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
-        rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), flink_ready=operators.ready("flink-kubernetes-operator"),
-        namespaces_ready=namespaces_ready,
-    ))
+        flink_ready=operators.ready("flink-kubernetes-operator"), depends_on=[*namespaces_ready, storage.ceph],
+    ), opts=pulumi.ResourceOptions(parent=storage))
     RelationalStatePlane("relational", RelationalStatePlaneArgs(
         postgres=cfg.relational.postgres, storage=access, site=site, databases=all_databases, provider=provider,
         cnpg_ready=operators.ready("cloudnative-pg", "plugin-barman-cloud"),
@@ -155,14 +160,14 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     pulumi.export("endpoints", {
         "gateway": f"https://{cfg.edge.host}",
         "flightSql": f"grpc+tls://{flight_sql_host(cfg.edge)}:443",
-        "icebergCatalog": storage.outputs["icebergCatalogUri"],
+        "icebergCatalog": lakehouse.outputs["icebergCatalogUri"],
         "kafkaBootstrap": bootstrap_servers(),
         "nats": nats_url(),
     })
     pulumi.export("operators", {"install": operators.install, "charts": sorted(operators.charts)})
     pulumi.export("namespaces", {plane: namespaces.name_of(plane) for plane in NAMESPACED_PLANES})
     pulumi.export("databases", {db.owner: f"{db.cluster} ({db.host})" for db in all_databases})
-    pulumi.export("storage", storage.outputs)
+    pulumi.export("storage", {**storage.outputs, **lakehouse.outputs})
     pulumi.export("nats", {"url": nats_url(), "streams": sorted(control.streams)})
     pulumi.export("kafka", {"topics": sorted(ingestion.topics), "principals": sorted(ingestion.users)})
     pulumi.export("services", {plane: sorted(p.workloads) for plane, p in planes.items()})
@@ -179,7 +184,9 @@ def _service_endpoints(cfg: StackConfig, catalog: Catalog,
                        all_databases: Sequence[Database]) -> dict[str, list[PlatformEndpoint]]:
     """What each catalog service reaches beyond other catalog services: the lakehouse catalog and search, NATS,
     the Flight SQL gateway's backends, the gateway's cache."""
-    endpoints = endpoints_for(cfg.storage.lakehouse, ObjectGateway.of(cfg.storage))
+    endpoints = catalog_endpoints(cfg.storage.lakehouse, ObjectGateway.of(cfg.storage))
+    for name, found in search_endpoints().items():
+        endpoints.setdefault(name, []).extend(found)
     for service in (s for s in catalog.services if s.uses_nats):
         endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
     endpoints.setdefault("sql-bi-gateway-service", []).extend(

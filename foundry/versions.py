@@ -61,7 +61,7 @@ OPENFGA_IMAGE = "docker.io/openfga/openfga:v1.18.1"
 CLICKHOUSE_IMAGE = "docker.io/clickhouse/clickhouse-server:26.9.6.6"
 # the engine tier's ClickHouse (PyPI chdb-core)
 CHDB_CORE_VERSION = "26.9.0"
-# the lakehouse setup Job runs a standard-library program (components/storage/lakehouse_setup.py)
+# the lakehouse setup Job runs a standard-library program (components/lakehouse/lakehouse_setup.py)
 # renovate: datasource=docker depName=docker.io/library/python
 PYTHON_IMAGE = "docker.io/library/python:3.13.9-alpine3.22"
 # Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)

@@ -19,11 +19,11 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.compute.trino import CATALOG as TRINO_CATALOG
 from components.compute.trino import Trino, TrinoArgs, service_url, trino_endpoint
+from components.lakehouse.clickhouse import clickhouse_endpoint
+from components.lakehouse.clickhouse import service_url as clickhouse_url
+from components.lakehouse.clickhouse_config import DATABASE as CLICKHOUSE_DATABASE
 from components.relational.plane import Database, SqlReader, sql_reader_endpoint
 from components.storage.ceph import ObjectGateway
-from components.storage.clickhouse import clickhouse_endpoint
-from components.storage.clickhouse import service_url as clickhouse_url
-from components.storage.clickhouse_config import DATABASE as CLICKHOUSE_DATABASE
 from components.storage.vespa import vespa_query_url
 from foundry.catalog import Catalog
 from foundry.config import Lakehouse

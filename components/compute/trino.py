@@ -22,9 +22,9 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.kube import EXTERNAL_SECRETS, peer, secret_env, service_peer, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
+from components.lakehouse.lakekeeper import BUCKET as WAREHOUSE_BUCKET
+from components.lakehouse.lakekeeper import REST_PORT, catalog_uri
 from components.storage.ceph import ObjectGateway, ObjectUser
-from components.storage.lakekeeper import BUCKET as WAREHOUSE_BUCKET
-from components.storage.lakekeeper import REST_PORT, catalog_uri
 from foundry.catalog import Catalog
 from foundry.config import Lakehouse
 from foundry.config import Trino as TrinoSettings

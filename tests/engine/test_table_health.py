@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.storage.table_exporter import exposition, table_metrics
+from components.lakehouse.table_exporter import exposition, table_metrics
 
 pytestmark = pytest.mark.engine
 chdb_session = pytest.importorskip("chdb.session", reason="chdb-core is a pinned dev requirement (requirements-dev.txt)")

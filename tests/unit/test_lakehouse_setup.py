@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from components.storage.lakehouse_setup import reconcile
+from components.lakehouse.lakehouse_setup import reconcile
 from tests.mocks import Registered, by_metadata_name
 
-PROGRAM = Path(__file__).resolve().parents[2] / "components" / "storage" / "lakehouse_setup.py"
+PROGRAM = Path(__file__).resolve().parents[2] / "components" / "lakehouse" / "lakehouse_setup.py"
 JOB_USER = "kubernetes~system:serviceaccount:openfoundry-storage:lakekeeper-warehouse-setup"
 SINK = "kubernetes~system:serviceaccount:openfoundry-ingestion:audit-sink"
 STREAMS = "kubernetes~system:serviceaccount:openfoundry-ingestion:event-streaming-service"

@@ -16,8 +16,8 @@ from typing import Any
 import promql_parser
 import pytest
 
-from components.storage import table_exporter
-from components.storage.table_health import alert_rules
+from components.lakehouse import table_exporter
+from components.lakehouse.table_health import alert_rules
 from tests.mocks import Registered, by_metadata_name
 
 METADATA = {"current-snapshot-id": 2, "last-updated-ms": 1_700_000_300_000, "snapshots": [

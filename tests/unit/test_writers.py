@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.storage.writers import flink_memory
+from components.lakehouse.writers import flink_memory
 from tests.mocks import Registered, by_metadata_name
 
 FLINK = "kubernetes:flink.apache.org/v1beta1:FlinkDeployment"

@@ -23,16 +23,16 @@ from components.cluster.trust import CA, CA_DIRECTORY, CA_FILE, CA_KEY
 from components.common.kube import EXTERNAL_SECRETS, peer, pod_monitor, scrape_ingress
 from components.common.site import Site
 from components.ingestion.clients import TLS_PORT, KafkaClient, bootstrap_servers, broker_peer
-from components.storage.ceph import Bucket, ObjectGateway
-from components.storage.lakekeeper import FLINK_ACCOUNT, catalog_uri, lakekeeper_endpoint
-from components.storage.maintenance import (
+from components.lakehouse.lakekeeper import FLINK_ACCOUNT, catalog_uri, lakekeeper_endpoint
+from components.lakehouse.maintenance import (
     FLINK_OPERATOR_NAMESPACE,
     FLINK_REST_PORT,
     FLINK_ROOT_EXEMPTION,
     METRICS_PORT,
     restricted_flink_pod,
 )
-from components.storage.writer_sql import WriterEndpoints, script
+from components.lakehouse.writer_sql import WriterEndpoints, script
+from components.storage.ceph import Bucket, ObjectGateway
 from foundry.config import Images, Lakehouse
 from foundry.config.base import millicores
 from foundry.labels import BUSES_LABEL, common_labels, namespace_for, selector_labels

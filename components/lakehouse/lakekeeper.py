@@ -31,6 +31,7 @@ from components.common.kube import (
 )
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
+from components.lakehouse.openfga import KEY, KEY_SECRET, openfga_egress, openfga_endpoint
 from components.relational.plane import (
     CA_DIRECTORY,
     POSTGRES_PORT,
@@ -40,7 +41,6 @@ from components.relational.plane import (
     database_egress,
 )
 from components.storage.ceph import ObjectGateway
-from components.storage.openfga import KEY, KEY_SECRET, openfga_egress, openfga_endpoint
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for, selector_labels
@@ -61,7 +61,7 @@ CATALOG_CLIENTS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioni
 SETUP_JOB = "lakekeeper-warehouse-setup"
 MIGRATE_JOB = PLATFORM_MIGRATORS[NAME]
 SETUP_PROGRAM = Path(__file__).with_name("lakehouse_setup.py").read_text(encoding="utf-8")
-MAINTENANCE_JOB = "iceberg-maintenance"     # components/storage/maintenance.py
+MAINTENANCE_JOB = "iceberg-maintenance"     # components/lakehouse/maintenance.py
 FLINK_ACCOUNT = "flink"                     # the Flink operator's job account, which prod's maintenance runs as
 
 
@@ -243,7 +243,7 @@ class Lakekeeper(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_SSL_MODE", value="verify-full"),
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__PG_SSL_ROOT_CERT", value=f"{CA_DIRECTORY}/ca.crt"),
             secret_env("LAKEKEEPER__PG_ENCRYPTION_KEY", ENCRYPTION_KEY_SECRET, "key"),
-            # authorization: OpenFGA (components/storage/openfga.py); `migrate` writes its store and model
+            # authorization: OpenFGA (components/lakehouse/openfga.py); `migrate` writes its store and model
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__AUTHZ_BACKEND", value="openfga"),
             k8s.core.v1.EnvVarArgs(name="LAKEKEEPER__OPENFGA__ENDPOINT", value=openfga_endpoint()),
             secret_env("LAKEKEEPER__OPENFGA__API_KEY", KEY_SECRET, KEY),
@@ -285,7 +285,7 @@ class Lakekeeper(pulumi.ComponentResource):
 
     def _setup_job(self, depends_on: Sequence[pulumi.Resource]) -> k8s.batch.v1.Job:
         """The Job's own ServiceAccount bootstraps the catalog (as its operator), registers the warehouse and
-        grants the platform's clients (components/storage/lakehouse_setup.py)."""
+        grants the platform's clients (components/lakehouse/lakehouse_setup.py)."""
         lake = self._args.lakehouse
         token = catalog_token(lake.audience)
         account = k8s.core.v1.ServiceAccount(SETUP_JOB, metadata=self._metadata(SETUP_JOB),

@@ -22,8 +22,7 @@ from components.common.endpoints import ServiceAccountToken
 from components.common.kube import peer, pod_monitor, scrape_ingress, secret_env
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.storage.ceph import ObjectGateway
-from components.storage.lakekeeper import (
+from components.lakehouse.lakekeeper import (
     BUCKET,
     FLINK_ACCOUNT,
     MAINTENANCE_JOB,
@@ -31,6 +30,7 @@ from components.storage.lakekeeper import (
     catalog_uri,
     lakekeeper_endpoint,
 )
+from components.storage.ceph import ObjectGateway
 from foundry.config import Images, Lakehouse
 from foundry.labels import common_labels, namespace_for
 from foundry.versions import FLINK_VERSION

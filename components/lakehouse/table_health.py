@@ -1,5 +1,5 @@
 """The warehouse's table health (seed 002, "Monitoring"): an exporter of every table's metrics
-(components/storage/table_exporter.py) and the alerts of the blueprint's two costs, small files from streaming
+(components/lakehouse/table_exporter.py) and the alerts of the blueprint's two costs, small files from streaming
 writes and snapshots that accumulate.
 """
 
@@ -16,8 +16,8 @@ import pulumi_kubernetes as k8s
 from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.storage.lakekeeper import NAME as LAKEKEEPER
-from components.storage.lakekeeper import REST_PORT, catalog_token, catalog_uri
+from components.lakehouse.lakekeeper import NAME as LAKEKEEPER
+from components.lakehouse.lakekeeper import REST_PORT, catalog_token, catalog_uri
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for, selector_labels
 from foundry.versions import PYTHON_IMAGE

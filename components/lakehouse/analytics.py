@@ -16,9 +16,9 @@ import yaml
 
 from components.common.grafana import DASHBOARD_LABEL, DATASOURCE_LABEL, dashboard, panel
 from components.common.site import Site
+from components.lakehouse.clickhouse import ClickHouse, ClickHouseArgs, service_url
+from components.lakehouse.clickhouse_config import DATABASE, GRAFANA, HTTP_PORT
 from components.storage.ceph import ObjectGateway
-from components.storage.clickhouse import ClickHouse, ClickHouseArgs, service_url
-from components.storage.clickhouse_config import DATABASE, GRAFANA, HTTP_PORT
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for
 from foundry.lakehouse import LakehouseRegistry, Table

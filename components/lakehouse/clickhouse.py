@@ -21,8 +21,7 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.kube import EXTERNAL_SECRETS, peer, pod_monitor, scrape_ingress, secret_env, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.storage.ceph import ObjectGateway, ObjectUser
-from components.storage.clickhouse_config import (
+from components.lakehouse.clickhouse_config import (
     CATALOG_CREDENTIAL_ENV,
     DATA_DIR,
     GATEWAY,
@@ -35,8 +34,9 @@ from components.storage.clickhouse_config import (
     server_config,
     users_config,
 )
-from components.storage.lakekeeper import BUCKET as WAREHOUSE_BUCKET
-from components.storage.lakekeeper import catalog_uri, lakekeeper_endpoint
+from components.lakehouse.lakekeeper import BUCKET as WAREHOUSE_BUCKET
+from components.lakehouse.lakekeeper import catalog_uri, lakekeeper_endpoint
+from components.storage.ceph import ObjectGateway, ObjectUser
 from foundry.config import Lakehouse
 from foundry.labels import common_labels, namespace_for, selector_labels
 from foundry.versions import CLICKHOUSE_IMAGE
