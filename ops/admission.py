@@ -1,96 +1,38 @@
-"""Would the cluster admit every pod the platform runs? Each pod (the program's pod templates and the pods the
-operators make from its custom resources) goes through the Pod Security Standards at the level its namespace
-enforces, evaluated by the API server's own admission library (engines/podsecurity).
+"""`make validate STACK=<stack>` (second half): would the cluster admit every pod the platform runs, the operators'
+pods included, at the Pod Security level of its namespace (ops/checks/admission.py)?
 
     python -m ops.admission prod      # after a render (make validate runs it)
 
-Namespaces the stack renders carry their level; an operator's namespace that only a managed install creates gets
-the level the program would give it (components/cluster/operators.py). Exits 1 when a pod would be refused.
+Exits 1 when a pod would be refused.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from components.cluster.operators import operator_specs
-from foundry.config import ConfigErrors, load_stack_config
-from ops import engines
-from ops.runtime import Pod, Runtime
-from ops.stack import RENDERED, StackError, read_stack_values
-from ops.toolchain import ToolchainError
-
-ENFORCE = "pod-security.kubernetes.io/enforce"
-
-
-@dataclass(frozen=True)
-class Admission:
-    pod: Pod
-    level: str
-    allowed: bool
-    violations: tuple[str, ...]
-
-
-def namespace_levels(runtime: Runtime) -> dict[str, str]:
-    """The Pod Security level each namespace enforces: rendered Namespaces' labels, else what the operators'
-    namespaces are given when the program installs them."""
-    levels = {spec.namespace: spec.pod_security for spec in operator_specs() if spec.plane is None}
-    for namespace in runtime.of_kind("Namespace"):
-        label = (namespace.metadata.get("labels") or {}).get(ENFORCE)
-        if label:
-            levels[str(namespace.metadata.get("name"))] = str(label)
-    return levels
-
-
-def admit(pods: Iterable[Pod], levels: Mapping[str, str]) -> list[Admission]:
-    checked = [p for p in pods if p.namespace in levels]
-    request = {"pods": [{"id": str(i), "level": levels[p.namespace],
-                         "metadata": {"name": p.name.replace(" ", "-").replace("/", "-").lower()[:63],
-                                      "namespace": p.namespace, "labels": dict(p.labels)},
-                         "spec": _pod_spec(p)} for i, p in enumerate(checked)]}
-    results = engines.call("podsecurity", request)["results"]
-    return [Admission(pod, levels[pod.namespace], bool(r["allowed"]), tuple(r["violations"]))
-            for pod, r in zip(checked, results, strict=True)]
-
-
-def _pod_spec(pod: Pod) -> dict[str, object]:
-    """The pod spec as the API server would see it: containers need a name and an image."""
-    spec = dict(pod.spec)
-    for key in ("containers", "initContainers"):
-        spec[key] = [{"image": "registry.invalid/operand", **container} for container in spec.get(key) or []]
-    if not spec["containers"]:
-        spec["containers"] = [{"name": "main", "image": "registry.invalid/operand"}]
-    return spec
-
-
-def check(runtime: Runtime) -> list[Admission]:
-    return admit(runtime.pods, namespace_levels(runtime))
+from ops import cli
+from ops.checks.admission import check
+from ops.checks.runtime import Runtime
+from ops.engine.stacks import rendered_stack
 
 
 def main(argv: list[str] | None = None) -> int:
     stack = (argv if argv is not None else sys.argv[1:] or ["dev"])[0]
-    try:
-        config = load_stack_config(read_stack_values(stack), stack)
-        directory = RENDERED / stack
-        if not directory.exists():
-            raise StackError(f"nothing rendered for {stack}: run `make validate STACK={stack}`")
+
+    def body() -> int:
+        config, directory = rendered_stack(stack, "validate")
         results = check(Runtime.of(config, directory))
-    except ConfigErrors as err:
-        print(err.report(), file=sys.stderr)
-        return 2
-    except (StackError, ToolchainError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    refused = [a for a in results if not a.allowed]
-    by_maker: dict[str, int] = {}
-    for admission in results:
-        by_maker[admission.pod.made_by] = by_maker.get(admission.pod.made_by, 0) + 1
-    print(f"pod admission ({stack}): {len(results)} pods through the Pod Security Standards of their namespace "
-          f"({', '.join(f'{n} by {maker}' for maker, n in sorted(by_maker.items()))}); {len(refused)} refused")
-    for admission in refused:
-        print(f"  refused at {admission.level}: {admission.pod.name}: {'; '.join(admission.violations)}")
-    return 1 if refused else 0
+        refused = [a for a in results if not a.allowed]
+        by_maker: dict[str, int] = {}
+        for admission in results:
+            by_maker[admission.pod.made_by] = by_maker.get(admission.pod.made_by, 0) + 1
+        print(f"pod admission ({stack}): {len(results)} pods through the Pod Security Standards of their namespace "
+              f"({', '.join(f'{n} by {maker}' for maker, n in sorted(by_maker.items()))}); {len(refused)} refused")
+        for admission in refused:
+            print(f"  refused at {admission.level}: {admission.pod.name}: {'; '.join(admission.violations)}")
+        return 1 if refused else 0
+
+    return cli.run(body)
 
 
 if __name__ == "__main__":

@@ -1,334 +1,23 @@
-"""Run the real Pulumi CLI against a stack: `up`, `preview` and an offline `render`.
+"""`make up|render|preview`: the real Pulumi CLI against a stack.
 
-    python -m ops.stack up dev         # pulumi up of dev on the embedded defaults (local state, render mode)
-    python -m ops.stack preview prod   # pulumi preview of a stack on its own backend
-    python -m ops.stack render prod    # that stack's manifests in rendered/prod/, its own state untouched
+    python -m ops.stack up dev                     # pulumi up of dev on the embedded defaults (local state, render mode)
+    python -m ops.stack preview prod --diff        # pulumi preview of a stack on its own backend, with the policy pack
+    python -m ops.stack render prod                # that stack's manifests in rendered/prod/, its own state untouched
+    python -m ops.stack --target local up prod     # the stack on the rehearsal cluster (make cluster)
+    python -m ops.stack --target local destroy dev # preview, refresh, destroy or cancel there
 
-Every command validates the stack file first with the program's own config model, so a bad config stops
-here with one line per problem, before the engine starts. Rendered manifests hold plaintext secrets: they are
-written with umask 077 and the tree is gitignored.
+Every command validates the stack file first with the program's own config model, so a bad config stops here with
+one line per problem, before the engine starts. Arguments after the stack reach `pulumi`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import secrets
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from foundry.catalog import CatalogError, load_catalog
-from foundry.config import NAMESPACE, ConfigErrors, StackConfig, load_stack_config
-from foundry.consistency import check_config_against_catalog
-from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
-from foundry.streams import load_streams
-from foundry.topics import load_registry
-from ops import toolchain
-
-if TYPE_CHECKING:
-    from ops.cluster import Rehearsal
-
-REPO = toolchain.REPO
-LOCAL_BACKEND = REPO / ".state"
-RENDERED = REPO / "rendered"
-SECRET_FILE_KEYS = ("secretsprovider", "encryptionsalt", "encryptedkey")
-
-
-class StackError(RuntimeError):
-    pass
-
-
-def stack_file(stack: str) -> Path:
-    path = REPO / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in REPO.glob("Pulumi.*.yaml"))
-        raise StackError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
-    return path
-
-
-def read_stack_values(stack: str) -> dict[str, Any]:
-    """The `openfoundry:` values of a stack file, as the program will see them."""
-    document = yaml.safe_load(stack_file(stack).read_text()) or {}
-    values: dict[str, Any] = {}
-    for key, value in (document.get("config") or {}).items():
-        namespace, _, name = str(key).partition(":")
-        if namespace == NAMESPACE:
-            values[name] = value
-    return values
-
-
-def preflight(stack: str, environ: Mapping[str, str] | None = None) -> None:
-    """Validate the stack file with the program's model before the engine runs."""
-    config = load_stack_config(read_stack_values(stack), stack)
-    check_config_against_catalog(config, load_catalog(), load_registry(), load_streams())
-    refuse_development_passphrase(config, dict(os.environ if environ is None else environ))
-
-
-def backend_for(stack: str) -> tuple[str, str]:
-    """(backend URL, passphrase) for a real run: dev lives in the checkout, other stacks bring their own."""
-    if stack == "dev":
-        LOCAL_BACKEND.mkdir(exist_ok=True)
-        return (os.environ.get("PULUMI_BACKEND_URL", f"file://{LOCAL_BACKEND}"),
-                os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEVELOPMENT_PASSPHRASE))
-    url = os.environ.get("PULUMI_BACKEND_URL")
-    if not url:
-        raise StackError(f"stack {stack} needs its team backend: set PULUMI_BACKEND_URL (for example "
-                         "s3://openfoundry-state?endpoint=https://rgw.example.com&use_path_style=true&region=us-east-1) "
-                         "and its secrets provider credentials; see docs/state-and-secrets.md")
-    return url, os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")
-
-
-def pulumi(args: list[str], env: Mapping[str, str], check: bool = True, quiet_plaintext_warnings: bool = False) -> int:
-    tc = toolchain.ensure()
-    command = [str(tc.pulumi), *args, "--non-interactive"]
-    old_umask = os.umask(0o077)
-    try:
-        if quiet_plaintext_warnings:
-            code = _run_without_plaintext_warnings(command, env)
-        else:
-            code = subprocess.run(command, cwd=REPO, env=dict(env)).returncode
-    finally:
-        os.umask(old_umask)
-    if check and code != 0:
-        raise StackError(f"`pulumi {' '.join(args)}` exited {code}")
-    return code
-
-
-PLAINTEXT_WARNING = re.compile(r"warning: rendered (YAML will contain|file .* contains) a secret value in plaintext")
-
-
-def _run_without_plaintext_warnings(command: list[str], env: Mapping[str, str]) -> int:
-    """A render warns twice per Secret that its file holds plaintext; say it once, keep every other line."""
-    process = subprocess.Popen(command, cwd=REPO, env=dict(env), stdout=subprocess.PIPE,
-                               encoding="utf-8", errors="replace")
-    try:
-        dropped = _print_without_plaintext_warnings(process.stdout)
-    finally:
-        if process.poll() is None and sys.exc_info()[0] is not None:
-            process.kill()
-        code = process.wait()
-    if dropped:
-        print(f"({dropped} engine warnings that rendered Secrets hold plaintext values left out)")
-    return code
-
-
-def _print_without_plaintext_warnings(lines: Iterable[str] | None) -> int:
-    dropped, pending_header, last_blank = 0, "", False
-    for line in lines or ():
-        if PLAINTEXT_WARNING.search(line):
-            dropped += 1
-            continue
-        if line.startswith("  ") and line.rstrip().endswith("):"):
-            pending_header = line  # a resource's diagnostics: shown only if something of it is left
-            continue
-        if not line.strip():
-            if not last_blank:
-                print(line, end="")
-            pending_header, last_blank = "", True
-            continue
-        print(pending_header + line, end="", flush=True)
-        pending_header, last_blank = "", False
-    return dropped
-
-
-def engine_env(backend: str, passphrase: str) -> dict[str, str]:
-    env = toolchain.pulumi_env(toolchain.ensure())
-    env.update({"PULUMI_BACKEND_URL": backend, "PULUMI_CONFIG_PASSPHRASE": passphrase})
-    return env
-
-
-def select_stack(stack: str, env: Mapping[str, str]) -> None:
-    """Select the stack, creating it (passphrase secrets) on first use; an existing stack keeps its provider."""
-    pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase"], env)
-
-
-def up(stack: str, extra: list[str]) -> int:
-    preflight(stack)
-    env = engine_env(*backend_for(stack))
-    select_stack(stack, env)
-    code = pulumi(["up", "--yes", "--stack", stack, *extra], env, check=False)
-    _protect_rendered(stack)
-    return code
-
-
-def preview(stack: str, extra: list[str]) -> int:
-    preflight(stack)
-    env = engine_env(*backend_for(stack))
-    select_stack(stack, env)
-    policies = ["--policy-pack", str(REPO / "policies"),
-                "--policy-pack-config", str(REPO / "policies" / "config" / f"{stack}.json")]
-    return pulumi(["preview", "--stack", stack, *policies, *extra], env, check=False)
-
-
-@contextmanager
-def scratch_stack(stack: str, render_into: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A throwaway project and file backend seeded with the stack's own config, rendering into `render_into`.
-
-    The scratch project points `main` at this checkout, so the program is the same; only the Kubernetes
-    target (render mode) and the state (a temporary backend, random passphrase) differ from real runs.
-    """
-    with tempfile.TemporaryDirectory(prefix=f"openfoundry-{stack}-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        _write_scratch_project(stack, scratch, render_into)
-        (scratch / "state").mkdir()
-        env = engine_env(f"file://{scratch / 'state'}", secrets.token_urlsafe(24))
-        env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # a throwaway state needs no per-step checkpoint
-        pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
-        yield scratch, env
-
-
-def render(stack: str, extra: list[str]) -> int:
-    """Render into rendered/<stack>/ offline, without touching the stack's real state."""
-    preflight(stack, environ={})
-    target = RENDERED / stack
-    shutil.rmtree(target, ignore_errors=True)
-    print(f"render of {stack}: operators taken as installed (install=external): chart repositories are not "
-          "reachable offline, so their manifests are not part of the render")
-    with scratch_stack(stack, target) as (scratch, env):
-        code = pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(scratch),
-                       *extra], env, check=False, quiet_plaintext_warnings=True)
-    _protect_rendered(stack)
-    if code == 0:
-        count = sum(1 for p in target.rglob("*.yaml"))
-        print(f"rendered {count} manifests of stack {stack} into {target.relative_to(REPO)}/ "
-              "(they hold plaintext secrets: gitignored, readable by you only); the stack's own state was not touched")
-    return code
-
-
-def rendered_stack(stack: str, make_target: str) -> tuple[StackConfig, Path]:
-    """A stack's config and the directory `make render` wrote its manifests to (what flows and reports read)."""
-    config = load_stack_config(read_stack_values(stack), stack)
-    directory = RENDERED / stack
-    if not directory.exists():
-        raise StackError(f"nothing rendered for {stack}: run `make {make_target} STACK={stack}`")
-    return config, directory
-
-
-def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
-    write_project(stack, scratch, {"mode": "render", "renderDirectory": str(target)})
-
-
-def write_project(stack: str, directory: Path, kubernetes: dict[str, Any]) -> None:
-    """A project running this checkout's program on the stack's own config, with another Kubernetes target."""
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    project["main"] = str(REPO)
-    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (directory / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    document = yaml.safe_load(stack_file(stack).read_text()) or {}
-    for key in SECRET_FILE_KEYS:
-        document.pop(key, None)
-    config = document.get("config") or {}
-    config[f"{NAMESPACE}:kubernetes"] = kubernetes
-    # Chart repositories are unreachable offline: the operators are declared already installed.
-    config[f"{NAMESPACE}:operators"] = {"install": "external"}
-    document["config"] = config
-    (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-
-
-# --- the rehearsal cluster (`make up STACK=<stack> TARGET=local`) -----------------------------------------
-
-def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, dict[str, str]]:
-    """The stack's own config aimed at the rehearsal cluster, on a backend that lives and dies with it
-    (`.cluster/`): a second `up` sees the first's state, `make cluster-down` forgets both."""
-    from ops import cluster
-
-    rehearsal = rehearsal or cluster.DEFAULT
-    project = rehearsal.state / "stacks" / stack
-    state = rehearsal.state / "state"
-    project.mkdir(parents=True, exist_ok=True)
-    state.mkdir(exist_ok=True)
-    passphrase_file = rehearsal.state / "passphrase"
-    if not passphrase_file.exists():
-        passphrase_file.write_text(secrets.token_urlsafe(24))
-        passphrase_file.chmod(0o600)
-    write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
-                                    "context": rehearsal.context, "local": True})
-    env = engine_env(f"file://{state}", passphrase_file.read_text())
-    for released in release_dead_locks(state):
-        print(f"[stack] released {released}")
-    pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase", "--cwd", str(project)], env)
-    return project, env
-
-
-def release_dead_locks(state: Path) -> list[str]:
-    """Remove the locks of runs that died on this machine (killed mid-update): the rehearsal backend is this
-    machine's alone, so a lock whose process is gone can only be stale. Locks of live processes stay."""
-    released = []
-    host = socket.gethostname()
-    for lock in sorted((state / ".pulumi" / "locks").glob("*/*/*/*.json")):
-        owner = json.loads(lock.read_text())
-        if owner.get("hostname") != host or _running(int(owner.get("pid", 0))):
-            continue
-        lock.unlink()
-        released.append(f"the lock on stack {lock.parent.name} of a run that no longer runs "
-                        f"(pid {owner['pid']}, started {owner.get('timestamp', '?')})")
-    return released
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
-
-
-def local_stacks(project: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
-    listing = subprocess.run([str(toolchain.ensure().pulumi), "stack", "ls", "--json", "--cwd", str(project)],
-                             env=dict(env), capture_output=True, text=True, check=True)
-    found: list[dict[str, Any]] = json.loads(listing.stdout)
-    return found
-
-
-def on_rehearsal(command: str, stack: str, extra: list[str]) -> int:
-    """preview, refresh, destroy or cancel (release a killed run's lock) of a stack on the rehearsal cluster."""
-    project, env = local_stack(stack)
-    yes = ["--yes"] if command in ("refresh", "destroy", "cancel") else []
-    return pulumi([command, *yes, "--stack", stack, "--cwd", str(project), *extra], env, check=False)
-
-
-def up_local(stack: str, extra: list[str]) -> int:
-    from components.cluster.rehearsal import CLAIMED_VOLUMES, NACK_LEFT_OUT, NO_OPERATOR_REASONS
-    from ops import cluster
-
-    preflight(stack, environ={})
-    if cluster.answering() is None:
-        raise StackError("the rehearsal cluster is not running: `make cluster` starts it")
-    project, env = local_stack(stack)
-    others = [other for other in local_stacks(project, env) if other["name"] != stack and other.get("resourceCount")]
-    if others:
-        held = ", ".join(f"{o['name']} ({o['resourceCount']} resources)" for o in others)
-        raise StackError(f"the rehearsal cluster holds {held}; stacks share object names, so one at a time: "
-                         "`make cluster-down` first (or `python -m ops.stack --target local destroy "
-                         f"{others[0]['name']}` when nothing in it is protected)")
-    print(f"up of {stack} on the rehearsal cluster ({cluster.DEFAULT.shown(cluster.DEFAULT.kubeconfig)}); "
-          "operators external")
-    print(f"  left out: {NACK_LEFT_OUT}")
-    print(f"  not awaited: StatefulSets with volume claims ({CLAIMED_VOLUMES}); "
-          + "; ".join(f"{kind.rsplit(':', 1)[1]} ({why})" for kind, why in NO_OPERATOR_REASONS.items()))
-    return pulumi(["up", "--yes", "--skip-preview", "--stack", stack, "--cwd", str(project), *extra], env, check=False)
-
-
-def _protect_rendered(stack: str) -> None:
-    target = RENDERED / stack
-    if not target.exists():
-        return
-    for path in [target, *target.rglob("*")]:
-        path.chmod(0o700 if path.is_dir() else 0o600)
-
+from ops import cli
+from ops.engine.stacks import StackError, preview, render, up
+from ops.rehearsal.stacks import on_rehearsal, up_local
 
 COMMANDS = {"up": up, "preview": preview, "render": render}
 LOCAL_COMMANDS = ("up", "preview", "refresh", "destroy", "cancel")
@@ -341,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=["local"], help="up: the rehearsal cluster (make cluster) instead")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pulumi")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.target == "local":
             if args.command == "up":
                 return up_local(args.stack, args.extra)
@@ -349,12 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in COMMANDS:
             raise StackError(f"{args.command} runs on the rehearsal cluster only (--target local)")
         return COMMANDS[args.command](args.stack, args.extra)
-    except ConfigErrors as err:
-        print(err.report(), file=sys.stderr)
-        return 2
-    except (CatalogError, StackError, toolchain.ToolchainError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return cli.run(body)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 
 from foundry.catalog import Catalog, load_catalog
 from foundry.config import StackConfig, load_stack_config
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, register_platform
 
 

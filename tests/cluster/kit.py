@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from ops import stack as stacks
-from ops import toolchain
-from ops.cluster import Rehearsal
-from ops.kubeapi import Kube, KubeError
+from ops.engine import toolchain
+from ops.rehearsal import stacks
+from ops.rehearsal.cluster import Rehearsal
+from ops.rehearsal.kube import Kube, KubeError
 
 
 @dataclass

@@ -18,10 +18,12 @@ import pytest
 from foundry.catalog import Catalog
 from foundry.config import load_stack_config
 from foundry.labels import namespace_for
-from ops import cluster, zoneloss
-from ops import stack as stacks
-from ops.cluster import Rehearsal
-from ops.kubeapi import Kube
+from ops.engine import stacks
+from ops.rehearsal import cluster
+from ops.rehearsal import stacks as local
+from ops.rehearsal.cluster import Rehearsal
+from ops.rehearsal.kube import Kube
+from ops.reports import zoneloss
 from tests.cluster.kit import Stack, kubernetes_objects, present
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster]
@@ -168,7 +170,7 @@ def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_le
     blocked = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert blocked.code != 0 and "pulumi cancel" in blocked.output, blocked.tail()
     # what every `make ... TARGET=local` does first: the dead run's lock goes, nothing else
-    assert [line for line in stacks.release_dead_locks(prod.backend) if "stack prod" in line]
+    assert [line for line in local.release_dead_locks(prod.backend) if "stack prod" in line]
     resumed = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert resumed.code == 0, resumed.tail()
     state = prod.exported()

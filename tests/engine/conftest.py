@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from foundry.guard import DEVELOPMENT_PASSPHRASE
-from ops import toolchain
+from ops.engine import toolchain
 
 pytestmark = pytest.mark.engine
 REPO = toolchain.REPO
@@ -35,7 +35,7 @@ def engine_env(tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str]:
 @functools.cache
 def rendered(stack: str) -> Path:
     """A stack rendered once per test session (into rendered/<stack>/, as `make render` does)."""
-    from ops import stack as stacks
+    from ops.engine import stacks
 
     assert stacks.render(stack, []) == 0
     return REPO / "rendered" / stack

@@ -9,9 +9,9 @@ import dataclasses
 import pytest
 
 from foundry.config import load_stack_config
-from ops import admission
-from ops.runtime import Runtime, operator_settings
-from ops.stack import read_stack_values
+from ops.checks import admission
+from ops.checks.runtime import Runtime, operator_settings
+from ops.engine.stacks import read_stack_values
 from tests.engine.conftest import rendered
 
 # ops.runtime (imported above) puts policies/ on the path, where the operand models live

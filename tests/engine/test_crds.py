@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ops.crds import CrdRegistry, ensure_crds
-from ops.validate import ValidationReport, validate_document
+from ops.checks.crds import CrdRegistry, ensure_crds
+from ops.checks.schemas import ValidationReport, validate_document
 
 pytestmark = pytest.mark.engine
 

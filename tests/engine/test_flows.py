@@ -11,9 +11,10 @@ import pytest
 from foundry.catalog import load_catalog
 from foundry.config import load_stack_config
 from ops import flows
-from ops.flowmap import flows_of
-from ops.runtime import Runtime
-from ops.stack import read_stack_values
+from ops.checks import netpol
+from ops.checks.flowmap import flows_of
+from ops.checks.runtime import Runtime
+from ops.engine.stacks import read_stack_values
 from tests.engine.conftest import rendered
 
 pytestmark = pytest.mark.engine
@@ -33,10 +34,10 @@ def test_make_flows_passes(stack: str, capsys: pytest.CaptureFixture[str]) -> No
         assert f"\n{kind}" in out
 
 
-def verdicts_with(runtime: Runtime, change: Any) -> list[flows.Verdict]:
+def verdicts_with(runtime: Runtime, change: Any) -> list[netpol.Verdict]:
     broken = Runtime(runtime.config, runtime.resources, runtime.pods, copy.deepcopy(runtime.policies))
     change(broken.policies)
-    return flows.evaluate(broken, flows_of(broken, load_catalog()))
+    return netpol.evaluate(broken, flows_of(broken, load_catalog()))
 
 
 def named(policies: list[dict[str, Any]], namespace: str, name: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def named(policies: list[dict[str, Any]], namespace: str, name: str) -> dict[str
     return found
 
 
-def wrong(verdicts: list[flows.Verdict]) -> list[str]:
+def wrong(verdicts: list[netpol.Verdict]) -> list[str]:
     return [f"{v.flow.kind}: {v.flow.describe()}" for v in verdicts if not v.ok]
 
 

@@ -17,7 +17,7 @@ from components.control.nats import account_graph, password_variable, server_con
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.streams import durable_consumers, load_streams
-from ops.toolchain import cache_dir, go_env
+from ops.engine.toolchain import cache_dir, go_env
 from tests.natsclient import Client, Event
 
 pytestmark = pytest.mark.engine

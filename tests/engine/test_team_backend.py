@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ops import stack as stacks
-from ops import toolchain
+from ops.engine import stacks, toolchain
 
 pytestmark = pytest.mark.engine
 BUCKET = "openfoundry-state"

@@ -10,7 +10,7 @@ import pytest
 
 from foundry import versions
 from foundry.guard import DEVELOPMENT_PASSPHRASE
-from ops import toolchain
+from ops.engine import toolchain
 from tests.engine.conftest import run_pulumi
 
 pytestmark = pytest.mark.engine

@@ -15,7 +15,7 @@ from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
 from foundry.lakehouse import lakehouse_problems, load_tables, parse_tables
 from foundry.topics import load_registry
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, by_metadata_name
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -14,7 +14,7 @@ from pulumi.runtime import rpc
 from components.edge.cache import CURRENT_PRIMARY, START_SENTINEL, START_VALKEY, max_memory_bytes, quorum, server_config
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, by_metadata_name
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"

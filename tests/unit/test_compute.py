@@ -12,7 +12,7 @@ from components.storage.ceph import ObjectUser
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, by_metadata_name
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge, defaults_for
 from foundry.guard import DEVELOPMENT_PASSPHRASE, refuse_development_passphrase
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 
 PROD = read_stack_values("prod")
 
@@ -177,7 +177,7 @@ def assert_production_invariants(config: StackConfig) -> None:
 
 
 def test_prod_needs_its_team_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ops.stack import StackError, backend_for
+    from ops.engine.stacks import StackError, backend_for
 
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     with pytest.raises(StackError, match="PULUMI_BACKEND_URL"):

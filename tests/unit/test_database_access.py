@@ -15,7 +15,7 @@ from components.storage.ceph import StorageAccess
 from foundry.catalog import Catalog
 from foundry.config import StackConfig, load_stack_config
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.conftest import BuiltStack
 from tests.mocks import Registered, by_metadata_name, register
 

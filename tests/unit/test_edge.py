@@ -6,7 +6,7 @@ import pytest
 
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, by_metadata_name
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"

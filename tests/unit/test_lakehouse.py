@@ -9,7 +9,7 @@ import pytest
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.expectations import SEED_CATALOG_CLIENTS
 from tests.mocks import Registered, by_metadata_name, of_type
 

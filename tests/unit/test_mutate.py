@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.mutate import SECURITY, function_name
+from ops.measure.mutation import SECURITY, function_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def test_the_files_a_mutant_run_tries_first_exist() -> None:
 
 def test_the_map_of_tests_to_functions_is_collected_again_once_a_source_changes(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from ops import mutate
+    from ops.measure import mutation as mutate
 
     (tmp_path / "mutants").mkdir()
     monkeypatch.setattr(mutate, "STATS", tmp_path / "mutants" / "mutmut-stats.json")
@@ -77,7 +77,7 @@ def test_the_map_of_tests_to_functions_is_collected_again_once_a_source_changes(
 
 def test_the_digest_of_the_sources_changes_with_a_test_and_not_with_the_docs(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from ops import mutate
+    from ops.measure import mutation as mutate
 
     for top in mutate.CALL_GRAPH:
         (tmp_path / top).mkdir(parents=True)

@@ -14,7 +14,7 @@ import yaml
 from foundry import topics
 from foundry.catalog import Catalog
 from foundry.defaults import deep_merge
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import RecordingMocks
 from tests.unit.test_config import BROKEN
 

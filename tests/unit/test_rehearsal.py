@@ -10,8 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 from components.cluster.rehearsal import CLAIMED_VOLUMES, skip_await_reason
-from ops import stack as stacks
-from ops.cluster import node_layout
+from ops.rehearsal import stacks
+from ops.rehearsal.cluster import node_layout
 from tests.mocks import Registered
 
 

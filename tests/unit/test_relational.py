@@ -12,7 +12,7 @@ from foundry.consistency import check_config_against_catalog
 from foundry.defaults import deep_merge
 from foundry.streams import load_streams
 from foundry.topics import load_registry
-from ops.stack import read_stack_values
+from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, by_metadata_name, of_type, register_platform
 
 CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"

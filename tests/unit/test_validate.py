@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ops.validate import ValidationReport, validate_document
+from ops.checks.schemas import ValidationReport, validate_document
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

@@ -22,8 +22,8 @@ import yaml
 
 from foundry.config import StackConfig
 from foundry.config.platform import Topology
-from ops.capacity import plane_of
-from ops.toolchain import REPO
+from ops.engine.toolchain import REPO
+from ops.reports.capacity import plane_of
 
 ACCEPTED = REPO / "data" / "zone-loss-accepted.yaml"
 

@@ -7,7 +7,7 @@ this one is what the checks themselves cost."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "policies"))
 
 from openfoundry_policies.catalog import POLICIES
 from pulumi_policy import (

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ops.toolchain import REPO, ToolchainError, cache_dir, go_env, log, run, step
+from ops.engine.toolchain import REPO, ToolchainError, cache_dir, go_env, log, run, step
 
 ENGINES_SRC = REPO / "engines"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog, Service
 from foundry.labels import namespace_for, selector_labels
-from ops.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
+from ops.checks.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
 
 OPENLINEAGE_SINKS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service", "event-streaming-service",
                      "pipeline-runner")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pulumi
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from ops.floor.configmaps import register_floor
+from ops.measure.floor.configmaps import register_floor
 
 config = pulumi.Config("floor")
 register_floor(config.require_int("count"), config.require("renderDirectory"))

@@ -15,7 +15,7 @@ import yaml
 
 from components.cluster.operators import NACK_POD_LABELS, chart_values, operator_specs
 from foundry.config import StackConfig
-from ops.toolchain import REPO
+from ops.engine.toolchain import REPO
 
 sys.path.insert(0, str(REPO / "policies"))
 

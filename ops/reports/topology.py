@@ -12,8 +12,8 @@ from pathlib import Path
 import graphviz
 
 from foundry.catalog import PLANES, Catalog
-from ops.flowmap import Flow
-from ops.runtime import IDENTITY_PROVIDER_IP, Pod
+from ops.checks.flowmap import Flow
+from ops.checks.runtime import IDENTITY_PROVIDER_IP, Pod
 
 RELATIONAL = "relational"
 # the shared systems the services use: drawn once, reached from a plane as a whole (one edge, "n services")
