@@ -23,7 +23,7 @@ import sys
 
 from ops import cli
 from ops.engine.stacks import REPO, rendered_stack
-from ops.reports.capacity import human_bytes
+from ops.reports.units import human_bytes
 from ops.reports.writeup import summary, write
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         survival = (f"{len(found) - len(failing)}/{len(found)} systems survive a zone's loss "
                     f"({len(failing) - len(unaccepted)} accepted)" if zoned else "one zone: its loss is the stack's")
         print(f"{args.stack}: {total['pods']} pods request {total['cpu']:.1f} cores and {human_bytes(total['memory'])} "
-              f"on {capacity.nodes['count']} node(s); {survival}; reports in {target.relative_to(REPO)}/")
+              f"on {capacity.nodes.count} node(s); {survival}; reports in {target.relative_to(REPO)}/")
         for verdict in unaccepted:
             print(f"does not survive a zone's loss: {verdict.system}: {verdict.reason}", file=sys.stderr)
         return 1 if unaccepted else 0

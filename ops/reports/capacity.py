@@ -1,62 +1,21 @@
-"""What a stack asks of its nodes and disks, read from its rendered manifests: CPU and memory of every pod the
-program runs and every pod the operators run from its custom resources, the storage it claims (raw after the
-pools' replication or erasure coding), and how that compares with the nodes `topology.node` declares.
+"""What a stack asks of its nodes and disks, read from its rendered manifests: CPU and memory of every pod
+(ops/reports/pods.py), the storage it claims (raw after the pools' replication or erasure coding), and how that
+compares with the nodes `topology.node` declares.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from foundry.config import ConfigProblem, StackConfig
+from foundry.config import ConfigProblem, StackConfig, Topology
+from ops.reports.pods import Workload, operator_workloads, plane_of, program_workloads
+from ops.reports.units import cores, human_bytes, size_bytes
 
-CEPH_NAMESPACE = "rook-ceph"
 NEARFULL = 0.85   # Ceph's mon_osd_nearfull_ratio default: past it the cluster warns, and rebalancing needs room
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_DECIMAL = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
-
-
-def cores(value: Any) -> float:
-    text = str(value)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-
-
-def size_bytes(value: Any) -> float:
-    match = re.fullmatch(r"([0-9.]+)([KMGTP]i|[kMGTP])?", str(value))
-    if match is None:
-        raise ValueError(f"not a Kubernetes quantity: {value!r}")
-    unit = match.group(2) or ""
-    return float(match.group(1)) * _BINARY.get(unit, _DECIMAL.get(unit, 1))
-
-
-def flink_bytes(value: Any) -> float:
-    """Flink's memory sizes: `2048m` is 2048 mebibytes there, not millibytes."""
-    match = re.fullmatch(r"([0-9.]+)\s*([kmgt])?b?", str(value).lower())
-    if match is None:
-        raise ValueError(f"not a Flink memory size: {value!r}")
-    return float(match.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2) or ""]
-
-
-@dataclass(frozen=True)
-class Workload:
-    plane: str
-    kind: str           # Deployment, StatefulSet, Kafka brokers, Postgres instances, Ceph OSDs, ...
-    name: str
-    runs: str           # "program", or the operator that makes the pods
-    replicas: int
-    max_replicas: int   # with its autoscaler at its ceiling
-    cpu: float          # requested cores per pod
-    memory: float       # requested bytes per pod
-    cpu_limit: float | None      # None: at least one container without a limit
-    memory_limit: float | None
-    transient: bool = False      # a Job's or CronJob's pod: runs, then frees what it asked for
-    declared: bool = True        # False: no container states requests, the scheduler reserves nothing
-
-
 @dataclass(frozen=True)
 class Claim:
     plane: str
@@ -70,6 +29,36 @@ class Claim:
     spread: str          # the pool's failure domain
 
 
+@dataclass(frozen=True)
+class Disks:
+    count: int
+    size: float          # bytes each
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """The nodes `topology.node` declares, in the units the report counts in: cores, bytes, pods, disks per Ceph
+    device class, and how many nodes each zone holds (as `Topology.layout` places them)."""
+
+    count: int = 0
+    cpu: float = 0.0                 # cores each
+    memory: float = 0.0              # bytes each
+    pods: int = 0                    # each
+    disks: dict[str, Disks] = field(default_factory=dict)   # each
+    zones: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topology: Topology) -> Nodes:
+        node = topology.node
+        return cls(count=topology.nodes, cpu=cores(node.cpu), memory=size_bytes(node.memory), pods=node.pods,
+                   disks={c: Disks(d.count, size_bytes(d.size)) for c, d in node.disks.items()},
+                   zones=dict(Counter(place.zone for place in topology.layout())))
+
+    def offered(self, device_class: str) -> float:
+        """Raw bytes one node's disks of that class offer (`any`: all of them)."""
+        return float(sum(d.count * d.size for c, d in self.disks.items() if device_class in ("any", c)))
+
+
 @dataclass
 class Capacity:
     stack: str
@@ -78,7 +67,7 @@ class Capacity:
     unbounded_buckets: list[str] = field(default_factory=list)
     problems: list[ConfigProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    nodes: dict[str, Any] = field(default_factory=dict)
+    nodes: Nodes = field(default_factory=Nodes)
 
     def steady(self) -> list[Workload]:
         return [w for w in self.workloads if not w.transient]
@@ -97,14 +86,14 @@ class Capacity:
     def after_losing(self, lost_nodes: int) -> dict[str, float]:
         """Requests and room once `lost_nodes` nodes are gone: every pod moves to the others except the OSDs,
         which stay with their disks (the lost nodes' OSDs are simply gone)."""
-        nodes = int(self.nodes["count"])
+        nodes = self.nodes.count
         left = nodes - lost_nodes
         bound = [w for w in self.steady() if w.kind == "Ceph osd"]
         needs = {}
         for key in ("cpu", "memory"):
             bound_total = sum(getattr(w, key) * w.replicas for w in bound)
             needs[key] = self.totals()[key] - bound_total * lost_nodes / max(nodes, 1)
-            needs[f"{key}_room"] = self.nodes[key] * left
+            needs[f"{key}_room"] = getattr(self.nodes, key) * left
         return needs
 
     def planes(self) -> list[str]:
@@ -123,7 +112,7 @@ class Capacity:
         """Raw bytes each zone holds per device class: a pool whose failure domain is the zone puts one copy or
         chunk in each (an even share of its raw bytes); one by rack or host spreads by capacity, so by each zone's
         share of the nodes."""
-        zones: dict[str, int] = self.nodes.get("zones", {})
+        zones = self.nodes.zones
         nodes = sum(zones.values())
         found: dict[str, dict[str, float]] = {zone: {} for zone in zones}
         for claim in self.claims:
@@ -134,124 +123,13 @@ class Capacity:
         return found
 
     def as_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "nodes": self.nodes,
+        return {"stack": self.stack, "nodes": asdict(self.nodes),
                 "total": self.totals(), "total_at_autoscaler_ceiling": self.totals(at_max=True),
                 "planes": {p: self.totals(p) for p in self.planes()},
                 "workloads": [asdict(w) for w in self.workloads], "claims": [asdict(c) for c in self.claims],
                 "storage": self.storage(), "storage_per_zone": self.per_zone(), "unbounded_buckets": self.unbounded_buckets,
                 "problems": [{"path": p.path, "found": p.found, "allowed": p.allowed} for p in self.problems],
                 "notes": self.notes}
-
-
-# --- the pods ------------------------------------------------------------------------------------------------
-
-def _container_sums(containers: list[Mapping[str, Any]]) -> tuple[float, float, float | None, float | None, bool]:
-    cpu = memory = 0.0
-    cpu_limit: float | None = 0.0
-    memory_limit: float | None = 0.0
-    declared = False
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        declared = declared or bool(requests)
-        cpu += cores(requests.get("cpu", limits.get("cpu", 0)))
-        memory += size_bytes(requests.get("memory", limits.get("memory", 0)))
-        cpu_limit = None if cpu_limit is None or "cpu" not in limits else cpu_limit + cores(limits["cpu"])
-        memory_limit = None if memory_limit is None or "memory" not in limits else memory_limit + size_bytes(limits["memory"])
-    return cpu, memory, cpu_limit, memory_limit, declared
-
-
-def plane_of(document: Mapping[str, Any]) -> str:
-    metadata = document.get("metadata") or {}
-    plane = (metadata.get("labels") or {}).get("openfoundry.io/plane")
-    if plane:
-        return str(plane)
-    namespace = str(metadata.get("namespace", ""))
-    return "storage" if namespace == CEPH_NAMESPACE else namespace.removeprefix("openfoundry-")
-
-
-def _pod_workload(document: Mapping[str, Any], template: Mapping[str, Any], replicas: int, max_replicas: int,
-                  kind: str, runs: str = "program", transient: bool = False) -> Workload:
-    spec = template.get("spec") or {}
-    cpu, memory, cpu_limit, memory_limit, declared = _container_sums(spec.get("containers") or [])
-    return Workload(plane_of(document), kind, document["metadata"]["name"], runs, replicas, max_replicas, cpu, memory,
-                    cpu_limit, memory_limit, transient, declared)
-
-
-def program_workloads(documents: list[dict[str, Any]], nodes: int) -> Iterator[Workload]:
-    autoscaled = {(d["metadata"].get("namespace"), d["spec"]["scaleTargetRef"]["name"]): d["spec"]
-                  for d in documents if d.get("kind") == "HorizontalPodAutoscaler"}
-    for document in documents:
-        kind, spec = document.get("kind"), document.get("spec") or {}
-        if kind in ("Deployment", "StatefulSet"):
-            hpa = autoscaled.get((document["metadata"].get("namespace"), document["metadata"]["name"]))
-            low = hpa["minReplicas"] if hpa else spec.get("replicas", 1)
-            yield _pod_workload(document, spec["template"], low, hpa["maxReplicas"] if hpa else low, kind)
-        elif kind == "DaemonSet":
-            yield _pod_workload(document, spec["template"], nodes, nodes, kind)
-        elif kind == "Job":
-            yield _pod_workload(document, spec["template"], 1, 1, kind, transient=True)
-        elif kind == "CronJob":
-            yield _pod_workload(document, spec["jobTemplate"]["spec"]["template"], 1, 1, kind, transient=True)
-
-
-def _resources_pod(resources: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"spec": {"containers": [{"resources": resources or {}}]}}
-
-
-def operator_workloads(documents: list[dict[str, Any]], config: StackConfig) -> Iterator[Workload]:
-    """The pods the operators make from the program's custom resources, sized as their specs say."""
-    for document in documents:
-        kind, spec = document.get("kind"), document.get("spec") or {}
-        if kind == "KafkaNodePool":
-            role = "Kafka " + "+".join(spec.get("roles") or [])
-            yield _pod_workload(document, _resources_pod(spec.get("resources")), spec["replicas"], spec["replicas"],
-                                role, "strimzi")
-        elif kind == "Kafka":
-            operators = spec.get("entityOperator") or {}
-            containers = [{"resources": (operators.get(part) or {}).get("resources") or {}}
-                          for part in ("topicOperator", "userOperator") if part in operators]
-            if containers:
-                yield _pod_workload(document, {"spec": {"containers": containers}}, 1, 1, "Kafka entity operator",
-                                    "strimzi")
-            if "kafkaExporter" in spec:
-                yield _pod_workload(document, _resources_pod(spec["kafkaExporter"].get("resources")), 1, 1,
-                                    "Kafka exporter", "strimzi")
-        elif kind == "Cluster" and str(document.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
-            yield _pod_workload(document, _resources_pod(spec.get("resources")), spec.get("instances", 1),
-                                spec.get("instances", 1), "Postgres instances", "cloudnative-pg")
-        elif kind == "Pooler":
-            template = spec.get("template") or _resources_pod(None)
-            yield _pod_workload(document, template, spec.get("instances", 1), spec.get("instances", 1), "PgBouncer",
-                                "cloudnative-pg")
-        elif kind == "CephCluster":
-            yield from _ceph_daemons(document, config)
-        elif kind == "CephObjectStore":
-            gateway = spec.get("gateway") or {}
-            count = gateway.get("instances", 1)
-            yield _pod_workload(document, _resources_pod(gateway.get("resources")), count, count, "Ceph RGW", "rook")
-        elif kind == "FlinkDeployment":
-            yield from _flink_pods(document)
-
-
-def _ceph_daemons(document: dict[str, Any], config: StackConfig) -> Iterator[Workload]:
-    spec = document["spec"]
-    resources = spec.get("resources") or {}
-    osds = config.topology.nodes * sum(d.count for d in config.topology.node.disks.values())
-    for daemon, count in (("mon", spec["mon"]["count"]), ("mgr", spec.get("mgr", {}).get("count", 1)), ("osd", osds)):
-        yield _pod_workload(document, _resources_pod(resources.get(daemon)), count, count, f"Ceph {daemon}", "rook")
-
-
-def _flink_pods(document: dict[str, Any]) -> Iterator[Workload]:
-    spec = document["spec"]
-    slots = int((spec.get("flinkConfiguration") or {}).get("taskmanager.numberOfTaskSlots", 1))
-    parallelism = int((spec.get("job") or {}).get("parallelism", 1))
-    for role, count in (("jobManager", (spec.get("jobManager") or {}).get("replicas", 1)),
-                        ("taskManager", math.ceil(parallelism / slots))):
-        resource = (spec.get(role) or {}).get("resource") or {}
-        sizes = {"cpu": resource.get("cpu", 1), "memory": flink_bytes(resource.get("memory", "1728m"))}
-        pod = _resources_pod({"requests": sizes, "limits": sizes})
-        yield _pod_workload(document, pod, count, count, f"Flink {role}", "flink-kubernetes-operator")
 
 
 # --- the storage ---------------------------------------------------------------------------------------------
@@ -326,11 +204,8 @@ def claims(documents: list[dict[str, Any]], capacity: Capacity) -> None:
 
 def fit(capacity: Capacity, config: StackConfig) -> None:
     """The stack's requests and claims against the nodes and disks `topology.node` declares."""
-    topology, node = config.topology, config.topology.node
-    nodes = topology.nodes
-    capacity.nodes = {"count": nodes, "cpu": cores(node.cpu), "memory": size_bytes(node.memory), "pods": node.pods,
-                      "disks": {k: {"count": d.count, "size": size_bytes(d.size)} for k, d in node.disks.items()},
-                      "zones": dict(Counter(place.zone for place in topology.layout()))}
+    node, nodes = config.topology.node, config.topology.nodes
+    capacity.nodes = Nodes.of(config.topology)
     total = capacity.totals()
     largest = max(w.cpu for w in capacity.steady()) if capacity.steady() else 0.0
     for key, per_node, show in (("cpu", cores(node.cpu), lambda v: f"{math.ceil(v * 100) / 100:g} cores"),
@@ -358,13 +233,6 @@ def fit(capacity: Capacity, config: StackConfig) -> None:
                 f"{human_bytes(have)} raw over {nodes} nodes" if disks else "none",
                 f"room for {human_bytes(need['raw'])} raw (the claims after replication and erasure coding) below "
                 f"Ceph's nearfull ratio {NEARFULL:g}: at least {human_bytes(need['raw'] / NEARFULL / nodes)} per node"))
-
-
-def human_bytes(value: float) -> str:
-    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}B"
 
 
 def capacity_of(stack: str, config: StackConfig, documents: list[dict[str, Any]]) -> Capacity:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from foundry.catalog import load_catalog
 from foundry.config import StackConfig
@@ -13,16 +12,17 @@ from ops.checks.flowmap import flows_of
 from ops.checks.runtime import Runtime, load_manifests
 from ops.engine.toolchain import REPO
 from ops.reports import topology
-from ops.reports.capacity import Capacity, capacity_of, human_bytes
+from ops.reports.capacity import Capacity, capacity_of
+from ops.reports.units import human_bytes
 from ops.reports.zoneloss import Site, Verdict, verdicts
 
 
 def capacity_markdown(capacity: Capacity) -> str:
     nodes = capacity.nodes
     lines = [f"# Capacity of {capacity.stack}", "",
-             f"Nodes (`topology.node`): {nodes['count']} x {nodes['cpu']:g} cores, {human_bytes(nodes['memory'])}, "
-             f"{nodes['pods']} pods; disks per node: " + ", ".join(
-                 f"{d['count']} x {human_bytes(d['size'])} {c}" for c, d in nodes["disks"].items()), "",
+             f"Nodes (`topology.node`): {nodes.count} x {nodes.cpu:g} cores, {human_bytes(nodes.memory)}, "
+             f"{nodes.pods} pods; disks per node: " + ", ".join(
+                 f"{d.count} x {human_bytes(d.size)} {c}" for c, d in nodes.disks.items()), "",
              "## CPU and memory (steady state: autoscalers at their minimum; Jobs and CronJobs apart)", "",
              "| plane | pods | CPU requested | memory requested | CPU limits | memory limits | pods without requests |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -32,7 +32,7 @@ def capacity_markdown(capacity: Capacity) -> str:
                      f"{t['cpu_limit']:.2f}{' +' if t['no_cpu_limit'] else ''} | {human_bytes(t['memory_limit'])} | "
                      f"{t['no_requests']} |")
     total, ceiling = capacity.totals(), capacity.totals(at_max=True)
-    have_cpu, have_memory = nodes["cpu"] * nodes["count"], nodes["memory"] * nodes["count"]
+    have_cpu, have_memory = nodes.cpu * nodes.count, nodes.memory * nodes.count
     lines += ["", f"Requested {total['cpu']:.1f} of {have_cpu:g} cores ({total['cpu'] / have_cpu:.0%}), "
               f"{human_bytes(total['memory'])} of {human_bytes(have_memory)} ({total['memory'] / have_memory:.0%}); "
               f"with every autoscaler at its ceiling {ceiling['cpu']:.1f} cores ({ceiling['cpu'] / have_cpu:.0%}) and "
@@ -41,15 +41,15 @@ def capacity_markdown(capacity: Capacity) -> str:
               "## Storage (Ceph)", "", "| device class | usable claimed | raw (after replication / EC) | raw available |",
               "| --- | ---: | ---: | ---: |"]
     for device_class, need in capacity.storage().items():
-        have = _offered(nodes, device_class) * nodes["count"]
+        have = nodes.offered(device_class) * nodes.count
         lines.append(f"| {device_class} | {human_bytes(need['usable'])} | {human_bytes(need['raw'])} | "
                      f"{human_bytes(have)} ({need['raw'] / have:.0%} used) |" if have else
                      f"| {device_class} | {human_bytes(need['usable'])} | {human_bytes(need['raw'])} | none |")
     lines += ["", "Per zone (raw held, and the raw its nodes offer):", "", "| zone | nodes | "
               + " | ".join(capacity.storage()) + " |", "| --- | ---: |" + " ---: |" * len(capacity.storage())]
     for zone, held in capacity.per_zone().items():
-        count = nodes["zones"][zone]
-        cells = [f"{human_bytes(held.get(c, 0.0))} of {human_bytes(_offered(nodes, c) * count)}"
+        count = nodes.zones[zone]
+        cells = [f"{human_bytes(held.get(c, 0.0))} of {human_bytes(nodes.offered(c) * count)}"
                  for c in capacity.storage()]
         lines.append(f"| {zone} | {count} | " + " | ".join(cells) + " |")
     lines += ["", "| claim | plane | pool | copies | size each | raw |", "| --- | --- | --- | ---: | ---: | ---: |"]
@@ -68,11 +68,6 @@ def capacity_markdown(capacity: Capacity) -> str:
     lines += ["", "## Problems", ""] + ([f"- {p}" for p in capacity.problems] or ["none: the stack fits its nodes"])
     lines += ["", "## Notes", ""] + ([f"- {n}" for n in capacity.notes] or ["none"])
     return "\n".join(lines) + "\n"
-
-
-def _offered(nodes: dict[str, Any], device_class: str) -> float:
-    """Raw bytes one node offers to a device class (`any`: every device)."""
-    return float(sum(d["count"] * d["size"] for c, d in nodes["disks"].items() if device_class in ("any", c)))
 
 
 def zone_loss_markdown(stack: str, config: StackConfig, found: list[Verdict]) -> str:

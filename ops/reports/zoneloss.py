@@ -23,7 +23,7 @@ import yaml
 from foundry.config import StackConfig
 from foundry.config.platform import Topology
 from ops.engine.toolchain import REPO
-from ops.reports.capacity import plane_of
+from ops.reports.pods import plane_of
 
 ACCEPTED = REPO / "data" / "zone-loss-accepted.yaml"
 

@@ -10,7 +10,8 @@ import pytest
 from foundry.config import load_stack_config
 from foundry.config.platform import NodeSize, Topology
 from ops.engine.stacks import read_stack_values
-from ops.reports.capacity import capacity_of, flink_bytes, size_bytes
+from ops.reports.capacity import capacity_of
+from ops.reports.units import flink_bytes, size_bytes
 from ops.reports.zoneloss import Site, pool_verdict, quorum, verdicts
 
 GI = 2**30
