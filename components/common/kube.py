@@ -73,24 +73,26 @@ def config_map_env(variable: str, config_map: str, key: str) -> k8s.core.v1.EnvV
         config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=config_map, key=key)))
 
 
-def spread(topology_key: str, pods: Mapping[str, str], hard: bool) -> k8s.core.v1.TopologySpreadConstraintArgs:
-    """Pods spread evenly over `topology_key`; `hard` refuses to schedule rather than skew."""
-    return k8s.core.v1.TopologySpreadConstraintArgs(
-        max_skew=1, topology_key=topology_key, when_unsatisfiable="DoNotSchedule" if hard else "ScheduleAnyway",
-        node_taints_policy="Honor" if hard else None,
-        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)))
-
-
 def spread_spec(topology_key: str, pods: Mapping[str, str], hard: bool) -> dict[str, Any]:
-    """`spread` as a custom resource's pod template spells it. A hard spread honours node taints: nodes cordoned
-    after a zone is lost (or tainted out-of-service) stop counting as a domain, so the lost pods' replacements can
-    be placed in the zones left instead of waiting for an empty zone to catch up (docs/reports.md)."""
+    """Pods spread evenly over `topology_key`; `hard` refuses to schedule rather than skew. A hard spread honours node
+    taints: nodes cordoned after a zone is lost (or tainted out-of-service) stop counting as a domain, so the lost
+    pods' replacements can be placed in the zones left instead of waiting for an empty zone to catch up
+    (docs/reports.md). This is the rule as a custom resource's pod template spells it; `spread` is the same rule typed."""
     spec: dict[str, Any] = {"maxSkew": 1, "topologyKey": topology_key,
                             "whenUnsatisfiable": "DoNotSchedule" if hard else "ScheduleAnyway",
                             "labelSelector": {"matchLabels": dict(pods)}}
     if hard:
         spec["nodeTaintsPolicy"] = "Honor"
     return spec
+
+
+def spread(topology_key: str, pods: Mapping[str, str], hard: bool) -> k8s.core.v1.TopologySpreadConstraintArgs:
+    """`spread_spec` as the typed argument of a pod spec the program builds."""
+    rule = spread_spec(topology_key, pods, hard)
+    return k8s.core.v1.TopologySpreadConstraintArgs(
+        max_skew=rule["maxSkew"], topology_key=rule["topologyKey"], when_unsatisfiable=rule["whenUnsatisfiable"],
+        node_taints_policy=rule.get("nodeTaintsPolicy"),
+        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=rule["labelSelector"]["matchLabels"]))
 
 
 def one_pod_per_node(pods: Mapping[str, str]) -> k8s.core.v1.AffinityArgs:
