@@ -18,6 +18,7 @@ from components.cluster.operators import Operators, OperatorsArgs
 from components.cluster.rehearsal import rehearse
 from components.cluster.trust import PlatformTrust, PlatformTrustArgs
 from components.common.endpoints import PlatformEndpoint
+from components.common.kube import Pods
 from components.common.site import Site
 from components.compute.plane import (
     GATEWAY,
@@ -99,7 +100,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         catalog_readers=[principal for principal in _warehouse_readers(
             cfg, trino.catalog_principal, cfg.storage.lakehouse.analytics.clickhouse.catalog_principal) if principal]
         + ([kubernetes_principal(namespace_for("storage"), TABLE_EXPORTER)] if analytics.enabled else []),
-        sql_gateway=(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
+        sql_gateway=Pods(namespace_for(catalog.by_name(GATEWAY).plane), selector_labels(GATEWAY)), tables=load_tables(),
         flink_ready=operators.ready("flink-kubernetes-operator"), depends_on=[*namespaces_ready, storage.ceph],
     ), opts=pulumi.ResourceOptions(parent=storage))
     RelationalStatePlane("relational", RelationalStatePlaneArgs(

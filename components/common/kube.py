@@ -4,6 +4,7 @@ variables from Secrets and ConfigMaps, spreading and anti-affinity."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -15,6 +16,18 @@ from foundry.labels import namespace_for, selector_labels
 
 # a workload's Secrets that another team creates (the wiring policy then does not look for them in the stack)
 EXTERNAL_SECRETS = "policy.openfoundry.dev/external-secrets"
+
+
+@dataclass(frozen=True)
+class Pods:
+    """Another component's pods as a component that admits them (or hands them a Secret) names them: the namespace
+    they run in and the labels that select them."""
+
+    namespace: str
+    labels: Mapping[str, str]
+
+    def peer(self) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+        return peer(self.namespace, self.labels)
 
 
 def peer(namespace: str | None = None, pods: Mapping[str, str] | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:

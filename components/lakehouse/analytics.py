@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.common.grafana import DASHBOARD_LABEL, DATASOURCE_LABEL, dashboard, panel
+from components.common.kube import Pods
 from components.common.site import Site
 from components.lakehouse.clickhouse import ClickHouse, ClickHouseArgs, service_url
 from components.lakehouse.clickhouse_config import DATABASE, GRAFANA, HTTP_PORT
@@ -83,7 +84,7 @@ class LakehouseAnalyticsArgs:
     tables: LakehouseRegistry
     gateway: ObjectGateway
     site: Site
-    sql_gateway: tuple[str, dict[str, str]]     # sql-bi-gateway-service's namespace and pod labels
+    sql_gateway: Pods                           # sql-bi-gateway-service's pods (ClickHouse's caller)
     provider: k8s.Provider
     depends_on: Sequence[pulumi.Resource] = ()
 

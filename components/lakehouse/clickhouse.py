@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
-from components.common.kube import EXTERNAL_SECRETS, peer, pod_monitor, scrape_ingress, secret_env, spread
+from components.common.kube import EXTERNAL_SECRETS, Pods, peer, pod_monitor, scrape_ingress, secret_env, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.lakehouse.clickhouse_config import (
@@ -79,7 +79,7 @@ class ClickHouseArgs:
     lakehouse: Lakehouse
     gateway: ObjectGateway
     site: Site
-    sql_gateway: tuple[str, dict[str, str]]     # sql-bi-gateway-service's namespace and pod labels
+    sql_gateway: Pods                           # sql-bi-gateway-service's pods: its caller, handed its password
     grafana_namespace: str
     provider: k8s.Provider
     depends_on: Sequence[pulumi.Resource] = ()
@@ -99,9 +99,8 @@ class ClickHouse(pulumi.ComponentResource):
         k8s.core.v1.Secret(PASSWORDS_SECRET, metadata=self._metadata(PASSWORDS_SECRET), type="Opaque",
                            string_data={user.name: self.passwords[user.name].value for user in SQL_USERS},
                            opts=self._child())
-        gateway_namespace, _ = args.sql_gateway
         k8s.core.v1.Secret(GATEWAY_SECRET, metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=GATEWAY_SECRET, namespace=gateway_namespace, labels=common_labels(PLANE)), type="Opaque",
+            name=GATEWAY_SECRET, namespace=args.sql_gateway.namespace, labels=common_labels(PLANE)), type="Opaque",
             string_data={"username": GATEWAY.name, "password": self.passwords[GATEWAY.name].value},
             opts=self._child())
         files = {"openfoundry.xml": server_config(), "users.xml": users_config(), "init.sh": init_script()}
@@ -195,7 +194,6 @@ class ClickHouse(pulumi.ComponentResource):
 
     def _network_policy(self) -> None:
         """In: Grafana and the Flight SQL gateway (HTTP), Prometheus (metrics). Out: the catalog, RGW, the issuer."""
-        gateway_namespace, gateway_pods = self._args.sql_gateway
         http = [k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")]
         lake = self._args.lakehouse
         k8s.networking.v1.NetworkPolicy(NAME, metadata=self._metadata(NAME), spec=k8s.networking.v1.NetworkPolicySpecArgs(
@@ -203,7 +201,7 @@ class ClickHouse(pulumi.ComponentResource):
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                          from_=[peer(self._args.grafana_namespace, GRAFANA_POD_LABELS),
-                                peer(gateway_namespace, gateway_pods)], ports=http),
+                                self._args.sql_gateway.peer()], ports=http),
                      scrape_ingress(self._args.site, [METRICS_PORT])],
             # the catalog, and RGW for the tables' files
             egress=[*lakekeeper_endpoint(lake.warehouse, lake.audience, self._args.gateway).egress_rules(),

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.endpoints import PlatformEndpoint
+from components.common.kube import Pods
 from components.common.site import Site
 from components.lakehouse.analytics import LakehouseAnalytics, LakehouseAnalyticsArgs
 from components.lakehouse.lakekeeper import (
@@ -58,11 +59,11 @@ class LakehouseArgs:
     lakekeeper_database: Database
     openfga_database: Database
     provider: k8s.Provider
+    sql_gateway: Pods                  # the Flight SQL gateway's pods (ClickHouse's caller)
     query_engines: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs] = ()     # other readers of the warehouse
     catalog_readers: Sequence[str] = ()                                       # and their identities
     catalog_writers: Sequence[str] = ()                                       # the Iceberg writers' identity
     tables: LakehouseRegistry | None = None        # the lakehouse registry's tables, which the analytics dashboard shows
-    sql_gateway: tuple[str, dict[str, str]] = ("", {})   # the Flight SQL gateway's namespace and pods (ClickHouse's caller)
     flink_ready: Sequence[pulumi.Resource] = ()
     depends_on: Sequence[pulumi.Resource] = ()     # the namespaces and the storage it stands on
 
