@@ -117,6 +117,15 @@ def by_metadata_name(registered: list[Registered], type_: str) -> dict[str, Regi
     return {r.inputs["metadata"]["name"]: r for r in registered if r.type == type_}
 
 
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+
+
+def by_namespaced_name(registered: list[Registered], type_: str) -> dict[tuple[str, str], Registered]:
+    """Objects of a kind by (namespace, name): names repeat across namespaces (default-deny, a service's Secret)."""
+    return {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r for r in registered if r.type == type_}
+
+
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"   # Pulumi's RPC marks a secret value with this key
 
 

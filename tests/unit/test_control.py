@@ -14,7 +14,7 @@ from foundry.config import ConfigErrors
 from foundry.labels import namespace_for
 from foundry.streams import REGISTRY_PATH, StreamRegistry, durable_consumers, load_streams, stream_problems
 from tests.expectations import JETSTREAM_ADMIN
-from tests.mocks import Registered, by_metadata_name, of_type, revealed
+from tests.mocks import Registered, by_metadata_name, by_namespaced_name, revealed
 from tests.unit.test_wiring import registered_nats_conf
 
 STREAM = "kubernetes:jetstream.nats.io/v1beta2:Stream"
@@ -77,9 +77,8 @@ def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catal
 
 
 def test_only_control_bus_services_get_nats_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
-    secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"])
-               for s in of_type(prod_resources, "kubernetes:core/v1:Secret").values()
-               if s.inputs["metadata"]["name"].startswith("nats-client-")}
+    secrets = {key for key in by_namespaced_name(prod_resources, "kubernetes:core/v1:Secret")
+               if key[1].startswith("nats-client-")}
     assert secrets == {(namespace_for(s.plane), f"nats-client-{s.name}") for s in catalog.services if s.uses_nats}
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
     (auth,) = deployments["auth-service"].inputs["spec"]["template"]["spec"]["containers"]

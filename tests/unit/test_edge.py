@@ -7,7 +7,7 @@ import pytest
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
 from ops.engine.stacks import read_stack_values
-from tests.mocks import Registered, by_metadata_name
+from tests.mocks import Registered, by_metadata_name, by_namespaced_name
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
@@ -31,8 +31,7 @@ def test_prod_ingresses_terminate_tls_for_the_web_gateway_and_flight_sql(prod_re
 
 def test_dev_certificates_come_from_self_signed_issuers(dev_resources: list[Registered]) -> None:
     def placed(kind: str) -> dict[tuple[str, str], Registered]:
-        return {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r
-                for r in dev_resources if r.type == f"kubernetes:cert-manager.io/v1:{kind}"}
+        return by_namespaced_name(dev_resources, f"kubernetes:cert-manager.io/v1:{kind}")
 
     # an Issuer serves its own namespace only: one beside each certificate (the edge's and the Flight SQL surface's)
     assert set(placed("Issuer")) == {("openfoundry-edge", "openfoundry-selfsigned"),

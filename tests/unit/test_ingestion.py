@@ -12,7 +12,7 @@ from foundry.catalog import CATALOG_PATH, Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry
 from tests.expectations import SEED_OPENLINEAGE_HEADERS
-from tests.mocks import SECRET_SIGNATURE, Registered, by_metadata_name, of_type, revealed
+from tests.mocks import SECRET_SIGNATURE, Registered, by_metadata_name, by_namespaced_name, of_type, revealed
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
@@ -125,8 +125,7 @@ def test_no_two_services_share_credentials(prod_resources: list[Registered], cat
     users = by_metadata_name(prod_resources, USER)
     refs = [u.inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]["name"] for u in users.values()]
     assert len(set(refs)) == len(refs) == len(users)
-    secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"])
-               for s in of_type(prod_resources, SECRET).values()}
+    secrets = set(by_namespaced_name(prod_resources, SECRET))
     for service in (s for s in catalog.services if s.uses_kafka):
         assert (namespace_for(service.plane), f"kafka-client-{service.name}") in secrets
         assert (namespace_for("ingestion"), f"kafka-user-{service.name}") in secrets
@@ -137,8 +136,7 @@ def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_reso
     """Strimzi sets a KafkaUser's SCRAM password from the Secret its spec names; the client's copy must be the same
     password, in the JAAS line Kafka's SCRAM login module reads (Kafka docs, "Authentication using SASL/SCRAM")."""
     users = by_metadata_name(prod_resources, USER)
-    secrets = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["stringData"]
-               for r in of_type(prod_resources, SECRET).values()}
+    secrets = {key: r.inputs["stringData"] for key, r in by_namespaced_name(prod_resources, SECRET).items()}
     clients = {s.name: namespace_for(s.plane) for s in catalog.services if s.uses_kafka} | {WRITER: "openfoundry-storage"}
     assert set(users) == set(clients)
     passwords = set()

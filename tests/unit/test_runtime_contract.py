@@ -14,7 +14,7 @@ from foundry.catalog import Catalog, Service
 from foundry.labels import namespace_for
 from foundry.streams import load_streams
 from foundry.topics import load_registry
-from tests.mocks import Registered, by_metadata_name
+from tests.mocks import NETWORK_POLICY, POD_MONITOR, Registered, by_metadata_name, by_namespaced_name
 from tests.natsconf import parse
 
 GATE = Path(__file__).resolve().parents[2] / "data" / "upstream" / "bus-allowlist.yaml"
@@ -138,10 +138,8 @@ def test_ports_probes_services_and_policies_follow_the_catalog(prod_resources: l
                                                                 catalog: Catalog) -> None:
     running = containers(prod_resources)
     services = by_metadata_name(prod_resources, "kubernetes:core/v1:Service")
-    policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
-                for p in prod_resources if p.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
-    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs["spec"]
-                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    policies = {key: p.inputs["spec"] for key, p in by_namespaced_name(prod_resources, NETWORK_POLICY).items()}
+    monitors = {key: m.inputs["spec"] for key, m in by_namespaced_name(prod_resources, POD_MONITOR).items()}
     for service in catalog.services:
         ports = service.ports.all()
         container = running[service.name]

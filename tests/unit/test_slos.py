@@ -12,7 +12,7 @@ import pytest
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
 from foundry.slos import load_slos
-from tests.mocks import Registered, by_metadata_name
+from tests.mocks import POD_MONITOR, Registered, by_metadata_name, by_namespaced_name
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 HISTOGRAMS = {  # ADR-0012's SLI histograms and their p99 targets, as the facts list them
@@ -56,8 +56,7 @@ def selectors(node: Any) -> Iterator[Any]:
 
 def test_the_slo_rules_read_only_series_a_podmonitor_the_prometheus_selects_scrapes(
         prod_resources: list[Registered]) -> None:
-    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs
-                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    monitors = {key: m.inputs for key, m in by_namespaced_name(prod_resources, POD_MONITOR).items()}
     kinds = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
     workloads = [r.inputs for r in prod_resources if r.type in kinds]
     read = [s for g in groups(prod_resources) for r in g["rules"] for s in selectors(promql_parser.parse(r["expr"]))
@@ -80,8 +79,7 @@ def test_the_slo_rules_read_only_series_a_podmonitor_the_prometheus_selects_scra
 
 def test_every_catalog_service_is_scraped_on_a_named_metrics_port(prod_resources: list[Registered],
                                                                   catalog: Catalog) -> None:
-    monitors = {(m.inputs["metadata"]["namespace"], m.inputs["metadata"]["name"]): m.inputs
-                for m in prod_resources if m.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"}
+    monitors = {key: m.inputs for key, m in by_namespaced_name(prod_resources, POD_MONITOR).items()}
     assert catalog.services
     for service in catalog.services:
         monitor = monitors[(namespace_for(service.plane), service.name)]

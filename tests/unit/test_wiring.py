@@ -13,16 +13,14 @@ from foundry.catalog import Catalog
 from foundry.labels import namespace_for
 from foundry.streams import load_streams
 from tests.expectations import JETSTREAM_ADMIN
-from tests.mocks import Registered, of_type
+from tests.mocks import NETWORK_POLICY, Registered, by_namespaced_name, of_type
 from tests.natsconf import parse
 
-NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def policies(resources: list[Registered]) -> dict[tuple[str, str], dict[str, Any]]:
-    found = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
-             for r in resources if r.type == NETWORK_POLICY}
+    found = {key: r.inputs["spec"] for key, r in by_namespaced_name(resources, NETWORK_POLICY).items()}
     assert len(found) > 50
     return found
 
