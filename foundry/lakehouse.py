@@ -11,15 +11,15 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from foundry.config import ConfigErrors, ConfigProblem, registry_entry_problem
+from foundry import registry
+from foundry.config import ConfigProblem
 from foundry.topics import TopicRegistry
 
-REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "lakehouse.yaml"
-SOURCE = "data/lakehouse.yaml"
+REGISTRY_PATH = registry.DATA / "lakehouse.yaml"
+SOURCE = registry.source_of(REGISTRY_PATH)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 IcebergType = Literal["string", "long", "int", "double", "boolean", "date", "timestamp", "timestamptz"]
@@ -71,20 +71,12 @@ class LakehouseRegistry(_Model):
 
 
 def parse_tables(data: Any) -> LakehouseRegistry:
-    try:
-        return LakehouseRegistry.model_validate(data)
-    except ValidationError as err:
-        raise ConfigErrors([registry_entry_problem(SOURCE, "tables", data, issue)
-                            for issue in err.errors(include_url=False)]) from None
+    return registry.parse(LakehouseRegistry, data, SOURCE, "tables")
 
 
 @cache
 def load_tables(path: Path = REGISTRY_PATH) -> LakehouseRegistry:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
-    return parse_tables(data)
+    return registry.load(LakehouseRegistry, path, "tables")
 
 
 def lakehouse_problems(registry: LakehouseRegistry, topics: TopicRegistry) -> Iterable[ConfigProblem]:

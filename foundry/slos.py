@@ -14,12 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from foundry import registry
 from foundry.config import ConfigProblem
 
-SLO_PATH = Path(__file__).resolve().parent.parent / "data" / "slos.yaml"
+SLO_PATH = registry.DATA / "slos.yaml"
 # Platform components whose PodMonitor carries their name, in their plane's namespace.
 PLATFORM_EMITTERS = {"vespa": "storage", "nats": "control", "lakekeeper": "storage"}
 EMITTER_GROUPS = ("@topic-owners", "@nats-subscribers")
@@ -106,4 +106,4 @@ def slo_problems(slos: SloCatalog, services: set[str]) -> Iterator[ConfigProblem
 
 @cache
 def load_slos(path: Path = SLO_PATH) -> SloCatalog:
-    return SloCatalog.model_validate(yaml.safe_load(path.read_text()))
+    return registry.load(SloCatalog, path, "slos")

@@ -12,15 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from foundry import registry
 from foundry.catalog import Catalog
-from foundry.config import ConfigErrors, ConfigProblem, registry_entry_problem
+from foundry.config import ConfigProblem
 
-REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "streams.yaml"
-SOURCE = "data/streams.yaml"
+REGISTRY_PATH = registry.DATA / "streams.yaml"
+SOURCE = registry.source_of(REGISTRY_PATH)
 GoDuration = Annotated[str, StringConstraints(pattern=r"^[0-9]+(h|m|s)$")]
 StreamName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")]
 Subject = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")]
@@ -105,14 +105,7 @@ def durable_consumers(registry: StreamRegistry, catalog: Catalog) -> list[Durabl
 
 @cache
 def load_streams(path: Path = REGISTRY_PATH) -> StreamRegistry:
-    try:
-        data = yaml.safe_load(path.read_text())
-        return StreamRegistry.model_validate(data)
-    except yaml.YAMLError as err:
-        raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
-    except ValidationError as err:
-        raise ConfigErrors([registry_entry_problem(SOURCE, "streams", data, issue)
-                            for issue in err.errors(include_url=False)]) from None
+    return registry.load(StreamRegistry, path, "streams")
 
 
 def stream_problems(registry: StreamRegistry, catalog: Catalog) -> Iterable[ConfigProblem]:

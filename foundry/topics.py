@@ -14,15 +14,15 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from foundry import registry
 from foundry.catalog import Catalog
-from foundry.config import ConfigErrors, ConfigProblem, Kafka, StackConfig, registry_entry_problem
+from foundry.config import ConfigProblem, Kafka, StackConfig
 
-REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.yaml"
-SOURCE = "data/topics.yaml"
+REGISTRY_PATH = registry.DATA / "topics.yaml"
+SOURCE = registry.source_of(REGISTRY_PATH)
 # OpenFoundry's topics that predate its <domain>.<entity>.v<N> convention (ADR-0022): the "Legacy topics" of
 # infra/helm/infra/kafka-cluster/values.yaml, preserved verbatim there.
 LEGACY_NAMES = frozenset({"cdc.postgres", "dataset.changes", "lineage.events", "model.inferences", "audit.events"})
@@ -133,20 +133,12 @@ def replicas_of(topic: Topic, kafka: Kafka) -> int:
 
 
 def parse_registry(data: Any) -> TopicRegistry:
-    try:
-        return TopicRegistry.model_validate(data)
-    except ValidationError as err:
-        raise ConfigErrors([registry_entry_problem(SOURCE, "topics", data, issue)
-                            for issue in err.errors(include_url=False)]) from None
+    return registry.parse(TopicRegistry, data, SOURCE, "topics")
 
 
 @cache
 def load_registry(path: Path = REGISTRY_PATH) -> TopicRegistry:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigErrors([ConfigProblem(SOURCE, "text that is not YAML", f"YAML ({err})")]) from None
-    return parse_registry(data)
+    return registry.load(TopicRegistry, path, "topics")
 
 
 def registry_problems(registry: TopicRegistry, catalog: Catalog, cfg: StackConfig) -> Iterable[ConfigProblem]:

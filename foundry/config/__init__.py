@@ -14,7 +14,6 @@ from foundry.config.base import (
     ConfigProblem,
     Environment,
     FailureDomain,
-    registry_entry_problem,
 )
 from foundry.config.compute import Compute, Trino
 from foundry.config.control import Control, Nats
@@ -30,5 +29,4 @@ __all__ = [
     "Environment", "FailureDomain", "Images", "Ingestion", "Kafka", "KubernetesTarget", "Lakehouse", "Maintenance",
     "Monitoring", "Nats", "ObjectStore", "Operators", "Postgres", "RecoverFrom", "Relational", "StackConfig", "Storage",
     "Topology", "Trino", "Vespa", "Workloads", "cross_field_problems", "load_stack_config", "parse_raw_config",
-    "registry_entry_problem",
 ]

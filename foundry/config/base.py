@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -30,25 +30,6 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         return f"{self.path}: found {self.found}; allowed: {self.allowed}"
-
-
-def registry_entry_problem(source: str, collection: str, data: Any, issue: Any) -> ConfigProblem:
-    """A pydantic issue in a registry file (data/*.yaml), named by the entry's `name`: `<source>: <collection>[name].field`."""
-    loc = list(issue["loc"])
-    where = source
-    if len(loc) >= 2 and loc[0] == collection and isinstance(loc[1], int):
-        entries = data.get(collection) if isinstance(data, dict) else None
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where += f": {collection}[{name if name else f'#{loc[1] + 1}'}]"
-        loc = loc[2:]
-    elif loc:
-        where += f": {loc[0]}"
-        loc = loc[1:]
-    if loc:
-        where += "." + ".".join(str(p) for p in loc)
-    found = "nothing" if issue["type"] == "missing" else repr(issue.get("input"))
-    return ConfigProblem(where, found, re.sub(r"^(Value error, |Input should be )", "", issue["msg"]))
 
 
 class ConfigErrors(Exception):

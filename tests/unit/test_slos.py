@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import promql_parser
 import pytest
 
 from foundry.catalog import Catalog
+from foundry.config import ConfigErrors
 from foundry.labels import namespace_for
+from foundry.slos import SLO_PATH as SLO_FILE
 from foundry.slos import load_slos
 from tests.mocks import POD_MONITOR, Registered, by_metadata_name, by_namespaced_name
 
@@ -135,3 +138,15 @@ def test_dashboards_for_the_five_layers_and_the_iceberg_tables(prod_resources: l
 @pytest.mark.parametrize("slo", load_slos().slos, ids=lambda s: s.name)
 def test_targets_are_ordered(slo: Any) -> None:
     assert slo.p50 < slo.p99 < slo.p999
+
+
+def test_a_bad_slo_file_is_one_problem_per_entry_and_field_never_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "slos.yaml"
+    bad.write_text(SLO_FILE.read_text().replace("p99: 0.02,", "p99: fast,").replace("window: 30d", "window: 30 days"))
+    with pytest.raises(ConfigErrors) as raised:
+        load_slos(bad)
+    assert [p.path for p in raised.value.problems] == [f"{bad}: window", f"{bad}: slos[flight-sql-point-query].p99"]
+    (tmp_path / "broken.yaml").write_text("slos: [")
+    with pytest.raises(ConfigErrors) as raised:
+        load_slos(tmp_path / "broken.yaml")
+    assert [p.found for p in raised.value.problems] == ["text that is not YAML"]
