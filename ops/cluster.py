@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ops import cli
+from ops.rehearsal import kube
 from ops.rehearsal.cluster import DEFAULT, answering, down, up
 
 
@@ -26,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down()
         else:
-            kube = answering()
-            print(f"cluster {DEFAULT.name}: " + (f"running at {kube.server}" if kube else "not running"))
+            client = answering()
+            print(f"cluster {DEFAULT.name}: " + (f"running at {kube.server(client)}" if client else "not running"))
         return 0
 
     return cli.run(body)

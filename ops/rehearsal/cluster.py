@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lightkube import ApiError, Client, codecs
 
 from components.cluster.operators import operator_namespaces
 from foundry import versions
@@ -28,7 +29,7 @@ from foundry.config import Monitoring
 from ops.checks.crds import ensure_crds
 from ops.engine import toolchain
 from ops.engine.toolchain import REPO, ToolchainError, cache_dir, go_env, run
-from ops.rehearsal.kube import Kube, KubeError, documents
+from ops.rehearsal import kube
 
 WRAPPERS = REPO / "cluster"
 CONFIG = WRAPPERS / "kwokctl.yaml"
@@ -117,24 +118,22 @@ def kwokctl(rehearsal: Rehearsal, bin_dir: Path, *args: str, check: bool = True)
     return result
 
 
-def answering(rehearsal: Rehearsal = DEFAULT) -> Kube | None:
-    """The running cluster's API, or None when there is none."""
+def answering(rehearsal: Rehearsal = DEFAULT) -> Client | None:
+    """A client of the running cluster, or None when there is none."""
     if not rehearsal.kubeconfig.exists():
         return None
     try:
-        kube = Kube(rehearsal.kubeconfig)
-        if kube.get("/readyz") != "ok":
-            return None
-    except (KubeError, OSError, KeyError, StopIteration):
+        client = kube.connect(rehearsal.kubeconfig)
+    except (ApiError, OSError, KeyError, ValueError):
         return None
-    return kube
+    return client if kube.answers(client) else None
 
 
-def start(rehearsal: Rehearsal, bin_dir: Path) -> Kube:
+def start(rehearsal: Rehearsal, bin_dir: Path) -> Client:
     name = rehearsal.name
-    if (kube := answering(rehearsal)) is not None:
-        log(f"cluster {name} already running ({kube.server})")
-        return kube
+    if (client := answering(rehearsal)) is not None:
+        log(f"cluster {name} already running ({kube.server(client)})")
+        return client
     flags = [f"--{name}-binary={bin_dir / name}" for name in CONTROL_PLANE]
     flags += [f"--etcd-binary={bin_dir / 'etcd'}", f"--kwok-controller-binary={bin_dir / 'kwok'}"]
     rehearsal.state.mkdir(parents=True, exist_ok=True)
@@ -146,10 +145,10 @@ def start(rehearsal: Rehearsal, bin_dir: Path) -> Kube:
             kwokctl(rehearsal, bin_dir, "create", "cluster", "--name", name, "--runtime", "binary", *flags,
                     "--kubeconfig", str(rehearsal.kubeconfig), "--timeout", "240s", "--wait", "240s")
     rehearsal.kubeconfig.chmod(0o600)
-    kube = Kube(rehearsal.kubeconfig)
-    kube.wait("the API server", lambda: kube.get("/readyz") == "ok", timeout=120)
-    kube.wait("the default ServiceAccount", lambda: kube.exists("/api/v1/namespaces/default/serviceaccounts/default"))
-    return kube
+    client = kube.connect(rehearsal.kubeconfig)
+    kube.wait("the API server", lambda: kube.answers(client), timeout=120)
+    kube.wait("the default ServiceAccount", lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"))
+    return client
 
 
 def node_layout() -> list[dict[str, Any]]:
@@ -168,18 +167,27 @@ def node_layout() -> list[dict[str, Any]]:
                      "labels": {"kubernetes.io/hostname": place.node, "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64", "type": "kwok", topology.zone_label: place.zone,
                                 spec["rackLabel"]: place.rack}},
-        "status": {"allocatable": resources, "capacity": resources,
-                   "nodeInfo": {"kubeletVersion": f"v{versions.LOCAL_KUBERNETES_VERSION}", "operatingSystem": "linux",
-                                "architecture": "amd64"}},
+        "status": {"allocatable": resources, "capacity": resources, "nodeInfo": _node_info(place.node)},
     } for place in topology.layout()]
 
 
-def add_nodes(kube: Kube) -> int:
+def _node_info(node: str) -> dict[str, str]:
+    """What a kubelet reports of its node; every field is required by the Node schema, so a simulated node states
+    each (KWOK's node: no container runtime, no kernel of its own)."""
+    version = f"v{versions.LOCAL_KUBERNETES_VERSION}"
+    return {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": version, "kubeProxyVersion": version,
+            "osImage": "kwok", "kernelVersion": "kwok", "containerRuntimeVersion": "kwok://", "machineID": node,
+            "systemUUID": node, "bootID": node}
+
+
+def add_nodes(client: Client) -> int:
     nodes = node_layout()
     for node in nodes:
-        if not kube.exists(f"/api/v1/nodes/{node['metadata']['name']}"):
-            kube.create("/api/v1/nodes", node)
-    kube.wait("the nodes", lambda: all(_ready(kube.get(f"/api/v1/nodes/{n['metadata']['name']}")) for n in nodes))
+        if not kube.exists(client, "v1", "Node", node["metadata"]["name"]):
+            client.create(codecs.from_dict(node))
+    names = {n["metadata"]["name"] for n in nodes}
+    kube.wait("the nodes", lambda: sum(_ready(n) for n in kube.listed(client, "v1", "Node")
+                                       if n["metadata"]["name"] in names) == len(names))
     return len(nodes)
 
 
@@ -187,14 +195,17 @@ def _ready(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions") or [])
 
 
-def install_crds(kube: Kube) -> int:
-    """Every CRD `ops/crds.py` generates, as the operators' charts would install them."""
-    crds = [d for path in sorted(ensure_crds().rglob("*.yaml")) for d in documents(path)
+def install_crds(client: Client) -> int:
+    """Every CRD `ops/checks/crds.py` generates, as the operators' charts would install them; then their kinds are
+    known to the client."""
+    crds = [d for path in sorted(ensure_crds().rglob("*.yaml")) for d in kube.documents(path)
             if d.get("kind") == "CustomResourceDefinition" and d.get("apiVersion") == "apiextensions.k8s.io/v1"]
     for crd in crds:
-        kube.apply(crd)
-    kube.wait("the CRDs", lambda: all(_established(kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                                                                   f"{c['metadata']['name']}")) for c in crds))
+        kube.apply(client, crd)
+    names = {c["metadata"]["name"] for c in crds}
+    kube.wait("the CRDs", lambda: sum(_established(c) for c in kube.listed(client, CRD_API, "CustomResourceDefinition")
+                                      if c["metadata"]["name"] in names) == len(names))
+    kube.learn_custom_kinds(client)
     return len(crds)
 
 
@@ -203,26 +214,27 @@ def _established(crd: dict[str, Any]) -> bool:
 
 
 MONITORING = Monitoring().namespace
+CRD_API = "apiextensions.k8s.io/v1"
 
 
-def add_operator_namespaces(kube: Kube) -> list[str]:
+def add_operator_namespaces(client: Client) -> list[str]:
     """The operators' namespaces, and the cluster's monitoring namespace (where Grafana reads its data sources)."""
     namespaces = {**operator_namespaces(), MONITORING: {"name": MONITORING}}
     for metadata in namespaces.values():
-        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+        kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
     return sorted(namespaces)
 
 
-def up(rehearsal: Rehearsal = DEFAULT) -> Kube:
+def up(rehearsal: Rehearsal = DEFAULT) -> Client:
     bin_dir = binaries()
-    kube = start(rehearsal, bin_dir)
-    nodes = add_nodes(kube)
-    crds = install_crds(kube)
-    namespaces = add_operator_namespaces(kube)
+    client = start(rehearsal, bin_dir)
+    nodes = add_nodes(client)
+    crds = install_crds(client)
+    namespaces = add_operator_namespaces(client)
     log(f"cluster {rehearsal.name}: {nodes} nodes, {crds} CRDs; kubeconfig {rehearsal.shown(rehearsal.kubeconfig)}")
     log(f"operators are external here (no chart can be fetched): their namespaces {', '.join(namespaces)} are created, "
         "their controllers do not run")
-    return kube
+    return client
 
 
 def down(rehearsal: Rehearsal = DEFAULT) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from lightkube import Client
 
 from ops.engine import toolchain
-from ops.rehearsal import stacks
+from ops.rehearsal import kube, stacks
 from ops.rehearsal.cluster import Rehearsal
-from ops.rehearsal.kube import Kube, KubeError
 
 
 @dataclass
@@ -141,17 +141,7 @@ def kubernetes_objects(deployment: dict[str, Any]) -> list[tuple[str, str, str]]
     return found
 
 
-def object_path(kube: Kube, api_version: str, kind: str, identity: str) -> str:
+def present(client: Client, api_version: str, kind: str, identity: str) -> bool:
+    """The object a stack's state names (`namespace/name`, or `name`) is in the cluster."""
     namespace, _, name = identity.rpartition("/")
-    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    document = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
-    return kube.object_path(document)
-
-
-def present(kube: Kube, api_version: str, kind: str, identity: str) -> bool:
-    try:
-        return kube.exists(object_path(kube, api_version, kind, identity))
-    except KubeError as error:
-        if error.status == 404:   # the API server no longer serves the kind at all
-            return False
-        raise
+    return kube.exists(client, api_version, kind, name, namespace or None)

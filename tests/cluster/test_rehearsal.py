@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lightkube import Client, codecs
+from lightkube.resources.core_v1 import Node
 
 from foundry.catalog import Catalog
 from foundry.config import load_stack_config
 from foundry.labels import namespace_for
 from ops.engine import stacks
 from ops.rehearsal import cluster
+from ops.rehearsal import kube as api
 from ops.rehearsal import stacks as local
 from ops.rehearsal.cluster import Rehearsal
-from ops.rehearsal.kube import Kube
 from ops.reports import zoneloss
 from tests.cluster.kit import Stack, kubernetes_objects, present
 
@@ -39,8 +41,8 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
 
 
 @pytest.fixture(scope="module")
-def kube(rehearsal: Rehearsal) -> Kube:
-    return Kube(rehearsal.kubeconfig)
+def kube(rehearsal: Rehearsal) -> Client:
+    return api.connect(rehearsal.kubeconfig)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def prod(rehearsal: Rehearsal, tmp_path_factory: pytest.TempPathFactory) -> Stac
 
 # --- dev: up, then destroy leaves nothing -------------------------------------------------------------------------
 
-def test_dev_comes_up_and_destroy_removes_every_object_it_made(rehearsal: Rehearsal, kube: Kube, tmp_path: Path) -> None:
+def test_dev_comes_up_and_destroy_removes_every_object_it_made(rehearsal: Rehearsal, kube: Client, tmp_path: Path) -> None:
     dev = Stack.of_repository("dev", rehearsal, tmp_path)
     up = dev.run("up", "--yes", "--skip-preview")
     assert up.code == 0, up.tail()
@@ -70,20 +72,20 @@ def test_prod_comes_up_with_no_error_and_no_warning(prod: Stack) -> None:
     assert up.problems == []   # PodSecurity's "would violate" warnings would be here
 
 
-def test_every_pod_is_admitted_and_every_pod_without_a_ceph_volume_is_placed(kube: Kube) -> None:
-    refused = [f"{e['involvedObject']['name']}: {e['message']}" for e in kube.items("/api/v1/events")
+def test_every_pod_is_admitted_and_every_pod_without_a_ceph_volume_is_placed(kube: Client) -> None:
+    refused = [f"{e['involvedObject']['name']}: {e['message']}" for e in api.listed(kube, "v1", "Event")
                if e["reason"] == "FailedCreate"]
     assert refused == []
-    pods = [p for ns in PLANES for p in kube.items(f"/api/v1/namespaces/{ns}/pods")]
+    pods = [p for ns in PLANES for p in api.listed(kube, "v1", "Pod", ns)]
     assert len(pods) > 100
     unplaced = [f"{p['metadata']['name']}: {_scheduler_message(p)}" for p in pods
                 if not p["spec"].get("nodeName") and not _claims_volumes(p)]
     assert unplaced == []
 
 
-def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Kube) -> None:
-    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in kube.items("/api/v1/nodes")}
-    pods = [p for ns in PLANES for p in kube.items(f"/api/v1/namespaces/{ns}/pods") if p["spec"].get("nodeName")]
+def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Client) -> None:
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in api.listed(kube, "v1", "Node")}
+    pods = [p for ns in PLANES for p in api.listed(kube, "v1", "Pod", ns) if p["spec"].get("nodeName")]
     checked = 0
     for pod in pods:
         for rule in pod["spec"].get("topologySpreadConstraints") or []:
@@ -132,7 +134,7 @@ def test_one_value_changed_updates_exactly_its_resources_in_place(prod: Stack) -
     assert changed == {("update", "kubernetes:apps/v1:Deployment", "trino-worker")}, [s.get("diffs") for s in steps]
 
 
-def test_the_api_server_refuses_a_custom_resource_its_crd_rules_forbid(rehearsal: Rehearsal, kube: Kube,
+def test_the_api_server_refuses_a_custom_resource_its_crd_rules_forbid(rehearsal: Rehearsal, kube: Client,
                                                                        tmp_path: Path) -> None:
     """A CloudNativePG Cluster naming both an image and an image catalog: the CRD's x-kubernetes-validations rule
     (`!(has(self.imageCatalogRef) && has(self.imageName))`), which only the API server evaluates."""
@@ -141,28 +143,28 @@ def test_the_api_server_refuses_a_custom_resource_its_crd_rules_forbid(rehearsal
     up = refused.run("up", "--yes", "--skip-preview")
     assert up.code != 0
     assert "imageName and imageCatalogRef are mutually exclusive" in up.output
-    assert not kube.exists("/apis/postgresql.cnpg.io/v1/namespaces/openfoundry-storage/clusters/refused")
+    assert not api.exists(kube, "postgresql.cnpg.io/v1", "Cluster", "refused", "openfoundry-storage")
     assert _resource_versions(kube) == before
 
 
-def test_service_accounts_can_do_nothing_in_the_api(kube: Kube, catalog: Catalog) -> None:
+def test_service_accounts_can_do_nothing_in_the_api(kube: Client, catalog: Catalog) -> None:
     allowed = []
     for service in catalog.services:
         namespace = namespace_for(service.plane)
         for resource in ("secrets", "pods", "configmaps"):
             for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
-                review = kube.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+                review = kube.create(codecs.from_dict({
                     "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                     "spec": {"user": f"system:serviceaccount:{namespace}:{service.name}",
                              "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}",
                                         "system:authenticated"],
-                             "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}})
-                if review["status"].get("allowed"):
+                             "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}}))
+                if review.status.allowed:
                     allowed.append(f"{service.name} may {verb} {resource}")
     assert allowed == []
 
 
-def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_leaves_no_debris(prod: Stack, kube: Kube) -> None:
+def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_leaves_no_debris(prod: Stack, kube: Client) -> None:
     prod.edit(lambda config: config["openfoundry:images"].update(tag="0.1.1"))
     rolled = lambda: _images_with_tag(kube, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
     prod.killed_during("up", "--yes", "--skip-preview", after=rolled)
@@ -178,50 +180,48 @@ def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_le
     assert prod.run("preview", "--expect-no-changes").code == 0
     deployments = {o[2] for o in kubernetes_objects(state) if o[1] == "Deployment"}
     in_cluster = {f"{ns}/{d['metadata']['name']}" for ns in PLANES
-                  for d in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments")}
+                  for d in api.listed(kube, "apps/v1", "Deployment", ns)}
     assert in_cluster == deployments
     assert _images_with_tag(kube, "0.1.0") == 0
 
 
-def test_losing_a_zone_leaves_every_deployment_the_report_says_survives_ready_again(kube: Kube) -> None:
+def test_losing_a_zone_leaves_every_deployment_the_report_says_survives_ready_again(kube: Client) -> None:
     """The zone-loss report's verdicts for Deployments (ops/zoneloss.py, from the live objects), then a zone's nodes
     deleted: the pods on them are collected, their ReplicaSets replace them and the scheduler places them in the
     zones left, within the spread rules."""
     config = load_stack_config(stacks.read_stack_values("prod"), "prod")
-    live = [{**d, "kind": kind} for kind, path in (("Deployment", "/apis/apps/v1/namespaces/{}/deployments"),
-                                                   ("HorizontalPodAutoscaler",
-                                                    "/apis/autoscaling/v2/namespaces/{}/horizontalpodautoscalers"))
-            for ns in PLANES for d in kube.items(path.format(ns))]
+    live = [d for version, kind in (("apps/v1", "Deployment"), ("autoscaling/v2", "HorizontalPodAutoscaler"))
+            for ns in PLANES for d in api.listed(kube, version, kind, ns)]
     verdicts = list(zoneloss.deployments(zoneloss.Site.of(config.topology), live))
     surviving = {v.system for v in verdicts if v.survives}
     # all but the single-replica Deployments data/zone-loss-accepted.yaml accepts: Trino's coordinator (no
     # coordinator HA upstream) and the table exporter (one scrape target)
     assert surviving and {v.system for v in verdicts if not v.survives} == {"trino-coordinator", "iceberg-table-exporter"}
     lost_zone = config.topology.zones[0]
-    lost = [n["metadata"]["name"] for n in kube.items("/api/v1/nodes")
+    lost = [n["metadata"]["name"] for n in api.listed(kube, "v1", "Node")
             if n["metadata"]["labels"].get(config.topology.zone_label) == lost_zone]
     for node in lost:
-        kube.request("DELETE", f"/api/v1/nodes/{node}")
+        kube.delete(Node, node)
 
     def recovered() -> bool:
         for ns in PLANES:
-            for deployment in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments"):
+            for deployment in api.listed(kube, "apps/v1", "Deployment", ns):
                 status, wanted = deployment.get("status") or {}, deployment["spec"].get("replicas", 1)
                 if deployment["metadata"]["name"] in surviving and status.get("readyReplicas", 0) < wanted:
                     return False
-            if any((p["spec"].get("nodeName") in lost) for p in kube.items(f"/api/v1/namespaces/{ns}/pods")):
+            if any((p["spec"].get("nodeName") in lost) for p in api.listed(kube, "v1", "Pod", ns)):
                 return False
         return True
 
-    kube.wait(f"every surviving Deployment ready again without {lost_zone}", recovered, timeout=420, pause=5)
+    api.wait(f"every surviving Deployment ready again without {lost_zone}", recovered, timeout=420, pause=5)
 
 
-def test_destroying_prod_refuses_its_protected_resources_and_leaves_them(prod: Stack, kube: Kube) -> None:
+def test_destroying_prod_refuses_its_protected_resources_and_leaves_them(prod: Stack, kube: Client) -> None:
     protected = [r for r in prod.exported()["resources"] if r.get("protect")]
     assert protected
     destroy = prod.run("destroy", "--yes")
     assert destroy.code != 0 and "protect" in destroy.output
-    clusters = kube.items(f"/apis/postgresql.cnpg.io/v1/namespaces/{namespace_for('storage')}/clusters")
+    clusters = api.listed(kube, "postgresql.cnpg.io/v1", "Cluster", namespace_for("storage"))
     assert any(c["metadata"]["name"] == "pg-lakekeeper" for c in clusters)
     assert len(kubernetes_objects(prod.exported())) > 500
 
@@ -243,17 +243,17 @@ def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[st
             and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
 
 
-def _images_with_tag(kube: Kube, tag: str) -> int:
-    deployments = [d for ns in PLANES for d in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments")]
+def _images_with_tag(kube: Client, tag: str) -> int:
+    deployments = [d for ns in PLANES for d in api.listed(kube, "apps/v1", "Deployment", ns)]
     return sum(1 for d in deployments if any(c["image"].startswith("ghcr.io/openfoundry/") and c["image"].endswith(f":{tag}")
                                              for c in d["spec"]["template"]["spec"]["containers"]))
 
 
-def _resource_versions(kube: Kube) -> dict[str, str]:
+def _resource_versions(kube: Client) -> dict[str, str]:
     versions: dict[str, str] = defaultdict(str)
     for ns in PLANES:
-        for kind in ("deployments", "statefulsets"):
-            for item in kube.items(f"/apis/apps/v1/namespaces/{ns}/{kind}"):
+        for kind in ("Deployment", "StatefulSet"):
+            for item in api.listed(kube, "apps/v1", kind, ns):
                 versions[f"{ns}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
     return dict(versions)
 
