@@ -35,9 +35,11 @@ PLANES = [namespace_for(p) for p in ("storage", "ingestion", "compute", "control
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     own = Rehearsal(name="openfoundry-tests", state=tmp_path_factory.mktemp("rehearsal"))
-    cluster.up(own)
-    yield own
-    cluster.down(own)
+    try:
+        cluster.up(own)
+        yield own
+    finally:   # a cluster that started and then failed to take its nodes or CRDs is stopped too
+        cluster.down(own)
 
 
 @pytest.fixture(scope="module")
