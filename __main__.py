@@ -11,6 +11,7 @@ from foundry.consistency import check_config_against_catalog
 from foundry.guard import refuse_development_passphrase
 from foundry.streams import load_streams
 from foundry.topics import load_registry
+from foundry.upstream import load_contracts
 
 
 def raw_config() -> dict[str, str]:
@@ -24,8 +25,8 @@ def main() -> None:
     try:
         config = load_stack_config(parse_raw_config(raw_config()), pulumi.get_stack())
         catalog = load_catalog()
-        registry, streams = load_registry(), load_streams()
-        check_config_against_catalog(config, catalog, registry, streams)
+        registry, streams, contracts = load_registry(), load_streams(), load_contracts()
+        check_config_against_catalog(config, catalog, registry, streams, contracts)
         refuse_development_passphrase(config)
     except ConfigErrors as err:
         for problem in err.problems:
@@ -33,7 +34,7 @@ def main() -> None:
         raise pulumi.RunError(f"{len(err.problems)} configuration problem(s); nothing was deployed") from None
     except CatalogError as err:
         raise pulumi.RunError(f"invalid service catalog; nothing was deployed:\n{err}") from None
-    build_platform(config, catalog, registry, streams)
+    build_platform(config, catalog, registry, streams, contracts)
 
 
 main()

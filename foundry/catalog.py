@@ -145,6 +145,15 @@ class Service(_Model):
         return self
 
     def _contract_problems(self) -> Iterable[str]:
+        if self.binary is None:
+            runs_elsewhere = [name for name, value in (
+                ("database", self.database), ("buses", self.buses), ("nats", self.nats.publishes or self.nats.subscribes),
+                ("buckets", self.buckets), ("callers", self.callers), ("serviceAccountToken", self.service_account_token),
+                ("kafkaGroups", self.kafka_groups)) if value]
+            if runs_elsewhere:
+                where = f"served by {self.upstream.services[0]}" if self.upstream.services else "with no live binary"
+                yield (f"a surface {where} runs no pods of its own: {', '.join(runs_elsewhere)} belong to the service "
+                       "that runs its binary")
         if (self.vector or self.pooled or self.sql_readable) and not self.database:
             yield "vector, pooled and sqlReadable need database: true"
         if (self.nats.publishes or self.nats.subscribes) and "control" not in self.buses:
@@ -153,6 +162,12 @@ class Service(_Model):
             yield "lists a bus twice"
         if self.callers and not self.ports.serving():
             yield "has callers but serves only metrics (a port other than `metrics` for them to open)"
+
+    @property
+    def binary(self) -> str | None:
+        """The OpenFoundry binary this entry runs as its own pods: its same or renamed service. A surface merged into
+        another binary is served by that binary's pods; an entry with no live owner runs nothing."""
+        return self.upstream.services[0] if self.upstream.relation in ("same", "renamed") else None
 
     @property
     def uses_kafka(self) -> bool:

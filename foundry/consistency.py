@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from foundry.binaries import binary_problems
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
 from foundry.lakehouse import lakehouse_problems, load_tables
 from foundry.slos import load_slos, slo_problems
 from foundry.streams import StreamRegistry, stream_problems
 from foundry.topics import TopicRegistry, registry_problems
+from foundry.upstream import Contracts, load_contracts
 
 
 def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry,
-                                 streams: StreamRegistry) -> None:
+                                 streams: StreamRegistry, contracts: Contracts | None = None) -> None:
     problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config),
+                *binary_problems(catalog, contracts or load_contracts()),
                 *stream_problems(streams, catalog), *slo_problems(load_slos(), {s.name for s in catalog.services}),
                 *lakehouse_problems(load_tables(), registry)]
     if problems:

@@ -48,6 +48,8 @@ class TopicDefaults(_Model):
 class Topic(_Model):
     name: str
     owner: str
+    # other services whose binary writes it too (each with its source in the registry): Write, never Create
+    producers: list[str] = []
     consumers: list[str] = []
     partitions: Annotated[int, Field(ge=1, le=1000)] | None = None
     retention: Retention | None = None
@@ -115,6 +117,8 @@ def grants_for(service: str, topics: Iterable[Topic], groups: Iterable[str] = ()
         pattern: Literal["literal", "prefix"] = "prefix" if topic.family else "literal"
         if topic.owner == service:
             grants.append(Grant("topic", topic.name, CREATE_OPERATIONS if topic.family else WRITE_OPERATIONS, pattern))
+        elif service in topic.producers:
+            grants.append(Grant("topic", topic.name, WRITE_OPERATIONS, pattern))
         if service in topic.consumers or topic.name in extra:
             grants.append(Grant("topic", topic.name, READ_OPERATIONS, pattern))
             consumes = True
@@ -183,12 +187,15 @@ def _party_problems(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigPro
     known = {s.name for s in catalog.services}
     allowed = "a catalog service whose buses include data (data/services.yaml)"
     for topic in topics:
-        for field, service in [("owner", topic.owner), *(("consumers", c) for c in topic.consumers)]:
+        for field, service in [("owner", topic.owner), *(("producers", p) for p in topic.producers),
+                               *(("consumers", c) for c in topic.consumers)]:
             if service not in on_bus:
                 found = repr(service) + ("" if service in known else " (not a catalog service)")
                 yield ConfigProblem(_where(topic, field), found, allowed)
         if len(set(topic.consumers)) != len(topic.consumers):
             yield ConfigProblem(_where(topic, "consumers"), str(topic.consumers), "each consumer once")
+        if topic.owner in topic.producers or len(set(topic.producers)) != len(topic.producers):
+            yield ConfigProblem(_where(topic, "producers"), str(topic.producers), "each producer once, not the owner")
 
 
 def _replica_problems(topics: list[Topic], cfg: StackConfig) -> Iterable[ConfigProblem]:
@@ -206,7 +213,7 @@ def _replica_problems(topics: list[Topic], cfg: StackConfig) -> Iterable[ConfigP
 
 
 def _unregistered_bus_users(topics: list[Topic], catalog: Catalog) -> Iterable[ConfigProblem]:
-    named = {t.owner for t in topics} | {c for t in topics for c in t.consumers}
+    named = {t.owner for t in topics} | {p for t in topics for p in t.producers} | {c for t in topics for c in t.consumers}
     for service in catalog.services:
         if service.uses_kafka and service.name not in named:
             yield ConfigProblem(f"{SOURCE}: topics", f"no topic owned or consumed by {service.name}",
