@@ -27,13 +27,12 @@ from components.compute.plane import (
     sql_backends,
     sql_gateway_endpoints,
     sql_reader,
-    sql_routing_settings,
 )
 from components.compute.trino import trino_object_user, trino_pods
 from components.control.nats import nats_endpoint, nats_url
 from components.control.plane import ControlPlane, ControlPlaneArgs
 from components.edge.cache import GatewayCache, GatewayCacheArgs, cache_endpoint
-from components.edge.ingress import Edge, EdgeArgs, flight_sql_host, gateway_settings
+from components.edge.ingress import Edge, EdgeArgs, flight_sql_host
 from components.ingestion.clients import KafkaClient, bootstrap_servers, kafka_clients
 from components.ingestion.plane import IngestionPlane, IngestionPlaneArgs
 from components.lakehouse.clickhouse import clickhouse_object_user, clickhouse_pods
@@ -44,16 +43,21 @@ from components.lakehouse.table_health import exporter_pods
 from components.lakehouse.writers import writer_kafka_clients, writer_pods
 from components.observability.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
 from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.services.environment import Endpoints, needs_jwt_secret
+from components.services.jwt import PlatformJwt, PlatformJwtArgs
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.plane import StoragePlane, StoragePlaneArgs, search_endpoints
-from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog
+from components.storage.vespa import vespa_query_url
+from foundry.binaries import Running, runner_of, running
+from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog, Service
 from foundry.config import KubernetesTarget, StackConfig
 from foundry.labels import namespace_for, selector_labels
 from foundry.lakehouse import load_tables
 from foundry.slos import load_slos
 from foundry.streams import StreamRegistry
 from foundry.topics import TopicRegistry
+from foundry.upstream import Contracts
 
 T = TypeVar("T")
 
@@ -66,8 +70,8 @@ def kubernetes_provider(target: KubernetesTarget) -> k8s.Provider:
                         enable_server_side_apply=True, delete_unreachable=False)
 
 
-def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
-                   streams: StreamRegistry) -> dict[str, PlaneServices]:
+def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, streams: StreamRegistry,
+                   contracts: Contracts) -> dict[str, PlaneServices]:
     if cfg.kubernetes.local:
         rehearse()
     provider = kubernetes_provider(cfg.kubernetes)
@@ -110,11 +114,13 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
         namespaces_ready=namespaces_ready,
         sql_reader=sql_reader(catalog),
     ))
+    runs = running(catalog, contracts)
+    scram, plaintext = _kafka_clients(catalog, runs)
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
         kafka=cfg.ingestion.kafka, site=site, block_storage_class=access.block_class, catalog=catalog,
         registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), trust_ready=[trust.issuer],
-        namespaces_ready=namespaces_ready,
-        platform_clients=writer_kafka_clients(load_tables()) if analytics.enabled else [],
+        namespaces_ready=namespaces_ready, plaintext_clients=plaintext,
+        clients=[*scram, *(writer_kafka_clients(load_tables()) if analytics.enabled else [])],
     ))
     control = ControlPlane("control", ControlPlaneArgs(
         nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,
@@ -128,23 +134,28 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry,
     GatewayCache("gateway-cache", GatewayCacheArgs(
         cache=cfg.edge.cache, site=site, catalog=catalog, provider=provider, depends_on=namespaces_ready))
 
-    # every plane's catalog services, wired to what they use of the planes
-    endpoints = _service_endpoints(cfg, catalog, all_databases)
-    clients: dict[str, KafkaClient] = {c.service: c for c in kafka_clients(catalog)}
+    # every plane's catalog services that run a binary, wired to what they use of the planes and what their binary
+    # reads (data/upstream/binaries/)
+    _report_waiting(runs)
+    jwt_planes = sorted({run.service.plane for run in runs if needs_jwt_secret(run.binary)})
+    jwt = PlatformJwt("jwt", PlatformJwtArgs(planes=jwt_planes, namespaces={p: namespaces.name_of(p) for p in jwt_planes},
+                                             provider=provider, depends_on=namespaces_ready))
+    endpoints = _service_endpoints(cfg, catalog, runs, all_databases)
+    clients: dict[str, KafkaClient] = {c.service: c for c in scram}
     buckets: dict[str, list[Bucket]] = {}
     for bucket in catalog_buckets(catalog):
         buckets.setdefault(bucket.owner, []).append(bucket)
     planes: dict[str, PlaneServices] = {
         plane: PlaneServices(
             plane,
-            PlaneServicesArgs(plane=plane, catalog=catalog, sizing=cfg.workloads_for(plane), images=cfg.images, site=site,
+            PlaneServicesArgs(plane=plane, running=runs, catalog=catalog, sizing=cfg.workloads_for(plane),
+                              images=cfg.images, site=site,
                               gateway=access.gateway, ingress_namespace=cfg.edge.ingress_namespace,
                               namespace=namespaces.name_of(plane), provider=provider,
                               databases={db.owner: db for db in all_databases},
                               kafka_clients=clients, buckets=buckets, endpoints=endpoints,
-                              settings={"gateway": gateway_settings(cfg.edge),
-                                        "sql-bi-gateway-service": sql_routing_settings(backends)},
-                              depends_on=[namespaces, ingestion, control, storage.ceph]),
+                              platform=_platform_endpoints(cfg, catalog, contracts),
+                              depends_on=[namespaces, ingestion, control, storage.ceph, jwt]),
         )
         for plane in PLANES
     }
@@ -181,15 +192,49 @@ def _warehouse_readers(cfg: StackConfig, trino: T, clickhouse: T) -> list[T]:
     return ([trino] if cfg.compute.trino.enabled else []) + ([clickhouse] if cfg.storage.lakehouse.analytics.enabled else [])
 
 
-def _service_endpoints(cfg: StackConfig, catalog: Catalog,
+def _platform_endpoints(cfg: StackConfig, catalog: Catalog, contracts: Contracts) -> Endpoints:
+    """What the binaries' `platform.sets` sources resolve to in this stack."""
+    def locate(binary: str) -> Service:
+        found = runner_of(catalog, contracts, binary)
+        if found is None:   # binary_problems (foundry/binaries.py) refuses such a contract before anything runs
+            raise KeyError(binary)
+        return found
+
+    # the Foundry-internal warehouse (ADR-0041): the bucket its catalog service owns
+    warehouse = locate("iceberg-catalog-service").buckets[0]
+    return Endpoints(public_host=cfg.edge.host, cors_origins=",".join(cfg.edge.cors_origins),
+                     anonymous_rate_limit=cfg.edge.rate_limit_per_minute, search_url=vespa_query_url(),
+                     iceberg_warehouse=f"s3://{warehouse}", locate=locate)
+
+
+def _kafka_clients(catalog: Catalog, runs: Sequence[Running]) -> tuple[list[KafkaClient], list[KafkaClient]]:
+    """The data bus's clients: SCRAM principals for the catalog's data-bus services, and apart the services whose
+    binary's Kafka client speaks only PLAINTEXT (they reach the brokers as ANONYMOUS: components/ingestion/anonymous.py)."""
+    plain = {run.service.name for run in runs if run.binary.kafka and run.binary.kafka.security == "plaintext"}
+    clients = kafka_clients(catalog)
+    groups = {s.name: tuple(s.consumer_groups) for s in catalog.services}
+    plaintext = [KafkaClient(run.service.name, namespace_for(run.service.plane), groups[run.service.name])
+                 for run in runs if run.service.name in plain]
+    return [c for c in clients if c.service not in plain], plaintext
+
+
+def _report_waiting(runs: Sequence[Running]) -> None:
+    waiting = sorted(run.service.name for run in runs if run.waiting)
+    if waiting:
+        pulumi.log.info(f"waiting for the operational store (Cassandra, ADR-0020), scaled to zero: {', '.join(waiting)}")
+
+
+def _service_endpoints(cfg: StackConfig, catalog: Catalog, runs: Sequence[Running],
                        all_databases: Sequence[Database]) -> dict[str, list[PlatformEndpoint]]:
     """What each catalog service reaches beyond other catalog services: the lakehouse catalog and search, NATS,
     the Flight SQL gateway's backends, the gateway's cache."""
     endpoints = catalog_endpoints(cfg.storage.lakehouse, ObjectGateway.of(cfg.storage))
     for name, found in search_endpoints().items():
         endpoints.setdefault(name, []).extend(found)
-    for service in (s for s in catalog.services if s.uses_nats):
-        endpoints.setdefault(service.name, []).append(nats_endpoint(service.name))
+    # NATS for the binaries with a NATS client (their contracts' `nats`); a service the seed puts on the control bus
+    # whose binary has none at the pin keeps its account and subjects, and is handed no connection it would not open
+    for run in (r for r in runs if r.service.uses_nats and r.binary.nats):
+        endpoints.setdefault(run.service.name, []).append(nats_endpoint(run.service.name))
     endpoints.setdefault("sql-bi-gateway-service", []).extend(
         sql_gateway_endpoints(all_databases, cfg.compute.trino, cfg.storage.lakehouse.analytics.enabled))
     endpoints.setdefault("gateway", []).append(cache_endpoint(cfg.edge.cache))

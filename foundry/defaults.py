@@ -9,15 +9,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from foundry.versions import OPENFOUNDRY_IMAGE_TAG, OPENFOUNDRY_REGISTRY
+
 _COMMON: dict[str, Any] = {
-    "images": {"registry": "ghcr.io/openfoundry", "tag": "0.1.0"},
+    # OpenFoundry's own images at the pinned commit (foundry/versions.py); a stack may name a mirror and its tag
+    "images": {"registry": OPENFOUNDRY_REGISTRY, "tag": OPENFOUNDRY_IMAGE_TAG},
     "operators": {"install": "managed"},
     "topology": {"zoneLabel": "topology.kubernetes.io/zone"},
     "edge": {
         "ingressClass": "nginx",
         "corsOrigins": [],
         "rateLimitPerMinute": 600,
-        "requestIdHeader": "X-Request-Id",
     },
 }
 

@@ -32,6 +32,15 @@ PULUMI_KUBERNETES_VERSION = "4.25.0"
 PULUMI_KUBERNETES_PROVIDER_PSEUDO = "v4.0.0-20260115033456-f47bc2d6f199"
 PULUMI_POLICY_VERSION = "1.21.0"
 
+# --- OpenFoundry, the application the platform runs -------------------------------------------------------------
+# The commit of unnamedlab/OpenFoundry whose binaries the platform runs (2026-05-19, the newest the mirror serves):
+# their contracts (data/upstream/binaries/) were read at it, and its images are the ones deployed. OpenFoundry's CI
+# publishes every service as <registry>/<service>:sha-<7 hex> on each push to main (docker/metadata-action `type=sha`
+# over REGISTRY ghcr.io and IMAGE_PREFIX = the repository, lower-cased: of:.github/workflows/docker-publish.yml:8-10,93-101).
+OPENFOUNDRY_COMMIT = "d13cc848267d4b23a9504411da4102ddbb8690b1"
+OPENFOUNDRY_REGISTRY = "ghcr.io/unnamedlab/openfoundry"
+OPENFOUNDRY_IMAGE_TAG = f"sha-{OPENFOUNDRY_COMMIT[:7]}"
+
 # --- Kubernetes target -------------------------------------------------------------------------------
 # Rook v1.20 needs Kubernetes >= 1.31; the schemas the manifests are validated against follow it.
 KUBERNETES_VERSION = "1.31.0"
@@ -76,6 +85,10 @@ TRINO_IMAGE = "docker.io/trinodb/trino:480"
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.0.8-alpine"
 # renovate: datasource=docker depName=docker.io/oliver006/redis_exporter
 VALKEY_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.69.0"
+# HAProxy 3.2 (LTS to 2030), the Docker official image (built with its Prometheus exporter, USE_PROMEX=1): the one
+# address of the Valkey primary in prod (components/edge/primary.py); 3.2.19 per wener.me/notes/devops/web/haproxy/version
+# renovate: datasource=docker depName=docker.io/library/haproxy
+HAPROXY_IMAGE = "docker.io/library/haproxy:3.2.19-alpine"
 
 # --- NATS JetStream (the control bus; streams through NACK 0.23, chart 0.34.0) ---------------------------------
 # renovate: datasource=docker depName=docker.io/library/nats
@@ -86,6 +99,10 @@ NATS_EXPORTER_IMAGE = "docker.io/natsio/prometheus-nats-exporter:0.17.3"
 # --- Kafka (run by Strimzi 1.2.0, which supports it; the metadata version is the KRaft feature level) ---------
 KAFKA_VERSION = "4.3.1"
 KAFKA_METADATA_VERSION = "4.3-IV0"
+# Strimzi's Kafka image at the operator's version and Kafka's: its kafka-acls.sh runs the job that keeps the
+# PLAINTEXT listener's ACLs (components/ingestion/anonymous.py)
+# renovate: datasource=docker depName=quay.io/strimzi/kafka
+STRIMZI_KAFKA_IMAGE = "quay.io/strimzi/kafka:1.2.0-kafka-4.3.1"
 
 # --- Images --------------------------------------------------------------------------------------------
 # CloudNativePG's `standard` flavour ships pgvector (SQL name `vector`); `minimal` does not.

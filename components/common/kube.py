@@ -45,12 +45,13 @@ def service_peer(service: Service) -> k8s.networking.v1.NetworkPolicyPeerArgs:
 
 
 def custom_resource(api_version: str, kind: str, name: str, namespace: pulumi.Input[str], labels: Mapping[str, str],
-                    spec: Mapping[str, Any], opts: pulumi.ResourceOptions,
-                    resource_name: str | None = None) -> k8s.apiextensions.CustomResource:
+                    spec: Mapping[str, Any], opts: pulumi.ResourceOptions, resource_name: str | None = None,
+                    annotations: Mapping[str, str] | None = None) -> k8s.apiextensions.CustomResource:
     """An operator's resource; its Pulumi name is `<name>-<kind>` unless told otherwise."""
     return k8s.apiextensions.CustomResource(
         resource_name or f"{name}-{kind.lower()}", api_version=api_version, kind=kind,
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels),
+                                            annotations=dict(annotations) if annotations else None),
         spec=dict(spec), opts=opts)
 
 

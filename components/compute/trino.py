@@ -91,7 +91,8 @@ def trino_object_user() -> ObjectUser:
 
 
 def trino_endpoint() -> PlatformEndpoint:
-    """The gateway's way to the coordinator (its URI is in the gateway's route table: SQL_BACKEND_TRINO_URI)."""
+    """The gateway's way to the coordinator: open for a Flight SQL front of Trino (TRINO_FLIGHT_SQL_URL), which
+    neither OpenFoundry nor this platform runs at the pin (data/upstream/binaries/sql-bi-gateway-service.yaml)."""
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=(*selector_labels(NAME).items(), (ROLE_LABEL, "coordinator")),
                             ports=(HTTP_PORT,), env=())
 

@@ -66,12 +66,12 @@ def service_url() -> str:
 
 
 def clickhouse_endpoint() -> PlatformEndpoint:
-    """sql-bi-gateway-service's way to ClickHouse: HTTP, as its read-only user, whose password it reads from the
-    Secret beside it (SQL_BACKEND_CLICKHOUSE_USER and _PASSWORD)."""
+    """sql-bi-gateway-service's way to ClickHouse (HTTP, as its read-only user, whose password is in the Secret beside
+    it): open for a Flight SQL front of ClickHouse, as the binary reaches a backend only through one
+    (*_FLIGHT_SQL_URL, data/upstream/binaries/sql-bi-gateway-service.yaml); none runs at the pin, so no variable
+    points the binary here."""
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=tuple(selector_labels(NAME).items()),
-                            ports=(HTTP_PORT,), env=(), secret=GATEWAY_SECRET,
-                            secret_env=(("SQL_BACKEND_CLICKHOUSE_USER", "username"),
-                                        ("SQL_BACKEND_CLICKHOUSE_PASSWORD", "password")))
+                            ports=(HTTP_PORT,), env=())
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,14 @@ BUCKET = "lakekeeper-warehouse"
 ENCRYPTION_KEY_SECRET = "lakekeeper-encryption-key"
 NONROOT = 65532   # the distroless image's nonroot user
 NOBODY = 65534    # the setup Job needs no account in the image: Python's standard library runs as anyone
-# The seed's internal sinks that write the external warehouse through Lakekeeper, and OpenFoundry's action-log-sink,
-# which writes Iceberg through the catalog as the other sinks do (services/action-log-sink/internal/config/config.go:78).
-CATALOG_CLIENTS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service",
-                   "event-streaming-service", "pipeline-runner", "action-log-sink")
+# The catalog services that speak Iceberg REST to Lakekeeper. The seed names its internal sinks, lineage-service,
+# dataset-versioning-service, event-streaming-service and the Spark pipeline-runner; at the pin none of their running
+# binaries is a REST catalog client: the sinks POST rows to an OpenFoundry "table-writer" path Lakekeeper does not
+# serve (of:services/audit-sink/internal/writer/iceberg.go:162-229) and would crash-loop on its 404, lineage-service
+# and dataset-versioning-service read no catalog setting, event-streaming-service is merged into
+# ingestion-replication-service, and pipeline-runner is a per-run Job (data/upstream/binaries/). Lakekeeper's clients
+# are the platform's own engines (Trino, ClickHouse, the Flink writers, the table exporter).
+CATALOG_CLIENTS: tuple[str, ...] = ()
 SETUP_JOB = "lakekeeper-warehouse-setup"
 MIGRATE_JOB = PLATFORM_MIGRATORS[NAME]
 SETUP_PROGRAM = Path(__file__).with_name("lakehouse_setup.py").read_text(encoding="utf-8")

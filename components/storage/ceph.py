@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kube import config_map_env, custom_resource, peer, secret_env, spread_spec
+from components.common.kube import custom_resource, peer, spread_spec
 from components.common.site import Site
 from foundry.catalog import PLATFORM_BUCKET_OWNERS, PLATFORM_DATABASE_OWNERS, Catalog
 from foundry.config import Storage
@@ -92,17 +92,6 @@ def catalog_buckets(catalog: Catalog) -> list[Bucket]:
                 for bucket, owner in PLATFORM_BUCKET_OWNERS.items()]
     return [Bucket(bucket, s.name, namespace_for(s.plane)) for s in catalog.services for bucket in s.buckets] + platform
 
-
-def bucket_env(bucket: Bucket, endpoint: str) -> list[k8s.core.v1.EnvVarArgs]:
-    """The claim's ConfigMap and Secret (named after the claim), as BUCKET_<NAME>_* variables."""
-    prefix = "BUCKET_" + bucket.name.upper().replace("-", "_")
-
-    return [
-        k8s.core.v1.EnvVarArgs(name=f"{prefix}_ENDPOINT", value=endpoint),
-        config_map_env(f"{prefix}_NAME", bucket.claim, "BUCKET_NAME"),
-        secret_env(f"{prefix}_ACCESS_KEY_ID", bucket.claim, "AWS_ACCESS_KEY_ID"),
-        secret_env(f"{prefix}_SECRET_ACCESS_KEY", bucket.claim, "AWS_SECRET_ACCESS_KEY"),
-    ]
 
 
 def rgw_peer(store: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:

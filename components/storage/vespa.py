@@ -32,8 +32,10 @@ METRICS_PORT = 19092
 CONTENT_PORT = 19107
 VESPA_USER = 1000
 ROLE_LABEL = "openfoundry.io/vespa-role"
-# The seed: sql-bi-gateway-service routes statements to Vespa.
-SEARCH_CLIENTS = ("sql-bi-gateway-service",)
+# The seed: sql-bi-gateway-service routes statements to Vespa (through a Flight SQL front none serves at the pin:
+# data/upstream/binaries/sql-bi-gateway-service.yaml); ontology-indexer feeds the ontology's objects into it
+# (SEARCH_BACKEND vespa, its SEARCH_ENDPOINT).
+SEARCH_CLIENTS = ("sql-bi-gateway-service", "ontology-indexer")
 EXEMPT = "policy.openfoundry.dev/exempt"
 WRITABLE_ROOT_REASON = "Vespa's start scripts write below /opt/vespa outside its volumes"
 # Config servers run ZooKeeper and the deploy API; their size does not grow with the corpus.
@@ -45,8 +47,9 @@ def vespa_query_url() -> str:
 
 
 def vespa_endpoint() -> PlatformEndpoint:
+    """The way to the container nodes; a binary reads the URL under its own name (`search-url` in its contract)."""
     return PlatformEndpoint(namespace=namespace_for(PLANE), pods=tuple(selector_labels(NAME).items()),
-                            ports=(QUERY_PORT,), env=(("VESPA_ENDPOINT", vespa_query_url()),))
+                            ports=(QUERY_PORT,), env=())
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ class Edge(Section):
     ingress_namespace: DnsLabel = "ingress-nginx"
     cors_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+$")]]
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)]
-    request_id_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$")]
     tls_cluster_issuer: DnsLabel | None = None   # cert-manager ClusterIssuer; None: self-signed (dev only)
     cache: Cache
 

@@ -32,7 +32,7 @@ class Images(Section):
     tag: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 
     def of(self, name: str) -> str:
-        """An OpenFoundry image: `<registry>/<name>:<tag>`."""
+        """An OpenFoundry image, named after the binary it holds: `<registry>/<binary>:<tag>`."""
         return f"{self.registry}/{name}:{self.tag}"
 
 

@@ -39,7 +39,7 @@ SECURITY: dict[str, tuple[str, ...] | None] = {
     "components/common/kube.py": ("spread", "spread_spec", "one_pod_per_node", "peer", "service_peer", "secret_env"),
     "components/control/nats.py": ("user_permissions", "Account.conf", "account_graph", "server_config",
                                    "password_variable"),
-    "components/ingestion/plane.py": ("_acl", "*._user", "*._client_peer", "*._client_defaults", "*._broker_egress",
+    "components/ingestion/plane.py": ("_acl", "*._user", "*._client_peer", "*._broker_egress",
                                       "*._listener_certificate"),
     "components/relational/plane.py": ("*._network_policy", "*._egress_policy", "database_egress", "*._cluster_spec"),
     "components/services/workload.py": ("*._network_policy", "*._caller_peers", "*._spread", "*._disruption_budget",
