@@ -4,8 +4,8 @@ One Kafka cluster (`openfoundry`) with KafkaNodePools, a KafkaTopic per entry of
 (data/topics.yaml), and a SCRAM-SHA-512 KafkaUser per catalog service on the data bus whose prefix ACLs are
 exactly what the registry grants it. Each service's password is generated here as a Pulumi secret and
 handed to the operator (a Secret beside the KafkaUser) and to the service (a Secret in its own namespace:
-a Secret cannot be read across namespaces). Every namespace with data-bus services gets the platform's
-client defaults (acks=all, idempotence, explicit commits, the OpenLineage header names) as a ConfigMap.
+a Secret cannot be read across namespaces). OpenFoundry's binaries whose Kafka client speaks only PLAINTEXT reach
+their own listener instead, as Kafka's ANONYMOUS (components/ingestion/anonymous.py).
 """
 
 from __future__ import annotations
@@ -23,16 +23,22 @@ from components.cluster.trust import ca_issuer
 from components.common.credentials import GeneratedPassword
 from components.common.kube import custom_resource, pod_monitor, spread_spec
 from components.common.site import Site
+from components.ingestion.anonymous import (
+    IGNORED_USERS,
+    LISTENER,
+    STEWARD,
+    UNAUTHENTICATED_LISTENERS,
+    AnonymousAccess,
+    AnonymousAccessArgs,
+    plain_listener,
+)
 from components.ingestion.clients import (
-    CLIENT_DEFAULTS,
     CLUSTER,
     LISTENER_CERTIFICATE,
     PLANE,
     TLS_PORT,
     KafkaClient,
     bootstrap_servers,
-    client_defaults,
-    kafka_clients,
 )
 from foundry.catalog import Catalog
 from foundry.config import Kafka
@@ -60,7 +66,8 @@ class IngestionPlaneArgs:
     strimzi_ready: Sequence[pulumi.Resource] = ()
     trust_ready: Sequence[pulumi.Resource] = ()     # the platform's CA issuer (the listener's certificate)
     namespaces_ready: Sequence[pulumi.Resource] = ()
-    platform_clients: Sequence[KafkaClient] = ()    # platform components on the data bus (the Iceberg writers)
+    clients: Sequence[KafkaClient] = ()             # the SCRAM clients: catalog services and platform components
+    plaintext_clients: Sequence[KafkaClient] = ()   # services whose binary's Kafka client speaks only PLAINTEXT
 
 
 class IngestionPlane(pulumi.ComponentResource):
@@ -74,16 +81,20 @@ class IngestionPlane(pulumi.ComponentResource):
         super().__init__("openfoundry:ingestion:IngestionPlane", name, None, opts)
         self._args = args
         self._namespace = namespace_for(PLANE)
-        self._clients = [*kafka_clients(args.catalog), *args.platform_clients]
+        self._clients = list(args.clients)
         topics = args.registry.resolved()
         metrics = self._metrics_config()
         pools = [self._node_pool(pool, roles, replicas) for pool, roles, replicas in self._pool_layout()]
         listener = self._listener_certificate()
         self.kafka = self._custom("Kafka", CLUSTER, self._kafka_spec(), depends_on=[metrics, *pools, listener],
-                                  stateful=True)
+                                  stateful=True, annotations=self._exceptions())
         self.topics = {t.name: self._topic(t) for t in topics if not t.family}
         self.users = {c.service: self._user(c, topics) for c in self._clients}
-        self._client_defaults()
+        if args.plaintext_clients:
+            AnonymousAccess("anonymous", AnonymousAccessArgs(
+                clients=args.plaintext_clients, topics=topics, namespace=self._namespace, provider=args.provider,
+                depends_on=[*args.strimzi_ready, *args.namespaces_ready, self.kafka]),
+                opts=pulumi.ResourceOptions(parent=self))
         self._pod_monitor()
         self._broker_egress()
         self.register_outputs({
@@ -125,12 +136,12 @@ class IngestionPlane(pulumi.ComponentResource):
                 "listeners": [{
                     "name": "tls", "port": TLS_PORT, "type": "internal", "tls": True,
                     "authentication": {"type": "scram-sha-512"},
-                    "networkPolicyPeers": [self._client_peer(c) for c in self._clients],
+                    "networkPolicyPeers": [self._client_peer(c) for c in self._tls_clients()],
                     # a certificate from the platform's CA, which every client namespace trusts; Strimzi's own cluster
                     # CA (brokers among themselves) exists only in this namespace
                     "configuration": {"brokerCertChainAndKey": {
                         "secretName": LISTENER_CERTIFICATE, "certificate": "tls.crt", "key": "tls.key"}},
-                }],
+                }, *([plain_listener(self._args.plaintext_clients)] if self._args.plaintext_clients else [])],
                 # no superUsers: only the operator's own identities may bypass the ACLs
                 "authorization": {"type": "simple"},
                 "config": {
@@ -149,9 +160,25 @@ class IngestionPlane(pulumi.ComponentResource):
                     "configMapKeyRef": {"name": METRICS_CONFIG, "key": "kafka-metrics-config.yml"}}},
             },
             "entityOperator": {"topicOperator": {"resources": OPERATOR_RESOURCES},
-                               "userOperator": {"resources": OPERATOR_RESOURCES}},
+                               "userOperator": {"resources": OPERATOR_RESOURCES}, **self._user_operator_template()},
             "kafkaExporter": {"topicRegex": ".*", "groupRegex": ".*", "resources": EXPORTER_RESOURCES},
         }
+
+    def _exceptions(self) -> dict[str, str] | None:
+        """The listener that accepts unauthenticated clients, written where the policy pack reads it."""
+        return {UNAUTHENTICATED_LISTENERS: LISTENER} if self._args.plaintext_clients else None
+
+    def _user_operator_template(self) -> dict[str, Any]:
+        """With a PLAINTEXT listener, the User Operator leaves ANONYMOUS's ACLs to their own Job."""
+        if not self._args.plaintext_clients:
+            return {}
+        return {"template": {"userOperatorContainer": {"env": [
+            {"name": "STRIMZI_IGNORED_USERS_PATTERN", "value": IGNORED_USERS}]}}}
+
+    def _tls_clients(self) -> list[KafkaClient]:
+        """Who opens the TLS listener: the SCRAM clients, and the steward's Job that keeps ANONYMOUS's ACLs."""
+        steward = [KafkaClient(STEWARD, self._namespace)] if self._args.plaintext_clients else []
+        return [*self._clients, *steward]
 
     @staticmethod
     def _client_peer(client: KafkaClient) -> dict[str, Any]:
@@ -211,16 +238,6 @@ class IngestionPlane(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _client_defaults(self) -> None:
-        for namespace in sorted({c.namespace for c in self._clients}):
-            k8s.core.v1.ConfigMap(
-                f"{namespace}-{CLIENT_DEFAULTS}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=CLIENT_DEFAULTS, namespace=namespace,
-                                                    labels=common_labels(PLANE)),
-                data=client_defaults(),
-                opts=self._child(),
-            )
-
     # --- monitoring and network ----------------------------------------------------------------------------
 
     def _metrics_config(self) -> k8s.core.v1.ConfigMap:
@@ -267,10 +284,11 @@ class IngestionPlane(pulumi.ComponentResource):
 
     def _custom(self, kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None,
                 depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
-                api_version: str = STRIMZI_API, needs_strimzi: bool = True) -> pulumi.CustomResource:
+                api_version: str = STRIMZI_API, needs_strimzi: bool = True,
+                annotations: dict[str, str] | None = None) -> pulumi.CustomResource:
         ready = list(self._args.strimzi_ready) if needs_strimzi else []
         return custom_resource(api_version, kind, name, self._namespace, {**common_labels(PLANE), **(labels or {})}, spec,
-                               self._child(depends_on=[*ready, *depends_on], stateful=stateful))
+                               self._child(depends_on=[*ready, *depends_on], stateful=stateful), annotations=annotations)
 
 
 def _acl(grant: Grant) -> dict[str, Any]:

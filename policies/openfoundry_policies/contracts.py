@@ -28,6 +28,7 @@ SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SECRET = "kubernetes:core/v1:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -236,13 +237,26 @@ def kafka_durability(r: Resource) -> Iterator[str]:
         yield f"{r.label} allows unclean leader election"
 
 
+# The listeners a Kafka resource declares open without authentication, each a written exception: clients whose code
+# cannot authenticate (components/ingestion/anonymous.py).
+UNAUTHENTICATED_LISTENERS = "policy.openfoundry.dev/unauthenticated-listeners"
+
+
 def kafka_listeners_authenticated(r: Resource) -> Iterator[str]:
+    """Every listener authenticates, but one the resource names as an exception, and that only if NetworkPolicy
+    peers narrow who may open it (without any, every pod of the cluster could)."""
     if r.type != KAFKA:
         return
     kafka = r.spec.get("kafka") or {}
+    excepted = {name.strip() for name in str(r.annotations.get(UNAUTHENTICATED_LISTENERS, "")).split(",") if name.strip()}
     for listener in kafka.get("listeners") or []:
-        if not (listener.get("authentication") or {}).get("type"):
+        if (listener.get("authentication") or {}).get("type"):
+            continue
+        if listener.get("name") not in excepted:
             yield f"{r.label}: listener {listener.get('name')} accepts unauthenticated clients"
+        elif not listener.get("networkPolicyPeers"):
+            yield (f"{r.label}: listener {listener.get('name')} is excepted from authentication but names no "
+                   "networkPolicyPeers: every pod of the cluster could open it")
     if not (kafka.get("authorization") or {}).get("type"):
         yield f"{r.label} has no authorization: clients would have no restrictions"
 
@@ -262,11 +276,11 @@ def kafka_topic_replicas(r: Resource) -> Iterator[str]:
 
 
 def bus_credentials_follow_the_contract(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
-    """A service (or a platform job, such as an Iceberg writer) holds credentials only for the buses its workload is
-    labelled for (catalog `buses`)."""
+    """A service (or a platform job, such as an Iceberg writer or the PLAINTEXT listener's ACL steward) holds
+    credentials only for the buses its workload is labelled for (catalog `buses`)."""
     buses = {}
     for r in resources:
-        if r.type in (DEPLOYMENT, FLINK_DEPLOYMENT):
+        if r.type in (DEPLOYMENT, FLINK_DEPLOYMENT, JOB):
             labels = pod_labels(r)
             buses[labels.get(NAME_LABEL)] = set(str(labels.get("openfoundry.io/buses", "")).split("."))
     for r in resources:

@@ -44,9 +44,12 @@ class Resource:
         meta = self.metadata
         return f"{self.kind} {meta.get('namespace', '')}/{meta.get('name', self.name)}".replace(" /", " ")
 
+    @property
+    def annotations(self) -> Mapping[str, Any]:
+        return self.metadata.get("annotations") or {}
+
     def exempt_from(self, policy: str) -> bool:
-        annotations = self.metadata.get("annotations") or {}
-        return policy in [p.strip() for p in str(annotations.get(EXEMPT_ANNOTATION, "")).split(",")]
+        return policy in [p.strip() for p in str(self.annotations.get(EXEMPT_ANNOTATION, "")).split(",")]
 
 
 def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
