@@ -3,7 +3,8 @@
 The official Valkey image, run as plain Kubernetes resources. One node in development; in prod a StatefulSet
 of `edge.cache.nodes` pods, each running Valkey and a Sentinel: the first pod is the primary on a cold start,
 every later start asks the Sentinels who the primary is and replicates from it, and the Sentinels promote a
-replica when the primary stays down. Clients find the primary through the Sentinels. The password is a
+replica when the primary stays down. The gateway, which names one server, reaches the primary through a proxy that
+follows the Sentinels' choice (components/edge/primary.py). The password is a
 generated Pulumi secret. Data lives in memory with an append-only file on the pod's emptyDir (it survives a
 container restart, not the pod: cached entries carry TTLs and coordination state is short-lived), and only
 the gateway may connect.
@@ -31,6 +32,8 @@ from components.common.kube import (
 )
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
+from components.edge.primary import NAME as PRIMARY_SERVICE
+from components.edge.primary import PrimaryProxy, PrimaryProxyArgs
 from foundry.catalog import Catalog
 from foundry.config import Cache
 from foundry.labels import common_labels, namespace_for, selector_labels
@@ -146,17 +149,15 @@ def server_config(cache: Cache) -> str:
 
 
 def cache_endpoint(cache: Cache) -> PlatformEndpoint:
-    """What the gateway gets: the Sentinels and the primary's set name in prod, the one node in development."""
+    """What the gateway gets: REDIS_URL, as go-redis parses it (the gateway reads it as OF_REDIS_URL), with the
+    password composed in from the Secret. go-redis' URL names one server: the Valkey Service in development; in prod
+    the primary's proxy (components/edge/primary.py), which follows the Sentinels' choice."""
     namespace = namespace_for(PLANE)
-    nodes = cache.nodes
-    if nodes > 1:
-        sentinels = ",".join(f"{NAME}-{i}.{HEADLESS}.{namespace}.svc:{SENTINEL_PORT}" for i in range(nodes))
-        env: tuple[tuple[str, str], ...] = (("REDIS_SENTINELS", sentinels), ("REDIS_SENTINEL_PRIMARY", PRIMARY_SET))
-        ports: tuple[int, ...] = (VALKEY_PORT, SENTINEL_PORT)
-    else:
-        env, ports = (("REDIS_ADDRESS", f"{NAME}.{namespace}.svc:{VALKEY_PORT}"),), (VALKEY_PORT,)
-    return PlatformEndpoint(namespace=namespace, pods=tuple(selector_labels(NAME).items()), ports=ports, env=env,
-                            secret=AUTH_SECRET, secret_env=(("REDIS_PASSWORD", "password"),))
+    server = PRIMARY_SERVICE if cache.nodes > 1 else NAME
+    host = f"{server}.{namespace}.svc"
+    return PlatformEndpoint(namespace=namespace, pods=tuple(selector_labels(server).items()), ports=(VALKEY_PORT,), env=(),
+                            secret=AUTH_SECRET, secret_env=(("REDIS_PASSWORD", "password"),),
+                            composed=(("REDIS_URL", f"redis://:$(REDIS_PASSWORD)@{host}:{VALKEY_PORT}/0"),))
 
 
 @dataclass(frozen=True)
@@ -188,9 +189,15 @@ class GatewayCache(pulumi.ComponentResource):
             k8s.policy.v1.PodDisruptionBudget(NAME, metadata=self._metadata(NAME), spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME))),
                 opts=self._child())
+        if self._sentinels:
+            PrimaryProxy(PRIMARY_SERVICE, PrimaryProxyArgs(
+                namespace=self._namespace, servers=self._pod_names(), valkey_pods=selector_labels(NAME),
+                clients=self._clients(), password_secret=AUTH_SECRET, site=args.site, provider=args.provider,
+                depends_on=[*args.depends_on, secret]), opts=pulumi.ResourceOptions(parent=self))
         self._network_policy()
         pod_monitor(NAME, self._namespace, common_labels(PLANE), selector_labels(NAME), args.site, self._child())
-        self.register_outputs({"env": dict(cache_endpoint(cache).env)})
+        self.register_outputs({"url": dict(cache_endpoint(cache).composed)["REDIS_URL"].replace(
+            "$(REDIS_PASSWORD)", "<password>")})
 
     @property
     def _sentinels(self) -> bool:
@@ -283,15 +290,25 @@ class GatewayCache(pulumi.ComponentResource):
                                                            limits={"memory": "64Mi"}),
             security_context=restricted_container())
 
+    def _pod_names(self) -> list[str]:
+        """Each pod's stable name (HAProxy's resolver applies no search domain: fully qualified)."""
+        return [f"{NAME}-{i}.{HEADLESS}.{self._namespace}.svc.cluster.local" for i in range(self._args.cache.nodes)]
+
+    def _clients(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+        return [service_peer(self._args.catalog.by_name(c)) for c in CLIENTS]
+
     def _network_policy(self) -> None:
+        """The nodes among themselves; in development the gateway, in prod the primary's proxy instead."""
         nodes = peer(pods=selector_labels(NAME))
-        clients = [service_peer(self._args.catalog.by_name(c)) for c in CLIENTS]
+        clients = [peer(pods=selector_labels(PRIMARY_SERVICE))] if self._sentinels else self._clients()
         ports = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
                  for p in (VALKEY_PORT, *([SENTINEL_PORT] if self._sentinels else []))]
         k8s.networking.v1.NetworkPolicy(NAME, metadata=self._metadata(NAME), spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
             policy_types=["Ingress", "Egress"],
-            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes, *clients], ports=ports),
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes], ports=ports),
+                     k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=clients, ports=[
+                         k8s.networking.v1.NetworkPolicyPortArgs(port=VALKEY_PORT, protocol="TCP")]),
                      scrape_ingress(self._args.site, [EXPORTER_PORT])],
             egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=ports)],
         ), opts=self._child())

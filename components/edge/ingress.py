@@ -2,7 +2,8 @@
 
 Two Ingresses on the configured class and host, both with TLS from cert-manager: the web app and the gateway
 (`/api`), and the Flight SQL surface of sql-bi-gateway-service (gRPC, on `sql.<host>`), the only edge SQL
-surface. The gateway's CORS origins, rate limit and request-ID header come from `edge.*` as its environment.
+surface. The gateway's CORS origins and anonymous rate limit come from `edge.*` through its binary's contract
+(data/upstream/binaries/edge-gateway-service.yaml); the ingress limits each client to the same rate.
 """
 
 from __future__ import annotations
@@ -24,13 +25,6 @@ SELF_SIGNED_ISSUER = "openfoundry-selfsigned"
 WEB_TLS_SECRET = "openfoundry-edge-tls"
 SQL_TLS_SECRET = "openfoundry-flight-sql-tls"
 ACME_SOLVER_PORT = 8089
-
-
-def gateway_settings(edge: EdgeSettings) -> tuple[tuple[str, str], ...]:
-    return (("GATEWAY_PUBLIC_URL", f"https://{edge.host}"),
-            ("GATEWAY_CORS_ORIGINS", ",".join(edge.cors_origins)),
-            ("GATEWAY_RATE_LIMIT_PER_MINUTE", str(edge.rate_limit_per_minute)),
-            ("GATEWAY_REQUEST_ID_HEADER", edge.request_id_header))
 
 
 def flight_sql_host(edge: EdgeSettings) -> str:
