@@ -4,8 +4,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from foundry.catalog import Catalog, load_catalog
+from foundry.binaries import running
+from foundry.catalog import Catalog, Service, load_catalog
 from foundry.config import StackConfig, load_stack_config
+from foundry.upstream import load_contracts
 from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, register_platform
 
@@ -13,6 +15,13 @@ from tests.mocks import Registered, register_platform
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def deployed(catalog: Catalog) -> list[Service]:
+    """The catalog entries that run pods: each runs its OpenFoundry binary (foundry/binaries.py); a surface merged into
+    another binary, an entry with no live binary, and a one-shot job run none."""
+    return [run.service for run in running(catalog, load_contracts())]
 
 
 @pytest.fixture(scope="session")

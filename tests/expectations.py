@@ -8,10 +8,6 @@ from __future__ import annotations
 SEED_CATALOG_CLIENTS = frozenset({"audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service",
                                   "event-streaming-service", "pipeline-runner"})
 
-# seed 000, "OpenLineage propagation": the well-known Kafka headers of every record, in the seed's order
-SEED_OPENLINEAGE_HEADERS = ["ol-namespace", "ol-job-name", "ol-run-id", "ol-event-time", "ol-producer",
-                            "ol-schema-url"]
-
 # The JetStream API's stream and consumer management subjects (docs.nats.io, "JetStream API Reference"): only
 # NACK may create, change or delete streams and consumers.
 JETSTREAM_ADMIN = frozenset({"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",

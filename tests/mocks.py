@@ -12,6 +12,7 @@ from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.streams import load_streams
 from foundry.topics import TopicRegistry, load_registry
+from foundry.upstream import load_contracts
 
 STACK = "pulumi:pulumi:Stack"  # the parent of whatever the program registers without one
 
@@ -42,8 +43,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                                           key in self.protected, self.parents.get(key, STACK),
                                           depends_on=self.depends_on.get(key, frozenset())))
         outputs = dict(args.inputs)
-        if args.typ == "pulumi-python:dynamic:Resource" and "length" in outputs:   # a GeneratedPassword: as its create
-            outputs["value"] = f"generated-{args.name}"
+        if args.typ == "pulumi-python:dynamic:Resource" and ("length" in outputs or "format" in outputs):
+            outputs["value"] = f"generated-{args.name}"   # a GeneratedPassword or GeneratedKey: as its create
         return f"{args.name}-id", outputs
 
     def record_options(self, args: pulumi.ResourceTransformationArgs) -> None:
@@ -106,7 +107,7 @@ def register_platform(config: StackConfig, catalog: Catalog, registry: TopicRegi
     from components.platform import build_platform
 
     return register(config.environment,
-                    lambda: build_platform(config, catalog, registry or load_registry(), load_streams()))
+                    lambda: build_platform(config, catalog, registry or load_registry(), load_streams(), load_contracts()))
 
 
 def of_type(registered: list[Registered], type_: str) -> dict[str, Registered]:

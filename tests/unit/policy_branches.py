@@ -33,6 +33,8 @@ flink = lambda container: cr("FlinkDeployment", {  # noqa: E731
     "taskManager": {"resource": {"cpu": 1, "memory": "2048m"}},
     "podTemplate": {"spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                              "containers": [{"name": "flink-main-container", **container}]}}}, "flink.apache.org/v1beta1")
+UNAUTHENTICATED = "policy.openfoundry.dev/unauthenticated-listeners"
+PLAIN_PEER = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "indexer"}}}
 RESTRICTED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                                             "readOnlyRootFilesystem": True}}
 
@@ -80,6 +82,15 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
      "allows unclean leader election"),
     ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "authorization": {}}})],
      "has no authorization"),
+    # an exception names the listener, but nothing narrows who may open it
+    ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "listeners": [
+        {"name": "plain", "port": 9092, "tls": False}]}}, metadata={"name": "x", "namespace": "ns", "annotations": {
+            UNAUTHENTICATED: "plain"}})], "is excepted from authentication but names no networkPolicyPeers"),
+    # an exception for one listener is not one for another
+    ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "listeners": [
+        {"name": "other", "networkPolicyPeers": [PLAIN_PEER]}]}}, metadata={"name": "x", "namespace": "ns",
+                                                                           "annotations": {UNAUTHENTICATED: "plain"}})],
+     "listener other accepts unauthenticated clients"),
     ("bus-credentials-follow-the-contract", [
         Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "kafka-client-app", "namespace": "n"}}),
         Resource("kubernetes:core/v1:Secret", {"metadata": {"name": "nats-client-app", "namespace": "n"}}),
@@ -211,4 +222,13 @@ EDGES: list[tuple[str, list[Resource]]] = [
     ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="writer"), cr("FlinkDeployment", {
         "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/name": "writer", "openfoundry.io/buses": "data"}}}},
         "flink.apache.org/v1beta1")]),
+    # a Job (the PLAINTEXT listener's ACL steward) is judged by its pod template's labels too
+    ("bus-credentials-follow-the-contract", [cr("KafkaUser", {}, name="steward"), Resource(
+        "kubernetes:batch/v1:Job", {"metadata": {"name": "steward-1", "namespace": "ns"}, "spec": {"template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": "steward", "openfoundry.io/buses": "data"}},
+            "spec": {"containers": [{"name": "c"}]}}}})]),
+    # the one listener a Kafka resource names as an exception, open only to the pods its peers select
+    ("kafka-listeners-authenticated", [cr("Kafka", {"kafka": {**GOOD_KAFKA["kafka"], "listeners": [
+        *GOOD_KAFKA["kafka"]["listeners"], {"name": "plain", "networkPolicyPeers": [PLAIN_PEER]}]}},
+        metadata={"name": "x", "namespace": "ns", "annotations": {UNAUTHENTICATED: "plain"}})]),
 ]

@@ -157,13 +157,12 @@ def test_lakekeeper_grants_clickhouse_select_only(prod_resources: list[Registere
     assert grants["oidc~service-account-clickhouse"] == ["select"]
 
 
-def test_the_sql_gateway_routes_to_clickhouse_as_its_reader(prod_resources: list[Registered]) -> None:
+def test_the_sql_gateways_reader_identity_waits_beside_it(prod_resources: list[Registered]) -> None:
+    """The binary reaches ClickHouse only through a Flight SQL front (CLICKHOUSE has no *_FLIGHT_SQL_URL of its own at
+    the pin): it reads no ClickHouse setting; the read-only identity such a front would use is kept beside it."""
     (gateway,) = by_metadata_name(prod_resources, DEPLOYMENT)["sql-bi-gateway-service"].inputs["spec"]["template"][
         "spec"]["containers"]
-    values = env(gateway)
-    assert values["SQL_BACKEND_CLICKHOUSE_URI"] == "http://clickhouse.openfoundry-storage.svc:8123"
-    assert values["SQL_BACKEND_CLICKHOUSE_PASSWORD"] == {"secretKeyRef": {"name": "clickhouse-gateway",
-                                                                           "key": "password"}}
+    assert not [name for name in env(gateway) if "CLICKHOUSE" in name]
     (secret,) = secrets(prod_resources, "clickhouse-gateway")
     assert secret["metadata"]["namespace"] == "openfoundry-compute"
     assert secret_data(secret)["username"] == "sql_bi_gateway"

@@ -40,29 +40,50 @@ def test_prod_runs_a_primary_replicas_and_sentinels(prod_resources: list[Registe
     assert by_metadata_name(prod_resources, STATEFULSET)["valkey"].protected
 
 
-def test_the_gateway_finds_the_primary_through_the_sentinels(prod_resources: list[Registered]) -> None:
+def test_the_gateway_reaches_the_primary_through_its_proxy(prod_resources: list[Registered]) -> None:
+    """The gateway reads one URL (OF_REDIS_URL, go-redis ParseURL): the proxy that follows the Sentinels' choice."""
     env = gateway_env(prod_resources)
-    assert env["REDIS_SENTINELS"] == ",".join(
-        f"valkey-{i}.valkey-headless.openfoundry-edge.svc:26379" for i in range(3))
-    assert env["REDIS_SENTINEL_PRIMARY"] == "openfoundry"
     assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "valkey-auth", "key": "password"}}
+    assert env["REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@valkey-primary.openfoundry-edge.svc:6379/0"
+    assert env["OF_REDIS_URL"] == "$(REDIS_URL)"
+    names = [e["name"] for e in by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")["gateway"].inputs[
+        "spec"]["template"]["spec"]["containers"][0]["env"]]
+    # Kubernetes expands $(NAME) only from variables defined before
+    assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL") < names.index("OF_REDIS_URL")
+    proxy = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")["valkey-primary"].inputs["spec"]
+    assert proxy["replicas"] == 2 and proxy["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (container,) = proxy["template"]["spec"]["containers"]
+    assert container["image"].startswith("docker.io/library/haproxy:")
+    config = by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")["valkey-primary"].inputs["data"]["haproxy.cfg"]
+    servers = [line.split()[2] for line in config.splitlines() if line.strip().startswith("server ")]
+    assert servers == [f"valkey-{i}.valkey-headless.openfoundry-edge.svc.cluster.local:6379" for i in range(3)]
+    assert "tcp-check expect string role:master" in config and "${VALKEY_PASSWORD}" in config
+    assert "valkey-primary" in by_metadata_name(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget")
 
 
 def test_development_runs_one_node_without_sentinels(dev_resources: list[Registered]) -> None:
     valkey = by_metadata_name(dev_resources, STATEFULSET)["valkey"].inputs["spec"]
     assert valkey["replicas"] == 1
     assert [c["name"] for c in valkey["template"]["spec"]["containers"]] == ["valkey", "exporter"]
-    assert gateway_env(dev_resources)["REDIS_ADDRESS"] == "valkey.openfoundry-edge.svc:6379"
+    assert gateway_env(dev_resources)["REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@valkey.openfoundry-edge.svc:6379/0"
+    assert "valkey-primary" not in by_metadata_name(dev_resources, "kubernetes:apps/v1:Deployment")
 
 
-def test_only_the_gateway_and_valkey_itself_connect(prod_resources: list[Registered]) -> None:
-    spec = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["valkey"].inputs["spec"]
-    rule, scrape = spec["ingress"]
-    assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]) == ["gateway", "valkey"]
-    assert sorted(p["port"] for p in rule["ports"]) == [6379, 26379]
+def test_only_the_proxy_and_valkey_itself_connect(prod_resources: list[Registered]) -> None:
+    policies = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    nodes, clients, scrape = policies["valkey"].inputs["spec"]["ingress"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in nodes["from"]] == ["valkey"]
+    assert sorted(p["port"] for p in nodes["ports"]) == [6379, 26379]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in clients["from"]] == ["valkey-primary"]
+    assert [p["port"] for p in clients["ports"]] == [6379]
     # Prometheus, from its namespace, reaches the exporter only
     assert scrape == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                       "ports": [{"port": 9121, "protocol": "TCP"}]}
+    proxy = policies["valkey-primary"].inputs["spec"]
+    admitted, _ = proxy["ingress"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in admitted["from"]] == ["gateway"]
+    (egress,) = proxy["egress"]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in egress["to"]] == ["valkey"]
 
 
 def test_the_password_is_generated_and_kept_secret(prod_resources: list[Registered]) -> None:

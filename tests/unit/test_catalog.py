@@ -59,7 +59,8 @@ def test_the_added_services_stand_for_themselves_upstream(catalog: Catalog) -> N
 
 def test_pgvector_is_asked_for_only_with_a_database(catalog: Catalog) -> None:
     assert all(s.database for s in catalog.services if s.vector)
-    assert catalog.by_name("object-database-service").vector
+    # object-database keeps its objects in Cassandra at the pin (ADR-0020): no Postgres, so no pgvector for it
+    assert not catalog.by_name("object-database-service").database
 
 
 def entry(**fields: object) -> str:

@@ -13,7 +13,7 @@ from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, StackConfig, load_stack_config
 from foundry.defaults import deep_merge
 from ops.engine.stacks import read_stack_values
-from tests.mocks import Registered, by_metadata_name
+from tests.mocks import Registered, by_metadata_name, register_platform
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -115,30 +115,30 @@ def test_development_leaves_trino_out(dev_resources: list[Registered]) -> None:
     assert "SQL_BACKEND_TRINO_URI" not in env_of(dev_resources, "sql-bi-gateway-service")
 
 
-def test_the_flight_sql_gateway_knows_its_backends_and_may_reach_them(prod_resources: list[Registered]) -> None:
+def test_the_flight_sql_gateway_reads_its_own_settings_and_may_reach_the_seeds_backends(
+        prod_resources: list[Registered]) -> None:
+    """The binary reaches a backend only through a Flight SQL endpoint (*_FLIGHT_SQL_URL); none fronts Trino,
+    ClickHouse, Vespa or Postgres at the pin, so those variables stay unset (its contract says why) and no setting
+    the binary never reads is handed to it; the seed's routes stay open in the NetworkPolicy for such a front."""
     env = env_of(prod_resources, "sql-bi-gateway-service")
-    # the seed's backends in its order, then ClickHouse (the blueprint's reader, on in prod)
-    assert env["SQL_BACKENDS"] == "sql-warehousing,trino,vespa,postgres-object-database-service,clickhouse"
-    assert env["SQL_DEFAULT_BACKEND"] == "sql-warehousing"
-    assert env["SQL_BACKEND_SQL_WAREHOUSING_URI"] == "grpc://sql-warehousing-service.openfoundry-compute.svc:50123"
-    assert env["SQL_BACKEND_TRINO_URI"] == "http://trino.openfoundry-compute.svc:8080"
-    assert env["SQL_BACKEND_VESPA_URI"] == "http://vespa.openfoundry-storage.svc:8080"
+    assert (env["PORT"], env["HEALTHZ_PORT"], env["POSTGRES_WIRE_PORT"]) == ("50133", "50134", "5433")
+    assert env["ICEBERG_CATALOG_URL"] == "http://iceberg-catalog-service.openfoundry-storage.svc:8197"
+    assert not [name for name in env if name.startswith("SQL_BACKEND") or name.endswith("_FLIGHT_SQL_URL")]
     egress = by_metadata_name(prod_resources, POLICY)["sql-bi-gateway-service"].inputs["spec"]["egress"]
     reached = {(tuple(sorted(peer["podSelector"]["matchLabels"].items())), port["port"])
                for rule in egress for peer in rule["to"] if "podSelector" in peer for port in rule["ports"]}
     coordinator = (("app.kubernetes.io/component", "coordinator"), ("app.kubernetes.io/name", "trino"),
                    ("app.kubernetes.io/part-of", "openfoundry"))
     assert (coordinator, 8080) in reached
-    assert ((("app.kubernetes.io/name", "sql-warehousing-service"), ("app.kubernetes.io/part-of", "openfoundry")),
-            50123) in reached
 
 
-def test_the_sql_surfaces_listen_on_their_ports(prod_resources: list[Registered]) -> None:
+def test_the_sql_surfaces_listen_on_their_ports(prod_resources: list[Registered], catalog: Catalog) -> None:
     services = by_metadata_name(prod_resources, SERVICE)
-    ports = {name: {p["name"]: p["port"] for p in services[name].inputs["spec"]["ports"]}
-             for name in ("sql-bi-gateway-service", "sql-warehousing-service")}
-    assert ports["sql-bi-gateway-service"] == {"http": 50134, "flight-sql": 50133, "postgres-wire": 5433}
-    assert ports["sql-warehousing-service"]["flight-sql"] == 50123
+    ports = {p["name"]: p["port"] for p in services["sql-bi-gateway-service"].inputs["spec"]["ports"]}
+    assert ports == {"http": 50134, "flight-sql": 50133, "postgres-wire": 5433}
+    # the seed's warehousing pool is merged into the gateway's binary upstream: it runs no pods of its own
+    assert catalog.by_name("sql-warehousing-service").binary is None
+    assert "sql-warehousing-service" not in by_metadata_name(prod_resources, DEPLOYMENT)
 
 
 def test_properties_files_are_plain_key_values() -> None:
@@ -185,43 +185,37 @@ def test_a_control_only_service_cannot_own_a_kafka_topic(catalog: Catalog, dev_c
     from tests.unit.test_topics import registry_data
 
     data = registry_data()
-    data["topics"].append({"name": "auth.sessions.v1", "owner": "auth-service"})
-    assert catalog.by_name("auth-service").buses == ["control"]
+    data["topics"].append({"name": "identity.sessions.v1", "owner": "identity-federation-service"})
+    assert catalog.by_name("identity-federation-service").buses == ["control"]
     found = [str(p) for p in registry_problems(parse_registry(data), catalog, dev_config)]
-    assert "data/topics.yaml: topics[auth.sessions.v1].owner: found 'auth-service'; allowed: a catalog service whose " \
+    assert "data/topics.yaml: topics[identity.sessions.v1].owner: found 'identity-federation-service'; allowed: a " \
+           "catalog service whose " \
            "buses include data (data/services.yaml)" in found
 
 
-def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(prod_resources: list[Registered],
-                                                                       catalog: Catalog) -> None:
-    readable = [s.name for s in catalog.services if s.sql_readable]
-    assert readable == ["object-database-service"]
-    clusters = by_metadata_name(prod_resources, "kubernetes:postgresql.cnpg.io/v1:Cluster")
-    (role,) = clusters["pg-object-database-service"].inputs["spec"]["managed"]["roles"]
+@pytest.mark.own_platform
+def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(catalog: Catalog, dev_config: StackConfig) -> None:
+    """No service is sqlReadable at the pin (object-database keeps its objects in Cassandra, ADR-0020); the route
+    stays a catalog switch: a reader role on the owner's cluster, its password beside both, the gateway admitted."""
+    assert [s.name for s in catalog.services if s.sql_readable] == []
+    readable = Catalog(services=[s.model_copy(update={"sql_readable": True}) if s.name == "tenancy-organizations-service" else s
+                                 for s in catalog.services])
+    registered = register_platform(dev_config, readable)
+    clusters = by_metadata_name(registered, "kubernetes:postgresql.cnpg.io/v1:Cluster")
+    (role,) = clusters["pg-tenancy-organizations-service"].inputs["spec"]["managed"]["roles"]
     assert (role["name"], role["login"], role["inRoles"]) == ("sql_bi_reader", True, ["pg_read_all_data"])
-    assert role["passwordSecret"] == {"name": "pg-object-database-service-sql-reader"}
-    assert all("managed" not in c.inputs["spec"] for n, c in clusters.items() if n != "pg-object-database-service")
-    secrets = [r.inputs for r in prod_resources if r.type == "kubernetes:core/v1:Secret"
-               and r.inputs["metadata"]["name"] == "pg-object-database-service-sql-reader"]
-    assert sorted(s["metadata"]["namespace"] for s in secrets) == ["openfoundry-compute", "openfoundry-storage"]
+    assert role["passwordSecret"] == {"name": "pg-tenancy-organizations-service-sql-reader"}
+    assert all("managed" not in c.inputs["spec"] for n, c in clusters.items() if n != "pg-tenancy-organizations-service")
+    secrets = [r.inputs for r in registered if r.type == "kubernetes:core/v1:Secret"
+               and r.inputs["metadata"]["name"] == "pg-tenancy-organizations-service-sql-reader"]
+    assert sorted(s["metadata"]["namespace"] for s in secrets) == ["openfoundry-compute", "openfoundry-control"]
     assert all(s["type"] == "kubernetes.io/basic-auth" for s in secrets)
-    env = env_of(prod_resources, "sql-bi-gateway-service")
-    assert ",postgres-object-database-service," in env["SQL_BACKENDS"] + ","
-    assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
-        "postgresql://pg-object-database-service-ro.openfoundry-storage.svc:5432/object_database_service"
-    assert env["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_PASSWORD"] == {"secretKeyRef": {
-        "name": "pg-object-database-service-sql-reader", "key": "password"}}
-    access = by_metadata_name(prod_resources, POLICY)["pg-object-database-service-access"].inputs["spec"]
+    access = by_metadata_name(registered, POLICY)["pg-tenancy-organizations-service-access"].inputs["spec"]
     admitted = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in access["ingress"][0]["from"]}
     assert "sql-bi-gateway-service" in admitted
-    other = by_metadata_name(prod_resources, POLICY)["pg-report-service-access"].inputs["spec"]
+    other = by_metadata_name(registered, POLICY)["pg-identity-federation-service-access"].inputs["spec"]
     assert "sql-bi-gateway-service" not in {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
                                            for p in other["ingress"][0]["from"]}
-
-
-def test_a_single_instance_database_is_read_on_any_instance(dev_resources: list[Registered]) -> None:
-    assert env_of(dev_resources, "sql-bi-gateway-service")["SQL_BACKEND_POSTGRES_OBJECT_DATABASE_SERVICE_URI"] == \
-        "postgresql://pg-object-database-service-r.openfoundry-storage.svc:5432/object_database_service"
 
 
 def test_workers_drain_before_they_stop(prod_resources: list[Registered]) -> None:

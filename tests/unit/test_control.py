@@ -81,15 +81,18 @@ def test_only_control_bus_services_get_nats_credentials(prod_resources: list[Reg
                if key[1].startswith("nats-client-")}
     assert secrets == {(namespace_for(s.plane), f"nats-client-{s.name}") for s in catalog.services if s.uses_nats}
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
-    (auth,) = deployments["auth-service"].inputs["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e for e in auth["env"]}
-    # OpenFoundry reads only NATS_URL: it carries the credentials, expanded from variables defined before it
+    (policy,) = deployments["authorization-policy-service"].inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in policy["env"]}
+    # its binary reads only NATS_URL: it carries the credentials, expanded from variables defined before it
     assert env["NATS_URL"]["value"] == "nats://$(NATS_USER):$(NATS_PASSWORD)@nats.openfoundry-control.svc:4222"
-    order = [e["name"] for e in auth["env"]]
+    order = [e["name"] for e in policy["env"]]
     assert order.index("NATS_USER") < order.index("NATS_URL") and order.index("NATS_PASSWORD") < order.index("NATS_URL")
-    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "nats-client-auth-service", "key": "password"}
-    (web,) = deployments["web"].inputs["spec"]["template"]["spec"]["containers"]
-    assert not any(e["name"].startswith("NATS_") for e in web["env"])
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "nats-client-authorization-policy-service", "key": "password"}
+    # a binary with no NATS client at the pin (its contract has no `nats`) is handed no connection
+    for name in ("web", "identity-federation-service"):
+        (container,) = deployments[name].inputs["spec"]["template"]["spec"]["containers"]
+        assert not any(e["name"].startswith("NATS_") for e in container["env"]), name
 
 
 def registry_with(change: Any) -> StreamRegistry:

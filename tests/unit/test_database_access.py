@@ -164,12 +164,16 @@ def test_each_cluster_bootstraps_its_owner_archives_spreads_and_trusts_its_poole
         assert clusters[f"pg-{owner}"].inputs["metadata"]["namespace"] == namespace, owner
 
 
-RECOVERED = "object-database-service"   # pooled and read by the SQL gateway: what a recovery cluster must not inherit
+RECOVERED = "identity-federation-service"   # pooled, and made SQL-readable below: what a recovery must not inherit
 
 
 @pytest.fixture(scope="module")
 def recovery(catalog: Catalog) -> list[Registered]:
-    """The relational plane alone, prod, with a point-in-time recovery of RECOVERED (a second, new cluster)."""
+    """The relational plane alone, prod, with a point-in-time recovery of RECOVERED (a second, new cluster); no
+    database is SQL-readable at the pin, so RECOVERED is made one here."""
+    catalog = Catalog(services=[s.model_copy(update={"sql_readable": True}) if s.name == RECOVERED else s
+                                for s in catalog.services])
+    assert catalog.by_name(RECOVERED).pooled
     config = load_stack_config(deep_merge(read_stack_values("prod"), {"relational": {"postgres": {"recoverFrom": {
         "cluster": f"pg-{RECOVERED}", "targetTime": "2026-11-20T08:30:00Z"}}}}), "prod")
     postgres = config.relational.postgres

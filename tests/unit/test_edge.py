@@ -46,8 +46,11 @@ def test_the_gateway_reads_its_edge_settings(prod_resources: list[Registered]) -
     (container,) = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")["gateway"].inputs["spec"][
         "template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["GATEWAY_CORS_ORIGINS"] == "https://foundry.example.com"
-    assert env["GATEWAY_RATE_LIMIT_PER_MINUTE"] == "600" and env["GATEWAY_REQUEST_ID_HEADER"] == "X-Request-Id"
+    # the binary's own names (koanf, OF_ and `__` for a level: its internal/config/config.go)
+    assert env["OF_CORS_ORIGINS"] == "https://foundry.example.com"
+    assert env["OF_RATE_LIMIT__ANONYMOUS_REQUESTS_PER_MINUTE"] == "600"
+    assert env["OF_SERVER__TRUST_FORWARDED_HEADERS"] == "true"
+    assert not [name for name in env if name.startswith("GATEWAY_")]
 
 
 def test_prod_needs_a_real_issuer() -> None:

@@ -7,11 +7,11 @@ from typing import Any
 
 import yaml
 
-from components.ingestion.clients import CLIENT_DEFAULTS, CLUSTER
+from components.ingestion.clients import CLUSTER
 from foundry.catalog import CATALOG_PATH, Catalog
 from foundry.labels import namespace_for
 from foundry.topics import load_registry
-from tests.expectations import SEED_OPENLINEAGE_HEADERS
+from foundry.upstream import load_contracts
 from tests.mocks import SECRET_SIGNATURE, Registered, by_metadata_name, by_namespaced_name, of_type, revealed
 
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
@@ -20,6 +20,31 @@ TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
 WRITER = "iceberg-writer-analytics-events"
 SECRET = "kubernetes:core/v1:Secret"
+
+
+STEWARD = "anonymous-acl-steward"
+
+
+def bus_services(catalog: Catalog, security: str) -> dict[str, str]:
+    """The data-bus services by the Kafka security their binary's client speaks (its contract), with their namespaces.
+    A service the registry puts on the bus whose binary has no Kafka client yet (its records leave through the outbox,
+    ADR-0022) keeps a SCRAM principal: `security` is then "none"."""
+    contracts = load_contracts()
+
+    def spoken(binary: str) -> str:
+        kafka = contracts.of(binary).kafka
+        return kafka.security if kafka else "none"
+    return {s.name: namespace_for(s.plane) for s in catalog.services if s.uses_kafka and spoken(str(s.binary)) == security}
+
+
+def principals(catalog: Catalog) -> dict[str, str]:
+    """The services with a SCRAM principal: all on the data bus but the PLAINTEXT-only."""
+    return bus_services(catalog, "scram-sha-512") | bus_services(catalog, "none")
+
+
+def scram_clients(catalog: Catalog) -> dict[str, str]:
+    """Every SCRAM principal's owner: the SCRAM-capable services and the Iceberg writer (tests/unit/test_writers.py)."""
+    return principals(catalog) | {WRITER: "openfoundry-storage"}
 
 
 def canonical(value: Any) -> str:
@@ -35,8 +60,12 @@ def kafka_spec(resources: list[Registered]) -> dict[str, Any]:
 def test_prod_kafka_is_rack_aware_authenticated_and_durable(prod_resources: list[Registered]) -> None:
     kafka = kafka_spec(prod_resources)["kafka"]
     assert kafka["rack"] == {"type": "topology-label", "topologyKey": "topology.kubernetes.io/zone"}
-    assert all(listener["authentication"] == {"type": "scram-sha-512"} and listener["tls"]
-               for listener in kafka["listeners"])
+    tls, plain = kafka["listeners"]
+    assert tls["authentication"] == {"type": "scram-sha-512"} and tls["tls"] and tls["port"] == 9093
+    # the one exception, for the binaries that speak only PLAINTEXT: named on the resource, open only to their pods
+    assert (plain["name"], plain["port"], plain["tls"], "authentication" in plain) == ("plain", 9092, False, False)
+    (resource,) = by_metadata_name(prod_resources, KAFKA).values()
+    assert resource.inputs["metadata"]["annotations"]["policy.openfoundry.dev/unauthenticated-listeners"] == "plain"
     assert kafka["authorization"] == {"type": "simple"}
     config = kafka["config"]
     assert config["auto.create.topics.enable"] is False and config["unclean.leader.election.enable"] is False
@@ -98,6 +127,8 @@ def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
         if topic.owner == service:
             write = {"Write", "Describe", "Create"} if topic.family else {"Write", "Describe"}
             acls.add(("topic", topic.name, pattern, frozenset(write)))
+        if service in topic.producers:
+            acls.add(("topic", topic.name, pattern, frozenset({"Write", "Describe"})))
         if service in topic.consumers:
             acls.add(("topic", topic.name, pattern, frozenset({"Read", "Describe"})))
             for group in group_names(service):
@@ -106,19 +137,39 @@ def expected_acls(service: str) -> set[tuple[str, str, str, frozenset[str]]]:
     return acls
 
 
+def acl_set(spec: dict[str, Any]) -> set[tuple[str, str, str, frozenset[str]]]:
+    return {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], frozenset(a["operations"]))
+            for a in spec["authorization"]["acls"]}
+
+
 def test_each_principal_holds_exactly_what_the_registry_grants(prod_resources: list[Registered],
                                                                catalog: Catalog) -> None:
     users = by_metadata_name(prod_resources, USER)
     writer = users.pop(WRITER)   # a platform client (tests/unit/test_writers.py)
+    steward = users.pop(STEWARD)
     assert writer.inputs["spec"]["authentication"]["type"] == "scram-sha-512"
-    assert set(users) == {s.name for s in catalog.services if s.uses_kafka}
+    assert set(users) == set(principals(catalog))
     for name, user in users.items():
         spec = user.inputs["spec"]
         assert spec["authentication"]["type"] == "scram-sha-512"
-        acls = {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], frozenset(a["operations"]))
-                for a in spec["authorization"]["acls"]}
-        assert acls == expected_acls(name), name
+        assert acl_set(spec) == expected_acls(name), name
         assert all(a["resource"]["name"] not in ("", "*") for a in spec["authorization"]["acls"])
+    # the steward may alter ACLs and nothing else: no topic, no group; its exception is written on it
+    assert steward.inputs["spec"]["authorization"]["acls"] == [
+        {"resource": {"type": "cluster"}, "operations": ["Alter", "Describe"]}]
+    assert steward.inputs["metadata"]["annotations"]["policy.openfoundry.dev/exempt"] == "kafka-no-wildcard-acls"
+
+
+def test_anonymous_holds_the_union_of_what_the_plaintext_services_are_granted(prod_resources: list[Registered],
+                                                                              catalog: Catalog) -> None:
+    """The wanted bindings the steward's Job makes ANONYMOUS hold, as kafka-acls.sh spells them, are the union of the
+    registry's grants to the PLAINTEXT-only services: each of them can do its work, none can do more than all of them."""
+    maps = by_namespaced_name(prod_resources, "kubernetes:core/v1:ConfigMap")
+    wanted = set(maps[("openfoundry-ingestion", STEWARD)].inputs["data"]["wanted"].splitlines())
+    expected = {f"{kind} {'prefixed' if pattern == 'prefix' else 'literal'} {name} {operation}"
+                for service in bus_services(catalog, "plaintext")
+                for kind, name, pattern, operations in expected_acls(service) for operation in operations}
+    assert expected and wanted == expected
 
 
 def test_no_two_services_share_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
@@ -126,9 +177,11 @@ def test_no_two_services_share_credentials(prod_resources: list[Registered], cat
     refs = [u.inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]["name"] for u in users.values()]
     assert len(set(refs)) == len(refs) == len(users)
     secrets = set(by_namespaced_name(prod_resources, SECRET))
-    for service in (s for s in catalog.services if s.uses_kafka):
-        assert (namespace_for(service.plane), f"kafka-client-{service.name}") in secrets
-        assert (namespace_for("ingestion"), f"kafka-user-{service.name}") in secrets
+    for service, namespace in principals(catalog).items():
+        assert (namespace, f"kafka-client-{service}") in secrets
+        assert (namespace_for("ingestion"), f"kafka-user-{service}") in secrets
+    for service, namespace in bus_services(catalog, "plaintext").items():   # no principal: nothing to hand out
+        assert (namespace, f"kafka-client-{service}") not in secrets
 
 
 def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_resources: list[Registered],
@@ -137,7 +190,10 @@ def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_reso
     password, in the JAAS line Kafka's SCRAM login module reads (Kafka docs, "Authentication using SASL/SCRAM")."""
     users = by_metadata_name(prod_resources, USER)
     secrets = {key: r.inputs["stringData"] for key, r in by_namespaced_name(prod_resources, SECRET).items()}
-    clients = {s.name: namespace_for(s.plane) for s in catalog.services if s.uses_kafka} | {WRITER: "openfoundry-storage"}
+    steward = users.pop(STEWARD).inputs   # its Job reads the password from the Secret beside it
+    assert steward["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {"name": STEWARD, "key": "password"}
+    assert SECRET_SIGNATURE in secrets[("openfoundry-ingestion", STEWARD)]
+    clients = scram_clients(catalog)
     assert set(users) == set(clients)
     passwords = set()
     for name, namespace in clients.items():
@@ -164,29 +220,25 @@ def test_the_user_operator_manages_each_principal_after_its_password_exists(prod
     for name, user in by_metadata_name(prod_resources, USER).items():
         assert user.inputs["metadata"]["labels"]["strimzi.io/cluster"] == kafka.inputs["metadata"]["name"], name
         assert user.inputs["spec"]["authorization"]["type"] == "simple", name
-        assert {(SECRET, f"openfoundry-ingestion-kafka-user-{name}"), (KAFKA, kafka.name)} <= user.depends_on, name
+        secret = STEWARD if name == STEWARD else f"openfoundry-ingestion-kafka-user-{name}"
+        assert {(SECRET, secret), (KAFKA, kafka.name)} <= user.depends_on, name
 
 
-def test_a_bus_service_reads_only_its_own_credentials(prod_resources: list[Registered]) -> None:
+def test_a_bus_service_reads_only_its_own_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
     deployments = by_metadata_name(prod_resources, "kubernetes:apps/v1:Deployment")
-    (container,) = deployments["streaming-service"].inputs["spec"]["template"]["spec"]["containers"]
-    secret_refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
-    assert secret_refs == {"kafka-client-streaming-service"}
-    assert {"name": CLIENT_DEFAULTS, "mountPath": "/etc/openfoundry/kafka", "readOnly": True} in container["volumeMounts"]
+    for service in bus_services(catalog, "scram-sha-512"):
+        (container,) = deployments[service].inputs["spec"]["template"]["spec"]["containers"]
+        secret_refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+        assert {ref for ref in secret_refs if ref.startswith("kafka-")} == {f"kafka-client-{service}"}, service
+    for service in bus_services(catalog, "none"):   # a binary with no Kafka client is handed no Kafka setting
+        (container,) = deployments[service].inputs["spec"]["template"]["spec"]["containers"]
+        assert not any(e["name"].startswith("KAFKA_") for e in container["env"]), service
+    for service in bus_services(catalog, "plaintext"):   # the PLAINTEXT listener's address, no credential
+        (container,) = deployments[service].inputs["spec"]["template"]["spec"]["containers"]
+        kafka = [e for e in container["env"] if e["name"].startswith("KAFKA_")]
+        assert [e.get("value", "").endswith(".svc:9092") for e in kafka] == [True], service
     (web,) = deployments["web"].inputs["spec"]["template"]["spec"]["containers"]
     assert not any(e["name"].startswith("KAFKA_") for e in web["env"])
-
-
-def test_client_defaults_are_at_least_once_with_lineage_headers(prod_resources: list[Registered],
-                                                                catalog: Catalog) -> None:
-    maps = [m for m in of_type(prod_resources, "kubernetes:core/v1:ConfigMap").values()
-            if m.inputs["metadata"]["name"] == CLIENT_DEFAULTS]
-    assert {m.inputs["metadata"]["namespace"] for m in maps} == {namespace_for(s.plane) for s in catalog.services
-                                                                 if s.uses_kafka}
-    data = maps[0].inputs["data"]
-    assert "acks=all\n" in data["producer.properties"] and "enable.idempotence=true\n" in data["producer.properties"]
-    assert "enable.auto.commit=false\n" in data["consumer.properties"]
-    assert data["openlineage-headers"].split() == SEED_OPENLINEAGE_HEADERS
 
 
 def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resources: list[Registered],
@@ -197,14 +249,18 @@ def test_the_cluster_its_pools_and_topics_are_protected_in_prod_only(prod_resour
 
 
 def test_only_catalog_bus_services_may_reach_the_brokers(prod_resources: list[Registered], catalog: Catalog) -> None:
-    (listener,) = kafka_spec(prod_resources)["kafka"]["listeners"]
-    # the catalog's data-bus services, and the one platform client: the Iceberg writer of seed 002's table
-    clients = {s.name: f"openfoundry-{s.plane}" for s in catalog.services if s.uses_kafka} | {WRITER: "openfoundry-storage"}
+    listener, plain = kafka_spec(prod_resources)["kafka"]["listeners"]
+    # the SCRAM clients, the one platform client (the Iceberg writer of seed 002's table), and the steward's Job
+    clients = scram_clients(catalog) | {STEWARD: "openfoundry-ingestion"}
     # Strimzi copies these peers into the listener's NetworkPolicy: each a client's pods, in that client's namespace
     assert sorted(listener["networkPolicyPeers"], key=canonical) == sorted((
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
          "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}
         for name, namespace in clients.items()), key=canonical)
+    assert sorted(plain["networkPolicyPeers"], key=canonical) == sorted((
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+         "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}
+        for name, namespace in bus_services(catalog, "plaintext").items()), key=canonical)
 
 
 def test_the_brokers_reach_each_other_and_the_api_server_only(prod_resources: list[Registered]) -> None:

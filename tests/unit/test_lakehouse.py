@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from foundry.catalog import Catalog
+from foundry.catalog import Catalog, Service
 from foundry.config import ConfigErrors, load_stack_config
 from foundry.defaults import deep_merge
 from ops.engine.stacks import read_stack_values
@@ -75,26 +75,31 @@ def test_the_warehouse_job_registers_lakekeepers_own_bucket(prod_resources: list
     assert claims["lakekeeper-warehouse"].inputs["metadata"]["labels"]["openfoundry.io/bucket-owner"] == "lakekeeper"
 
 
-def test_only_the_seeds_sinks_and_the_query_engines_reach_the_catalog(prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_only_the_platforms_engines_reach_the_catalog(prod_resources: list[Registered], deployed: list[Service]) -> None:
+    """The seed's sinks would speak Iceberg REST to Lakekeeper; at the pin none of their binaries does (the sinks POST
+    to an OpenFoundry-only append path Lakekeeper does not serve: their contracts), so none is admitted or pointed at
+    it. Lakekeeper's clients are the platform's engines and jobs."""
     policy = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["lakekeeper"]
     rule, scrape = policy.inputs["spec"]["ingress"]
     callers = {p["podSelector"]["matchLabels"].get("app.kubernetes.io/name", p["podSelector"]["matchLabels"].get(
                    "app", p["podSelector"]["matchLabels"].get("openfoundry.io/component"))) for p in rule["from"]}
     assert [p["port"] for p in scrape["ports"]] == [9000]   # Prometheus reaches only the metrics port
-    assert callers == {*SEED_CATALOG_CLIENTS, "action-log-sink", "lakekeeper-warehouse-setup", "trino", "clickhouse",
-                       "iceberg-maintenance", "iceberg-writer", "iceberg-table-exporter"}
-    for client in sorted(SEED_CATALOG_CLIENTS | {"action-log-sink"}):
+    assert callers == {"lakekeeper-warehouse-setup", "trino", "clickhouse", "iceberg-maintenance", "iceberg-writer",
+                       "iceberg-table-exporter"}
+    running = {s.name for s in deployed}
+    for client in sorted((SEED_CATALOG_CLIENTS | {"action-log-sink"}) & running):
         (container,) = pod_of(prod_resources, DEPLOYMENT, client)["containers"]
-        assert env_of(container)["ICEBERG_CATALOG_URL"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
-    (other,) = pod_of(prod_resources, DEPLOYMENT, "report-service")["containers"]
-    assert "ICEBERG_CATALOG_URL" not in env_of(other)
+        assert "lakekeeper" not in str(env_of(container).get("ICEBERG_CATALOG_URL", "")), client
 
 
 def test_iceberg_catalog_service_is_wired_to_its_database_and_the_warehouse(prod_resources: list[Registered]) -> None:
     (container,) = pod_of(prod_resources, DEPLOYMENT, "iceberg-catalog-service")["containers"]
     env = env_of(container)
     assert env["PGPASSWORD"]["secretKeyRef"]["name"] == "pg-iceberg-catalog-service-app"
-    assert env["BUCKET_ICEBERG_WAREHOUSE_NAME"]["configMapKeyRef"] == {"name": "iceberg-warehouse", "key": "BUCKET_NAME"}
+    # the Foundry-internal warehouse (ADR-0041): the bucket the catalog service owns, by its fixed name
+    assert env["ICEBERG_CATALOG_WAREHOUSE_URI"] == "s3://iceberg-warehouse"
+    claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
+    assert claims["iceberg-warehouse"].inputs["spec"]["bucketName"] == "iceberg-warehouse"
 
 
 # --- Vespa -----------------------------------------------------------------------------------------------

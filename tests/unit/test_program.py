@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from foundry import topics
-from foundry.catalog import Catalog
+from foundry.catalog import Service
 from foundry.defaults import deep_merge
 from ops.engine.stacks import read_stack_values
 from tests.mocks import RecordingMocks
@@ -44,12 +44,13 @@ def run_program(values: dict[str, Any], stack: str) -> tuple[RecordingMocks, Bas
 
 
 @pytest.mark.own_platform
-def test_the_dev_program_registers_the_platform(catalog: Catalog) -> None:
+def test_the_dev_program_registers_the_platform(deployed: list[Service]) -> None:
     mocks, failure = run_program(read_stack_values("dev"), "dev")
     assert failure is None
     deployments = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:Deployment"}
-    # every catalog service, Lakekeeper and its authorizer (dev leaves Trino out: the seed's development profile)
-    assert deployments == {s.name for s in catalog.services} | {"lakekeeper", "openfga"}
+    # every catalog service that runs a binary, Lakekeeper and its authorizer (dev leaves Trino out: the seed's
+    # development profile)
+    assert deployments == {s.name for s in deployed} | {"lakekeeper", "openfga"}
     stateful = {r.name for r in mocks.registered if r.type == "kubernetes:apps/v1:StatefulSet"}
     assert stateful == {"nats", "valkey", "vespa"}
     kinds = {r.type.rpartition(":")[2] for r in mocks.registered}

@@ -109,7 +109,8 @@ def test_each_owner_reads_only_its_own_database(prod_resources: list[Registered]
     env = env_of(prod_resources, "geospatial-service")
     assert env["PGHOST"] == "pg-geospatial-service-rw.openfoundry-compute.svc"
     assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "pg-geospatial-service-app", "key": "password"}}
-    assert env_of(prod_resources, "auth-service")["PGHOST"] == "pg-auth-service-pooler-rw.openfoundry-control.svc"
+    assert env_of(prod_resources, "identity-federation-service")["PGHOST"] == \
+        "pg-identity-federation-service-pooler-rw.openfoundry-control.svc"
     assert "PGHOST" not in env_of(prod_resources, "gateway")
 
 
@@ -158,4 +159,4 @@ def test_instances_may_reach_each_other_the_api_server_and_the_backup_gateway_on
     ports = [sorted(p["port"] for p in rule["ports"]) for rule in egress["egress"]]
     assert ports == [[5432, 8000], [8080], [443, 6443]]
     assert egress["egress"][1]["to"][0]["podSelector"]["matchLabels"] == {"app": "rook-ceph-rgw", "rgw": "lake"}
-    assert "pg-auth-service-pooler-rw-egress" in policies  # pooled: PgBouncer reaches the instances and the API
+    assert "pg-identity-federation-service-pooler-rw-egress" in policies  # pooled: PgBouncer reaches the instances and the API

@@ -19,6 +19,7 @@ from tests.natsconf import parse
 
 GATE = Path(__file__).resolve().parents[2] / "data" / "upstream" / "bus-allowlist.yaml"
 USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+ANONYMOUS = "ANONYMOUS"   # Kafka's name for every client of a listener without authentication
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 # OpenFoundry's Helm container ports (infra/helm/apps/of-*/values.yaml `services.<name>.ports` at d13cc848), for the
@@ -28,9 +29,15 @@ HELM_PORTS = {
     "ontology-query-service": {"http": 50105},
     "function-runtime-service": {"http": 50190},
     "sql-bi-gateway-service": {"http": 50134, "flight-sql": 50133, "postgres-wire": 5433},
-    "ingestion-replication-service": {"http": 8080, "cdc-metadata": 50122},
+    # the chart's cdc-metadata 50122 is bound by nothing in the binary (data/upstream/binaries/ingestion-replication-
+    # service.yaml): the catalog opens only what it serves
+    "ingestion-replication-service": {"http": 8080},
+    # the chart opens http only; the binary also serves gRPC on 50157 (its contract's `grpc` listener)
+    "media-sets-service": {"http": 8080, "grpc": 50157},
     "audit-sink": {"metrics": 9090}, "ai-sink": {"metrics": 9090}, "action-log-sink": {"metrics": 9090},
-    "lineage-service": {"metrics": 9090}, "ontology-indexer": {"metrics": 9090},
+    # the chart calls lineage's one listener metrics; it also serves /api/v1/lineage (its internal/server/server.go:80),
+    # so the catalog names it http: callers open it
+    "lineage-service": {"http": 9090}, "ontology-indexer": {"metrics": 9090},
     "reindex-coordinator-service": {"metrics": 9090},
 }
 # Deployed by OpenFoundry's Helm charts with `http: 8080` (the same script's output); web is of-web's 3000.
@@ -41,7 +48,7 @@ HELM_HTTP_8080 = {
     "application-composition-service", "federation-product-exchange-service", "connector-management-service",
     "dataset-versioning-service", "code-repository-review-service", "model-catalog-service", "agent-runtime-service",
     "notebook-runtime-service", "report-service", "ontology-exploratory-analysis-service", "pipeline-build-service",
-    "entity-resolution-service", "global-branch-service", "media-sets-service", "media-transform-runtime-service",
+    "entity-resolution-service", "global-branch-service", "media-transform-runtime-service",
     "compute-module-service", "sdk-generation-service", "solution-design-service", "telemetry-governance-service",
     "ai-evaluation-service", "knowledge-index-service", "llm-catalog-service", "model-deployment-service",
     "retrieval-context-service",
@@ -60,8 +67,28 @@ def standing_for(catalog: Catalog, upstream: str) -> Service | None:
     return found[0] if found else None
 
 
+def principal_grants(resources: list[Registered]) -> dict[str, list[dict[str, Any]]]:
+    """Each principal's ACLs: the KafkaUsers', and ANONYMOUS's (the steward Job's bindings, kafka-acls.sh's spelling)."""
+    grants = {name: user.inputs["spec"]["authorization"]["acls"] for name, user in by_metadata_name(resources, USER).items()}
+    wanted = by_metadata_name(resources, "kubernetes:core/v1:ConfigMap")["anonymous-acl-steward"].inputs["data"]["wanted"]
+    grants[ANONYMOUS] = [{"resource": {"type": kind, "name": name, "patternType": "prefix" if pattern == "prefixed"
+                                       else pattern}, "operations": [operation]}
+                         for kind, pattern, name, operation in map(str.split, wanted.splitlines())]
+    return grants
+
+
+def plaintext_services(resources: list[Registered]) -> set[str]:
+    """The services the unauthenticated listener admits: they act as ANONYMOUS."""
+    (kafka,) = by_metadata_name(resources, "kubernetes:kafka.strimzi.io/v1:Kafka").values()
+    return {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for listener in kafka.inputs["spec"]["kafka"]["listeners"] if "authentication" not in listener
+            for peer in listener["networkPolicyPeers"]}
+
+
 def kafka_grants(resources: list[Registered]) -> dict[str, list[dict[str, Any]]]:
-    return {name: user.inputs["spec"]["authorization"]["acls"] for name, user in by_metadata_name(resources, USER).items()}
+    """What each service may do: its principal's ACLs, or ANONYMOUS's for a PLAINTEXT-only service."""
+    grants = principal_grants(resources)
+    return {**grants, **{service: grants[ANONYMOUS] for service in plaintext_services(resources)}}
 
 
 def nats_users(resources: list[Registered]) -> dict[str, dict[str, Any]]:
@@ -134,21 +161,18 @@ def containers(resources: list[Registered]) -> dict[str, dict[str, Any]]:
     return {name: d.inputs["spec"]["template"]["spec"]["containers"][0] for name, d in deployments.items()}
 
 
-def test_ports_probes_services_and_policies_follow_the_catalog(prod_resources: list[Registered],
-                                                                catalog: Catalog) -> None:
+def test_ports_services_and_policies_follow_the_catalog(prod_resources: list[Registered],
+                                                        deployed: list[Service]) -> None:
+    """What each listener binds and what the probes ask is the binary's contract (tests/unit/test_binary_contracts.py);
+    here, the ports the catalog gives each running service are the ones its pods, Service, policy and monitor name."""
     running = containers(prod_resources)
     services = by_metadata_name(prod_resources, "kubernetes:core/v1:Service")
     policies = {key: p.inputs["spec"] for key, p in by_namespaced_name(prod_resources, NETWORK_POLICY).items()}
     monitors = {key: m.inputs["spec"] for key, m in by_namespaced_name(prod_resources, POD_MONITOR).items()}
-    for service in catalog.services:
+    for service in deployed:
         ports = service.ports.all()
         container = running[service.name]
         assert [(p["name"], p["containerPort"]) for p in container["ports"]] == list(ports.items()), service.name
-        first_name, first_port = next(iter(ports.items()))
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        assert env["PORT"] == str(first_port)
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/healthz", "port": first_name}
         assert {(p["name"], p["port"]) for p in services[service.name].inputs["spec"]["ports"]} == set(ports.items())
         namespace = namespace_for(service.plane)
         ingress = policies[(namespace, service.name)]["ingress"]
@@ -178,28 +202,32 @@ def test_services_with_an_openfoundry_helm_port_use_it(catalog: Catalog) -> None
 
 
 def test_database_owners_get_database_url_composed_after_its_parts(prod_resources: list[Registered],
-                                                                    catalog: Catalog) -> None:
+                                                                    deployed: list[Service]) -> None:
     running = containers(prod_resources)
-    owners = [s for s in catalog.services if s.database]
+    owners = [s for s in deployed if s.database]
     assert owners
     for service in owners:
         names = [e["name"] for e in running[service.name]["env"]]
         url = next(e["value"] for e in running[service.name]["env"] if e["name"] == "DATABASE_URL")
         assert url.startswith("postgres://$(PGUSER):$(PGPASSWORD)@$(PGHOST):$(PGPORT)/$(PGDATABASE)?sslmode=verify-full")
         assert all(names.index(part) < names.index("DATABASE_URL") for part in ("PGUSER", "PGPASSWORD", "PGHOST"))
-    others = [s for s in catalog.services if not s.database]
+    others = [s for s in deployed if not s.database]
     assert all("DATABASE_URL" not in {e["name"] for e in running[s.name]["env"]} for s in others)
 
 
-def test_kafka_clients_identify_themselves_as_openfoundry_reads_it(prod_resources: list[Registered],
-                                                                   catalog: Catalog) -> None:
+def test_scram_clients_read_their_own_principal_as_openfoundry_reads_it(prod_resources: list[Registered],
+                                                                        deployed: list[Service]) -> None:
+    """libs/event-bus-data reads KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID and KAFKA_SASL_USERNAME/_PASSWORD and speaks
+    SCRAM-SHA-512 over TLS whenever a username is set (config.go): no mechanism or protocol variable exists."""
     running = containers(prod_resources)
-    for service in (s for s in catalog.services if s.uses_kafka):
+    clients = [s for s in deployed if any(e["name"] == "KAFKA_SASL_USERNAME" for e in running[s.name]["env"])]
+    assert {s.name for s in clients} == {"audit-sink", "ai-sink", "action-log-sink", "reindex-coordinator-service"}
+    for service in clients:
         env = {e["name"]: e for e in running[service.name]["env"]}
-        # libs/event-bus-data: KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_SASL_* (SCRAM-SHA-512 over SASL_SSL)
         assert env["KAFKA_CLIENT_ID"]["value"] == service.name
-        assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+        assert env["KAFKA_BOOTSTRAP_SERVERS"]["value"].endswith(":9093")
         assert env["KAFKA_SASL_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"kafka-client-{service.name}"
+        assert "KAFKA_SASL_MECHANISM" not in env and "KAFKA_SECURITY_PROTOCOL" not in env
 
 
 # The consumer groups OpenFoundry's code pins (`ConsumerGroup` constants and defaults in services/*/internal at d13cc848)
@@ -208,7 +236,9 @@ PINNED_GROUPS = {
     "code-repository-review-service": ["code-repository-review-service.branch-events"],
     "lineage-service": ["lineage-service", "lineage-service.openlineage-graph"],
     "ontology-indexer": ["ontology-indexer"],
-    "reindex-coordinator-service": ["reindex-coordinator-service", "reindex-coordinator"],
+    # internal/topics/topics.go:25 declares "reindex-coordinator" too, but the binary subscribes with
+    # runtime.ConsumerGroup (cmd/reindex-coordinator-service/main.go:154; internal/runtime/coordinator.go:41)
+    "reindex-coordinator-service": ["reindex-coordinator-service"],
     "workflow-automation-service": ["workflow-automation-service", "automation-operations-service"],
 }
 
@@ -222,10 +252,12 @@ def group_reaches(acl: dict[str, Any], group: str) -> bool:
 
 def test_openfoundrys_consumer_groups_are_granted_to_their_service_alone(prod_resources: list[Registered],
                                                                           catalog: Catalog) -> None:
-    grants = kafka_grants(prod_resources)
+    """To the service's own principal; a PLAINTEXT-only service's to ANONYMOUS, which it shares with the other
+    services of that listener (the residual risk docs/ingestion.md names)."""
+    grants, plain = principal_grants(prod_resources), plaintext_services(prod_resources)
     for upstream, groups in PINNED_GROUPS.items():
         service = standing_for(catalog, upstream)
         assert service is not None, upstream
         for group in groups:
             holders = [name for name, acls in grants.items() if any(group_reaches(a, group) for a in acls)]
-            assert holders == [service.name], (group, holders)
+            assert holders == [ANONYMOUS if service.name in plain else service.name], (group, holders)

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from foundry.binaries import running
 from foundry.catalog import Catalog, Service
 from foundry.config import StackConfig
 from foundry.labels import namespace_for
+from foundry.upstream import load_contracts
 from tests.mocks import Registered, of_type
 from tests.unit.test_wiring import DEPLOYMENT, peer_namespace, peers, pod_labels, policies
 
@@ -29,11 +31,11 @@ def tcp(*numbers: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_each_service_policy_governs_exactly_its_own_pods_both_ways(stack: str, catalog: Catalog,
+def test_each_service_policy_governs_exactly_its_own_pods_both_ways(stack: str, deployed: list[Service],
                                                                      request: pytest.FixtureRequest) -> None:
     resources = request.getfixturevalue(f"{stack}_resources")
     deployments = of_type(resources, DEPLOYMENT)
-    for service in catalog.services:
+    for service in deployed:
         spec = own_policy(resources, service)
         pods = {NAME: service.name, "app.kubernetes.io/part-of": "openfoundry"}
         assert spec["podSelector"] == {"matchLabels": pods}, service.name
@@ -42,10 +44,10 @@ def test_each_service_policy_governs_exactly_its_own_pods_both_ways(stack: str, 
 
 
 def test_callers_open_exactly_the_serving_ports_and_the_edge_comes_from_the_ingress_namespace(
-        prod_resources: list[Registered], catalog: Catalog, prod_config: StackConfig) -> None:
-    edge_called = [s for s in catalog.services if "ingress" in s.callers]
-    assert edge_called and len(catalog.services) > len(edge_called)
-    for service in catalog.services:
+        prod_resources: list[Registered], catalog: Catalog, deployed: list[Service], prod_config: StackConfig) -> None:
+    edge_called = [s for s in deployed if "ingress" in s.callers]
+    assert edge_called and len(deployed) > len(edge_called)
+    for service in deployed:
         spec = own_policy(prod_resources, service)
         serving = tcp(*service.ports.serving().values())
         callers = [rule for rule in spec["ingress"] if rule["ports"] == serving
@@ -59,18 +61,23 @@ def test_callers_open_exactly_the_serving_ports_and_the_edge_comes_from_the_ingr
         assert len(spec["ingress"]) == (2 if expected else 1), service.name   # callers, and Prometheus
 
 
-def test_a_service_opens_each_callees_serving_ports_and_reaches_the_brokers_iff_it_is_on_the_data_bus(
+def test_a_service_opens_each_callees_serving_ports_and_reaches_the_brokers_its_kafka_client_speaks_to(
         prod_resources: list[Registered], catalog: Catalog) -> None:
-    data_bus = [s for s in catalog.services if s.uses_kafka]
-    assert data_bus and len(catalog.services) > len(data_bus)
-    for service in catalog.services:
+    """The brokers' TLS listener for a SCRAM client on the data bus, the PLAINTEXT one for a client that speaks
+    nothing else (data/upstream/binaries/), none for a binary without a Kafka client."""
+    runs = running(catalog, load_contracts())
+    listeners = {run.service.name: {"scram-sha-512": 9093, "plaintext": 9092}[run.binary.kafka.security]
+                 for run in runs if run.binary.kafka and (run.service.uses_kafka or run.binary.kafka.security == "plaintext")}
+    assert set(listeners.values()) == {9092, 9093} and len(runs) > len(listeners)
+    for service in (run.service for run in runs):
         egress = own_policy(prod_resources, service)["egress"]
         assert all(rule.get("to") for rule in egress), service.name   # a rule without peers reaches everything
-        names = {s.name for s in catalog.services}
+        names = {run.service.name for run in runs}
         callees = {(peer_namespace(p), pod_labels(p)[NAME]): rule["ports"] for rule, p in peers(egress)
                    if pod_labels(p).get(NAME) in names}
         expected = {(namespace_for(callee.plane), callee.name): tcp(*callee.ports.serving().values())
                     for callee in catalog.callees_of(service.name)}
         assert callees == expected, service.name
         brokers = [rule for rule in egress if BROKERS in rule["to"]]
-        assert brokers == ([{"to": [BROKERS], "ports": tcp(9093)}] if service.uses_kafka else []), service.name
+        port = listeners.get(service.name)
+        assert brokers == ([{"to": [BROKERS], "ports": tcp(port)}] if port else []), service.name

@@ -10,7 +10,7 @@ from typing import Any
 import promql_parser
 import pytest
 
-from foundry.catalog import Catalog
+from foundry.catalog import Service
 from foundry.config import ConfigErrors
 from foundry.labels import namespace_for
 from foundry.slos import SLO_PATH as SLO_FILE
@@ -80,11 +80,11 @@ def test_the_slo_rules_read_only_series_a_podmonitor_the_prometheus_selects_scra
             assert scraped, (selector.name, alternative)
 
 
-def test_every_catalog_service_is_scraped_on_a_named_metrics_port(prod_resources: list[Registered],
-                                                                  catalog: Catalog) -> None:
+def test_every_running_service_is_scraped_on_a_named_metrics_port(prod_resources: list[Registered],
+                                                                  deployed: list[Service]) -> None:
     monitors = {key: m.inputs for key, m in by_namespaced_name(prod_resources, POD_MONITOR).items()}
-    assert catalog.services
-    for service in catalog.services:
+    assert deployed
+    for service in deployed:
         monitor = monitors[(namespace_for(service.plane), service.name)]
         port, number = service.ports.metrics
         assert monitor["spec"]["podMetricsEndpoints"] == [{"port": port, "path": "/metrics"}]

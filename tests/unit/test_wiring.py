@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from foundry.catalog import Catalog
+from foundry.catalog import Catalog, Service
 from foundry.labels import namespace_for
 from foundry.streams import load_streams
+from foundry.upstream import load_contracts
 from tests.expectations import JETSTREAM_ADMIN
 from tests.mocks import NETWORK_POLICY, Registered, by_namespaced_name, of_type
 from tests.natsconf import parse
@@ -135,21 +136,33 @@ def test_only_control_bus_services_and_nack_may_reach_nats(prod_resources: list[
 # --- the data bus --------------------------------------------------------------------------------------------
 
 
-def test_only_data_bus_services_may_reach_the_brokers_and_they_connect_over_sasl_ssl(
-        prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_only_data_bus_services_may_reach_the_brokers_each_over_the_listener_it_speaks(
+        prod_resources: list[Registered], deployed: list[Service]) -> None:
+    """SCRAM over TLS on 9093 for the clients that can; the unauthenticated 9092 only for the binaries whose client
+    speaks nothing else (data/upstream/binaries/, kafka.security), each admitted to its own listener alone."""
     (kafka,) = [r for r in prod_resources if r.type == "kubernetes:kafka.strimzi.io/v1:Kafka"]
-    (listener,) = kafka.inputs["spec"]["kafka"]["listeners"]
-    assert listener["tls"] is True and listener["authentication"]["type"] == "scram-sha-512"
-    admitted = {(peer_namespace(p), pod_labels(p)["app.kubernetes.io/name"]) for p in listener["networkPolicyPeers"]}
-    data_bus = [s for s in catalog.services if s.uses_kafka]
-    # and the Iceberg writer of seed 002's table, a platform client in the storage plane (test_writers.py)
-    writer = ("openfoundry-storage", "iceberg-writer-analytics-events")
-    assert data_bus and admitted == {(namespace_for(s.plane), s.name) for s in data_bus} | {writer}
+    tls, plain = kafka.inputs["spec"]["kafka"]["listeners"]
+    assert tls["tls"] is True and tls["authentication"]["type"] == "scram-sha-512"
+    assert plain["tls"] is False and "authentication" not in plain
+    admitted = {name: {(peer_namespace(p), pod_labels(p)["app.kubernetes.io/name"]) for p in listener["networkPolicyPeers"]}
+                for name, listener in (("tls", tls), ("plain", plain))}
+    contracts = load_contracts()
     deployments = of_type(prod_resources, DEPLOYMENT)
-    for service in data_bus:
+    for service in (s for s in deployed if s.uses_kafka):
+        client = contracts.of(str(service.binary)).kafka
+        where = (namespace_for(service.plane), service.name)
         env = container_env(deployments[service.name])
-        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
-        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "openfoundry-kafka-bootstrap.openfoundry-ingestion.svc:9093"
+        if client is None:   # no Kafka client at the pin: a principal, no connection
+            assert where in admitted["tls"] and not [n for n in env if n.startswith("KAFKA_")], service.name
+        elif client.security == "plaintext":
+            assert where in admitted["plain"] and where not in admitted["tls"], service.name
+            assert env[client.bootstrap_env] == "openfoundry-kafka-bootstrap.openfoundry-ingestion.svc:9092"
+        else:
+            assert where in admitted["tls"] and where not in admitted["plain"], service.name
+            assert env["KAFKA_BOOTSTRAP_SERVERS"] == "openfoundry-kafka-bootstrap.openfoundry-ingestion.svc:9093"
+    # and the Iceberg writer of seed 002's table, a platform client (test_writers.py), and the ACL steward's Job
+    assert {("openfoundry-storage", "iceberg-writer-analytics-events"),
+            ("openfoundry-ingestion", "anonymous-acl-steward")} <= admitted["tls"]
 
 
 # --- relational state ------------------------------------------------------------------------------------
@@ -172,11 +185,12 @@ def database_targets(spec: dict[str, Any]) -> set[str]:
     return found
 
 
-def test_each_service_reaches_its_own_database_and_no_other(prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_each_service_reaches_its_own_database_and_no_other(prod_resources: list[Registered], catalog: Catalog,
+                                                           deployed: list[Service]) -> None:
     registered = policies(prod_resources)
-    owners = [s for s in catalog.services if s.database]
+    owners = [s for s in deployed if s.database]
     assert len(owners) >= 10
-    for service in catalog.services:
+    for service in deployed:
         own = {f"pg-{service.name}"} if service.database else set()
         reader = {f"pg-{s.name}" for s in catalog.services if s.sql_readable} \
             if service.name == "sql-bi-gateway-service" else set()
@@ -192,9 +206,9 @@ def test_each_service_reaches_its_own_database_and_no_other(prod_resources: list
 
 
 def test_each_database_admits_its_owner_and_nobody_else_on_5432(prod_resources: list[Registered],
-                                                                catalog: Catalog) -> None:
+                                                                deployed: list[Service]) -> None:
     registered = policies(prod_resources)
-    owners = [s for s in catalog.services if s.database]
+    owners = [s for s in deployed if s.database]
     assert owners
     for service in owners:
         spec = registered[(namespace_for(service.plane), f"pg-{service.name}-access")]
@@ -211,11 +225,11 @@ def test_each_database_admits_its_owner_and_nobody_else_on_5432(prod_resources: 
 # --- placement -------------------------------------------------------------------------------------------
 
 
-def test_prod_spreads_every_service_over_zones_hard_and_nodes(prod_resources: list[Registered], catalog: Catalog,
-                                                              ) -> None:
+def test_prod_spreads_every_service_over_zones_hard_and_nodes(prod_resources: list[Registered],
+                                                              deployed: list[Service]) -> None:
     deployments = of_type(prod_resources, DEPLOYMENT)
-    assert catalog.services
-    for service in catalog.services:
+    assert deployed
+    for service in deployed:
         spec = deployments[service.name].inputs["spec"]
         spreads = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
         pods = {"matchLabels": spec["selector"]["matchLabels"]}
@@ -228,10 +242,10 @@ def test_prod_spreads_every_service_over_zones_hard_and_nodes(prod_resources: li
                                        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": pods}}, service.name
 
 
-def test_dev_spreads_softly(dev_resources: list[Registered], catalog: Catalog) -> None:
+def test_dev_spreads_softly(dev_resources: list[Registered], deployed: list[Service]) -> None:
     """One node in dev: a hard spread would leave every second replica pending."""
     deployments = of_type(dev_resources, DEPLOYMENT)
-    for service in catalog.services:
+    for service in deployed:
         constraints = deployments[service.name].inputs["spec"]["template"]["spec"]["topologySpreadConstraints"]
         assert [(c["topologyKey"], c["whenUnsatisfiable"], "nodeTaintsPolicy" in c) for c in constraints] == [
             ("topology.kubernetes.io/zone", "ScheduleAnyway", False), ("kubernetes.io/hostname", "ScheduleAnyway", False)]

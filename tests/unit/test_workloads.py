@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from foundry.catalog import Catalog
+from foundry.binaries import running
+from foundry.catalog import Catalog, Service
 from foundry.config import StackConfig
 from foundry.labels import namespace_for
+from foundry.upstream import load_contracts
 from tests.conftest import BuiltStack
 from tests.mocks import Registered, of_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 # platform components beside the services
 PLATFORM_DEPLOYMENTS = {"lakekeeper", "openfga", "trino-coordinator", "trino-worker", "clickhouse",
-                        "iceberg-table-exporter"}
+                        "iceberg-table-exporter", "valkey-primary"}
 PLATFORM_BUDGETS = {"lakekeeper", "openfga", "trino-worker", "vespa-configserver", "vespa-content", "vespa-container", "nats",
-                    "valkey", "clickhouse"}
+                    "valkey", "valkey-primary", "clickhouse"}
 
 
 def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resources: list[Registered]) -> None:
@@ -25,16 +27,17 @@ def test_every_kubernetes_resource_goes_through_the_explicit_provider(prod_resou
     assert missing == []
 
 
-def test_a_deployment_named_after_every_catalog_service(prod_resources: list[Registered], catalog: Catalog) -> None:
+def test_a_deployment_named_after_every_service_that_runs_a_binary(prod_resources: list[Registered],
+                                                                   deployed: list[Service]) -> None:
     deployments = of_type(prod_resources, DEPLOYMENT)
-    assert sorted(set(deployments) - PLATFORM_DEPLOYMENTS) == sorted(s.name for s in catalog.services)
-    for service in catalog.services:
+    assert sorted(set(deployments) - PLATFORM_DEPLOYMENTS) == sorted(s.name for s in deployed)
+    for service in deployed:
         metadata = deployments[service.name].inputs["metadata"]
         assert metadata["name"] == service.name
         assert metadata["namespace"] == namespace_for(service.plane)
 
 
-@pytest.mark.parametrize("service", ["gateway", "sql-bi-gateway-service", "auth-service", "audit-sink"])
+@pytest.mark.parametrize("service", ["gateway", "sql-bi-gateway-service", "identity-federation-service", "audit-sink"])
 def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> None:
     pod = of_type(prod_resources, DEPLOYMENT)[service].inputs["spec"]["template"]["spec"]
     assert pod["securityContext"] == {
@@ -56,17 +59,20 @@ def test_pods_run_restricted(prod_resources: list[Registered], service: str) -> 
 
 def test_every_service_container_is_restricted_probed_and_sized_from_the_config(
         built: BuiltStack, catalog: Catalog) -> None:
+    """Image, listeners and probes follow the binary's contract (tests/unit/test_binary_contracts.py); the rest is
+    the platform's: its security context, sizing, timings and labels."""
     registered, config = built.resources, built.config
     deployments = of_type(registered, DEPLOYMENT)
-    for service in catalog.services:
+    for run in running(catalog, load_contracts()):
+        service, binary = run.service, run.binary
         (container,) = deployments[service.name].inputs["spec"]["template"]["spec"]["containers"]
         sizing = config.compute.workloads if service.plane == "compute" and config.compute.workloads else config.workloads
-        (listen, port), *_ = service.ports.all().items()   # the catalog's first port: what PORT and the probes use
-        health = {"httpGet": {"path": "/healthz", "port": listen}, "timeoutSeconds": 2, "failureThreshold": 3}
+        health = {"httpGet": {"path": binary.health.path, "port": binary.health.port}, "timeoutSeconds": 2,
+                  "failureThreshold": 3}
         assert {key: container[key] for key in ("name", "image", "imagePullPolicy", "securityContext", "ports",
                                                 "resources", "readinessProbe", "livenessProbe")} == {
             "name": service.name,
-            "image": f"{config.images.registry}/{service.name}:{config.images.tag}",
+            "image": f"{config.images.registry}/{binary.name}:{config.images.tag}",
             "imagePullPolicy": "IfNotPresent",
             "securityContext": {"runAsNonRoot": True, "privileged": False, "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
@@ -77,14 +83,16 @@ def test_every_service_container_is_restricted_probed_and_sized_from_the_config(
             "readinessProbe": {**health, "periodSeconds": 10},
             "livenessProbe": {**health, "periodSeconds": 20, "initialDelaySeconds": 10},
         }, service.name
-        assert container["env"][:4] == [
-            {"name": "PORT", "value": str(port)}, {"name": "OPENFOUNDRY_SERVICE", "value": service.name},
-            {"name": "OPENFOUNDRY_PLANE", "value": service.plane},
-            {"name": "OPENFOUNDRY_ENVIRONMENT", "value": built.name}], service.name
+        labels = [{"name": "OPENFOUNDRY_SERVICE", "value": service.name},
+                  {"name": "OPENFOUNDRY_PLANE", "value": service.plane},
+                  {"name": "OPENFOUNDRY_ENVIRONMENT", "value": built.name}]
+        listeners = len([listener for listener in binary.listens if listener.env])
+        assert container["env"][listeners:listeners + 3] == labels, service.name
 
 
 def test_prod_has_a_budget_and_an_autoscaler_per_service(prod_resources: list[Registered], catalog: Catalog) -> None:
-    names = sorted(s.name for s in catalog.services)
+    """Every running service but those scaled to zero until the operational store exists (nothing to budget)."""
+    names = sorted(run.service.name for run in running(catalog, load_contracts()) if not run.waiting)
     budgets = set(of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget"))
     assert sorted(budgets - PLATFORM_BUDGETS) == names and budgets >= PLATFORM_BUDGETS
     hpas = of_type(prod_resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
@@ -96,7 +104,7 @@ def test_each_service_budget_lets_one_of_its_own_pods_go_at_a_time(prod_resource
                                                                     catalog: Catalog) -> None:
     budgets = of_type(prod_resources, "kubernetes:policy/v1:PodDisruptionBudget")
     deployments = of_type(prod_resources, DEPLOYMENT)
-    for service in catalog.services:
+    for service in (run.service for run in running(catalog, load_contracts()) if not run.waiting):
         budget = budgets[service.name].inputs
         pods = {"app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": "openfoundry"}
         assert budget["metadata"]["namespace"] == f"openfoundry-{service.plane}", service.name
@@ -113,11 +121,11 @@ def test_dev_has_neither_budgets_nor_autoscalers(dev_resources: list[Registered]
 
 def test_network_policy_admits_exactly_the_catalog_callers(prod_resources: list[Registered], catalog: Catalog) -> None:
     policies = of_type(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-    warehouse = policies["sql-warehousing-service"].inputs["spec"]
-    peers = warehouse["ingress"][0]["from"]
+    definitions = policies["ontology-definition-service"].inputs["spec"]
+    peers = definitions["ingress"][0]["from"]
     admitted = sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in peers)
-    assert admitted == sorted(catalog.by_name("sql-warehousing-service").callers)
-    assert {p["port"] for p in warehouse["ingress"][0]["ports"]} == {8080, 50123}
+    assert admitted == sorted(catalog.by_name("ontology-definition-service").callers)
+    assert {p["port"] for p in definitions["ingress"][0]["ports"]} == {8080}
 
 
 def test_a_service_nobody_calls_admits_nobody(prod_resources: list[Registered]) -> None:
@@ -156,7 +164,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
     tokens = {r.type for r in prod_resources if r.type.startswith("openfoundry:")}
     assert tokens == {
         "openfoundry:platform:PlaneNamespaces", "openfoundry:platform:Operators", "openfoundry:platform:Trust",
-        "openfoundry:workload:ServiceWorkload",
+        "openfoundry:platform:Jwt", "openfoundry:workload:ServiceWorkload",
         "openfoundry:relational:RelationalStatePlane", "openfoundry:ingestion:IngestionPlane",
         "openfoundry:storage:StoragePlane", "openfoundry:storage:CephStorage", "openfoundry:storage:Lakehouse",
         "openfoundry:storage:Lakekeeper",
@@ -165,6 +173,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:storage:IcebergTableHealth",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
+        "openfoundry:edge:PrimaryProxy", "openfoundry:ingestion:AnonymousAccess",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
@@ -172,7 +181,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
 
 def test_compute_services_get_the_compute_sizing(prod_resources: list[Registered], prod_config: StackConfig) -> None:
     deployments = of_type(prod_resources, DEPLOYMENT)
-    warehouse = deployments["sql-warehousing-service"].inputs["spec"]["template"]["spec"]["containers"][0]
+    warehouse = deployments["sql-bi-gateway-service"].inputs["spec"]["template"]["spec"]["containers"][0]
     gateway = deployments["gateway"].inputs["spec"]["template"]["spec"]["containers"][0]
     assert prod_config.compute.workloads is not None
     assert warehouse["resources"]["limits"]["memory"] == prod_config.compute.workloads.memory_limit

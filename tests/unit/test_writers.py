@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from components.lakehouse.writers import flink_memory
+from foundry.versions import OPENFOUNDRY_IMAGE_TAG, OPENFOUNDRY_REGISTRY
 from tests.mocks import Registered, by_metadata_name
 
 FLINK = "kubernetes:flink.apache.org/v1beta1:FlinkDeployment"
@@ -42,7 +43,7 @@ def test_the_job_commits_exactly_once_and_keeps_its_state_in_its_bucket(prod_res
         assert config[key].startswith(f"s3://iceberg-writer-checkpoints/{WRITER}/")
     assert config["high-availability.type"] == "kubernetes" and config["table.local-time-zone"] == "UTC"
     assert spec["job"]["upgradeMode"] == "savepoint" and spec["job"]["state"] == "running"
-    assert spec["image"] == "ghcr.io/openfoundry/iceberg-writer:0.1.0"
+    assert spec["image"] == f"{OPENFOUNDRY_REGISTRY}/iceberg-writer:{OPENFOUNDRY_IMAGE_TAG}"
     claims = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")
     assert claims["iceberg-writer-checkpoints"].inputs["metadata"]["namespace"] == "openfoundry-storage"
     assert claims["iceberg-writer-checkpoints"].protected    # prod keeps state
