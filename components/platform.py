@@ -55,7 +55,7 @@ from foundry.config import KubernetesTarget, StackConfig
 from foundry.labels import namespace_for, selector_labels
 from foundry.lakehouse import load_tables
 from foundry.slos import load_slos
-from foundry.streams import StreamRegistry
+from foundry.streams import ControlBus, StreamRegistry
 from foundry.topics import TopicRegistry
 from foundry.upstream import Contracts
 
@@ -123,7 +123,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
         clients=[*scram, *(writer_kafka_clients(load_tables()) if analytics.enabled else [])],
     ))
     control = ControlPlane("control", ControlPlaneArgs(
-        nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog, streams=streams,
+        nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog,
+        bus=ControlBus.of(streams, catalog, contracts),
         provider=provider, nack_ready=operators.ready("nack"), streams_as_code=not cfg.kubernetes.local,
         namespaces_ready=namespaces_ready,
     ))

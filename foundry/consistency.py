@@ -16,9 +16,10 @@ from foundry.upstream import Contracts, load_contracts
 
 def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry: TopicRegistry,
                                  streams: StreamRegistry, contracts: Contracts | None = None) -> None:
+    contracts = contracts or load_contracts()
     problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config),
-                *binary_problems(catalog, contracts or load_contracts()),
-                *stream_problems(streams, catalog), *slo_problems(load_slos(), {s.name for s in catalog.services}),
+                *binary_problems(catalog, contracts),
+                *stream_problems(streams, catalog, contracts), *slo_problems(load_slos(), {s.name for s in catalog.services}),
                 *lakehouse_problems(load_tables(), registry)]
     if problems:
         raise ConfigErrors(problems)

@@ -4,6 +4,7 @@ subscribe, publish, request and read what the server sends, without a client lib
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ class Client:
                    "headers": True, "no_responders": True}
         self.send(f"CONNECT {json.dumps(options)}")
         self.sid = 0
+        # its own inbox prefix, as a client library's random one: users of one account share its subject space
+        self.inbox = f"_INBOX.{secrets.token_hex(8)}"
 
     def close(self) -> None:
         self.sock.close()
@@ -45,10 +48,18 @@ class Client:
 
     def request(self, subject: str, payload: bytes, seconds: float = 3.0) -> list[Event]:
         self.sid += 1
-        inbox = f"_INBOX.test.{self.sid}"
+        inbox = f"{self.inbox}.{self.sid}"
         self.send(f"SUB {inbox} {self.sid}")
         self.publish(subject, payload, inbox)
         return self.messages(seconds)
+
+    def ask(self, subject: str, payload: bytes, seconds: float = 10.0) -> Event | None:
+        """A request's first answer (or the server's error), as soon as it comes; None when nothing comes."""
+        self.sid += 1
+        inbox = f"{self.inbox}.{self.sid}"
+        self.send(f"SUB {inbox} {self.sid}")
+        self.publish(subject, payload, inbox)
+        return next(self._events(seconds), None)
 
     def messages(self, seconds: float = 2.0) -> list[Event]:
         """Everything the server sends within `seconds` (a PING first, so a fast server's silence is final)."""

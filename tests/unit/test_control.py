@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.control.nats import user_permissions
+from components.control.accounts import user_permissions
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors
 from foundry.labels import namespace_for
-from foundry.streams import REGISTRY_PATH, StreamRegistry, durable_consumers, load_streams, stream_problems
-from tests.expectations import JETSTREAM_ADMIN
+from foundry.streams import REGISTRY_PATH, ControlBus, StreamRegistry, load_streams, stream_problems
+from foundry.upstream import load_contracts
+from tests.expectations import BINARY_JETSTREAM_CALLS, HELD_STREAMS, JETSTREAM_ADMIN, SELF_CONSUMED
 from tests.mocks import Registered, by_metadata_name, by_namespaced_name, revealed
 from tests.unit.test_wiring import registered_nats_conf
 
@@ -32,48 +33,64 @@ def test_prod_nats_is_three_servers_with_jetstream_on_file_storage(prod_resource
     assert {c["name"] for c in nats["template"]["spec"]["containers"]} == {"nats", "exporter"}
 
 
-def test_streams_follow_the_seed_defaults(prod_resources: list[Registered]) -> None:
+def test_streams_follow_the_seed_defaults_and_held_ones_what_their_binary_sends(prod_resources: list[Registered]) -> None:
+    """A held stream as its binary's STREAM.UPDATE sends it (R1: replicas 0 is the server's 1; of.<root>.> with the
+    binary's limits), in its holder's account; the platform's stream with the stack's replicas, in STREAMS."""
     streams = by_metadata_name(prod_resources, STREAM)
     assert set(streams) == {s.name.lower().replace("_", "-") for s in load_streams().streams}
-    assert {s.inputs["spec"]["name"] for s in streams.values()} == {"OF_EVENTS", "OF_AUDIT", "OF_NOTIFICATIONS"}
+    assert {s.inputs["spec"]["name"] for s in streams.values()} == {"OF_EVENTS", "OF_AUDIT", "OF_NOTIFICATIONS", "OF_CONTROL"}
     # the API server takes DNS subdomain names for custom resources (apimachinery IsDNS1123Subdomain)
     nack = [*streams, *by_metadata_name(prod_resources, CONSUMER)]
     assert nack and all(re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name) for name in nack), nack
     for stream in streams.values():
         spec = stream.inputs["spec"]
-        assert (spec["maxAge"], spec["maxMsgs"], spec["storage"], spec["replicas"], spec["discard"]) == \
-            ("168h", 1_000_000, "file", 3, "old")
+        held = spec["name"] in HELD_STREAMS
+        assert (spec["maxAge"], spec["maxMsgs"], spec["storage"], spec["retention"], spec["replicas"], spec["discard"]) \
+            == ("168h", 1_000_000, "file", "limits", 1 if held else 3, "old"), spec["name"]
+        assert spec["account"] == (f"openfoundry-{HELD_STREAMS[spec['name']]}" if held else "openfoundry-app")
         assert spec["preventDelete"] is True and stream.protected
+    assert streams["of-events"].inputs["spec"]["subjects"] == ["of.workflows.>"]
 
 
 def test_a_durable_consumer_per_subscribing_service_and_stream(prod_resources: list[Registered],
                                                                catalog: Catalog) -> None:
+    """But where the subscriber's binary consumes the stream it holds through consumers of its own."""
     consumers = by_metadata_name(prod_resources, CONSUMER)
     streams = load_streams()
     expected = {(s.name, subject) for s in catalog.services for subject in s.nats.subscribes
-                if streams.stream_of(subject) is not None}
+                if (stream := streams.stream_of(subject)) is not None and (s.name, stream.name) not in SELF_CONSUMED}
     assert expected and len(expected) < sum(len(s.nats.subscribes) for s in catalog.services)  # core ones have none
     found = {(c.inputs["spec"]["durableName"], subject) for c in consumers.values()
              for subject in c.inputs["spec"]["filterSubjects"]}
     assert found == expected
+    assert ("workflow-automation-service", "of.workflows.run.requested") not in found
     assert all(c.inputs["spec"]["ackPolicy"] == "explicit" for c in consumers.values())
+    for consumer in consumers.values():   # in the account of the stream it reads
+        spec = consumer.inputs["spec"]
+        holder = HELD_STREAMS.get(spec["streamName"])
+        assert spec["account"] == (f"openfoundry-{holder}" if holder else "openfoundry-app"), spec
 
 
 def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catalog) -> None:
     streams = load_streams()
-    consumers = durable_consumers(streams, catalog)
+    bus = ControlBus.of(streams, catalog, load_contracts())
     for service in (s for s in catalog.services if s.uses_nats):
-        permissions = user_permissions(service, consumers, streams)
+        permissions = user_permissions(service, bus)
         publish = permissions["publish"]["allow"]
         plain = [p for p in publish if not p.startswith("$JS")]
         assert sorted(plain) == sorted(service.nats.publishes)
         subscribe = permissions["subscribe"]["allow"]
         core = [s for s in service.nats.subscribes if streams.stream_of(s) is None]
-        kept = sorted({stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))})
+        kept = sorted({stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))
+                       and (service.name, stream.name) not in SELF_CONSUMED})
         deliveries = [f"deliver.{stream}.{service.name}" for stream in kept]
         assert sorted(subscribe) == sorted([*core, *deliveries, "_INBOX.>"])   # the account is the service's alone
-        assert sorted(p for p in publish if p.startswith("$JS")) == [f"$JS.ACK.{s}.{service.name}.>" for s in kept]
-        assert set(permissions["publish"]["deny"]) >= JETSTREAM_ADMIN
+        calls = BINARY_JETSTREAM_CALLS.get(service.name, set())
+        assert {p for p in publish if p.startswith("$JS")} == {f"$JS.ACK.{s}.{service.name}.>" for s in kept} | calls
+        # the admin verbs stay denied, but the subtrees its binary's calls are in (deny overrides allow in NATS)
+        denied = set(permissions["publish"]["deny"])
+        assert denied == {d for d in JETSTREAM_ADMIN if not any(c.startswith(d[:-1]) for c in calls)}
+        assert calls or denied == JETSTREAM_ADMIN
 
 
 def test_only_control_bus_services_get_nats_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
@@ -102,17 +119,24 @@ def registry_with(change: Any) -> StreamRegistry:
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    (lambda d: d["streams"].pop(), "found 'of.notifications.notification-alerting-service' in no stream and not core"),
-    (lambda d: d["streams"][0].update(owner="report-service"), "streams[OF_EVENTS].owner: found 'report-service'"),
-    (lambda d: d["streams"][1]["subjects"].append("of.auth.>"), "found 'of.auth.session.revoked' in OF_EVENTS, OF_AUDIT"),
+    (lambda d: d["streams"].pop(), "found 'of.auth.federation.changed' in no stream and not core"),
+    (lambda d: d["streams"][3].update(owner="report-service"), "streams[OF_CONTROL].owner: found 'report-service'"),
+    (lambda d: d["streams"][1]["subjects"].append("of.auth.>"), "found 'of.auth.session.revoked' in OF_AUDIT, OF_CONTROL"),
     (lambda d: d["streams"].append({"name": "ORPHAN", "owner": "gateway", "subjects": ["nobody.publishes.>"]}),
      "streams[ORPHAN].subjects: found ['nobody.publishes.>']; allowed: subjects some catalog service publishes"),
     (lambda d: d["core"].append("of.audit.gateway"), "found 'of.audit.gateway' in OF_AUDIT, core"),
     (lambda d: d["core"].append("nobody.signals"), "core: found 'nobody.signals'; allowed: a subject some catalog"),
+    # a held stream on other subjects than its binary's: its STREAM.UPDATE at start would cut them off
+    (lambda d: d["streams"][0]["subjects"].append("of.queries.>"),
+     "streams[OF_EVENTS].subjects: found ['of.workflows.>', 'of.queries.>']; allowed: the subjects its binary ensures "
+     "(of.workflows.>)"),
+    # a stream a binary ensures left to the platform: the binary would create it in its own account anyway
+    (lambda d: d["streams"][1].pop("owner"), "streams[OF_AUDIT].owner: found None; allowed: gateway: its binary "
+     "ensures OF_AUDIT at start"),
 ], ids=["uncovered subject", "owner off the control bus", "subject in two streams", "orphan stream", "core and kept",
-        "orphan core subject"])
+        "orphan core subject", "held stream on other subjects", "held stream left to the platform"])
 def test_a_broken_stream_entry_is_named(change: Any, expected: str, catalog: Catalog) -> None:
-    problems = [str(p) for p in stream_problems(registry_with(change), catalog)]
+    problems = [str(p) for p in stream_problems(registry_with(change), catalog, load_contracts())]
     assert any(expected in p for p in problems), problems
 
 
@@ -193,3 +217,24 @@ def test_each_server_listens_stores_and_routes_where_its_pod_says(stack: str, re
     assert conf["cluster"] == {"name": "openfoundry", "listen": f"0.0.0.0:{ports['cluster']}", "routes": [
         f"nats-route://nats-{i}.{nats['serviceName']}.openfoundry-control.svc.cluster.local:{ports['cluster']}"
         for i in range(replicas)]}
+
+
+# prometheus-nats-exporter v0.17.3's JetStream consumer metrics and labels (collector/jsz.go), stated here
+EXPORTER_METRICS = {"jetstream_consumer_num_pending", "jetstream_consumer_delivered_consumer_seq"}
+
+
+def test_prod_alerts_on_a_consumer_that_delivers_nothing_or_falls_behind(prod_resources: list[Registered],
+                                                                        dev_resources: list[Registered]) -> None:
+    rules = by_metadata_name(prod_resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")["nats-consumers"]
+    assert rules.inputs["metadata"]["labels"]["release"] == "kube-prometheus-stack"   # the cluster's Prometheus picks it
+    (group,) = rules.inputs["spec"]["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {"NatsConsumerNotDelivering", "NatsConsumerBacklogGrowing"}
+    for alert in alerts.values():
+        used = set(re.findall(r"jetstream_[a-z_]+", alert["expr"]))
+        assert used and used <= EXPORTER_METRICS, used
+        assert alert["expr"].count('is_consumer_leader="true"') == len(re.findall(r"jetstream_[a-z_]+", alert["expr"]))
+    # messages waiting and nothing delivered for a while: nobody bound, whatever the consumer's kind
+    assert "changes(jetstream_consumer_delivered_consumer_seq" in alerts["NatsConsumerNotDelivering"]["expr"]
+    assert "deriv(jetstream_consumer_num_pending" in alerts["NatsConsumerBacklogGrowing"]["expr"]
+    assert "nats-consumers" not in by_metadata_name(dev_resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")

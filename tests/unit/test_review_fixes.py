@@ -34,20 +34,27 @@ def test_b2_b3_m7_nack_runs_restricted_namespaced_in_control_loop_mode(prod_reso
     assert values["containerSecurityContext"]["allowPrivilegeEscalation"] is False
 
 
-def test_b3_nacks_account_names_a_secret_beside_it_holding_a_user_nats_knows(prod_resources: list[Registered]) -> None:
-    (account,) = of_type(prod_resources, "kubernetes:jetstream.nats.io/v1beta2:Account").values()
-    user = account.inputs["spec"]["user"]
-    secret = next(r.inputs for r in prod_resources if r.type == "kubernetes:core/v1:Secret"
-                  and r.inputs["metadata"]["name"] == user["secret"]["name"])
-    # the control loop reads the Account's Secret in the Streams' own namespace, by the keys the Account names
-    assert secret["metadata"]["namespace"] == account.inputs["metadata"]["namespace"] == "openfoundry-control"
-    assert (user["user"], user["password"]) == ("user", "password")
-    # stringData holds a generated password, so it reaches the mocks as a secret; the password itself is unknown here
-    data = secret["stringData"].get("value", secret["stringData"])
-    assert data["user"] == "nack"
+def test_b3_nacks_accounts_name_a_secret_beside_them_holding_a_user_nats_knows(prod_resources: list[Registered]) -> None:
+    """One NACK Account per JetStream account (STREAMS, and each service holding a stream), each a user of its own."""
     conf = parse(by_metadata_name(prod_resources, "kubernetes:core/v1:ConfigMap")["nats-config"].inputs["data"]["nats.conf"])
+    account_of = {u["user"]: name for name, a in conf["accounts"].items() for u in a["users"]}
     users = {u["user"]: u for a in conf["accounts"].values() for u in a["users"]}
-    assert users["nack"]["password"] == "$NATS_PW_NACK"
+    accounts = of_type(prod_resources, "kubernetes:jetstream.nats.io/v1beta2:Account").values()
+    found = {}
+    for account in accounts:
+        user = account.inputs["spec"]["user"]
+        secret = next(r.inputs for r in prod_resources if r.type == "kubernetes:core/v1:Secret"
+                      and r.inputs["metadata"]["name"] == user["secret"]["name"])
+        # the control loop reads the Account's Secret in the Streams' own namespace, by the keys the Account names
+        assert secret["metadata"]["namespace"] == account.inputs["metadata"]["namespace"] == "openfoundry-control"
+        assert (user["user"], user["password"]) == ("user", "password")
+        # stringData holds a generated password, so it reaches the mocks as a secret; the password is unknown here
+        name = secret["stringData"].get("value", secret["stringData"])["user"]
+        assert users[name]["password"] == "$NATS_PW_" + name.upper().replace("-", "_")
+        found[account.inputs["spec"]["name"]] = account_of[name]
+    assert found == {"openfoundry-app": "STREAMS", "openfoundry-gateway": "gateway",
+                     "openfoundry-notification-alerting-service": "notification-alerting-service",
+                     "openfoundry-workflow-automation-service": "workflow-automation-service"}
 
 
 def test_m5_trino_workers_may_drain_and_only_the_drain_user_may(prod_resources: list[Registered]) -> None:

@@ -13,7 +13,7 @@ from foundry.catalog import Catalog, Service
 from foundry.labels import namespace_for
 from foundry.streams import load_streams
 from foundry.upstream import load_contracts
-from tests.expectations import JETSTREAM_ADMIN
+from tests.expectations import BINARY_JETSTREAM_CALLS, HELD_STREAMS, JETSTREAM_ADMIN, SELF_CONSUMED
 from tests.mocks import NETWORK_POLICY, Registered, by_namespaced_name, of_type
 from tests.natsconf import parse
 
@@ -54,6 +54,19 @@ def registered_nats_conf(resources: list[Registered]) -> dict[str, Any]:
 # --- the control bus -------------------------------------------------------------------------------------------
 
 
+def home_of(subject: str) -> str | None:
+    """The account the stream keeping `subject` lives in (tests/expectations.py HELD_STREAMS), None for a core one."""
+    stream = load_streams().stream_of(subject)
+    return None if stream is None else HELD_STREAMS.get(stream.name, "STREAMS")
+
+
+def kept_by_platform(service: Any) -> set[str]:
+    """The streams a service reads through a consumer the platform keeps for it (not its binary's own)."""
+    streams = load_streams()
+    return {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))
+            and (service.name, stream.name) not in SELF_CONSUMED}
+
+
 def test_the_registered_nats_conf_has_an_account_per_control_service_with_exactly_its_subjects(
         prod_resources: list[Registered], catalog: Catalog) -> None:
     accounts = registered_nats_conf(prod_resources)["accounts"]
@@ -61,24 +74,36 @@ def test_the_registered_nats_conf_has_an_account_per_control_service_with_exactl
     assert len(services) >= 10
     assert set(accounts) == {"SYS", "STREAMS", *(s.name for s in services)}
     assert [u["user"] for u in accounts["STREAMS"]["users"]] == ["nack"] and accounts["STREAMS"]["jetstream"] == "enabled"
-    streams = load_streams()
+    holders = set(HELD_STREAMS.values())
     for service in services:
-        (user,) = accounts[service.name]["users"]
-        assert "jetstream" not in accounts[service.name]
-        assert user["user"] == service.name
+        users = {u["user"]: u for u in accounts[service.name]["users"]}
+        # a holder's account has JetStream, within limits, and NACK's user for it; every other account neither
+        assert set(users) == {service.name, *([f"nack-{service.name}"] if service.name in holders else [])}
+        limits = accounts[service.name].get("jetstream")
+        assert (limits is not None) == (service.name in holders)
+        if limits is not None:
+            held = [stream for stream, holder in HELD_STREAMS.items() if holder == service.name]
+            assert (limits["max_memory"], limits["max_streams"]) == (0, len(held)) and limits["max_file"] > 0
+        user = users[service.name]
         assert user["password"] == "$NATS_PW_" + service.name.upper().replace("-", "_")
         publish, subscribe = user["permissions"]["publish"], user["permissions"]["subscribe"]
         assert {s for s in publish["allow"] if not s.startswith("$JS.")} == set(service.nats.publishes)
-        core = {s for s in service.nats.subscribes if streams.stream_of(s) is None}
-        kept = {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))}
+        kept = kept_by_platform(service)
+        core = {s for s in service.nats.subscribes if load_streams().stream_of(s) is None}
         assert set(subscribe["allow"]) == core | {f"deliver.{k}.{service.name}" for k in kept} | {"_INBOX.>"}
-        assert set(publish["deny"]) >= JETSTREAM_ADMIN
-        # no JetStream API call at all; acks for its own durables only
-        api = [s for s in publish["allow"] if s.startswith("$JS.")]
-        assert set(api) == {f"$JS.ACK.{k}.{service.name}.>" for k in kept}, api
+        # JetStream: acks for its own durables, and exactly the calls its binary makes on what it holds
+        api = {s for s in publish["allow"] if s.startswith("$JS.")}
+        calls = BINARY_JETSTREAM_CALLS.get(service.name, set())
+        assert api == {f"$JS.ACK.{k}.{service.name}.>" for k in kept} | calls, api
+        assert set(publish["deny"]) | {d for d in JETSTREAM_ADMIN if any(c.startswith(d[:-1]) for c in calls)} \
+            >= JETSTREAM_ADMIN
+    nack = [u for a in accounts.values() for u in a["users"] if u["user"].startswith("nack")]
+    assert all(u["permissions"] == {"publish": {"allow": ["$JS.API.>"]}, "subscribe": {"allow": ["_INBOX.>"]}}
+               for u in nack)
     wildcard = [u["user"] for a in accounts.values() for u in a["users"]
                 for s in u.get("permissions", {}).get("publish", {}).get("allow", [])
-                if s in (">", "*") or s.startswith("$JS.API.STREAM.")]
+                if s in (">", "*") or (s.startswith("$JS.API.STREAM.") and not u["user"].startswith("nack")
+                                       and s not in BINARY_JETSTREAM_CALLS.get(u["user"], set()))]
     assert wildcard == []
 
 
@@ -90,35 +115,41 @@ def exports_of(account: dict[str, Any], kind: str) -> dict[str, list[str]]:
     return {e[kind]: e["accounts"] for e in account.get("exports", []) if kind in e}
 
 
+def exports_to(account: dict[str, Any], kind: str, subject: str) -> list[str]:
+    """Every account an export of `subject` names (one export per importer)."""
+    return sorted(a for e in account.get("exports", []) if e.get(kind) == subject for a in e["accounts"])
+
+
 def test_every_flow_of_the_catalog_crosses_accounts_by_a_named_export_and_nothing_else_does(
         prod_resources: list[Registered], catalog: Catalog) -> None:
     accounts = registered_nats_conf(prod_resources)["accounts"]
-    streams = load_streams()
-    hub = accounts["STREAMS"]
     services = [s for s in catalog.services if s.uses_nats]
     expected_core: dict[str, set[tuple[str, str]]] = {s.name: set() for s in services}
+    expected_services: dict[str, set[tuple[str, str]]] = {s.name: set() for s in services}
     for publisher in services:
         for subject in publisher.nats.publishes:
             readers = sorted(s.name for s in services if subject in s.nats.subscribes)
-            if streams.stream_of(subject) is None:
+            home = home_of(subject)
+            if home is None:
                 assert exports_of(accounts[publisher.name], "stream")[subject] == readers
                 for reader in readers:
                     expected_core[reader].add((publisher.name, subject))
-            else:   # into the stream, acknowledged: a service of STREAMS for this publisher alone
-                assert exports_of(hub, "service")[subject] == [publisher.name]
-                assert ("STREAMS", subject) in imports_of(accounts[publisher.name], "service")
+            elif home != publisher.name:   # into the stream, acknowledged: a service of its account for this publisher
+                assert publisher.name in exports_to(accounts[home], "service", subject)
+                expected_services[publisher.name].add((home, subject))
     for service in services:
-        kept = {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))}
-        deliveries = {f"deliver.{stream}.{service.name}" for stream in kept}
-        acks = {f"$JS.ACK.{stream}.{service.name}.>" for stream in kept}
-        assert imports_of(accounts[service.name], "stream") == expected_core[service.name] | {
-            ("STREAMS", d) for d in deliveries}
-        assert imports_of(accounts[service.name], "service") - {("STREAMS", p) for p in service.nats.publishes} == {
-            ("STREAMS", a) for a in acks}
-        for subject in deliveries:
-            assert exports_of(hub, "stream")[subject] == [service.name]
-        for subject in acks:
-            assert exports_of(hub, "service")[subject] == [service.name]
+        deliveries, acks = set(), set()
+        for stream in kept_by_platform(service):
+            home = HELD_STREAMS.get(stream, "STREAMS")
+            if home != service.name:
+                deliveries.add((home, f"deliver.{stream}.{service.name}"))
+                acks.add((home, f"$JS.ACK.{stream}.{service.name}.>"))
+        assert imports_of(accounts[service.name], "stream") == expected_core[service.name] | deliveries
+        assert imports_of(accounts[service.name], "service") == expected_services[service.name] | acks
+        for home, subject in deliveries:
+            assert exports_to(accounts[home], "stream", subject) == [service.name]
+        for home, subject in acks:
+            assert exports_to(accounts[home], "service", subject) == [service.name]
     public = [e for a in accounts.values() for e in a.get("exports", []) if not e.get("accounts")]
     assert public == []
 
