@@ -33,8 +33,9 @@ HAPROXY_USER = 99      # the official image's `haproxy` user (its Dockerfile's U
 REPLICAS = 2
 
 
-def haproxy_config(servers: Sequence[str], port: int) -> str:
-    """haproxy.cfg: the password reaches the checks from the environment (`"${VALKEY_PASSWORD}"`), never the file."""
+def haproxy_config(servers: Sequence[tuple[str, str]], port: int, monitor_port: int = MONITOR_PORT) -> str:
+    """haproxy.cfg for `servers` (name, host:port): the password reaches the checks from the environment
+    (`"${VALKEY_PASSWORD}"`), never the file."""
     lines = [
         "global",
         "  log stdout format raw local0 info",
@@ -55,12 +56,14 @@ def haproxy_config(servers: Sequence[str], port: int) -> str:
         f"  bind :{port}",
         "  default_backend primary",
         "frontend monitor",
-        f"  bind :{MONITOR_PORT}",
+        f"  bind :{monitor_port}",
         "  mode http",
-        "  http-request use-service prometheus-exporter if { path /metrics }",
         "  monitor-uri /ready",
-        # ready only while a primary is known: a Service with no ready proxy is refused at once, not hung
-        "  monitor fail if { nbsrv(primary) lt 1 }",
+        # ready only while exactly one primary is known: HAProxy starts every server up until its checks fail, and
+        # two servers answering role:master (a partition) is no answer either; a Service with no ready proxy is
+        # refused at once, not hung
+        "  monitor fail if { nbsrv(primary) lt 1 } || { nbsrv(primary) gt 1 }",
+        "  http-request use-service prometheus-exporter if { path /metrics }",
         "backend primary",
         "  option tcp-check",
         "  tcp-check connect",
@@ -71,7 +74,7 @@ def haproxy_config(servers: Sequence[str], port: int) -> str:
         '  tcp-check send "QUIT\\r\\n"',
         "  tcp-check expect string +OK",
         "  default-server check inter 1s fall 2 rise 2 resolvers cluster init-addr none on-marked-down shutdown-sessions",
-        *(f"  server {server.split('.')[0]} {server}:{port}" for server in servers),
+        *(f"  server {name} {address}" for name, address in servers),
         "",
     ]
     return "\n".join(lines)
@@ -95,7 +98,7 @@ class PrimaryProxy(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrimaryProxyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openfoundry:edge:PrimaryProxy", name, None, opts)
         self._args = args
-        config = haproxy_config(args.servers, PORT)
+        config = haproxy_config([(server.split(".")[0], f"{server}:{PORT}") for server in args.servers], PORT)
         config_map = k8s.core.v1.ConfigMap(NAME, metadata=self._metadata(), data={"haproxy.cfg": config},
                                            opts=self._child())
         self._deployment(hashlib.sha256(config.encode()).hexdigest(), depends_on=[config_map])

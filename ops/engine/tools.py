@@ -9,7 +9,8 @@ import time
 
 from ops.engine.toolchain import ToolchainError, log
 
-PACKAGES = {"graphviz": "dot"}   # Debian package -> the command it provides
+# Debian package -> the command it provides
+PACKAGES = {"graphviz": "dot", "haproxy": "haproxy", "redis-server": "redis-server"}
 
 
 def ensure(package: str) -> str:
