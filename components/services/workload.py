@@ -250,8 +250,8 @@ class ServiceWorkload(pulumi.ComponentResource):
         if self._args.database is not None:
             egress.append(database_egress(self._args.database))
         egress += [rule for endpoint in self._args.endpoints for rule in endpoint.egress_rules()]
-        if self._args.buckets:
-            egress.append(self._args.gateway.egress_rule())
+        if self._args.buckets and any(store.kind == "s3" for store in self._args.binary.stores):
+            egress.append(self._args.gateway.egress_rule())   # only a binary with an S3 client reaches its buckets
         kafka_port = PLAIN_PORT if self._speaks_plaintext else TLS_PORT if self._speaks_scram else None
         if kafka_port is not None:
             egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(

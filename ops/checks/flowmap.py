@@ -1,17 +1,19 @@
 """The flows the platform needs, and the flows it must never allow, derived from the catalog, the registries and
 what the stack renders (never from the NetworkPolicies they are checked against).
 
-Required: every catalog caller to its callee's ports; every database owner to its database (or its pooler), the
-SQL gateway's read-only route to the replicas, the instances to each other and to their backups; every data-bus
-client to the brokers, every control-bus client and NACK to NATS; every Iceberg client to Lakekeeper and, since
-Lakekeeper signs their S3 requests instead of handing out credentials, to RGW; every bucket owner to RGW; the
-operators to the pods they manage where they connect to them; Prometheus to every metrics port a PodMonitor
-names; the ingress controller to every edge backend and ACME solver; every pod to the cluster's DNS.
-ClickHouse, when the stack reads the warehouse with it, to Lakekeeper, RGW and the issuer, and from Grafana and
-the SQL gateway. Forbidden: a service into another service's database; anything but sql-bi-gateway-service into
-Trino or ClickHouse (and Prometheus into anything but ClickHouse's metrics port); the edge
-into the relational state; any service but the gateway into the gateway's cache; services off the data bus into
-the brokers and off the control bus into NATS.
+Required: every catalog caller to its callee's ports; every database owner to its database (or its pooler), the SQL
+gateway's read-only route to the replicas, the instances to each other and to their backups; every service whose
+binary has a Kafka client to the brokers' listener its client speaks (its contract: data/upstream/binaries/), and
+the ACL steward to the TLS one; every service whose binary has a NATS client, and NACK, to NATS; every Iceberg
+client to Lakekeeper and, since Lakekeeper signs their S3 requests instead of handing out credentials, to RGW; every
+bucket owner whose binary has an S3 client to RGW; the operators to the pods they manage where they connect to them;
+Prometheus to every metrics port a PodMonitor names; the ingress controller to every edge backend and ACME solver;
+every pod to the cluster's DNS. ClickHouse, when the stack reads the warehouse with it, to Lakekeeper, RGW and the
+issuer, and from Grafana and the SQL gateway. Forbidden: a service into another service's database; anything but
+sql-bi-gateway-service into Trino or ClickHouse (and Prometheus into anything but ClickHouse's metrics port); the
+edge into the relational state; any service but the gateway into the gateway's cache (in prod, the gateway itself
+but through the primary's proxy); a service into a Kafka listener its binary does not speak, or into NATS when its
+binary has no NATS client.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from foundry.binaries import running
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog, Service
 from foundry.labels import namespace_for, selector_labels
+from foundry.upstream import Contracts, load_contracts
 from ops.checks.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
 
-OPENLINEAGE_SINKS = ("audit-sink", "ai-sink", "lineage-service", "dataset-versioning-service", "event-streaming-service",
-                     "pipeline-runner")
+KAFKA_PORTS = {"scram-sha-512": 9093, "plaintext": 9092}   # Strimzi's tls and plain listeners
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ class Flow:
 class FlowMap:
     """Builds the required and forbidden flows of one stack."""
 
-    def __init__(self, runtime: Runtime, catalog: Catalog) -> None:
+    def __init__(self, runtime: Runtime, catalog: Catalog, contracts: Contracts) -> None:
         self.runtime, self.catalog = runtime, catalog
+        self.runs = {run.service.name: run for run in running(catalog, contracts)}
         self.flows: list[Flow] = []
 
     def build(self) -> list[Flow]:
@@ -91,6 +95,19 @@ class FlowMap:
         (found,) = [s for s in self.runtime.of_kind("Service")
                     if s.metadata.get("namespace") == namespace and s.metadata.get("name") == service]
         return self.runtime.selected(namespace, found.spec.get("selector") or {})
+
+    def _kafka_port(self, service: Service) -> int | None:
+        """The listener the service's binary speaks; None when it has no Kafka client (or runs nothing)."""
+        run = self.runs.get(service.name)
+        return KAFKA_PORTS[run.binary.kafka.security] if run and run.binary.kafka else None
+
+    def _nats_client(self, service: Service) -> bool:
+        run = self.runs.get(service.name)
+        return bool(service.uses_nats and run and run.binary.nats)
+
+    def _s3_client(self, service: Service) -> bool:
+        run = self.runs.get(service.name)
+        return bool(run and any(store.kind == "s3" for store in run.binary.stores))
 
     def _db_pods(self, owner: str, namespace: str, role: str | None = None) -> list[Pod]:
         labels = {"cnpg.io/cluster": f"pg-{owner}", "cnpg.io/podRole": "instance"}
@@ -156,8 +173,11 @@ class FlowMap:
         brokers = self._pods(namespace, **{"strimzi.io/broker-role": "true"})
         nodes = self._pods(namespace, **{"strimzi.io/name": "openfoundry-kafka"})
         operands = [p for p in self._pods(namespace, **{"strimzi.io/cluster": "openfoundry"}) if p not in nodes]
-        for service in (s for s in self.catalog.services if s.uses_kafka):
-            self._need("kafka", self._service_pods(service), brokers, [9093])
+        for service in self.catalog.services:
+            port = self._kafka_port(service)
+            if port is not None:
+                self._need("kafka", self._service_pods(service), brokers, [port])
+        self._need("kafka", self._pods(namespace, **selector_labels("anonymous-acl-steward")), brokers, [9093])
         self._need("kafka", nodes, nodes, [9090, 9091])
         self._need("kafka", [self.runtime.operator("strimzi")], nodes, [9090, 9091, 8443])
         self._need("kafka", operands, brokers, [9091])
@@ -167,7 +187,7 @@ class FlowMap:
         namespace = namespace_for("control")
         servers = self._pods(namespace, **selector_labels("nats"))
         nack = self._pods(namespace, app="nack")
-        for service in (s for s in self.catalog.services if s.uses_nats):
+        for service in (s for s in self.catalog.services if self._nats_client(s)):
             self._need("nats", self._service_pods(service), servers, [4222])
         self._need("nats", nack, servers, [4222])
         self._need("nats", nack, [API_SERVER_IP], [443])
@@ -176,8 +196,9 @@ class FlowMap:
     def _lakehouse(self) -> None:
         storage = namespace_for("storage")
         catalog = self._pods(storage, **selector_labels("lakekeeper"))
-        clients = [p for name in OPENLINEAGE_SINKS for p in self._service_pods(self.catalog.by_name(name))]
-        clients += self._pods(storage, **{"app.kubernetes.io/name": "lakekeeper-warehouse-setup"})
+        # the seed's sinks would be clients; at the pin no OpenFoundry binary speaks Iceberg REST to Lakekeeper (the
+        # sinks post to an append path of OpenFoundry's own: their contracts), so the clients are the platform's
+        clients = self._pods(storage, **{"app.kubernetes.io/name": "lakekeeper-warehouse-setup"})
         clients += self._pods(storage, app="iceberg-maintenance")
         trino = self._pods(namespace_for("compute"), **selector_labels("trino"))
         self._need("iceberg", clients + trino, catalog, [8181])
@@ -217,7 +238,7 @@ class FlowMap:
         self._deny("analytics", others, clickhouse, [8123, 9000, 9363])
 
     def _buckets(self) -> None:
-        for service in (s for s in self.catalog.services if s.buckets):
+        for service in (s for s in self.catalog.services if s.buckets and self._s3_client(s)):
             self._need("bucket", self._service_pods(service), self._rgw(), [8080])
 
     def _platform_parts(self) -> None:
@@ -233,9 +254,14 @@ class FlowMap:
                                                               "openfoundry.io/vespa-role": "vespa-configserver"}) or vespa,
                    [19071])
         valkey = self._pods(edge, **selector_labels("valkey"))
-        cache_ports = [6379, 26379] if self.runtime.config.edge.cache.nodes > 1 else [6379]
-        self._need("cache", gateway, valkey, cache_ports)
-        self._need("cache", valkey, valkey, cache_ports)
+        if self.runtime.config.edge.cache.nodes > 1:   # the gateway names one server: the primary's proxy
+            proxy = self._pods(edge, **selector_labels("valkey-primary"))
+            self._need("cache", gateway, proxy, [6379])
+            self._need("cache", proxy, valkey, [6379])
+            self._need("cache", valkey, valkey, [6379, 26379])
+            self._deny("cache", gateway, valkey, [6379, 26379])
+        else:
+            self._need("cache", gateway, valkey, [6379])
         coordinator = self._pods(compute, **{**selector_labels("trino"), "app.kubernetes.io/component": "coordinator"})
         workers = self._pods(compute, **{**selector_labels("trino"), "app.kubernetes.io/component": "worker"})
         self._need("sql", sql, coordinator, [8080])
@@ -282,11 +308,11 @@ class FlowMap:
                 self._deny("trino", pods, self._pods(namespace_for("compute"), **selector_labels("trino")), [8080])
             if service.name != "gateway":
                 self._deny("cache", pods, self._pods(namespace_for("edge"), **selector_labels("valkey")), [6379])
-            if not service.uses_kafka:
-                self._deny("kafka", pods, self._pods(namespace_for("ingestion"), **{"strimzi.io/broker-role": "true"}),
-                           [9093])
+                self._deny("cache", pods, self._pods(namespace_for("edge"), **selector_labels("valkey-primary")), [6379])
+            brokers = self._pods(namespace_for("ingestion"), **{"strimzi.io/broker-role": "true"})
+            self._deny("kafka", pods, brokers, [p for p in KAFKA_PORTS.values() if p != self._kafka_port(service)])
             self._deny("authorization", pods, self._pods(namespace_for("storage"), **selector_labels("openfga")), [8081])
-            if not service.uses_nats:
+            if not self._nats_client(service):
                 self._deny("nats", pods, self._pods(namespace_for("control"), **selector_labels("nats")), [4222])
         edge = [self.runtime.ingress_controller(), *[p for s in self.catalog.in_plane("edge") for p in self._service_pods(s)]]
         for owner, plane in owners.items():
@@ -296,8 +322,8 @@ class FlowMap:
         return any(s.name == owner and s.sql_readable for s in self.catalog.services)
 
 
-def flows_of(runtime: Runtime, catalog: Catalog) -> list[Flow]:
-    return FlowMap(runtime, catalog).build()
+def flows_of(runtime: Runtime, catalog: Catalog, contracts: Contracts | None = None) -> list[Flow]:
+    return FlowMap(runtime, catalog, contracts or load_contracts()).build()
 
 
 def empty_kinds(flows: list[Flow]) -> Iterator[str]:

@@ -58,24 +58,24 @@ def test_dropping_the_dns_exception_denies_every_lookup_of_the_namespace() -> No
 def test_a_service_let_into_another_services_database_is_caught() -> None:
     def open_up(policies: list[dict[str, Any]]) -> None:
         egress = named(policies, "openfoundry-edge", "gateway")["spec"]["egress"]
-        egress.append({"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "pg-auth-service"}},
+        egress.append({"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "pg-identity-federation-service"}},
                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openfoundry-control"}}}],
                        "ports": [{"port": 5432, "protocol": "TCP"}]})
-        access = named(policies, "openfoundry-control", "pg-auth-service-access")["spec"]["ingress"]
+        access = named(policies, "openfoundry-control", "pg-identity-federation-service-access")["spec"]["ingress"]
         access[0]["from"].append({"namespaceSelector": {}})   # the database's own policy opened to every namespace
     failures = wrong(verdicts_with(runtime_of("prod"), open_up))
     assert any(f.startswith("another's database: Deployment openfoundry-edge/gateway → Cluster openfoundry-control/"
-                            "pg-auth-service") for f in failures), failures[:5]
+                            "pg-identity-federation-service") for f in failures), failures[:5]
     assert any(f.startswith("edge into relational state: ") for f in failures)
 
 
 def test_a_caller_left_out_of_its_callees_policy_is_caught() -> None:
     def forget_callers(policies: list[dict[str, Any]]) -> None:
-        named(policies, "openfoundry-control", "auth-service")["spec"]["ingress"] = []
+        named(policies, "openfoundry-control", "identity-federation-service")["spec"]["ingress"] = []
     failures = wrong(verdicts_with(runtime_of("dev"), forget_callers))
-    assert "caller: Deployment openfoundry-edge/gateway → Deployment openfoundry-control/auth-service :8080/TCP" in failures
-    assert all(f.endswith(("openfoundry-control/auth-service :8080/TCP", "openfoundry-control/auth-service :9090/TCP"))
-               for f in failures), failures
+    identity = "Deployment openfoundry-control/identity-federation-service"
+    assert f"caller: Deployment openfoundry-edge/gateway → {identity} :8080/TCP" in failures
+    assert all(f.endswith((f"{identity} :8080/TCP", f"{identity} :9090/TCP")) for f in failures), failures
 
 
 def test_the_catalog_closed_to_its_maintenance_job_is_caught() -> None:
