@@ -48,8 +48,10 @@ STEWARD_EXEMPTION = {"policy.openfoundry.dev/exempt": "kafka-no-wildcard-acls",
                      "policy.openfoundry.dev/exempt-reason": "Kafka lets only a principal with Alter on the cluster "
                      "create or delete ACLs; the steward's Job keeps ANONYMOUS's bindings (the PLAINTEXT listener)"}
 
-# One binding a line: <topic|group> <literal|prefixed> <name> <Operation>; kafka-acls.sh adds each (adding an existing
-# binding changes nothing), then lists ANONYMOUS's bindings and removes every one not wanted.
+# `wanted`: one binding a line, <topic|group> <literal|prefixed> <name> <Operation>. `grouped`: the same bindings as
+# few kafka-acls.sh calls as they allow (a call adds every operation it names to every resource it names): one line
+# a call, <topic|group> <literal|prefixed> <Operation,...> <name> <name>... Adding an existing binding changes
+# nothing; then ANONYMOUS's bindings are listed and every one not wanted is removed.
 RECONCILE = r"""set -eu
 props=/tmp/steward.properties
 {
@@ -61,10 +63,12 @@ props=/tmp/steward.properties
   echo "ssl.truststore.location=$CA_FILE"
 } > "$props"
 acls() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$props" "$@"; }
-while read -r kind pattern name operation; do
-  acls --add --allow-principal User:ANONYMOUS --operation "$operation" "--$kind" "$name" \
-       --resource-pattern-type "$pattern" > /dev/null
-done < /acls/wanted
+while read -r kind pattern operations names; do
+  set --
+  for operation in $(echo "$operations" | tr , ' '); do set -- "$@" --operation "$operation"; done
+  for name in $names; do set -- "$@" "--$kind" "$name"; done
+  acls --add --allow-principal User:ANONYMOUS --resource-pattern-type "$pattern" "$@" > /dev/null
+done < /acls/grouped
 acls --list --principal User:ANONYMOUS | awk '
   /^Current ACLs for resource/ {
     match($0, /resourceType=[A-Z_]+/); kind = tolower(substr($0, RSTART + 13, RLENGTH - 13))
@@ -104,6 +108,17 @@ def wanted_bindings(grants: Sequence[Grant]) -> str:
     return "".join(f"{line}\n" for line in sorted(lines))
 
 
+def grouped_calls(grants: Sequence[Grant]) -> str:
+    """The Job's adds: one kafka-acls.sh call per resource kind, pattern type and set of operations, naming every
+    resource that wants exactly those (a call grants each operation on each resource it names)."""
+    calls: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    for grant in grants:
+        pattern = "prefixed" if grant.pattern == "prefix" else "literal"
+        calls.setdefault((grant.resource, pattern, tuple(sorted(grant.operations))), []).append(grant.name)
+    return "".join(f"{kind} {pattern} {','.join(operations)} {' '.join(sorted(names))}\n"
+                   for (kind, pattern, operations), names in sorted(calls.items()))
+
+
 def job_name(wanted: str) -> str:
     """A new Job whenever the wanted bindings change (a Job's pod template cannot be changed in place)."""
     return f"anonymous-acls-{hashlib.sha256(wanted.encode()).hexdigest()[:10]}"
@@ -137,8 +152,8 @@ class AnonymousAccess(pulumi.ComponentResource):
                 "secretKeyRef": {"name": STEWARD, "key": "password"}}}},
             "authorization": {"type": "simple", "acls": STEWARD_ACLS},
         }, self._child(depends_on=[secret]), annotations=STEWARD_EXEMPTION)
-        config = k8s.core.v1.ConfigMap(STEWARD, metadata=self._metadata(STEWARD),
-                                       data={"wanted": wanted, "reconcile.sh": RECONCILE}, opts=self._child())
+        config = k8s.core.v1.ConfigMap(STEWARD, metadata=self._metadata(STEWARD), data={
+            "wanted": wanted, "grouped": grouped_calls(grants), "reconcile.sh": RECONCILE}, opts=self._child())
         self._job(job_name(wanted), depends_on=[user, config])
         self._network_policy()
         self.register_outputs({"bindings": len(wanted.splitlines())})

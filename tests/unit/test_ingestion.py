@@ -170,6 +170,11 @@ def test_anonymous_holds_the_union_of_what_the_plaintext_services_are_granted(pr
                 for service in bus_services(catalog, "plaintext")
                 for kind, name, pattern, operations in expected_acls(service) for operation in operations}
     assert expected and wanted == expected
+    # the Job's few kafka-acls.sh calls grant exactly those: each call every operation it names on every resource
+    grouped = maps[("openfoundry-ingestion", STEWARD)].inputs["data"]["grouped"].splitlines()
+    granted = [f"{kind} {pattern} {name} {operation}" for kind, pattern, operations, *names in map(str.split, grouped)
+               for name in names for operation in operations.split(",")]
+    assert sorted(granted) == sorted(wanted) and len(grouped) < len(wanted) / 10
 
 
 def test_no_two_services_share_credentials(prod_resources: list[Registered], catalog: Catalog) -> None:
