@@ -11,7 +11,7 @@ VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
 .PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
-	cluster cluster-down mutate report
+	cluster cluster-down mutate report boot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,14 @@ lint: deps ## ruff and mypy
 	@$(VPY) -m ruff check .
 	@$(VPY) -m mypy
 	@cd .github/actionlint && GOSUMDB=off GOFLAGS=-mod=mod GOTOOLCHAIN=local go run github.com/rhysd/actionlint/cmd/actionlint -shellcheck= ../workflows/*.yml
+
+ifneq ($(filter boot,$(MAKECMDGOALS)),)
+ifeq ($(OPENFOUNDRY_SRC),)
+$(error OPENFOUNDRY_SRC is empty: make boot STACK=$(STACK) OPENFOUNDRY_SRC=<path to an OpenFoundry git checkout>)
+endif
+endif
+boot: render ## STACK's OpenFoundry binaries built from OPENFOUNDRY_SRC (a git checkout of the pin) and started as their rendered pods against real local servers (root); RENDERED=<dir> boots another render tree
+	@$(VPY) -m ops.boot $(STACK) $(OPENFOUNDRY_SRC) $(if $(RENDERED),--rendered $(RENDERED))
 
 bench: bootstrap ## print the performance figures
 	@$(VPY) -m ops.bench
