@@ -23,12 +23,16 @@ class Offered:
 
     kafka: bool
     held: Holdings | None
+    groups: dict[str, str] | None = None     # the broker's consumer groups and their states after the watch
 
 
 def binary_notes(binary: Binary, run: PodRun, offered: Offered, lines: Sequence[str]) -> list[str]:
     notes = []
     if binary.kafka and not offered.kafka:
         notes.append(NO_BROKER)
+    if binary.kafka and offered.groups is not None:
+        notes += [f"Kafka group {c.group}: {offered.groups.get(c.group, 'never joined')}"
+                  for c in binary.kafka.consumes if c.group]
     notes += shadowing_links(binary, run)
     if binary.nats and (binary.nats.streams or binary.nats.consumers) and offered.held is not None:
         notes += jetstream_notes(binary, run, offered.held)

@@ -75,21 +75,22 @@ def run_pods(planned: Sequence[Target], rendered: Rendered, built: dict[str, Pat
              args: argparse.Namespace, timings: dict[str, float]) -> tuple[list[Result], list[str], StandIns]:
     """Every target that starts, in its sandbox, against the stand-in servers, watched: its result."""
     with tempfile.TemporaryDirectory(prefix="openfoundry-boot-certs-") as certs, Network() as network:
-        server, passwords, operator_notes = add_operator_objects(rendered, Path(certs))
+        issued = add_operator_objects(rendered, Path(certs))
         runnable = [t for t in planned if t.starts]
         running = [prepare(t, pod, rendered, network, built, source) for t, pod in zip(runnable, pod_names(runnable),
                                                                                        strict=True)]
         dialed = [Dialed(r.run, t.binary) for r, t in zip(running, runnable, strict=True) if t.binary]
-        with stand_ins(rendered, network, dialed, server, passwords) as offered:
+        with stand_ins(rendered, network, dialed, issued) as offered:
             timings["servers"] = offered.seconds
             startable = [r for r in running if not r.run.problem]
             for index, r in enumerate(startable):
                 start(r, offered.hosts_for(index))
             log(f"started {len(startable)} binaries", "boot")
             timings["watch"] = watch(startable, args.timeout, args.settle)
-            seen_by = Offered(offered.kafka, held_streams(offered))
+            seen_by = Offered(offered.kafka is not None, held_streams(offered),
+                              offered.kafka.group_states() if offered.kafka else None)
             results = [result_of(t, r, seen_by) for t, r in zip(runnable, running, strict=True)]
-    return results, operator_notes + offered.notes, offered
+    return results, issued.notes + offered.notes, offered
 
 
 def pod_names(planned: Sequence[Target]) -> list[str]:

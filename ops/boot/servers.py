@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from foundry.upstream import Binary
 from ops.boot.certs import Pair, certificate_authority, server_certificate
 from ops.boot.jetstream import apply_resources
-from ops.boot.kafka import kafka_broker
+from ops.boot.kafka import KafkaBroker, kafka_broker
 from ops.boot.nats import NatsServers, start_nats
 from ops.boot.operators import (
     add_cnpg_secrets,
@@ -43,7 +43,7 @@ class StandIns:
     hosts: dict[str, str] = field(default_factory=dict)
     nats_names: list[str] = field(default_factory=list)
     nats: NatsServers = field(default_factory=NatsServers)
-    kafka: bool = False
+    kafka: KafkaBroker | None = None
     notes: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=list)          # NACK stand-in's outcome per resource
     seconds: float = 0.0
@@ -63,9 +63,19 @@ class Dialed:
     binary: Binary
 
 
-def add_operator_objects(rendered: Rendered, directory: Path) -> tuple[Pair, dict[str, str], list[str]]:
-    """CloudNativePG's Secrets and trust-manager's ConfigMaps, with this boot's CAs and passwords: the Postgres
-    server certificate, each owner's password, notes."""
+@dataclass(frozen=True)
+class Issued:
+    """What the stand-in operators issued: the Postgres server certificate, the platform CA (the trust bundles'),
+    each database owner's password, notes."""
+
+    postgres: Pair
+    platform_ca: Pair
+    passwords: dict[str, str]
+    notes: list[str]
+
+
+def add_operator_objects(rendered: Rendered, directory: Path) -> Issued:
+    """CloudNativePG's Secrets and trust-manager's ConfigMaps, with this boot's CAs and passwords."""
     pg_ca = certificate_authority(directory, "cnpg-ca", "CloudNativePG cluster CA (make boot)")
     platform_ca = certificate_authority(directory, "platform-ca", "OpenFoundry internal CA (make boot)")
     clusters = pg_clusters(rendered)
@@ -75,7 +85,7 @@ def add_operator_objects(rendered: Rendered, directory: Path) -> tuple[Pair, dic
                                                           | {d.owner for d in pg_databases(rendered)})}
     add_cnpg_secrets(rendered, clusters, passwords, pg_ca.pem)
     bundles = add_trust_bundles(rendered, platform_ca.pem)
-    return server, passwords, [f"trust-manager bundle ConfigMaps: {len(bundles)}"] if bundles else []
+    return Issued(server, platform_ca, passwords, [f"trust-manager bundle ConfigMaps: {len(bundles)}"] if bundles else [])
 
 
 def hosts_in(value: str) -> list[str]:
@@ -110,24 +120,24 @@ def nats_client_names(dialed: Sequence[Dialed]) -> list[str]:
 
 
 @contextlib.contextmanager
-def stand_ins(rendered: Rendered, network: Network, dialed: Sequence[Dialed], server: Pair,
-              passwords: Mapping[str, str]) -> Iterator[StandIns]:
+def stand_ins(rendered: Rendered, network: Network, dialed: Sequence[Dialed], issued: Issued) -> Iterator[StandIns]:
     """Every server started (Postgres, Redis, Kafka, NATS with NACK's resources); stopped on the way out."""
     began = time.monotonic()
     offered = StandIns()
     offered.notes += [f"{host}: dialed for Postgres, but CloudNativePG's server certificate does not name it"
                       for host in uncovered_postgres_hosts(dialed, rendered)]
     with contextlib.ExitStack() as stack:
-        postgres = stack.enter_context(postgres_server(network.gateway, server, pg_clusters(rendered),
-                                                       pg_databases(rendered), passwords))
+        postgres = stack.enter_context(postgres_server(network.gateway, issued.postgres, pg_clusters(rendered),
+                                                       pg_databases(rendered), issued.passwords))
         offered.notes += postgres.notes
         offered.hosts.update({name: network.gateway for name in postgres_names(rendered)})
         targets = redis_targets(dialed)
         offered.notes += stack.enter_context(redis_server(network.gateway, targets))
         offered.hosts.update({name: network.gateway for t in targets for name in names_of_host(t.host)})
-        broker = stack.enter_context(kafka_broker(rendered, network))
-        offered.kafka = broker is not None
+        broker = stack.enter_context(kafka_broker(rendered, network, issued.platform_ca))
+        offered.kafka = broker
         offered.hosts.update(broker.hosts if broker else {})
+        offered.notes += list(broker.notes) if broker else []
         offered.nats = start_nats(rendered, network)
         offered.hosts.update(offered.nats.hosts)
         offered.nats_names = nats_client_names(dialed)

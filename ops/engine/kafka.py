@@ -71,6 +71,7 @@ SCRIPTS = {   # bin/<script> -> the main class Kafka 4.3's own script runs
     "kafka-configs.sh": "kafka.admin.ConfigCommand",
     "kafka-console-producer.sh": "org.apache.kafka.tools.ConsoleProducer",
     "kafka-console-consumer.sh": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "kafka-consumer-groups.sh": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
     "kafka-storage.sh": STORAGE_MAIN,
     "kafka-server-start.sh": SERVER_MAIN,
 }
@@ -362,6 +363,11 @@ class Broker:
     def list_acls(self, principal: str | None = None) -> list[AclEntry]:
         args = ["--list", *(["--principal", principal] if principal else [])]
         return parse_acl_listing(self.tool("kafka-acls.sh", *args))
+
+    def group_states(self) -> dict[str, str]:
+        """Every consumer group the broker knows, with its state (Stable: its members joined)."""
+        lines = self.tool("kafka-consumer-groups.sh", "--list", "--state").splitlines()
+        return {parts[0]: parts[-1] for parts in map(str.split, lines[1:]) if len(parts) >= 2}
 
     def add_users(self, users: Sequence[ScramUser]) -> None:
         """Create or update SCRAM-SHA-512 users on the running broker (kafka-configs.sh --alter)."""
