@@ -206,6 +206,8 @@ def deployments(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict
     for document in (d for d in documents if d.get("kind") == "Deployment"):
         metadata = document["metadata"]
         replicas = autoscaled.get((metadata.get("namespace"), metadata["name"]), document["spec"].get("replicas", 1))
+        if replicas == 0:   # scaled to zero (a binary waiting for a store): nothing runs, nothing is lost
+            continue
         spread = pod_spread(document["spec"]["template"]["spec"], site.zone_key)
         yield quorum(site, metadata["name"], "Deployment", plane_of(document), replicas, spread, need=1)
 

@@ -64,6 +64,8 @@ def test_prods_zone_loss_verdicts_are_what_the_manifests_say_by_hand() -> None:
     # NATS 3 by zone, streams of 3; Valkey 3 by zone with quorum 2; Vespa's config servers 3 by zone
     assert {"NATS JetStream meta group", "JetStream streams of 3 replicas", "Valkey Sentinels",
             "Vespa config servers (ZooKeeper)"} <= survives
+    # the streams OpenFoundry's binaries ensure with one replica at every start: on one server (accepted)
+    assert not found["JetStream streams of 1 replicas"]["survives"] and found["JetStream streams of 1 replicas"]["accepted"]
     # every CloudNativePG cluster: 3 instances by zone, 1 synchronous standby required: 2 left, 2 needed
     clusters = [v for v in found.values() if v["kind"].startswith("Postgres")]
     assert len(clusters) == len(load_catalog().database_owners()) and all(v["survives"] for v in clusters)

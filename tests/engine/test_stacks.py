@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from foundry.binaries import running
 from foundry.catalog import load_catalog
+from foundry.upstream import load_contracts
 from ops import stack as stack_command
 from ops.checks.schemas import validate_directory
 from ops.engine import stacks, toolchain
@@ -27,10 +29,11 @@ def rendered(request: pytest.FixtureRequest) -> tuple[str, Path]:
 def test_render_writes_a_deployment_per_service(rendered: tuple[str, Path]) -> None:
     name, directory = rendered
     manifests = {p.name for p in (directory / "1-manifest").iterdir()}
-    for service in load_catalog().services:
+    for run in running(load_catalog(), load_contracts()):   # every entry that runs a binary
+        service = run.service
         assert f"apps_v1-deployment-openfoundry-{service.plane}-{service.name}.yaml" in manifests
         budget = f"policy_v1-poddisruptionbudget-openfoundry-{service.plane}-{service.name}.yaml"
-        assert (budget in manifests) == (name == "prod")
+        assert (budget in manifests) == (name == "prod" and not run.waiting)   # nothing to budget at zero
 
 
 def test_rendered_manifests_are_private(rendered: tuple[str, Path]) -> None:
