@@ -114,7 +114,7 @@ class ControlBus:
     @classmethod
     def of(cls, registry: StreamRegistry, catalog: Catalog, contracts: upstream.Contracts) -> ControlBus:
         held = held_streams(registry, catalog, contracts)
-        return cls(registry, held, durable_consumers(registry, catalog, held))
+        return cls(registry, held, durable_consumers(registry, catalog, held, binary_reads(catalog, contracts)))
 
     def home(self, stream: str) -> str:
         """The account a stream lives in."""
@@ -142,10 +142,20 @@ def held_streams(registry: StreamRegistry, catalog: Catalog, contracts: upstream
     return held
 
 
-def durable_consumers(registry: StreamRegistry, catalog: Catalog,
-                      held: dict[str, HeldStream] | None = None) -> list[DurableConsumer]:
-    """A push consumer per subscribing service and stream, but where the service's binary consumes the stream with
-    consumers of its own (it holds the stream)."""
+def binary_reads(catalog: Catalog, contracts: upstream.Contracts) -> dict[str, set[str]]:
+    """The subjects each service's binary subscribes to (its contract's `nats.subscribes`)."""
+    reads: dict[str, set[str]] = {}
+    for service in catalog.services:
+        nats = contracts.binaries[service.binary].nats if service.binary in contracts.binaries else None
+        reads[service.name] = set(nats.subscribes) if nats else set()
+    return reads
+
+
+def durable_consumers(registry: StreamRegistry, catalog: Catalog, held: dict[str, HeldStream] | None = None,
+                      reads: dict[str, set[str]] | None = None) -> list[DurableConsumer]:
+    """A push consumer per subscribing service and stream, for the subjects its binary reads (`reads`; all the
+    catalog's when not given); none where the binary consumes the stream it holds with consumers of its own. A
+    consumer nobody reads would fill and alert for ever (components/control/jetstream.py)."""
     held = held or {}
     consumers = []
     for service in catalog.services:
@@ -153,7 +163,8 @@ def durable_consumers(registry: StreamRegistry, catalog: Catalog,
         for subject in service.nats.subscribes:
             stream = registry.stream_of(subject)
             own = held.get(stream.name) if stream else None
-            if stream is not None and not (own and own.service == service.name and own.consumers):
+            read = reads is None or subject in reads.get(service.name, set())
+            if stream is not None and read and not (own and own.service == service.name and own.consumers):
                 by_stream.setdefault(stream.name, []).append(subject)
         consumers += [DurableConsumer(service.name, stream, tuple(subjects),
                                       held[stream].service if stream in held else STREAMS_ACCOUNT)

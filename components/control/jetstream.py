@@ -8,6 +8,7 @@ streams get the stack's replicas.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from foundry.config import Nats
@@ -67,14 +68,26 @@ def consumer_spec(consumer: DurableConsumer, nats: Nats, prod: bool) -> dict[str
             "preventDelete": prod, "account": nack_account(consumer.home)}
 
 
-def consumer_alerts() -> list[dict[str, Any]]:
+def consumer_alerts(session_prefixes: Sequence[str] = (), session_limit: int = 0) -> list[dict[str, Any]]:
     """A consumer with messages waiting that delivers nothing (no subscriber bound: a push consumer's deliver group
     must be the subscribers' queue group, or it delivers to nobody, silently; a pull consumer nobody fetches from),
-    and a backlog that keeps growing."""
-    pending = f"jetstream_consumer_num_pending{{{LEADER}}}"
-    delivered = f"jetstream_consumer_delivered_consumer_seq{{{LEADER}}}"
+    and a backlog that keeps growing. A binary's per-session consumers (`session_prefixes`) are left to the reaper
+    (components/control/reaper.py); their count nearing the account's limit alerts instead."""
+    sessions = "|".join(f"{prefix}.*" for prefix in session_prefixes)
+    selector = LEADER + (f',consumer_name!~"{sessions}"' if sessions else "")
+    pending = f"jetstream_consumer_num_pending{{{selector}}}"
+    delivered = f"jetstream_consumer_delivered_consumer_seq{{{selector}}}"
     labels = "{{ $labels.account }}/{{ $labels.stream_name }}/{{ $labels.consumer_name }}"
-    return [
+    piling = [{
+        "alert": "NatsSessionConsumersPiling",
+        "expr": f'count by (account, stream_name) (jetstream_consumer_num_pending{{{LEADER},consumer_name=~"{sessions}"}})'
+                f" > {session_limit * 8 // 10}",
+        "for": GROWING_FOR, "labels": {"severity": "warning"},
+        "annotations": {"summary": "{{ $labels.account }}/{{ $labels.stream_name }} holds {{ $value }} per-session "
+                                   f"consumers (its account takes {session_limit})",
+                        "description": "Sessions left behind are not being deleted: check the session-consumer-reaper "
+                                       "CronJob; at the limit new sessions are refused."}}] if sessions else []
+    return [*piling,
         {"alert": "NatsConsumerNotDelivering",
          "expr": f"{pending} > 0 and changes({delivered}[{STALLED_FOR}]) == 0",
          "for": STALLED_FOR, "labels": {"severity": "warning"},

@@ -32,7 +32,7 @@ from components.common.kube import (
 )
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.control.accounts import account_graph, nack_user, password_variable
+from components.control.accounts import SESSION_CONSUMERS, account_graph, nack_user, password_variable
 from components.control.jetstream import (
     consumer_alerts,
     consumer_spec,
@@ -57,10 +57,11 @@ from components.control.nats import (
     nats_url,
     server_config,
 )
+from components.control.reaper import ReaperArgs, SessionConsumerReaper
 from foundry.catalog import Catalog, Service
 from foundry.config import Nats
 from foundry.labels import common_labels, namespace_for, selector_labels
-from foundry.streams import STREAMS_ACCOUNT, ControlBus, DurableConsumer, resource_name
+from foundry.streams import STREAMS_ACCOUNT, ControlBus, DurableConsumer, HeldStream, resource_name
 from foundry.versions import NATS_EXPORTER_IMAGE, NATS_IMAGE
 
 
@@ -112,8 +113,12 @@ class ControlPlane(pulumi.ComponentResource):
         if args.streams_as_code and args.site.prod:   # alerting is prod's (the development profile has no SLOs)
             custom_resource("monitoring.coreos.com/v1", "PrometheusRule", "nats-consumers", self._namespace,
                             {**common_labels(PLANE), **args.site.scrape_labels},
-                            {"groups": [{"name": "nats-consumers", "rules": consumer_alerts()}]}, self._child())
-        self._network_policy(services)
+                            {"groups": [{"name": "nats-consumers", "rules": consumer_alerts(
+                                [c.durable.split("*")[0] for h in bus.held.values() for c in h.consumers if "*" in c.durable],
+                                SESSION_CONSUMERS)}]}, self._child())
+        reapers = [self._reaper(h, bus) for h in bus.held.values() if any("*" in c.durable for c in h.consumers)] \
+            if args.streams_as_code else []
+        self._network_policy(services, [peer(pods=r.pods) for r in reapers])
         self._pod_monitor()
         self.register_outputs({"url": nats_url(), "streams": sorted(self.streams)})
 
@@ -211,9 +216,20 @@ class ControlPlane(pulumi.ComponentResource):
 
     # --- network and monitoring -------------------------------------------------------------------------
 
-    def _network_policy(self, services: list[Service]) -> None:
+    def _reaper(self, held: HeldStream, bus: ControlBus) -> SessionConsumerReaper:
+        """Its binary's per-session consumers left behind, deleted (components/control/reaper.py)."""
+        home = held.service
+        return SessionConsumerReaper(f"{home}-reaper", ReaperArgs(
+            stream=held.config.name, prefixes=[c.durable.split("*")[0] for c in held.consumers if "*" in c.durable],
+            user=nack_user(home), password_secret=nack_secret(home), namespace=self._namespace,
+            nats_host=f"{NAME}.{self._namespace}.svc", nats_port=CLIENT_PORT, nats_pods=selector_labels(NAME),
+            provider=self._args.provider, depends_on=list(self._args.namespaces_ready)),
+            opts=pulumi.ResourceOptions(parent=self))
+
+    def _network_policy(self, services: list[Service],
+                        platform_clients: Sequence[k8s.networking.v1.NetworkPolicyPeerArgs]) -> None:
         nats_pods = peer(pods=selector_labels(NAME))
-        clients = [service_peer(s) for s in services]
+        clients = [*(service_peer(s) for s in services), *platform_clients]
         nack = peer(pods=NACK_POD_LABELS)   # NACK runs beside NATS (components/cluster/operators.py)
 
         def port(number: int) -> k8s.networking.v1.NetworkPolicyPortArgs:

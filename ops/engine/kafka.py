@@ -1,11 +1,10 @@
 """A real Apache Kafka broker without Docker or the internet: Kafka's own jars from Maven Central, run as one KRaft
 node (broker and controller) with `java -cp libs/* kafka.Kafka server.properties`.
 
-`kafka_libs()` resolves kafka_2.13 and kafka-tools at KAFKA_VERSION with every runtime dependency, plus the
-log4j2 binding for slf4j that Kafka's own distribution ships in libs/ (log4j-slf4j-impl, log4j-1.2-api), into
-<cache>/kafka-<version>/libs, and writes bin/ (kafka-acls.sh, kafka-topics.sh, ... as in /opt/kafka/bin of
-Strimzi's image: a script written for it runs here with /opt/kafka replaced by `kafka_home()`) and config/.
-Cold: one Maven run (~1 min with an empty ~/.m2); warm: one marker file read.
+`kafka_libs()` resolves kafka_2.13 and kafka-tools at KAFKA_VERSION with every runtime dependency and the log4j2
+binding Kafka's distribution ships (log4j-slf4j-impl, log4j-1.2-api) into <cache>/kafka-<version>/libs, and writes
+bin/ (as /opt/kafka/bin of Strimzi's image: its scripts run here with /opt/kafka replaced by `kafka_home()`) and
+config/. Cold: one Maven run (~1 min with an empty ~/.m2); warm: one marker file read.
 
 `Broker` (a context manager) formats a data directory with the caller's SCRAM-SHA-512 users, starts the node
 and waits until it serves. Its listeners: the caller's (SASL_SSL with SCRAM-SHA-512 and a PEM key store, or
@@ -257,8 +256,7 @@ class Broker:
             cmd += ["--add-scram", user.storage_argument()]
         started = time.monotonic()
         _run(cmd, "formatting the data directory")
-        log(f"formatted {properties.parent / 'data'} with {len(self.users) + 1} SCRAM users in "
-            f"{time.monotonic() - started:.1f}s", TAG)
+        log(f"formatted data/ with {len(self.users) + 1} SCRAM users in {time.monotonic() - started:.1f}s", TAG)
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Block until the node logs that it started and every listener accepts; the seconds since start()."""
@@ -366,8 +364,8 @@ class Broker:
 
     def group_states(self) -> dict[str, str]:
         """Every consumer group the broker knows, with its state (Stable: its members joined)."""
-        lines = self.tool("kafka-consumer-groups.sh", "--list", "--state").splitlines()
-        return {parts[0]: parts[-1] for parts in map(str.split, lines[1:]) if len(parts) >= 2}
+        lines = self.tool("kafka-consumer-groups.sh", "--list", "--state").splitlines()[1:]   # under a header
+        return {parts[0]: parts[-1] for parts in map(str.split, lines) if len(parts) >= 2}
 
     def add_users(self, users: Sequence[ScramUser]) -> None:
         """Create or update SCRAM-SHA-512 users on the running broker (kafka-configs.sh --alter)."""
@@ -383,8 +381,8 @@ def _check_free(listener: Listener) -> None:
         try:
             probe.bind((listener.host, listener.port))
         except OSError as exc:
-            where = f"{listener.host}:{listener.port}"
-            raise ToolchainError(f"listener {listener.name}: cannot bind {where} ({exc.strerror})") from exc
+            raise ToolchainError(f"listener {listener.name}: cannot bind {listener.host}:{listener.port} "
+                                 f"({exc.strerror})") from exc
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -16,7 +16,7 @@ from components.control.accounts import account_graph, password_variable
 from components.control.nats import file_store_bytes, server_config
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
-from foundry.streams import ControlBus, load_streams
+from foundry.streams import ControlBus, binary_reads, durable_consumers, load_streams
 from foundry.upstream import load_contracts
 from ops.engine.toolchain import cache_dir, go_env
 from tests.natsclient import Client
@@ -32,9 +32,16 @@ def build_nats_server() -> Path:
     return binary
 
 
-def write_config(config: StackConfig, catalog: Catalog, directory: Path) -> tuple[Path, dict[str, str]]:
-    """The program's nats.conf for the stack, its store in `directory`, and a password per user (the user's name twice)."""
+def write_config(config: StackConfig, catalog: Catalog, directory: Path,
+                 reads: dict[str, set[str]] | None = None) -> tuple[Path, dict[str, str]]:
+    """The program's nats.conf for the stack, its store in `directory`, and a password per user (the user's name twice).
+    `reads`: subjects to take as read by a service's binary, beyond its contract's (the platform then keeps it a
+    consumer), to exercise the consumer graph where no binary at the pin reads one."""
     bus = ControlBus.of(load_streams(), catalog, load_contracts())
+    if reads:
+        streams = load_streams()
+        bus = ControlBus(streams, bus.held, durable_consumers(streams, catalog, bus.held, {
+            **binary_reads(catalog, load_contracts()), **reads}))
     accounts = account_graph(catalog, bus, file_store_bytes(config.control.nats))
     conf = directory / "nats.conf"
     conf.write_text(server_config(config.control.nats, accounts).replace("store_dir: /data",
@@ -54,9 +61,10 @@ def local_cluster_config(text: str, index: int, route_ports: list[int], director
 
 
 @contextmanager
-def prod_servers(nats_server: Path, catalog: Catalog, config: StackConfig, directory: Path) -> Iterator[list[int]]:
+def prod_servers(nats_server: Path, catalog: Catalog, config: StackConfig, directory: Path,
+                 reads: dict[str, set[str]] | None = None) -> Iterator[list[int]]:
     """Prod's nats.conf on three routed servers: their client ports, once JetStream has its meta leader."""
-    conf, env = write_config(config, catalog, directory)
+    conf, env = write_config(config, catalog, directory, reads)
     route_ports = free_ports(3)
     servers = []
     try:

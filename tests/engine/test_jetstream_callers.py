@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.control.jetstream import stream_spec
+from components.control.reaper import PROGRAM
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
 from foundry.streams import ControlBus, load_streams
@@ -183,3 +187,34 @@ def test_the_jetstream_accounts_stay_within_their_limits(cluster: list[int], cat
     extra = {"name": "EXTRA", "subjects": ["of.audit.extra.>"], "storage": "file", "num_replicas": 1}
     refusal = answer(nack.ask("$JS.API.STREAM.CREATE.EXTRA", json.dumps(extra).encode()))
     assert "error" in refusal, refusal
+
+
+def test_the_reaper_deletes_the_per_socket_consumers_nobody_pulls_from(cluster: list[int], catalog: Catalog,
+                                                                      tmp_path: Path) -> None:
+    """components/control/reaper.py's program, run as its CronJob runs it: a socket's consumer with a pull waiting is
+    kept, one left behind by a stopped pod is deleted, a consumer of another name is not its business."""
+    notifications = Client(cluster[0], "notification-alerting-service")
+    ensure_stream(notifications, binary_stream_config(held(catalog, "OF_NOTIFICATIONS")))
+    subject = "of.notifications.notification-alerting-service"
+    for name in ("notifications-ws-user-live", "notifications-ws-user-gone"):
+        request = {"stream_name": "OF_NOTIFICATIONS", "action": "", "config": {
+            "durable_name": name, "deliver_policy": "all", "ack_policy": "explicit", "filter_subject": subject}}
+        assert answer(notifications.ask(f"$JS.API.CONSUMER.CREATE.OF_NOTIFICATIONS.{name}.{subject}",
+                                        json.dumps(request).encode())).get("name") == name
+    nack = Client(cluster[1], "nack-notification-alerting-service")
+    other = {"stream_name": "OF_NOTIFICATIONS", "config": {"durable_name": "platform-other", "ack_policy": "explicit"}}
+    assert answer(nack.ask("$JS.API.CONSUMER.CREATE.OF_NOTIFICATIONS.platform-other", json.dumps(other).encode()))
+    socket = Client(cluster[2], "notification-alerting-service")   # a live socket: its pull request waits
+    socket.subscribe(f"{socket.inbox}.pull")
+    socket.publish("$JS.API.CONSUMER.MSG.NEXT.OF_NOTIFICATIONS.notifications-ws-user-live",
+                   json.dumps({"batch": 10, "expires": 120_000_000_000}).encode(), f"{socket.inbox}.pull")
+    (tmp_path / "reaper.py").write_text(PROGRAM)
+    env = {"NATS_HOST": "127.0.0.1", "NATS_PORT": str(cluster[1]), "NATS_USER": "nack-notification-alerting-service",
+           "NATS_PASSWORD": "nack-notification-alerting-service" * 2, "STREAM": "OF_NOTIFICATIONS",
+           "PREFIXES": "notifications-ws-user-", "IDLE_SECONDS": "2", "MIN_AGE_SECONDS": "0", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(tmp_path / "reaper.py")], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deleted notifications-ws-user-gone" in result.stdout and "3 per-session" not in result.stdout
+    names = answer(nack.ask("$JS.API.CONSUMER.NAMES.OF_NOTIFICATIONS", b"{}"))["consumers"]
+    assert sorted(names) == ["notifications-ws-user-live", "platform-other"], names

@@ -15,12 +15,13 @@ from components.control.accounts import password_variable
 from components.control.jetstream import consumer_spec
 from foundry.catalog import Catalog
 from foundry.config import StackConfig
-from foundry.streams import ControlBus, load_streams
-from foundry.upstream import load_contracts
+from foundry.streams import DurableConsumer
 from tests.engine.natscluster import build_nats_server, prod_servers, write_config
 from tests.natsclient import Client, Event
 
 pytestmark = pytest.mark.engine
+
+AUDIT_READS = {"audit-service": {"of.audit.gateway", "of.audit.auth"}}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,9 @@ def test_the_server_accepts_the_generated_config(stack: str, nats_server: Path, 
 @pytest.fixture(scope="module")
 def prod_cluster(nats_server: Path, catalog: Catalog, prod_config: StackConfig,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
-    """Prod's nats.conf on three routed servers (JetStream clustered, R3 streams as in prod): their client ports."""
-    with prod_servers(nats_server, catalog, prod_config, tmp_path_factory.mktemp("nats")) as ports:
+    """Prod's nats.conf on three routed servers (JetStream clustered, R3 streams as in prod): their client ports; as if
+    audit-service's binary read two of its audit subjects, so the platform keeps it a consumer on OF_AUDIT."""
+    with prod_servers(nats_server, catalog, prod_config, tmp_path_factory.mktemp("nats"), AUDIT_READS) as ports:
         yield ports
 
 
@@ -77,14 +79,14 @@ def test_a_core_subject_crosses_only_to_the_accounts_it_is_exported_to(prod_clus
 def test_a_stream_subject_lands_in_the_stream_and_only_its_subscriber_gets_it_from_every_server(
         prod_cluster: list[int], catalog: Catalog, prod_config: StackConfig) -> None:
     """OF_AUDIT lives in the gateway's account; identity-federation publishes into it through a service import,
-    audit-service reads it through the durable consumer the platform keeps for it, pushed across accounts."""
+    audit-service reads it through the durable consumer the platform keeps for a subscriber whose binary reads (none
+    does at the pin: the cluster's config takes AUDIT_READS as read), pushed across accounts."""
     nack = Client(prod_cluster[0], "nack-gateway")   # creates what NACK would: OF_AUDIT and audit-service's durable
     stream = {"name": "OF_AUDIT", "subjects": ["of.audit.>"], "storage": "file", "retention": "limits",
               "max_msgs": 1000, "num_replicas": 1}
     created = nack.ask("$JS.API.STREAM.CREATE.OF_AUDIT", json.dumps(stream).encode())
     assert created and b'"error"' not in created.payload, created
-    bus = ControlBus.of(load_streams(), catalog, load_contracts())
-    (audit,) = [c for c in bus.consumers if c.service == "audit-service"]
+    audit = DurableConsumer("audit-service", "OF_AUDIT", ("of.audit.auth", "of.audit.gateway"), home="gateway")
     spec = consumer_spec(audit, prod_config.control.nats, prod=True)
     durable = {"stream_name": "OF_AUDIT", "config": {
         "durable_name": spec["durableName"], "ack_policy": "explicit", "deliver_subject": spec["deliverSubject"],

@@ -16,7 +16,7 @@ from foundry.streams import REGISTRY_PATH, ControlBus, StreamRegistry, load_stre
 from foundry.upstream import load_contracts
 from tests.expectations import BINARY_JETSTREAM_CALLS, HELD_STREAMS, JETSTREAM_ADMIN, SELF_CONSUMED
 from tests.mocks import Registered, by_metadata_name, by_namespaced_name, revealed
-from tests.unit.test_wiring import registered_nats_conf
+from tests.unit.test_wiring import binary_reads, kept_by_platform, registered_nats_conf
 
 STREAM = "kubernetes:jetstream.nats.io/v1beta2:Stream"
 CONSUMER = "kubernetes:jetstream.nats.io/v1beta2:Consumer"
@@ -54,15 +54,17 @@ def test_streams_follow_the_seed_defaults_and_held_ones_what_their_binary_sends(
 
 def test_a_durable_consumer_per_subscribing_service_and_stream(prod_resources: list[Registered],
                                                                catalog: Catalog) -> None:
-    """But where the subscriber's binary consumes the stream it holds through consumers of its own."""
+    """For the subjects the subscriber's binary reads, but where it consumes the stream it holds through consumers of
+    its own."""
     consumers = by_metadata_name(prod_resources, CONSUMER)
     streams = load_streams()
     expected = {(s.name, subject) for s in catalog.services for subject in s.nats.subscribes
-                if (stream := streams.stream_of(subject)) is not None and (s.name, stream.name) not in SELF_CONSUMED}
-    assert expected and len(expected) < sum(len(s.nats.subscribes) for s in catalog.services)  # core ones have none
+                if (stream := streams.stream_of(subject)) is not None and (s.name, stream.name) not in SELF_CONSUMED
+                and subject in binary_reads(s)}
     found = {(c.inputs["spec"]["durableName"], subject) for c in consumers.values()
              for subject in c.inputs["spec"]["filterSubjects"]}
-    assert found == expected
+    # no binary at the pin subscribes to a stream it does not hold (their contracts): no push consumer yet
+    assert found == expected == set()
     assert ("workflow-automation-service", "of.workflows.run.requested") not in found
     assert all(c.inputs["spec"]["ackPolicy"] == "explicit" for c in consumers.values())
     for consumer in consumers.values():   # in the account of the stream it reads
@@ -81,8 +83,7 @@ def test_each_control_service_is_a_user_with_exactly_its_subjects(catalog: Catal
         assert sorted(plain) == sorted(service.nats.publishes)
         subscribe = permissions["subscribe"]["allow"]
         core = [s for s in service.nats.subscribes if streams.stream_of(s) is None]
-        kept = sorted({stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))
-                       and (service.name, stream.name) not in SELF_CONSUMED})
+        kept = sorted(kept_by_platform(service))
         deliveries = [f"deliver.{stream}.{service.name}" for stream in kept]
         assert sorted(subscribe) == sorted([*core, *deliveries, "_INBOX.>"])   # the account is the service's alone
         calls = BINARY_JETSTREAM_CALLS.get(service.name, set())
@@ -229,12 +230,37 @@ def test_prod_alerts_on_a_consumer_that_delivers_nothing_or_falls_behind(prod_re
     assert rules.inputs["metadata"]["labels"]["release"] == "kube-prometheus-stack"   # the cluster's Prometheus picks it
     (group,) = rules.inputs["spec"]["groups"]
     alerts = {r["alert"]: r for r in group["rules"]}
-    assert set(alerts) == {"NatsConsumerNotDelivering", "NatsConsumerBacklogGrowing"}
+    assert set(alerts) == {"NatsConsumerNotDelivering", "NatsConsumerBacklogGrowing", "NatsSessionConsumersPiling"}
     for alert in alerts.values():
         used = set(re.findall(r"jetstream_[a-z_]+", alert["expr"]))
         assert used and used <= EXPORTER_METRICS, used
         assert alert["expr"].count('is_consumer_leader="true"') == len(re.findall(r"jetstream_[a-z_]+", alert["expr"]))
+    # notification-alerting's per-socket consumers are the reaper's (below), counted against the account's limit
+    sessions = 'consumer_name!~"notifications-ws-user-.*"'
+    assert sessions in alerts["NatsConsumerNotDelivering"]["expr"] and sessions in alerts["NatsConsumerBacklogGrowing"]["expr"]
+    assert alerts["NatsSessionConsumersPiling"]["expr"].endswith("> 800")
     # messages waiting and nothing delivered for a while: nobody bound, whatever the consumer's kind
     assert "changes(jetstream_consumer_delivered_consumer_seq" in alerts["NatsConsumerNotDelivering"]["expr"]
     assert "deriv(jetstream_consumer_num_pending" in alerts["NatsConsumerBacklogGrowing"]["expr"]
     assert "nats-consumers" not in by_metadata_name(dev_resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+
+
+def test_a_binarys_left_behind_session_consumers_are_reaped(prod_resources: list[Registered]) -> None:
+    """notification-alerting's per-socket consumers outlive a stopped pod (its contract): a CronJob, as its
+    account's NACK user, deletes the ones nobody pulls from; NATS admits it, it reaches NATS alone."""
+    jobs = by_metadata_name(prod_resources, "kubernetes:batch/v1:CronJob")
+    job = jobs["session-consumer-reaper-of-notifications"].inputs["spec"]
+    (container,) = job["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert (env["STREAM"], env["PREFIXES"], env["NATS_USER"]) == (
+        "OF_NOTIFICATIONS", "notifications-ws-user-", "nack-notification-alerting-service")
+    assert env["NATS_PASSWORD"] == {"secretKeyRef": {"name": "nack-nats-user-notification-alerting-service",
+                                                     "key": "password"}}
+    assert job["concurrencyPolicy"] == "Forbid"
+    policies = by_metadata_name(prod_resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    labels = job["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    (egress,) = policies["session-consumer-reaper-of-notifications"].inputs["spec"]["egress"]
+    assert egress["ports"] == [{"port": 4222, "protocol": "TCP"}]
+    admitted = [p["podSelector"]["matchLabels"] for r in policies["nats"].inputs["spec"]["ingress"] for p in r["from"]
+                if "podSelector" in p]
+    assert any(m.items() <= labels.items() for m in admitted)

@@ -134,8 +134,8 @@ def test_prod_maintenance_is_a_flink_job_and_dev_a_cron_job(prod_resources: list
     flink = by_metadata_name(prod_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment")["iceberg-maintenance"]
     job = flink.inputs["spec"]["job"]
     assert job["args"][job["args"].index("--snapshot-retention") + 1] == "7d"
-    assert not of_type(prod_resources, "kubernetes:batch/v1:CronJob")
-    (cron,) = of_type(dev_resources, "kubernetes:batch/v1:CronJob").values()
+    assert "iceberg-maintenance" not in by_metadata_name(prod_resources, "kubernetes:batch/v1:CronJob")
+    cron = by_metadata_name(dev_resources, "kubernetes:batch/v1:CronJob")["iceberg-maintenance"]
     assert cron.inputs["spec"]["schedule"] == "30 2 * * *" and cron.inputs["spec"]["concurrencyPolicy"] == "Forbid"
     assert not of_type(dev_resources, "kubernetes:flink.apache.org/v1beta1:FlinkDeployment")
 

@@ -131,7 +131,10 @@ def test_every_bus_gate_pair_of_a_catalog_service_is_granted(prod_resources: lis
         if not (on_kafka or nats_reaches(service, users.get(service.name), consumers, topic)):
             refused.append((upstream, service.name, topic))
     assert counted == len(pairs)   # every gated OpenFoundry service is in the catalog
-    assert refused == []
+    # the gate's own note: audit-compliance-service "does not actively publish or subscribe to them today" (no NATS
+    # client at the pin), so no consumer is kept for it: one nobody reads would fill and alert for ever
+    assert refused == [("audit-compliance-service", "audit-service", subject) for subject in (
+        "of.audit.auth", "of.audit.datasets", "of.audit.gateway", "of.audit.notifications", "of.audit.workflows")]
 
 
 def test_no_service_is_granted_a_topic_or_subject_outside_the_registries(prod_resources: list[Registered]) -> None:

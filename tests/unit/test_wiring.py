@@ -60,11 +60,18 @@ def home_of(subject: str) -> str | None:
     return None if stream is None else HELD_STREAMS.get(stream.name, "STREAMS")
 
 
+def binary_reads(service: Any) -> set[str]:
+    """The subjects the service's binary subscribes to, by its contract (none at the pin)."""
+    nats = load_contracts().of(service.binary).nats if service.binary else None
+    return set(nats.subscribes) if nats else set()
+
+
 def kept_by_platform(service: Any) -> set[str]:
-    """The streams a service reads through a consumer the platform keeps for it (not its binary's own)."""
+    """The streams a service reads through a consumer the platform keeps for it: the subjects its binary reads (a
+    consumer nobody reads would fill and alert for ever), not through its binary's own consumers."""
     streams = load_streams()
     return {stream.name for s in service.nats.subscribes if (stream := streams.stream_of(s))
-            and (service.name, stream.name) not in SELF_CONSUMED}
+            and s in binary_reads(service) and (service.name, stream.name) not in SELF_CONSUMED}
 
 
 def test_the_registered_nats_conf_has_an_account_per_control_service_with_exactly_its_subjects(
@@ -158,8 +165,9 @@ def test_only_control_bus_services_and_nack_may_reach_nats(prod_resources: list[
     spec = policies(prod_resources)[("openfoundry-control", "nats")]
     client = [peer for rule, peer in peers(spec["ingress"]) if 4222 in ports(rule)]
     services = {pod_labels(p)["app.kubernetes.io/name"] for p in client if "app.kubernetes.io/name" in pod_labels(p)}
-    expected = {s.name for s in catalog.services if s.uses_nats}
-    assert expected and services == expected
+    # and the reaper of notification-alerting's left-behind per-socket consumers (components/control/reaper.py)
+    expected = {s.name for s in catalog.services if s.uses_nats} | {"session-consumer-reaper-of-notifications"}
+    assert services == expected
     # NACK, beside NATS in the control namespace, by its chart's pod label
     assert [pod_labels(p) for p in client if "app.kubernetes.io/name" not in pod_labels(p)] == [{"app": "nack"}]
 
@@ -302,3 +310,29 @@ def test_prod_postgres_instances_are_one_per_node_and_spread_over_zones(prod_res
         assert spec["topologySpreadConstraints"] == [{
             "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
             "nodeTaintsPolicy": "Honor", "labelSelector": pods}]
+
+
+def test_a_subscriber_whose_binary_reads_gets_a_consumer_pushed_across_from_the_streams_account(
+        catalog: Catalog) -> None:
+    """No binary at the pin reads a stream it does not hold; were audit-service's to read of.audit.gateway, the
+    platform would keep it a consumer in the gateway's account (OF_AUDIT's), its deliveries and acks crossing by
+    exports named for it alone."""
+    from components.control.accounts import account_graph, user_permissions
+    from foundry.streams import ControlBus, binary_reads, durable_consumers
+
+    streams, contracts = load_streams(), load_contracts()
+    held = ControlBus.of(streams, catalog, contracts).held
+    reads = {**binary_reads(catalog, contracts), "audit-service": {"of.audit.gateway"}}
+    bus = ControlBus(streams, held, durable_consumers(streams, catalog, held, reads))
+    (consumer,) = bus.consumers
+    assert (consumer.service, consumer.stream, consumer.home, consumer.subjects) == (
+        "audit-service", "OF_AUDIT", "gateway", ("of.audit.gateway",))
+    accounts = {name: a.conf() for name, a in account_graph(catalog, bus, 1 << 30).items()}
+    assert exports_to(accounts["gateway"], "stream", "deliver.OF_AUDIT.audit-service") == ["audit-service"]
+    assert exports_to(accounts["gateway"], "service", "$JS.ACK.OF_AUDIT.audit-service.>") == ["audit-service"]
+    assert imports_of(accounts["audit-service"], "stream") == {("gateway", "deliver.OF_AUDIT.audit-service")}
+    assert imports_of(accounts["audit-service"], "service") == {("gateway", "$JS.ACK.OF_AUDIT.audit-service.>")}
+    permissions = user_permissions(catalog.by_name("audit-service"), bus)
+    assert "deliver.OF_AUDIT.audit-service" in permissions["subscribe"]["allow"]
+    assert "$JS.ACK.OF_AUDIT.audit-service.>" in permissions["publish"]["allow"]
+    assert accounts["gateway"]["jetstream"]["max_consumers"] == 1   # the platform's; its binary makes none

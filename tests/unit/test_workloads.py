@@ -174,6 +174,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:edge:PrimaryProxy", "openfoundry:ingestion:AnonymousAccess",
+        "openfoundry:control:SessionConsumerReaper",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
     }
