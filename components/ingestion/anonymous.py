@@ -41,6 +41,9 @@ KAFKA_IMAGE_USER = 1001   # the user Strimzi's Kafka image runs as (its Dockerfi
 LISTENER = "plain"
 IGNORED_USERS = "^ANONYMOUS$"
 STEWARD = "anonymous-acl-steward"
+REPAIR = "anonymous-acls-repair"
+REPAIR_SCHEDULE = "*/30 * * * *"
+WAIT_TRIES = 80      # a quarter of an hour for the brokers and the steward's credential, fifteen seconds apart
 # The annotation on the Kafka resource naming the listeners allowed without authentication (the policy pack reads it).
 UNAUTHENTICATED_LISTENERS = "policy.openfoundry.dev/unauthenticated-listeners"
 STEWARD_ACLS = [{"resource": {"type": "cluster"}, "operations": ["Alter", "Describe"]}]
@@ -62,14 +65,23 @@ props=/tmp/steward.properties
   echo "ssl.truststore.type=PEM"
   echo "ssl.truststore.location=$CA_FILE"
 } > "$props"
-acls() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$props" "$@"; }
+acls() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$props" "$@" < /dev/null; }
+# a new cluster: the brokers, then the User Operator's SCRAM credential for the steward, come up in their time
+tries=0
+until acls --list --principal User:ANONYMOUS > /tmp/listing 2> /tmp/listing.err; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge "$WAIT_TRIES" ]; then cat /tmp/listing.err >&2; exit 1; fi
+  echo "waiting for the brokers and the steward's credential ($tries/$WAIT_TRIES)"
+  sleep 15
+done
 while read -r kind pattern operations names; do
   set --
   for operation in $(echo "$operations" | tr , ' '); do set -- "$@" --operation "$operation"; done
   for name in $names; do set -- "$@" "--$kind" "$name"; done
   acls --add --allow-principal User:ANONYMOUS --resource-pattern-type "$pattern" "$@" > /dev/null
 done < /acls/grouped
-acls --list --principal User:ANONYMOUS | awk '
+acls --list --principal User:ANONYMOUS > /tmp/listing   # a failed listing fails the run (set -e), removes nothing
+awk '
   /^Current ACLs for resource/ {
     match($0, /resourceType=[A-Z_]+/); kind = tolower(substr($0, RSTART + 13, RLENGTH - 13))
     match($0, /name=[^,]+/); name = substr($0, RSTART + 5, RLENGTH - 5)
@@ -78,7 +90,7 @@ acls --list --principal User:ANONYMOUS | awk '
   /principal=User:ANONYMOUS/ && /permissionType=ALLOW/ {
     match($0, /operation=[A-Z_]+/); op = substr($0, RSTART + 10, RLENGTH - 10)
     print kind, pattern, name, toupper(substr(op, 1, 1)) tolower(substr(op, 2))
-  }' > /tmp/current
+  }' /tmp/listing > /tmp/current
 grep -vxF -f /acls/wanted /tmp/current | while read -r kind pattern name operation; do
   acls --remove --force --allow-principal User:ANONYMOUS --operation "$operation" "--$kind" "$name" \
        --resource-pattern-type "$pattern" > /dev/null
@@ -155,38 +167,55 @@ class AnonymousAccess(pulumi.ComponentResource):
         config = k8s.core.v1.ConfigMap(STEWARD, metadata=self._metadata(STEWARD), data={
             "wanted": wanted, "grouped": grouped_calls(grants), "reconcile.sh": RECONCILE}, opts=self._child())
         self._job(job_name(wanted), depends_on=[user, config])
+        self._repair(depends_on=[user, config])
         self._network_policy()
         self.register_outputs({"bindings": len(wanted.splitlines())})
 
     def _job(self, name: str, depends_on: Sequence[pulumi.Resource]) -> None:
+        """The run on each change of the bindings, which the services that rely on them wait for (Pulumi waits for a
+        Job, and the services' planes depend on this one); a failed run is replaced at the next `up`."""
+        k8s.batch.v1.Job(name, metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=self._args.namespace, labels=common_labels(PLANE),
+            annotations={"pulumi.com/replaceUnready": "true"}), spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=2, template=self._pod_template(WAIT_TRIES)),
+            opts=pulumi.ResourceOptions.merge(self._child(depends_on=depends_on),
+                                              pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="25m"))))
+
+    def _repair(self, depends_on: Sequence[pulumi.Resource]) -> None:
+        """The same run every half hour: ANONYMOUS's bindings come back after a rebuilt cluster or a hand's change."""
+        k8s.batch.v1.CronJob(REPAIR, metadata=self._metadata(REPAIR), spec=k8s.batch.v1.CronJobSpecArgs(
+            schedule=REPAIR_SCHEDULE, concurrency_policy="Forbid", successful_jobs_history_limit=1,
+            failed_jobs_history_limit=3, job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=1, active_deadline_seconds=900, template=self._pod_template(4)))),
+            opts=self._child(depends_on=depends_on))
+
+    def _pod_template(self, wait_tries: int) -> k8s.core.v1.PodTemplateSpecArgs:
         env = [k8s.core.v1.EnvVarArgs(name="BOOTSTRAP", value=bootstrap_servers()),
                k8s.core.v1.EnvVarArgs(name="STEWARD_USER", value=STEWARD),
                secret_env("STEWARD_PASSWORD", STEWARD, "password"),
                k8s.core.v1.EnvVarArgs(name="CA_FILE", value=CA_FILE),
+               k8s.core.v1.EnvVarArgs(name="WAIT_TRIES", value=str(wait_tries)),
                # kafka-run-class.sh creates its log directory: on the writable /tmp, the root file system is read-only
                k8s.core.v1.EnvVarArgs(name="LOG_DIR", value="/tmp/logs")]
-        k8s.batch.v1.Job(name, metadata=self._metadata(name), spec=k8s.batch.v1.JobSpecArgs(
-            backoff_limit=6, ttl_seconds_after_finished=None,
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels={**common_labels(PLANE), **selector_labels(STEWARD),
-                                                            BUSES_LABEL: "data"}),
-                spec=k8s.core.v1.PodSpecArgs(
-                    restart_policy="OnFailure", automount_service_account_token=False,
-                    security_context=restricted_pod(KAFKA_IMAGE_USER),
-                    containers=[k8s.core.v1.ContainerArgs(
-                        name="reconcile", image=STRIMZI_KAFKA_IMAGE, image_pull_policy="IfNotPresent",
-                        command=["sh", "/acls/reconcile.sh"], env=env,
-                        resources=k8s.core.v1.ResourceRequirementsArgs(
-                            requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "512Mi"}),
-                        security_context=restricted_container(),
-                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="acls", mount_path="/acls", read_only=True),
-                                       k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), ca_mount()])],
-                    volumes=[k8s.core.v1.VolumeArgs(name="acls", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=STEWARD)),
-                             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                                 size_limit="64Mi")), ca_volume()],
-                ),
+        return k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**common_labels(PLANE), **selector_labels(STEWARD),
+                                                        BUSES_LABEL: "data"}),
+            spec=k8s.core.v1.PodSpecArgs(
+                restart_policy="OnFailure", automount_service_account_token=False,
+                security_context=restricted_pod(KAFKA_IMAGE_USER),
+                containers=[k8s.core.v1.ContainerArgs(
+                    name="reconcile", image=STRIMZI_KAFKA_IMAGE, image_pull_policy="IfNotPresent",
+                    command=["sh", "/acls/reconcile.sh"], env=env,
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "512Mi"}),
+                    security_context=restricted_container(),
+                    volume_mounts=[k8s.core.v1.VolumeMountArgs(name="acls", mount_path="/acls", read_only=True),
+                                   k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), ca_mount()])],
+                volumes=[k8s.core.v1.VolumeArgs(name="acls", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=STEWARD)),
+                         k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                             size_limit="64Mi")), ca_volume()],
             ),
-        ), opts=self._child(depends_on=depends_on))
+        )
 
     def _network_policy(self) -> None:
         """The Job's pods reach the brokers' TLS listener, nothing else (DNS: the namespace's own policy)."""

@@ -278,3 +278,19 @@ def test_the_brokers_reach_each_other_and_the_api_server_only(prod_resources: li
     assert egress["spec"] == {"podSelector": cluster, "policyTypes": ["Egress"], "egress": [
         {"to": [{"podSelector": cluster}]},
         {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]}
+
+
+def test_anonymous_bindings_are_applied_before_the_services_and_repaired(prod_resources: list[Registered]) -> None:
+    """A Job per change of the bindings, waiting out a new cluster's start and replaced by the next `up` if it
+    failed; the same run every half hour, so a rebuilt cluster gets them back."""
+    (job,) = [r for r in prod_resources if r.type == "kubernetes:batch/v1:Job"
+              and r.inputs["metadata"]["name"].startswith("anonymous-acls-")]
+    assert job.inputs["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
+    repair = by_metadata_name(prod_resources, "kubernetes:batch/v1:CronJob")["anonymous-acls-repair"].inputs["spec"]
+    assert repair["schedule"] == "*/30 * * * *" and repair["concurrencyPolicy"] == "Forbid"
+    template = repair["jobTemplate"]["spec"]["template"]
+    assert template["metadata"] == job.inputs["spec"]["template"]["metadata"]
+    (once,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    (again,) = template["spec"]["containers"]
+    assert {e["name"]: e.get("value") for e in once["env"]}["WAIT_TRIES"] == "80"
+    assert once["command"] == again["command"] == ["sh", "/acls/reconcile.sh"]
