@@ -29,6 +29,11 @@ class Edge(Section):
 
 
 def edge_problems(edge: Edge, prod: bool) -> Iterable[ConfigProblem]:
+    if len(edge.cors_origins) > 1:
+        # OpenFoundry's gateway reads them as OF_CORS_ORIGINS through koanf, whose decoder turns one string into a
+        # one-element list: "a,b" would be one origin that matches none (koanf v2.3.4 koanf.go:264-272)
+        yield ConfigProblem("openfoundry:edge.corsOrigins", str(edge.cors_origins),
+                            "at most one origin (the gateway at the pinned commit takes one from its environment)")
     if prod and edge.tls_cluster_issuer is None:
         yield ConfigProblem("openfoundry:edge.tlsClusterIssuer", "nothing",
                             "the cert-manager ClusterIssuer of the edge certificates, in prod (self-signed is dev only)")

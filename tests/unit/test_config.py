@@ -91,6 +91,8 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("bad mode", {"kubernetes": {"mode": "helm"}}, "openfoundry:kubernetes.mode: found 'helm'"),
     ("single replica in prod", {"workloads": {"replicas": 1}}, "openfoundry:workloads.replicas: found 1"),
     ("bad CORS origin", {"edge": {"corsOrigins": ["*"]}}, "openfoundry:edge.corsOrigins[0]"),
+    ("two CORS origins", {"edge": {"corsOrigins": ["https://a.example.com", "https://b.example.com"]}},
+     "openfoundry:edge.corsOrigins: found ['https://a.example.com', 'https://b.example.com']; allowed: at most one"),
     ("unknown environment", {"environment": "staging"}, "openfoundry:environment: found 'staging'"),
     ("section of the wrong shape", {"storage": "big"}, "openfoundry:storage: found 'big'"),
 ]
