@@ -136,3 +136,13 @@ def test_the_platform_hands_each_binary_nothing_it_does_not_read_but_its_own(bui
         if extra:
             unread[run.service.name] = extra
     assert unread == {}
+
+
+def test_what_a_contract_says_the_platform_leaves_unset_is_unset(built: BuiltStack, catalog: Catalog) -> None:
+    """A `leavesUnset` entry is a statement about the render: the variable is absent from the binary's container."""
+    stale = []
+    for run in running(catalog, load_contracts()):
+        _, _, container = container_of(built.resources, run.service.name)
+        names = {e["name"] for e in container.get("env") or []}
+        stale += [(run.service.name, left.env) for left in run.binary.platform.leaves_unset if left.env in names]
+    assert stale == []
