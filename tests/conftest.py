@@ -10,6 +10,11 @@ from foundry.config import StackConfig, load_stack_config
 from foundry.upstream import load_contracts
 from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, register_platform
+from tests.tiers import TierClock
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(TierClock(), "tier-clock")
 
 
 @pytest.fixture(scope="session")
