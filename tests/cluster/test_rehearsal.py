@@ -20,6 +20,7 @@ from lightkube.resources.core_v1 import Node
 from foundry.catalog import Catalog
 from foundry.config import load_stack_config
 from foundry.labels import namespace_for
+from foundry.versions import OPENFOUNDRY_IMAGE_TAG, OPENFOUNDRY_REGISTRY
 from ops.engine import stacks
 from ops.rehearsal import cluster
 from ops.rehearsal import kube as api
@@ -167,10 +168,10 @@ def test_service_accounts_can_do_nothing_in_the_api(kube: Client, catalog: Catal
 
 
 def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_leaves_no_debris(prod: Stack, kube: Client) -> None:
-    prod.edit(lambda config: config["openfoundry:images"].update(tag="0.1.1"))
+    prod.edit(lambda config: config.update({"openfoundry:images": {"registry": OPENFOUNDRY_REGISTRY, "tag": "0.1.1"}}))
     rolled = lambda: _images_with_tag(kube, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
     prod.killed_during("up", "--yes", "--skip-preview", after=rolled)
-    assert _images_with_tag(kube, "0.1.1") < _images_with_tag(kube, "0.1.0") + _images_with_tag(kube, "0.1.1")
+    assert _images_with_tag(kube, "0.1.1") < _images_with_tag(kube, OPENFOUNDRY_IMAGE_TAG) + _images_with_tag(kube, "0.1.1")
     blocked = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert blocked.code != 0 and "pulumi cancel" in blocked.output, blocked.tail()
     # what every `make ... TARGET=local` does first: the dead run's lock goes, nothing else
@@ -184,7 +185,7 @@ def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_le
     in_cluster = {f"{ns}/{d['metadata']['name']}" for ns in PLANES
                   for d in api.listed(kube, "apps/v1", "Deployment", ns)}
     assert in_cluster == deployments
-    assert _images_with_tag(kube, "0.1.0") == 0
+    assert _images_with_tag(kube, OPENFOUNDRY_IMAGE_TAG) == 0
 
 
 def test_losing_a_zone_leaves_every_deployment_the_report_says_survives_ready_again(kube: Client) -> None:
@@ -247,7 +248,7 @@ def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[st
 
 def _images_with_tag(kube: Client, tag: str) -> int:
     deployments = [d for ns in PLANES for d in api.listed(kube, "apps/v1", "Deployment", ns)]
-    return sum(1 for d in deployments if any(c["image"].startswith("ghcr.io/openfoundry/") and c["image"].endswith(f":{tag}")
+    return sum(1 for d in deployments if any(c["image"].startswith(f"{OPENFOUNDRY_REGISTRY}/") and c["image"].endswith(f":{tag}")
                                              for c in d["spec"]["template"]["spec"]["containers"]))
 
 
