@@ -10,11 +10,13 @@ from foundry.config import StackConfig, load_stack_config
 from foundry.upstream import load_contracts
 from ops.engine.stacks import read_stack_values
 from tests.mocks import Registered, register_platform
+from tests.processes import LeftoverCheck
 from tests.tiers import TierClock
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(TierClock(), "tier-clock")
+    config.pluginmanager.register(LeftoverCheck(), "leftover-check")
 
 
 @pytest.fixture(scope="session")

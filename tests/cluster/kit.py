@@ -4,8 +4,6 @@ the API server then holds."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from lightkube import Client
 from ops.engine import toolchain
 from ops.rehearsal import kube, stacks
 from ops.rehearsal.cluster import Rehearsal
+from tests.processes import kill_tree
 
 
 @dataclass
@@ -113,7 +112,7 @@ class Stack:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("the update ended before it could be interrupted")
             time.sleep(0.5)
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_tree(process.pid)   # the CLI, and the language host and providers it started in groups of their own
         process.wait()
 
     def exported(self) -> dict[str, Any]:
