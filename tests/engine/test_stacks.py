@@ -70,13 +70,6 @@ def test_render_leaves_the_stacks_real_state_alone(tc: toolchain.Toolchain, engi
     assert tree_digest(real) == before
 
 
-def test_a_second_up_reports_no_changes(engine_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE"):
-        monkeypatch.setenv(key, engine_env[key])
-    assert stacks.up("dev", []) == 0
-    assert stacks.up("dev", ["--expect-no-changes"]) == 0
-
-
 def test_bad_config_fails_in_the_program_before_any_resource(tc: toolchain.Toolchain, engine_env: dict[str, str],
                                                              tmp_path: Path) -> None:
     config = tmp_path / "Pulumi.dev.yaml"
