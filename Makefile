@@ -68,8 +68,8 @@ audit: bootstrap ## the policy pack over STACK (offline preview): reports/STACK/
 test: bootstrap ## the whole suite: the mock tier, the engine tier through the real CLI, the cluster tier on its own rehearsal cluster
 	@$(VPY) -m pytest
 
-test-fast: deps ## only the mock tier
-	@$(VPY) -m pytest -m "not engine"
+test-fast: deps ## only the mock tier, over up to four cores (pytest-xdist)
+	@$(VPY) -m pytest -m "not engine" -n auto --maxprocesses 4
 
 test-engine: bootstrap ## only the engine tier
 	@$(VPY) -m pytest -m engine

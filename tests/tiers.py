@@ -4,6 +4,7 @@ time (its first test's start to its last test's end) and its ten slowest tests (
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,6 +17,10 @@ def tier_of(item: pytest.Item) -> str:
     if item.get_closest_marker("cluster"):
         return "cluster"
     return "engine" if item.get_closest_marker("engine") else "fast"
+
+
+def tier_of_keywords(keywords: Mapping[str, object]) -> str:
+    return next((name for name in ("cluster", "engine") if name in keywords), "fast")
 
 
 @dataclass
@@ -40,7 +45,8 @@ class TierClock:
         self.tier_of = {item.nodeid: tier_of(item) for item in items}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        tier = self.tiers[self.tier_of.get(report.nodeid, "fast")]
+        # under pytest-xdist the controller collects nothing: a worker's report carries the test's markers
+        tier = self.tiers[self.tier_of.get(report.nodeid) or tier_of_keywords(report.keywords)]
         tier.start, tier.stop = min(tier.start, report.start), max(tier.stop, report.stop)
         tier.tests[report.nodeid] += report.duration
 
