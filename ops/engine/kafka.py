@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -48,11 +47,11 @@ from ops.engine.kafka_config import (
     log4j2,
     log_problems,
     parse_acl_listing,
-    pom_xml,
     run_class_script,
     server_properties,
     wrapper_script,
 )
+from ops.engine.maven import copy_dependencies
 from ops.engine.toolchain import ToolchainError, cache_dir, log
 
 TAG = "kafka"
@@ -60,7 +59,6 @@ ARTIFACTS = (("org.apache.kafka", "kafka_2.13", KAFKA_VERSION), ("org.apache.kaf
 LOG4J_VERSION = "2.25.4"   # the log4j-core kafka-server 4.3.1 depends on; its slf4j binding must match it
 LOGGING = (("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION),
            ("org.apache.logging.log4j", "log4j-1.2-api", LOG4J_VERSION))
-DEPENDENCY_PLUGIN = "3.8.1"
 MARKER = "complete.json"
 SERVER_MAIN = "kafka.Kafka"
 STORAGE_MAIN = "kafka.tools.StorageTool"
@@ -97,7 +95,7 @@ def kafka_libs() -> Path:
     (home / MARKER).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="kafka-libs-", dir=home) as work:
         staging = Path(work) / "libs"
-        _copy_dependencies(Path(work), staging)
+        copy_dependencies((*ARTIFACTS, *LOGGING), staging, f"Kafka {KAFKA_VERSION}'s jars")
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)
     _write_bin(home)
@@ -116,20 +114,6 @@ def _complete(home: Path) -> bool:
     wanted = [home / "libs" / jar for jar in marker.get("jars", [])]
     wanted += [home / "bin" / script for script in (*SCRIPTS, "kafka-run-class.sh")]
     return marker.get("version") == KAFKA_VERSION and len(wanted) > len(SCRIPTS) + 1 and all(p.exists() for p in wanted)
-
-
-def _copy_dependencies(work: Path, target: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ToolchainError("`mvn` is not on PATH: install Maven (Debian's maven) to fetch Kafka's jars")
-    (work / "pom.xml").write_text(pom_xml((*ARTIFACTS, *LOGGING), DEPENDENCY_PLUGIN))
-    cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "dependency:copy-dependencies", f"-DoutputDirectory={target}",
-           "-DincludeScope=runtime"]
-    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-    if result.returncode != 0:
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)   # Maven 3.8 colours even in batch mode
-        tail = "\n".join(plain.strip().splitlines()[-25:])
-        raise ToolchainError(f"Maven could not resolve Kafka {KAFKA_VERSION}'s jars:\n{tail}")
 
 
 def _write_bin(home: Path) -> None:

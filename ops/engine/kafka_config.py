@@ -277,18 +277,6 @@ def cluster_id() -> str:
 # --- the files of <cache>/kafka-<version>/ ------------------------------------------------------------------
 
 
-def pom_xml(artifacts: Iterable[tuple[str, str, str]], dependency_plugin: str) -> str:
-    """A throwaway POM whose dependencies are `artifacts` (group, artifact, version), for copy-dependencies."""
-    deps = "".join(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
-                   for g, a, v in artifacts)
-    plugin = ("<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId>"
-              f"<version>{dependency_plugin}</version></plugin>")
-    return ('<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-            "<groupId>local.openfoundry</groupId><artifactId>kafka-libs</artifactId><version>1</version>"
-            f"<packaging>pom</packaging><dependencies>{deps}</dependencies>"
-            f"<build><pluginManagement><plugins>{plugin}</plugins></pluginManagement></build></project>")
-
-
 def run_class_script(version: str, tool_jvm: str) -> str:
     """bin/kafka-run-class.sh: java with the jars of ../libs, reading the variables the distribution's script reads."""
     return f"""#!/bin/sh

@@ -1,0 +1,45 @@
+"""Artifacts from Maven Central (the only Java registry this machine reaches), through `mvn` and a throwaway POM:
+the engines' jars and the binaries some projects publish as jars, resolved into a cache directory of their own.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from ops.engine.toolchain import ToolchainError
+
+DEPENDENCY_PLUGIN = "3.8.1"
+Artifact = tuple[str, str, str]   # group, artifact, version
+
+
+def pom_xml(artifacts: Iterable[Artifact], dependency_plugin: str = DEPENDENCY_PLUGIN) -> str:
+    """A throwaway POM whose dependencies are `artifacts`, for copy-dependencies."""
+    deps = "".join(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
+                   for g, a, v in artifacts)
+    plugin = ("<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId>"
+              f"<version>{dependency_plugin}</version></plugin>")
+    return ('<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+            "<groupId>local.openfoundry</groupId><artifactId>engine-libs</artifactId><version>1</version>"
+            f"<packaging>pom</packaging><dependencies>{deps}</dependencies>"
+            f"<build><pluginManagement><plugins>{plugin}</plugins></pluginManagement></build></project>")
+
+
+def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, transitive: bool = True) -> None:
+    """Every jar of `artifacts` (and, when `transitive`, their runtime dependencies) into `target`."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ToolchainError(f"`mvn` is not on PATH: install Maven (Debian's maven) to fetch {what}")
+    with tempfile.TemporaryDirectory(prefix="maven-") as work:
+        (Path(work) / "pom.xml").write_text(pom_xml(artifacts))
+        cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "dependency:copy-dependencies", f"-DoutputDirectory={target}",
+               "-DincludeScope=runtime", f"-DexcludeTransitive={str(not transitive).lower()}"]
+        result = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+    if result.returncode != 0:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)   # Maven 3.8 colours even in batch mode
+        tail = "\n".join(plain.strip().splitlines()[-25:])
+        raise ToolchainError(f"Maven could not resolve {what}:\n{tail}")
