@@ -48,9 +48,10 @@ cluster-down: deps ## stop the rehearsal cluster and remove its data (.cluster/)
 render: bootstrap ## STACK's complete manifests in rendered/STACK/, offline, its real state untouched
 	@$(VPY) -m ops.stack render $(STACK)
 
-validate: render ## every rendered manifest of STACK against the real schemas, and every pod through Pod Security
+validate: render ## every rendered manifest of STACK against the real schemas, every pod through Pod Security, Postgres parameters by Postgres
 	@$(VPY) -m ops.validate $(STACK)
 	@$(VPY) -m ops.admission $(STACK)
+	@$(VPY) -m ops.judge $(STACK)
 
 flows: render ## every flow STACK needs allowed and every forbidden one denied by its NetworkPolicies (cyclonus)
 	@$(VPY) -m ops.flows $(STACK)

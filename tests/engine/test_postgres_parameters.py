@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
 from foundry.versions import POSTGRES_IMAGE
 from ops.engine import postgres
+from ops.judge import CLUSTERS, cluster_parameters, postgres_problems
 from tests.engine.conftest import rendered
 
 pytestmark = pytest.mark.engine
@@ -23,22 +25,26 @@ def server() -> Iterator[postgres.Server]:
         yield running
 
 
-def parameter_sets(stack: str) -> dict[str, dict[str, str]]:
-    """Each rendered Cluster's parameters, by the Cluster's name."""
-    found = {}
-    for path in (rendered(stack) / "1-manifest").glob("postgresql.cnpg.io_v1-cluster-*.yaml"):
-        cluster = yaml.safe_load(path.read_text())
-        found[cluster["metadata"]["name"]] = dict((cluster["spec"].get("postgresql") or {}).get("parameters") or {})
-    return found
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_cluster_s_parameters_are_taken_by_the_release_it_runs(stack: str, server: postgres.Server) -> None:
-    sets = parameter_sets(stack)
+    sets = cluster_parameters(rendered(stack))
     assert sets
     assert any(sets.values()) == (stack == "prod")   # prod's defaults size the memory (foundry/defaults.py)
     for parameters in {tuple(sorted(p.items())) for p in sets.values()}:
         assert postgres.judge(dict(parameters), server) == []
+
+
+def test_make_validate_names_the_cluster_and_the_parameter_postgres_refuses(tmp_path: Path) -> None:
+    manifests = tmp_path / "1-manifest"
+    manifests.mkdir()
+    for path in (rendered("prod") / "1-manifest").glob(CLUSTERS):
+        cluster = yaml.safe_load(path.read_text())
+        if cluster["metadata"]["name"] == "pg-audit-sink":
+            cluster["spec"]["postgresql"]["parameters"]["work_mem"] = "64MiB"   # Postgres's unit is MB
+        (manifests / path.name).write_text(yaml.safe_dump(cluster))
+    problems = postgres_problems(tmp_path)
+    assert problems == ["Cluster openfoundry-ingestion/pg-audit-sink: postgresql.parameters.work_mem='64MiB': "
+                        'invalid value for parameter "work_mem": "64MiB"']
 
 
 def test_the_judge_is_the_release_the_clusters_run() -> None:
