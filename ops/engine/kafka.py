@@ -26,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -44,6 +44,7 @@ from ops.engine.kafka_config import (
     check_listeners,
     client_properties,
     cluster_id,
+    config_dump,
     log4j2,
     log_problems,
     parse_acl_listing,
@@ -159,7 +160,8 @@ class Broker:
     (SIGTERM, then SIGKILL). A kept `root` is started again with its topics, ACLs and users."""
 
     def __init__(self, root: Path, listeners: Sequence[Listener], users: Sequence[ScramUser] = (),
-                 keystore: KeyStore | None = None, admin_password: str | None = None, node_id: int = 1) -> None:
+                 keystore: KeyStore | None = None, admin_password: str | None = None, node_id: int = 1,
+                 config: Mapping[str, str | int] | None = None) -> None:
         check_listeners(listeners)
         for user in users:
             check_identity(user.name, user.password)
@@ -172,6 +174,7 @@ class Broker:
         self.admin = ScramUser(ADMIN_USER, admin_password or secrets.token_urlsafe(18))
         check_identity(self.admin.name, self.admin.password)
         self.node_id = node_id
+        self.config = dict(config or {})
         self.log_file = self.root / "broker.log"
         self.started_in: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -206,7 +209,7 @@ class Broker:
         layout = ServerLayout(self.node_id, free_port(), self._replication_port, self.root / "data",
                               self._write_keystore(), secrets.token_urlsafe(18), self.admin.password)
         properties = self.root / "server.properties"
-        properties.write_text(server_properties(self.listeners, layout))
+        properties.write_text(server_properties(self.listeners, layout, self.config))
         (self.root / "admin.properties").write_text(
             client_properties("SASL_PLAINTEXT", ADMIN_USER, self.admin.password, mechanism="PLAIN"))
         fresh = not (layout.data_dir / "meta.properties").exists()
@@ -309,6 +312,10 @@ class Broker:
         except OSError:
             return "(no log)"
         return "\n".join([*log_problems(text), "...", *text[-lines:], f"(the whole log: {self.log_file})"])
+
+    def effective_config(self) -> dict[str, str]:
+        """What the broker took: its own dump of every config it knows, as this run logged it."""
+        return config_dump(self._this_run())
 
     def describe(self) -> list[str]:
         return [f"{ln.name} {ln.protocol} {ln.host}:{ln.port} (advertised {ln.advertised})" for ln in self.listeners]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -154,8 +154,10 @@ class ServerLayout:
     admin_password: str
 
 
-def server_properties(listeners: Sequence[Listener], layout: ServerLayout) -> str:
-    """One KRaft node, broker and controller, whose only super users are itself and the admin."""
+def server_properties(listeners: Sequence[Listener], layout: ServerLayout,
+                      config: Mapping[str, str | int] | None = None) -> str:
+    """One KRaft node, broker and controller, whose only super users are itself and the admin; `config` (a Kafka
+    resource's `spec.kafka.config`) over its defaults."""
     internal = [f"{CONTROLLER}://127.0.0.1:{layout.controller_port}", f"{REPLICATION}://127.0.0.1:{layout.replication_port}"]
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
@@ -187,6 +189,7 @@ def server_properties(listeners: Sequence[Listener], layout: ServerLayout) -> st
         "share.coordinator.state.topic.min.isr": 1,
         "group.initial.rebalance.delay.ms": 0,
     }
+    props.update(config or {})
     props.update(_internal_listener(CONTROLLER, plain_jaas(layout.broker_password, {BROKER_USER: layout.broker_password})))
     props.update(_internal_listener(REPLICATION, plain_jaas(layout.broker_password, {
         BROKER_USER: layout.broker_password, ADMIN_USER: layout.admin_password})))
@@ -258,6 +261,20 @@ def parse_acl_listing(text: str) -> list[AclEntry]:
         elif (entry := _ENTRY.search(line)) and resource is not None:
             entries.append(AclEntry(*resource, *entry.groups()))
     return entries
+
+
+def config_dump(log_text: str) -> dict[str, str]:
+    """The first `KafkaConfig values:` block a broker logs at start: every config it knows, with the value it took."""
+    start = log_text.find("KafkaConfig values:")
+    if start < 0:
+        return {}
+    found = {}
+    for line in log_text[start:].splitlines()[1:]:
+        if not line.startswith("\t"):
+            break
+        key, _, value = line.strip().partition(" = ")
+        found[key] = value
+    return found
 
 
 def log_problems(lines: Sequence[str], most: int = 12) -> list[str]:
