@@ -12,12 +12,15 @@ exercised pair by pair through a real client (librdkafka, as confluent-kafka shi
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import confluent_kafka as ck
 import pytest
+from confluent_kafka import admin as admin_api
 
 from foundry.catalog import Catalog
 from foundry.topics import Topic, load_registry
@@ -26,12 +29,10 @@ from ops.boot.certs import certificate_authority, server_certificate
 from ops.boot.kafka import anonymous_grants, users_of
 from ops.boot.rendered import Obj, Rendered, load_rendered, name_of, namespace_of
 from ops.engine.kafka import Broker
-from ops.engine.kafka_config import KeyStore, Listener
+from ops.engine.kafka_config import KeyStore, Listener, ScramUser
 from tests.engine.conftest import rendered
 from tests.engine.natscluster import free_ports
 
-ck = pytest.importorskip("confluent_kafka")
-admin_api = pytest.importorskip("confluent_kafka.admin")
 pytestmark = pytest.mark.engine
 
 ONE_NODE = {key: 1 for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
@@ -139,6 +140,8 @@ def test_the_broker_takes_every_key_of_the_kafka_resource_s_config(prod: Prod) -
     differing = {k: (as_text(v), taken[k]) for k, v in rendered_config.items() if k not in ONE_NODE
                  and taken[k] != as_text(v)}
     assert differing == {}
+    # what a misspelt key would meet: the broker's dump has the real name only
+    assert "unclean.leader.election.enable" in taken and "unclean.leader.election.enabled" not in taken
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +170,13 @@ def topics(prod: Prod) -> dict[str, str]:
 def test_the_broker_takes_every_topic_with_its_config(prod: Prod, topics: dict[str, str]) -> None:
     assert len(topics) == len(prod.rendered.of_kind("KafkaTopic"))
     assert {name: refusal for name, refusal in topics.items() if refusal} == {}
+
+
+def test_the_broker_refuses_a_topic_config_it_does_not_know(prod: Prod, topics: dict[str, str]) -> None:
+    (future,) = prod.admin.create_topics([admin_api.NewTopic("registry-probe-misspelt", 1, 1,
+                                                             config={"retention.msec": "1000"})]).values()
+    with pytest.raises(ck.KafkaException, match="retention.msec"):
+        future.result(timeout=TIMEOUT)
 
 
 def produce(identity: Identity, topic: str) -> str:
@@ -262,3 +272,22 @@ def subscribe(identity: Identity, topic: str, group: str) -> str:
         return "nothing read"
     finally:
         consumer.close()
+
+
+def test_an_acl_on_the_wrong_topic_breaks_its_pair(prod: Prod, topics: dict[str, str]) -> None:
+    """The check above fails when a rule is wrong: a user made from action-log-sink's KafkaUser, its topic rule
+    pointed at another topic, is refused the topic it reads and may read the other."""
+    (user,) = [u for u in prod.rendered.of_kind("KafkaUser") if name_of(u) == "action-log-sink"]
+    mutant = copy.deepcopy(user)
+    mutant["metadata"]["name"] = "registry-probe-mutant"
+    for acl in mutant["spec"]["authorization"]["acls"]:
+        if acl["resource"]["type"] == "topic":
+            acl["resource"]["name"] = "audit.events.v1"
+    prod.broker.add_users([ScramUser("registry-probe-mutant", "mutantPassword42")])
+    wait(prod.admin.create_acls(user_bindings(mutant)))
+    identity = Identity("User:registry-probe-mutant", {**prod.identities["action-log-sink"].client,
+                                                      "sasl.username": "registry-probe-mutant",
+                                                      "sasl.password": "mutantPassword42"})
+    assert subscribe(identity, "ontology.actions.applied.v1", "action-log-sink") == "TOPIC_AUTHORIZATION_FAILED"
+    assert produce(prod.identities["audit-service"], "audit.events.v1") == ""   # its owner
+    assert consume(identity, "audit.events.v1", "action-log-sink") == ""
