@@ -75,6 +75,14 @@ CHDB_CORE_VERSION = "26.9.0"
 PYTHON_IMAGE = "docker.io/library/python:3.13.9-alpine3.22"
 # Iceberg's Flink TableMaintenance (Iceberg 1.10) runs on Flink 1.20 (operator CRD enum: v1_20)
 FLINK_VERSION = "v1_20"
+# The engine tier plans the writers' Flink SQL with Flink's own planner (ops/engine/flink.py). implied: the writer
+# image is built outside this repository and names no patch versions, so these are the newest that Maven Central serves
+# for that line: Flink 1.20's last patch, the Kafka connector built for 1.20, Iceberg 1.10's Flink 1.20 runtime and
+# its AWS bundle (S3FileIO), and the Hadoop client Iceberg's catalog factory needs for its configuration
+FLINK_SQL_VERSION = "1.20.3"
+FLINK_KAFKA_CONNECTOR_VERSION = "3.4.0-1.20"
+ICEBERG_VERSION = "1.10.0"
+HADOOP_CLIENT_VERSION = "3.4.1"
 
 # --- Compute and edge workloads defined as plain Kubernetes resources ----------------------------------------
 # Trino 480 (chart 1.42.2's appVersion): the Iceberg analytics backend behind the Flight SQL gateway
