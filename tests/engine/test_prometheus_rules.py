@@ -1,0 +1,102 @@
+"""Every PrometheusRule prod renders, checked by promtool at the pinned Prometheus (ops/engine/promtool.py), and the
+SLO burn-rate alerts run through `promtool test rules` on synthetic series: a layer that burns its budget for the
+last hour of six pages within the 1h window and does not reach the 6h one; a healthy layer fires nothing. A
+burn-rate alert given the wrong window fails the unit test."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops.engine.promtool import promtool
+from tests.engine.conftest import rendered
+
+pytestmark = pytest.mark.engine
+SLO = "flight_sql_point_query"
+JOB = "openfoundry-compute/sql-bi-gateway-service"
+SERIES = 'flight_sql_query_duration_seconds_{kind}{{cache="hit",query_kind="point",job="{job}"{le}}}'
+
+
+def prometheus_rules() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in (rendered("prod") / "1-manifest").glob("monitoring.coreos.com_v1-prometheusrule-*.yaml"):
+        rule = yaml.safe_load(path.read_text())
+        found[rule["metadata"]["name"]] = {"groups": rule["spec"]["groups"]}
+    return found
+
+
+def check(rules: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    return subprocess.run([str(promtool()), "check", "rules", str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_promtool_takes_every_rendered_rule(tmp_path: Path) -> None:
+    rules = prometheus_rules()
+    assert {"nats-consumers", "openfoundry-slos", "iceberg-table-health"} <= set(rules)
+    for name, groups in rules.items():
+        result = check(groups, tmp_path)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+
+
+def test_promtool_refuses_a_rule_with_a_broken_expression(tmp_path: Path) -> None:
+    rules = copy.deepcopy(prometheus_rules()["openfoundry-slos"])
+    rules["groups"][0]["rules"][0]["expr"] = "1 - (sum(rate(flight_sql_query_duration_seconds_count[5m])"
+    result = check(rules, tmp_path)
+    assert result.returncode != 0 and "parse error" in result.stdout + result.stderr
+
+
+def slo_alerts() -> dict[str, dict[str, Any]]:
+    groups = prometheus_rules()["openfoundry-slos"]["groups"]
+    return {r["alert"]: r for g in groups for r in g["rules"] if "alert" in r and SLO.replace("_", "") in
+            r["alert"].lower().replace("_", "")}
+
+
+def burning_series(good_per_minute_last_hour: float) -> list[dict[str, str]]:
+    """Six hours at 100 events a minute: 99.9 % within the target for five hours, then the given share for one."""
+    good_then = 99.9 * 300
+    return [
+        {"series": SERIES.format(kind="count", job=JOB, le=""), "values": "0+100x360"},
+        {"series": SERIES.format(kind="bucket", job=JOB, le=',le="0.02"'),
+         "values": f"0+99.9x300 {good_then + good_per_minute_last_hour:g}+{good_per_minute_last_hour:g}x59"},
+    ]
+
+
+def unit_test(rules: dict[str, Any], good_per_minute_last_hour: float, firing: dict[str, bool],
+              tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules`: at 6h, each named alert fires (with its rendered labels and annotations) or not."""
+    alerts = slo_alerts()
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": burning_series(good_per_minute_last_hour),
+        "alert_rule_test": [{"eval_time": "6h", "alertname": name, "exp_alerts": [
+            {"exp_labels": alerts[name]["labels"], "exp_annotations": alerts[name]["annotations"]}] if fires else []}
+            for name, fires in firing.items()]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    return subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_a_burning_layer_pages_within_the_hour_and_a_healthy_one_fires_nothing(tmp_path: Path) -> None:
+    rules = prometheus_rules()["openfoundry-slos"]
+    one_hour, six_hours = "SLOBurnFlightSqlPointQuery1h", "SLOBurnFlightSqlPointQuery6h"
+    assert {one_hour, six_hours} <= set(slo_alerts())
+    burning = unit_test(rules, 80, {one_hour: True, six_hours: False}, tmp_path)   # 20 % slow for the last hour
+    assert burning.returncode == 0, burning.stdout + burning.stderr
+    healthy = unit_test(rules, 99.9, {one_hour: False, six_hours: False}, tmp_path)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+
+
+def test_a_burn_rate_alert_with_the_wrong_window_fails_the_unit_test(tmp_path: Path) -> None:
+    rules = copy.deepcopy(prometheus_rules()["openfoundry-slos"])
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "SLOBurnFlightSqlPointQuery1h":   # the 6h window under the 1h alert's name
+                rule["expr"] = rule["expr"].replace("error_ratio_rate1h", "error_ratio_rate6h")
+    result = unit_test(rules, 80, {"SLOBurnFlightSqlPointQuery1h": True}, tmp_path)
+    assert result.returncode != 0 and "SLOBurnFlightSqlPointQuery1h" in result.stdout + result.stderr
