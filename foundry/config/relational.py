@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 
+import yaml
 from pydantic import Field, StringConstraints
 
 from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Resources, Section
@@ -35,8 +39,30 @@ class Relational(Section):
     postgres: Postgres
 
 
+CNPG_PARAMETERS = Path(__file__).resolve().parents[2] / "data" / "upstream" / "cnpg-parameters.yaml"
+
+
+@cache
+def operator_parameters() -> tuple[re.Pattern[str], frozenset[str]]:
+    """CloudNativePG's name rule for a parameter, and the parameters it owns (data/upstream/cnpg-parameters.yaml)."""
+    data = yaml.safe_load(CNPG_PARAMETERS.read_text())
+    return re.compile(data["namePattern"]), frozenset(data["fixed"]) | frozenset(data["blocked"])
+
+
+def parameter_problems(parameters: dict[str, str], path: str) -> Iterable[ConfigProblem]:
+    pattern, owned = operator_parameters()
+    for name, value in parameters.items():
+        if name in owned:
+            yield ConfigProblem(f"{path}.parameters.{name}", repr(value),
+                                "a parameter CloudNativePG does not set itself (it owns this one and refuses the Cluster)")
+        elif not pattern.match(name):
+            yield ConfigProblem(f"{path}.parameters.{name}", repr(value),
+                                "a name of at most two dot-separated parts, as CloudNativePG's webhook requires")
+
+
 def postgres_problems(pg: Postgres, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:relational.postgres"
+    yield from parameter_problems(pg.parameters, path)
     if pg.synchronous_replicas >= pg.instances:
         yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas),
                             f"less than instances ({pg.instances})")

@@ -184,3 +184,15 @@ def test_prod_needs_its_team_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     with pytest.raises(StackError, match="PULUMI_BACKEND_URL"):
         backend_for("prod")
+
+
+def test_a_postgres_parameter_cloudnativepg_owns_or_cannot_name_is_refused_by_path() -> None:
+    problems = problems_of({"relational": {"postgres": {"parameters": {
+        "listen_addresses": "*", "ssl": "off", "a.b.c": "1", "work_mem": "64MB", "pg_stat_statements.max": "5000"}}}})
+    assert problems == [
+        "openfoundry:relational.postgres.parameters.listen_addresses: found '*'; allowed: a parameter CloudNativePG "
+        "does not set itself (it owns this one and refuses the Cluster)",
+        "openfoundry:relational.postgres.parameters.ssl: found 'off'; allowed: a parameter CloudNativePG does not set "
+        "itself (it owns this one and refuses the Cluster)",
+        "openfoundry:relational.postgres.parameters.a.b.c: found '1'; allowed: a name of at most two dot-separated "
+        "parts, as CloudNativePG's webhook requires"]
