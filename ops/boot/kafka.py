@@ -116,7 +116,8 @@ class Grant:
     names: tuple[str, ...]
 
     def arguments(self) -> list[str]:
-        targets = ["--cluster"] if self.kind == "cluster" else [a for n in self.names for a in (f"--{self.kind}", n)]
+        flag = {"transactionalId": "--transactional-id"}.get(self.kind, f"--{self.kind}")   # kafka-acls.sh's spelling
+        targets = ["--cluster"] if self.kind == "cluster" else [a for n in self.names for a in (flag, n)]
         return ["--add", "--allow-principal", self.principal, *(a for op in self.operations for a in ("--operation", op)),
                 *targets, "--resource-pattern-type", self.pattern]
 
