@@ -41,6 +41,7 @@ KAFKA_IMAGE_USER = 1001   # the user Strimzi's Kafka image runs as (its Dockerfi
 LISTENER = "plain"
 IGNORED_USERS = "^ANONYMOUS$"
 STEWARD = "anonymous-acl-steward"
+STEWARD_SECRET = f"kafka-user-{STEWARD}"   # the clients' password Secrets' naming (clients.py)
 REPAIR = "anonymous-acls-repair"
 REPAIR_SCHEDULE = "*/30 * * * *"
 WAIT_TRIES = 80      # a quarter of an hour for the brokers and the steward's credential, fifteen seconds apart
@@ -157,11 +158,12 @@ class AnonymousAccess(pulumi.ComponentResource):
                                   {c.service: c.groups for c in args.clients})
         wanted = wanted_bindings(grants)
         password = GeneratedPassword(f"kafka-{STEWARD}", opts=pulumi.ResourceOptions(parent=self))
-        secret = k8s.core.v1.Secret(STEWARD, metadata=self._metadata(STEWARD), type="Opaque",
+        # not the KafkaUser's own name: the User Operator writes a Secret of that name, and would take this one over
+        secret = k8s.core.v1.Secret(STEWARD, metadata=self._metadata(STEWARD_SECRET), type="Opaque",
                                     string_data={"password": password.value}, opts=self._child())
         user = custom_resource(STRIMZI_API, "KafkaUser", STEWARD, args.namespace, {**labels, "strimzi.io/cluster": CLUSTER}, {
             "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
-                "secretKeyRef": {"name": STEWARD, "key": "password"}}}},
+                "secretKeyRef": {"name": STEWARD_SECRET, "key": "password"}}}},
             "authorization": {"type": "simple", "acls": STEWARD_ACLS},
         }, self._child(depends_on=[secret]), annotations=STEWARD_EXEMPTION)
         config = k8s.core.v1.ConfigMap(STEWARD, metadata=self._metadata(STEWARD), data={
@@ -192,7 +194,7 @@ class AnonymousAccess(pulumi.ComponentResource):
     def _pod_template(self, wait_tries: int) -> k8s.core.v1.PodTemplateSpecArgs:
         env = [k8s.core.v1.EnvVarArgs(name="BOOTSTRAP", value=bootstrap_servers()),
                k8s.core.v1.EnvVarArgs(name="STEWARD_USER", value=STEWARD),
-               secret_env("STEWARD_PASSWORD", STEWARD, "password"),
+               secret_env("STEWARD_PASSWORD", STEWARD_SECRET, "password"),
                k8s.core.v1.EnvVarArgs(name="CA_FILE", value=CA_FILE),
                k8s.core.v1.EnvVarArgs(name="WAIT_TRIES", value=str(wait_tries)),
                # kafka-run-class.sh creates its log directory: on the writable /tmp, the root file system is read-only

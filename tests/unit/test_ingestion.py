@@ -195,9 +195,13 @@ def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_reso
     password, in the JAAS line Kafka's SCRAM login module reads (Kafka docs, "Authentication using SASL/SCRAM")."""
     users = by_metadata_name(prod_resources, USER)
     secrets = {key: r.inputs["stringData"] for key, r in by_namespaced_name(prod_resources, SECRET).items()}
+    # no password Secret has its KafkaUser's name: the User Operator writes a Secret of that name and would take it over
+    assert all(u.inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]["name"] != name
+               for name, u in users.items())
     steward = users.pop(STEWARD).inputs   # its Job reads the password from the Secret beside it
-    assert steward["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {"name": STEWARD, "key": "password"}
-    assert SECRET_SIGNATURE in secrets[("openfoundry-ingestion", STEWARD)]
+    assert steward["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"kafka-user-{STEWARD}", "key": "password"}
+    assert SECRET_SIGNATURE in secrets[("openfoundry-ingestion", f"kafka-user-{STEWARD}")]
     clients = scram_clients(catalog)
     assert set(users) == set(clients)
     passwords = set()
