@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ops.boot.natsclient import Frames
+
 
 @dataclass(frozen=True)
 class Event:
@@ -19,7 +21,7 @@ class Event:
     reply: str = ""
 
 
-class Client:
+class Client(Frames):
     """A connection as `user`, whose password is its name twice (tests/engine/test_nats.py write_config)."""
 
     def __init__(self, port: int, user: str) -> None:
@@ -84,25 +86,3 @@ class Client:
                 self.send("PONG")
             elif line.startswith("-ERR"):
                 yield Event("ERR", line)
-
-    def _fill(self, deadline: float) -> bool:
-        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            return False
-        self.buffer += data
-        return bool(data)
-
-    def _line(self, deadline: float) -> str:
-        while b"\r\n" not in self.buffer:
-            if time.monotonic() >= deadline or not self._fill(deadline):
-                return ""
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line.decode()
-
-    def _bytes(self, size: int, deadline: float) -> bytes:
-        while len(self.buffer) < size + 2 and self._fill(deadline):
-            pass
-        data, self.buffer = self.buffer[:size], self.buffer[size + 2:]
-        return data

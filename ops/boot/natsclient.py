@@ -16,7 +16,37 @@ class NatsError(ToolchainError):
     """The server refused the connection or a request (its -ERR line or JetStream API error)."""
 
 
-class Connection:
+class Frames:
+    """A socket read as NATS' protocol frames: lines ending in CRLF, and payloads of a given size after them."""
+
+    sock: socket.socket
+    buffer: bytes
+
+    def _fill(self, deadline: float) -> bool:
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        self.buffer += data
+        return bool(data)
+
+    def _line(self, deadline: float) -> str:
+        """The next line, "" when none comes by `deadline`."""
+        while b"\r\n" not in self.buffer:
+            if time.monotonic() >= deadline or not self._fill(deadline):
+                return ""
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def _bytes(self, size: int, deadline: float) -> bytes:
+        while len(self.buffer) < size + 2 and self._fill(deadline):
+            pass
+        data, self.buffer = self.buffer[:size], self.buffer[size + 2:]
+        return data
+
+
+class Connection(Frames):
     """One client connection to host:port as user; `with` closes it."""
 
     def __init__(self, host: str, port: int, user: str, password: str, timeout: float = 5.0) -> None:
@@ -66,25 +96,5 @@ class Connection:
     def _send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def _fill(self, deadline: float) -> bool:
-        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            return False
-        self.buffer += data
-        return bool(data)
-
     def _line(self, deadline: float | None = None) -> str:
-        deadline = deadline or time.monotonic() + self.timeout
-        while b"\r\n" not in self.buffer:
-            if time.monotonic() >= deadline or not self._fill(deadline):
-                return ""
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def _bytes(self, size: int, deadline: float) -> bytes:
-        while len(self.buffer) < size + 2 and self._fill(deadline):
-            pass
-        data, self.buffer = self.buffer[:size], self.buffer[size + 2:]
-        return data
+        return super()._line(deadline or time.monotonic() + self.timeout)
