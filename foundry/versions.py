@@ -85,9 +85,12 @@ ICEBERG_VERSION = "1.10.0"
 HADOOP_CLIENT_VERSION = "3.4.1"
 
 # --- Compute and edge workloads defined as plain Kubernetes resources ----------------------------------------
-# Trino 480 (chart 1.42.2's appVersion): the Iceberg analytics backend behind the Flight SQL gateway
+# Trino: the Iceberg analytics backend behind the Flight SQL gateway. 483, not chart 1.42.2's appVersion (480):
+# since 477 Trino publishes its server archive on GitHub only, and of 480 Maven Central lacks trino-parser and
+# trino-iceberg's filesystem modules; 483 is the newest whose server (io.trino:trino-main) and Iceberg plugin
+# (io.trino:trino-iceberg) resolve whole there, so the engine tier runs the version that ships (ops/engine/trino.py)
 # renovate: datasource=docker depName=docker.io/trinodb/trino
-TRINO_IMAGE = "docker.io/trinodb/trino:480"
+TRINO_IMAGE = "docker.io/trinodb/trino:483"
 # Valkey (the Linux Foundation's Redis fork; Bitnami's Redis images are no longer versioned for free)
 # renovate: datasource=docker depName=docker.io/valkey/valkey
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.0.8-alpine"

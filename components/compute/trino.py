@@ -151,7 +151,7 @@ def iceberg_catalog(trino: TrinoSettings, lakehouse: Lakehouse, object_store_end
         "iceberg.rest-catalog.warehouse": lakehouse.warehouse,
         "iceberg.file-format": "PARQUET",
         "iceberg.compression-codec": "ZSTD",
-        "fs.native-s3.enabled": True,
+        "fs.s3.enabled": True,   # fs.native-s3.enabled until 481, a deprecated alias since
         "s3.endpoint": object_store_endpoint,
         "s3.region": "us-east-1",
         "s3.path-style-access": True,

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import shutil
 import subprocess
 import zipfile
@@ -30,6 +28,7 @@ import jsonschema
 import yaml
 
 from foundry import versions
+from ops.engine.java import java_at_least
 from ops.engine.toolchain import REPO, ToolchainError, cache_dir, go_env, step
 
 WRAPPERS = REPO / "crds"
@@ -113,7 +112,8 @@ def generate_with_strimzi(source: versions.StrimziApiCrds, work: Path, out: Path
     out.mkdir(parents=True)
     targets = [f"io.strimzi.api.kafka.model.{model}={out / (model.rpartition('.')[2].lower() + '.yaml')}"
                for model in source.models]
-    _run([str(java_at_least(versions.STRIMZI_GENERATOR_JAVA)), "-cp", classpath, "io.strimzi.crdgenerator.CrdGenerator",
+    generator = java_at_least(versions.STRIMZI_GENERATOR_JAVA, "Strimzi's CRD generator")
+    _run([str(generator), "-cp", classpath, "io.strimzi.crdgenerator.CrdGenerator",
           *source.arguments, *targets], work, None, "Strimzi's CRD generator")
 
 
@@ -146,26 +146,6 @@ def _maven(work: Path, arguments: list[str]) -> None:
     if mvn is None:
         raise ToolchainError("`mvn` is not on PATH: install Maven (this machine kind ships Maven 3.8).")
     _run([mvn, "-B", "-q", *arguments], work, None, "mvn " + arguments[0].rpartition(":")[2])
-
-
-def java_at_least(major: int) -> Path:
-    """A `java` of at least this major version: JAVA_HOME, PATH, then the JDKs installed under /usr/lib/jvm."""
-    homes = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
-    on_path = shutil.which("java")
-    if on_path:
-        homes.append(Path(on_path).resolve().parent.parent)
-    homes += sorted(Path("/usr/lib/jvm").glob("*"))
-    for home in homes:
-        if (home / "bin" / "java").exists() and (java_major(home) or 0) >= major:
-            return home / "bin" / "java"
-    raise ToolchainError(f"Strimzi's CRD generator needs Java {major}+; none found in JAVA_HOME, PATH or "
-                         f"/usr/lib/jvm (this machine kind ships a Temurin JDK there)")
-
-
-def java_major(home: Path) -> int | None:
-    release = home / "release"
-    match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(), re.MULTILINE) if release.exists() else None
-    return int(match.group(1)) if match else None
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None, what: str) -> None:

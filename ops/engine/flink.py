@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundry.versions import FLINK_KAFKA_CONNECTOR_VERSION, FLINK_SQL_VERSION, HADOOP_CLIENT_VERSION, ICEBERG_VERSION
-from ops.engine.kafka import java
+from ops.engine.java import java
 from ops.engine.maven import copy_dependencies
 from ops.engine.toolchain import REPO, ToolchainError, cache_dir, log
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
+from ops.engine.java import java
 from ops.engine.kafka_config import (
     ADMIN_USER,
     BROKER_USER,
@@ -135,14 +136,6 @@ def _write_config(home: Path) -> None:
     config.mkdir(exist_ok=True)
     (config / "tools-log4j2.properties").write_text(log4j2("WARN", "SYSTEM_ERR"))
     (config / "log4j2.properties").write_text(log4j2("INFO", "SYSTEM_OUT", quiet=("kafka.request.logger",)))
-
-
-def java() -> str:
-    home = os.environ.get("JAVA_HOME")
-    found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not found or not Path(found).exists():
-        raise ToolchainError("no `java` (Kafka 4 needs Java 17 or newer): install Debian's openjdk-17-jre-headless")
-    return found
 
 
 def free_port() -> int:

@@ -29,8 +29,10 @@ def pom_xml(artifacts: Iterable[Artifact], dependency_plugin: str = DEPENDENCY_P
             f"<build><pluginManagement><plugins>{plugin}</plugins></pluginManagement></build></project>")
 
 
-def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, transitive: bool = True) -> None:
-    """Every jar of `artifacts` (and, when `transitive`, their runtime dependencies) into `target`."""
+def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, transitive: bool = True,
+                      exclude: Iterable[str] = ()) -> None:
+    """Every jar of `artifacts` (and, when `transitive`, their runtime dependencies) into `target`, but for the
+    artifact ids in `exclude`."""
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ToolchainError(f"`mvn` is not on PATH: install Maven (Debian's maven) to fetch {what}")
@@ -38,6 +40,8 @@ def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, tr
         (Path(work) / "pom.xml").write_text(pom_xml(artifacts))
         cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "dependency:copy-dependencies", f"-DoutputDirectory={target}",
                "-DincludeScope=runtime", f"-DexcludeTransitive={str(not transitive).lower()}"]
+        if exclude:
+            cmd.append(f"-DexcludeArtifactIds={','.join(exclude)}")
         result = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if result.returncode != 0:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)   # Maven 3.8 colours even in batch mode

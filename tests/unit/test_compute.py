@@ -49,7 +49,7 @@ def test_trino_reads_the_warehouse_through_lakekeeper_in_parquet_and_zstd(prod_r
     assert catalog["iceberg.rest-catalog.uri"] == "http://lakekeeper.openfoundry-storage.svc:8181/catalog"
     assert catalog["iceberg.rest-catalog.warehouse"] == "openfoundry"
     assert (catalog["iceberg.file-format"], catalog["iceberg.compression-codec"]) == ("PARQUET", "ZSTD")
-    assert catalog["fs.native-s3.enabled"] == "true" and catalog["s3.path-style-access"] == "true"
+    assert catalog["fs.s3.enabled"] == "true" and catalog["s3.path-style-access"] == "true"
     assert catalog["s3.endpoint"] == "http://rook-ceph-rgw-lake.rook-ceph.svc:80"
     # prod's Lakekeeper requires OIDC: Trino gets its token with client credentials from the identity team's Secret
     assert catalog["iceberg.rest-catalog.security"] == "OAUTH2"
