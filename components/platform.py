@@ -46,6 +46,7 @@ from components.relational.plane import Database, RelationalStatePlane, Relation
 from components.services.environment import Endpoints, needs_jwt_secret
 from components.services.jwt import PlatformJwt, PlatformJwtArgs
 from components.services.planes import PlaneServices, PlaneServicesArgs
+from components.storage.cassandra import OperationalStore, OperationalStoreArgs, cassandra_clients
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.plane import StoragePlane, StoragePlaneArgs, search_endpoints
 from components.storage.vespa import vespa_query_url
@@ -115,6 +116,12 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
         sql_reader=sql_reader(catalog),
     ))
     runs = running(catalog, contracts)
+    store_clients = cassandra_clients(runs)
+    operational = OperationalStore("operational-store", OperationalStoreArgs(
+        cassandra=cfg.relational.cassandra, clients=store_clients, zones=cfg.topology.zones,
+        block_class=access.block_class, site=site, provider=provider,
+        operator_ready=operators.ready("k8ssandra-operator"), namespaces_ready=namespaces_ready,
+    ), opts=pulumi.ResourceOptions(parent=storage))
     scram, plaintext = _kafka_clients(catalog, runs)
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(
         kafka=cfg.ingestion.kafka, site=site, block_storage_class=access.block_class, catalog=catalog,
@@ -142,6 +149,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     jwt = PlatformJwt("jwt", PlatformJwtArgs(planes=jwt_planes, namespaces={p: namespaces.name_of(p) for p in jwt_planes},
                                              provider=provider, depends_on=namespaces_ready))
     endpoints = _service_endpoints(cfg, catalog, runs, all_databases)
+    for client in store_clients:
+        endpoints.setdefault(client.service, []).append(client.endpoint())
     clients: dict[str, KafkaClient] = {c.service: c for c in scram}
     buckets: dict[str, list[Bucket]] = {}
     for bucket in catalog_buckets(catalog):
@@ -156,7 +165,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
                               databases={db.owner: db for db in all_databases},
                               kafka_clients=clients, buckets=buckets, endpoints=endpoints,
                               platform=_platform_endpoints(cfg, catalog, contracts),
-                              depends_on=[namespaces, ingestion, control, storage.ceph, jwt]),
+                              depends_on=[namespaces, ingestion, control, storage.ceph, jwt, operational]),
         )
         for plane in PLANES
     }

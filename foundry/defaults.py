@@ -56,8 +56,11 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
                                 "brokerResources": {"cpu": "250m", "memory": "1Gi"},
                                 "controllerResources": {"cpu": "250m", "memory": "1Gi"}}},
         "control": {"nats": {"servers": 1, "streamReplicas": 1}},
+        # implied: Cassandra 5 starts on a 512M heap; the management API's JVM and off-heap structures need the rest
         "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
-                                    "poolerInstances": 1, "resources": {"cpu": "100m", "memory": "256Mi"}}},
+                                    "poolerInstances": 1, "resources": {"cpu": "100m", "memory": "256Mi"}},
+                       "cassandra": {"nodes": 1, "replicationFactor": 1, "heap": "512Mi",
+                                     "resources": {"cpu": "500m", "memory": "2Gi"}}},
         "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"],
                  "cache": {"nodes": 1, "memory": "256Mi"}},
     },
@@ -101,9 +104,13 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "control": {"nats": {"servers": 3, "streamReplicas": 3, "storageSize": "100Gi"}},
         # implied: PostgreSQL's 128MB shared_buffers would leave most of a 2Gi instance idle; a quarter of it, and
         # the planner told what the page cache holds (CNPG refuses a memory request below shared_buffers)
+        # implied (cassandra): ADR-0020's RF 3 at LOCAL_QUORUM in one datacenter, a rack per zone; Cassandra's own
+        # guidance keeps the heap at most half the memory (8Gi of 16Gi), the rest for the page cache and off-heap
         "relational": {"postgres": {"instances": 3, "synchronousReplicas": 1, "backupRetentionDays": 30,
                                     "resources": {"cpu": "1", "memory": "2Gi"},
-                                    "parameters": {"shared_buffers": "512MB", "effective_cache_size": "1536MB"}}},
+                                    "parameters": {"shared_buffers": "512MB", "effective_cache_size": "1536MB"}},
+                       "cassandra": {"nodes": 3, "replicationFactor": 3, "heap": "8Gi", "storageSize": "500Gi",
+                                     "resources": {"cpu": "4", "memory": "16Gi"}}},
         "edge": {"cache": {"nodes": 3, "memory": "2Gi"}},
         "compute": {"trino": {"enabled": True, "workers": 3}, "workloads": {
             "replicas": 3,

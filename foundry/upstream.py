@@ -137,6 +137,23 @@ class Kafka(_Model):
     of: Source
 
 
+CassandraPermission = Literal["CREATE", "SELECT", "MODIFY"]
+
+
+class CassandraClient(_Model):
+    """Its Cassandra client (gocql through libs/cassandra-kernel): the variables it reads, and the statements it runs
+    in its keyspaces as the permissions its role needs there. `keyspaces` maps each variable naming a keyspace to
+    the keyspace the platform gives it (the platform's choice, said with its reason beside it)."""
+
+    contact_points_env: EnvName
+    local_dc_env: EnvName
+    username_env: EnvName
+    password_env: EnvName
+    keyspaces: dict[EnvName, Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]]
+    permissions: list[CassandraPermission]
+    of: Source
+
+
 class Store(_Model):
     kind: Literal["cassandra", "search", "redis", "http", "kubernetes-api", "smtp", "s3", "sidecar"]
     env: EnvName
@@ -185,6 +202,7 @@ class Binary(_Model):
     database: Database | None = None
     nats: Nats | None = None
     kafka: Kafka | None = None
+    cassandra: CassandraClient | None = None
     stores: list[Store] = []
     degradations: list[str] = []   # the lines it logs when it starts without something (make boot reports them)
     platform: Platform = Platform()
@@ -209,6 +227,12 @@ class Binary(_Model):
         for name in self.platform.sets:
             if name not in read:
                 yield f"platform.sets names {name}, which the binary does not read (env)"
+        if self.cassandra is not None:
+            client = self.cassandra
+            for name in (client.contact_points_env, client.local_dc_env, client.username_env, client.password_env,
+                         *client.keyspaces):
+                if name not in read:
+                    yield f"cassandra names {name}, which the binary does not read (env)"
 
     def variable(self, name: str) -> Variable | None:
         return next((v for v in self.env if name in v.names), None)

@@ -91,6 +91,13 @@ HADOOP_CLIENT_VERSION = "3.4.1"
 # (io.trino:trino-iceberg) resolve whole there, so the engine tier runs the version that ships (ops/engine/trino.py)
 # renovate: datasource=docker depName=docker.io/trinodb/trino
 TRINO_IMAGE = "docker.io/trinodb/trino:483"
+# --- The operational store (OpenFoundry ADR-0020: Apache Cassandra 5.0 by k8ssandra-operator) -----------------
+# 5.0.9: the newest 5.0 the management API publishes (k8ssandra/management-api-for-apache-cassandra README.md:55-67);
+# cass-operator runs docker.io/k8ssandra/cass-management-api:<version>-ubi (pkg/images/images.go:207-224)
+CASSANDRA_VERSION = "5.0.9"
+# the keyspaces and roles Job's cqlsh, as upstream's (infra/helm/infra/cassandra-cluster/templates/keyspaces-job.yaml)
+# renovate: datasource=docker depName=docker.io/library/cassandra
+CASSANDRA_CLIENT_IMAGE = "docker.io/library/cassandra:5.0.9"
 # Valkey (the Linux Foundation's Redis fork; Bitnami's Redis images are no longer versioned for free)
 # renovate: datasource=docker depName=docker.io/valkey/valkey
 VALKEY_IMAGE = "docker.io/valkey/valkey:9.0.8-alpine"
@@ -162,6 +169,10 @@ CHARTS = {
     # chart 0.7.0 = plugin v0.13.0; in-tree barmanObjectStore is deprecated since CNPG 1.26
     # renovate: datasource=helm depName=plugin-barman-cloud registryUrl=https://cloudnative-pg.github.io/charts
     "plugin-barman-cloud": ChartPin("plugin-barman-cloud", "0.7.0", "https://cloudnative-pg.github.io/charts"),
+    # chart = operator (its release workflow sets both from one value); bundles cass-operator chart 0.64.4 (v1.30.3),
+    # Medusa 0.29.1 and Reaper 5.0.0 (k8ssandra-operator v1.32.5: charts/k8ssandra-operator/Chart.yaml, values.yaml)
+    # renovate: datasource=helm depName=k8ssandra-operator registryUrl=https://helm.k8ssandra.io/stable
+    "k8ssandra-operator": ChartPin("k8ssandra-operator", "1.32.5", "https://helm.k8ssandra.io/stable"),
     # chart 0.34.0 = controller 0.23.0
     # renovate: datasource=helm depName=nack registryUrl=https://nats-io.github.io/k8s/helm/charts/
     "nack": ChartPin("nack", "0.34.0", "https://nats-io.github.io/k8s/helm/charts/"),
@@ -259,6 +270,12 @@ CRD_SOURCES: dict[str, CrdSource] = {
                 "mirrormaker2.KafkaMirrorMaker2", "rebalance.KafkaRebalance", "podset.StrimziPodSet"),
         arguments=("--label", "app:strimzi", "--label", "strimzi.io/crd-install:true", "--target-kube", "1.16+",
                    "--crd-api-version", "v1", "--api-versions", "v1", "--storage-version", "v1", "--yaml")),
+    # the chart's own CRD file (a kustomize build of config/crd/bases); the Go proxy here serves v1.32.3, not v1.32.5
+    "k8ssandra-operator": ModuleFileCrds(
+        "v1.32.5", "github.com/k8ssandra/k8ssandra-operator", "v1.32.3",
+        ("charts/k8ssandra-operator/crds/k8ssandra-operator-crds.yaml",),
+        gap="the Go module proxy here serves k8ssandra-operator v1.32.3, not v1.32.5; apis/ and config/crd are "
+            "identical between the two (git diff v1.32.3 v1.32.5)"),
     # trust-manager's Bundle CRD is generated upstream (controller-gen v0.21.0) and committed to its Go module
     "trust-manager": ModuleFileCrds("v0.25.0", "github.com/cert-manager/trust-manager", "v0.25.0",
                                     ("deploy/crds/trust.cert-manager.io_bundles.yaml",)),

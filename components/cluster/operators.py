@@ -54,6 +54,8 @@ def operator_specs() -> tuple[OperatorSpec, ...]:
         # namespaced beside NATS: its Role reads the Secrets of the control namespace only, where its Account is
         OperatorSpec("nack", namespace_for("control"), "restricted", plane="control"),
         OperatorSpec("flink-kubernetes-operator", "flink-system", "baseline", needs=("cert-manager",)),
+        # its webhooks' certificates come from cert-manager (templates/issuer.yaml, webhook-serving-cert.yaml)
+        OperatorSpec("k8ssandra-operator", "k8ssandra-operator", "restricted", needs=("cert-manager",)),
     )
 
 
@@ -107,6 +109,17 @@ def chart_values(key: str) -> dict[str, Any]:
             "containerSecurityContext": RESTRICTED_CONTAINER,
         },
         "flink-kubernetes-operator": {"watchNamespaces": [namespace_for("storage")]},
+        # k8ssandra-operator (and the cass-operator it bundles) watching the storage plane, where the operational
+        # store is; the CRD upgrader is a pre-upgrade hook that fetches the chart from helm.k8ssandra.io
+        # (templates/crd/batch_job.yaml), and the subchart refuses to render where Helm's capabilities do not list
+        # cert-manager (cass-operator templates/deployment.yaml:1-7); their pods get no seccomp profile by default
+        "k8ssandra-operator": {
+            "global": {"clusterScoped": True, "watchNamespaces": [namespace_for("storage")]},
+            "disableCrdUpgraderJob": True,
+            "podSecurityContext": RESTRICTED_POD, "securityContext": RESTRICTED_CONTAINER,
+            "cass-operator": {"disableCertManagerCheck": True,
+                              "podSecurityContext": RESTRICTED_POD, "securityContext": RESTRICTED_CONTAINER},
+        },
     }
     return values[key]
 
@@ -119,8 +132,8 @@ class OperatorsArgs:
 
 
 class Operators(pulumi.ComponentResource):
-    """cert-manager, Rook Ceph (+ ceph-csi-drivers), Strimzi, CloudNativePG (+ Barman Cloud plugin), NACK and
-    the Flink Kubernetes Operator."""
+    """cert-manager, Rook Ceph (+ ceph-csi-drivers), Strimzi, CloudNativePG (+ Barman Cloud plugin), NACK, the
+    Flink Kubernetes Operator and k8ssandra-operator."""
 
     charts: dict[str, k8s.helm.v4.Chart]
 
@@ -130,8 +143,8 @@ class Operators(pulumi.ComponentResource):
         self.charts = {}
         if self.install == "external":
             pulumi.log.info("operators: install=external: cert-manager, trust-manager, Rook Ceph, ceph-csi-drivers, "
-                            "Strimzi, CloudNativePG, Barman Cloud, NACK and Flink are expected to be installed already, "
-                            "with the values of docs/operators.md", resource=self)
+                            "Strimzi, CloudNativePG, Barman Cloud, NACK, Flink and k8ssandra-operator are expected to be "
+                            "installed already, with the values of docs/operators.md", resource=self)
         else:
             namespaces = self._namespaces(args.provider)
             for spec in operator_specs():

@@ -35,8 +35,20 @@ class Postgres(Section):
     recover_from: RecoverFrom | None = None
 
 
+class Cassandra(Section):
+    """The operational store (OpenFoundry ADR-0020): one datacenter, a rack per zone, every keyspace replicated
+    `replicationFactor` times within it (NetworkTopologyStrategy), read and written at LOCAL_QUORUM."""
+
+    nodes: Count
+    replication_factor: Annotated[int, Field(ge=1, le=9)]
+    resources: Resources                      # each node (the management API's JVM beside Cassandra's)
+    heap: Quantity                            # Cassandra's JVM heap (jvmOptions heap_initial_size = heap_max_size)
+    storage_size: Quantity = "20Gi"           # each node's data volume
+
+
 class Relational(Section):
     postgres: Postgres
+    cassandra: Cassandra
 
 
 CNPG_PARAMETERS = Path(__file__).resolve().parents[2] / "data" / "upstream" / "cnpg-parameters.yaml"
@@ -58,6 +70,19 @@ def parameter_problems(parameters: dict[str, str], path: str) -> Iterable[Config
         elif not pattern.match(name):
             yield ConfigProblem(f"{path}.parameters.{name}", repr(value),
                                 "a name of at most two dot-separated parts, as CloudNativePG's webhook requires")
+
+
+def cassandra_problems(cassandra: Cassandra, zones: int, prod: bool) -> Iterable[ConfigProblem]:
+    path = "openfoundry:relational.cassandra"
+    if cassandra.replication_factor > cassandra.nodes:
+        yield ConfigProblem(f"{path}.replicationFactor", str(cassandra.replication_factor),
+                            f"at most nodes ({cassandra.nodes}): a keyspace cannot hold more replicas than nodes")
+    if prod and cassandra.replication_factor < 3:
+        yield ConfigProblem(f"{path}.replicationFactor", str(cassandra.replication_factor),
+                            "3 or more in prod (LOCAL_QUORUM then survives a node, and with a rack per zone, a zone)")
+    if prod and cassandra.nodes % zones:
+        yield ConfigProblem(f"{path}.nodes", str(cassandra.nodes),
+                            f"a multiple of the zones ({zones}) in prod: a rack per zone, each the same size")
 
 
 def postgres_problems(pg: Postgres, prod: bool) -> Iterable[ConfigProblem]:

@@ -30,7 +30,7 @@ from foundry.config.platform import (
     kubernetes_target_problems,
     workload_problems,
 )
-from foundry.config.relational import Relational, postgres_problems
+from foundry.config.relational import Relational, cassandra_problems, postgres_problems
 from foundry.config.storage import Storage, ceph_problems, lakehouse_problems, pool_problems, vespa_problems
 from foundry.defaults import ENVIRONMENTS, deep_merge, defaults_for
 
@@ -78,6 +78,7 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from trino_problems(cfg.compute.trino, storage.lakehouse.openid_provider_uri, prod)
     yield from nats_problems(cfg.control.nats)
     yield from postgres_problems(cfg.relational.postgres, prod)
+    yield from cassandra_problems(cfg.relational.cassandra, len(cfg.topology.zones), prod)
 
 
 def parse_raw_config(raw: Mapping[str, str]) -> dict[str, Any]:

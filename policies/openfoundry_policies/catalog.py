@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from openfoundry_policies import cassandra as cs
 from openfoundry_policies import contracts as c
 from openfoundry_policies import hygiene as h
 from openfoundry_policies import readers as r
@@ -98,6 +99,11 @@ POLICIES: tuple[PolicySpec, ...] = (
               c.services_in_their_plane_namespace),
     _contract("one-workload-per-service", "seed: five planes", "Every service runs exactly once",
               stack=c.one_workload_per_service),
+    _contract("cassandra-authenticated", "ADR-0020; platform security",
+              "The operational store requires a login and grants (authentication and authorization on)",
+              cs.cassandra_authenticated),
+    _contract("cassandra-zone-racks", "ADR-0020", "Prod Cassandra: 3+ nodes per datacenter, a rack per zone",
+              cs.cassandra_zone_racks),
     _contract("stateful-resources-protected", "platform standard", "Stateful resources are protected from deletion",
               c.stateful_resources_protected),
     # --- Kubernetes hygiene ---

@@ -37,7 +37,7 @@ BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 POSTGRES_IMAGE = re.compile(r"(^|/)(postgres|postgresql|bitnami/postgresql|cloudnative-pg/postgresql)(:|@|$)")
 EDGE_BACKENDS = {"gateway", "web"}
 STATEFUL_KINDS = {KAFKA, NODE_POOL, TOPIC, PG_CLUSTER, CEPH_CLUSTER, BLOCK_POOL, OBJECT_STORE, STATEFUL_SET,
-                  "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim"}
+                  "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim", "kubernetes:k8ssandra.io/v1alpha1:K8ssandraCluster"}
 
 
 CNPG_INSTANCES_DEFAULT = 1   # a CloudNativePG Cluster's `instances` unless set

@@ -11,8 +11,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
 from openfoundry_policies.resources import Resource
 
 from tests.unit.policy_cases import (
+    GOOD_CASSANDRA,
+    GOOD_DC,
     GOOD_KAFKA,
     GOOD_PG,
+    K8SSANDRA_API,
     READER,
     budget,
     chart,
@@ -41,6 +44,11 @@ RESTRICTED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False, "
 # Branches of a policy beyond its first: (policy, violating resources, message fragment); each compliant case above
 # passes the same policy.
 BRANCHES: list[tuple[str, list[Resource], str]] = [
+    ("cassandra-authenticated", [cr("K8ssandraCluster", {**GOOD_CASSANDRA, "cassandra": {**GOOD_CASSANDRA["cassandra"],
+     "config": {"cassandraYaml": {"authenticator": "org.apache.cassandra.auth.AllowAllAuthenticator"}}}}, K8SSANDRA_API)],
+     "sets authenticator: org.apache.cassandra.auth.AllowAllAuthenticator"),
+    ("cassandra-zone-racks", [cr("K8ssandraCluster", {"cassandra": {"datacenters": [{**GOOD_DC, "size": 1}]}}, K8SSANDRA_API)],
+     "runs 1 node(s)"),
     ("postgres-synchronous-replicas", [cr("Cluster", {**GOOD_PG, "postgresql": {}}, "postgresql.cnpg.io/v1")],
      "no synchronous replication"),
     ("postgres-wal-archiving", [cr("Cluster", {**GOOD_PG, "backup": {"barmanObjectStore": {"destinationPath": "s3://b"}}},

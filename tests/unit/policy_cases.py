@@ -34,6 +34,12 @@ def cr(kind: str, spec: dict[str, Any], api: str = "kafka.strimzi.io/v1", protec
                                                  **props}, name, protected)
 
 
+K8SSANDRA_API = "k8ssandra.io/v1alpha1"
+GOOD_DC = {"metadata": {"name": "dc1"}, "size": 3, "racks": [
+    {"name": z, "nodeAffinityLabels": {"topology.kubernetes.io/zone": z}} for z in ("zone-a", "zone-b", "zone-c")]}
+GOOD_CASSANDRA = {"auth": True, "cassandra": {"datacenters": [GOOD_DC]}}
+
+
 def service_to(selector: dict[str, str], target: str) -> Resource:
     return Resource("kubernetes:core/v1:Service", {"metadata": {"name": "s", "namespace": "openfoundry-compute"}, "spec": {
         "selector": selector, "ports": [{"name": "web", "port": 80, "targetPort": target}]}})
@@ -154,6 +160,11 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
      [deployment(labels={"app.kubernetes.io/component": "coordinator"}),
       deployment(labels={"app.kubernetes.io/component": "worker"})]),
     ("stateful-resources-protected", [cr("Kafka", GOOD_KAFKA, protected=False)], [cr("Kafka", GOOD_KAFKA)]),
+    ("cassandra-authenticated", [cr("K8ssandraCluster", {**GOOD_CASSANDRA, "auth": False}, K8SSANDRA_API)],
+     [cr("K8ssandraCluster", GOOD_CASSANDRA, K8SSANDRA_API)]),
+    ("cassandra-zone-racks", [cr("K8ssandraCluster", {"cassandra": {"datacenters": [
+        {**GOOD_DC, "racks": [{"name": "r1"}, {"name": "r2"}, {"name": "r3"}]}]}}, K8SSANDRA_API)],
+     [cr("K8ssandraCluster", GOOD_CASSANDRA, K8SSANDRA_API)]),
     ("requests-and-limits", [deployment({"resources": {}})], [deployment()]),
     ("readiness-probe", [deployment({"readinessProbe": None})], [deployment()]),
     ("liveness-probe", [deployment({"livenessProbe": None})], [deployment()]),
@@ -248,6 +259,7 @@ EXPECTED_MESSAGE = {
     "ceph-erasure-coding-layout": "not erasure-coded 4+2", "ceph-mon-quorum": "runs 4 mons",
     "ceph-replicated-pools": "keeps 2 copies", "services-in-their-plane-namespace": "runs in default",
     "one-workload-per-service": "a second time", "stateful-resources-protected": "not protected from deletion",
+    "cassandra-authenticated": "turns authentication off", "cassandra-zone-racks": "has no rack per zone",
     "requests-and-limits": "sets no memory requests", "readiness-probe": "has no readiness probe",
     "liveness-probe": "has no liveness probe", "run-as-non-root": "may run as root",
     "read-only-root-filesystem": "writable root filesystem", "no-privilege-escalation": "may escalate privileges",

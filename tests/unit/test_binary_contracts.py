@@ -22,8 +22,8 @@ from tests.mocks import Registered
 # the binaries that cannot start without Cassandra (ADR-0020), by their code at the pin: contact points required
 # (of:services/object-database-service/cmd/object-database-service/main.go:104,
 # of:services/ontology-query-service/cmd/ontology-query-service/main.go:91,
-# of:services/ontology-actions-service/cmd/ontology-actions-service/main.go:229-235)
-WAITING_FOR_THE_OPERATIONAL_STORE = {"object-database-service", "ontology-query-service", "ontology-actions-service"}
+# of:services/ontology-actions-service/cmd/ontology-actions-service/main.go:229-235); the platform runs it now
+CASSANDRA_CLIENTS = {"object-database-service", "ontology-query-service", "ontology-actions-service"}
 IMAGE = f"{versions.OPENFOUNDRY_REGISTRY}/{{binary}}:sha-{versions.OPENFOUNDRY_COMMIT[:7]}"
 
 
@@ -42,15 +42,15 @@ def test_every_running_service_meets_its_binarys_contract(built: BuiltStack, cat
     assert problems_of(built.resources, catalog) == []
 
 
-def test_the_binaries_waiting_for_the_operational_store_are_named_and_scaled_to_zero(
-        built: BuiltStack, catalog: Catalog) -> None:
+def test_the_operational_stores_clients_run_and_nothing_waits_for_it(built: BuiltStack, catalog: Catalog) -> None:
     runs = running(catalog, load_contracts())
-    waiting = {run.binary.name for run in runs if run.waiting}
-    assert waiting == WAITING_FOR_THE_OPERATIONAL_STORE
-    for run in (r for r in runs if r.waiting):
-        _, spec, _ = container_of(built.resources, run.service.name)
-        assert spec["replicas"] == 0, run.service.name
-    assert len(runs) - len(waiting) >= 40   # everything else is held to its contract above
+    assert [run.service.name for run in runs if run.waiting] == []
+    assert {run.binary.name for run in runs if run.binary.cassandra} == CASSANDRA_CLIENTS
+    for run in (r for r in runs if r.binary.cassandra):
+        _, spec, container = container_of(built.resources, run.service.name)
+        assert spec.get("replicas") != 0, run.service.name
+        env = {e["name"]: e for e in container["env"]}
+        assert env["CASSANDRA_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == f"cassandra-{run.service.name}"
 
 
 def test_every_entry_with_a_live_server_binary_runs_it(catalog: Catalog) -> None:

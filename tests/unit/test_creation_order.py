@@ -24,10 +24,11 @@ CHART_OF_GROUP = {
     "objectbucket.io": "rook-ceph",   # the rook-ceph chart carries the bucket provisioner's CRDs
     "flink.apache.org": "flink-kubernetes-operator",
     "jetstream.nats.io": "nack",
+    "k8ssandra.io": "k8ssandra-operator",
 }
 # Where the operators run: the program makes these namespaces when it installs the operators, and finds them
 # when the stack says they are installed outside it (`operators.install: external`).
-OPERATOR_NAMESPACES = {"cert-manager", "cnpg-system", "flink-system", "rook-ceph", "strimzi"}
+OPERATOR_NAMESPACES = {"cert-manager", "cnpg-system", "flink-system", "k8ssandra-operator", "rook-ceph", "strimzi"}
 # Groups the cluster has before the platform: Kubernetes' own, and the Prometheus Operator that the stack's
 # `monitoring` section points at (outside the platform, like the Prometheus it runs).
 PRESENT_BEFORE = {"core", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io",

@@ -25,6 +25,8 @@ EXPECTED_CHARTS = {
     # superseded Apache releases move to the archive, which keeps them
     "flink-kubernetes-operator": ("flink-kubernetes-operator",
                                   "https://archive.apache.org/dist/flink/flink-kubernetes-operator-1.15.0/", "flink-system"),
+    # its own namespace, watching the storage plane where the operational store is
+    "k8ssandra-operator": ("k8ssandra-operator", "https://helm.k8ssandra.io/stable", "k8ssandra-operator"),
 }
 
 
@@ -48,6 +50,9 @@ def test_chart_values_are_what_the_platform_relies_on(prod_resources: list[Regis
     # each operator watches the plane namespace its custom resources live in
     assert values["strimzi"]["watchNamespaces"] == ["openfoundry-ingestion"]
     assert values["flink-kubernetes-operator"]["watchNamespaces"] == ["openfoundry-storage"]
+    assert values["k8ssandra-operator"]["global"] == {"clusterScoped": True, "watchNamespaces": ["openfoundry-storage"]}
+    # a pre-upgrade hook that would fetch the chart from the internet at every upgrade
+    assert values["k8ssandra-operator"]["disableCrdUpgraderJob"] is True
 
 
 def test_operator_namespaces_allow_what_the_operators_need(prod_resources: list[Registered]) -> None:

@@ -57,7 +57,7 @@ def test_prod_enforces_every_policy(request: pytest.FixtureRequest) -> None:
 # What a single development node cannot hold: replica counts and quorums, erasure coding, HA, deletion protection.
 DEV_RELAXATIONS = {"postgres-synchronous-replicas", "lakekeeper-production-ready", "vespa-config-server-quorum",
                    "kafka-durability", "kafka-topic-replicas", "jetstream-replicas", "ceph-erasure-coding-layout",
-                   "ceph-mon-quorum", "ceph-replicated-pools", "stateful-resources-protected"}
+                   "ceph-mon-quorum", "ceph-replicated-pools", "stateful-resources-protected", "cassandra-zone-racks"}
 
 
 def test_dev_relaxes_only_what_one_node_cannot_hold() -> None:

@@ -170,7 +170,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:storage:Lakekeeper",
         "openfoundry:storage:OpenFga", "openfoundry:storage:Vespa", "openfoundry:storage:IcebergMaintenance",
         "openfoundry:storage:LakehouseAnalytics", "openfoundry:storage:ClickHouse", "openfoundry:storage:IcebergWriters",
-        "openfoundry:storage:IcebergTableHealth",
+        "openfoundry:storage:IcebergTableHealth", "openfoundry:storage:OperationalStore",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
         "openfoundry:edge:PrimaryProxy", "openfoundry:ingestion:AnonymousAccess",

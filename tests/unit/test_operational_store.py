@@ -1,0 +1,97 @@
+"""The operational store (Cassandra, ADR-0020) under mocks: the cluster's shape per environment, the roles and their
+grants, the clients' wiring, who reaches CQL, and the config rules it is held to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.storage.cassandra import Client, schema_cql
+from foundry.upstream import load_contracts
+from tests.mocks import Registered, by_metadata_name, by_namespaced_name
+from tests.unit.test_analytics import secret_data
+from tests.unit.test_config import problems_of
+
+K8SSANDRA = "kubernetes:k8ssandra.io/v1alpha1:K8ssandraCluster"
+SECRET = "kubernetes:core/v1:Secret"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+CLIENTS = {"object-database-service": "openfoundry-storage", "ontology-query-service": "openfoundry-compute",
+           "ontology-actions-service": "openfoundry-control"}
+
+
+def cluster(resources: list[Registered]) -> Registered:
+    return by_metadata_name(resources, K8SSANDRA)["cassandra"]
+
+
+def test_prod_runs_a_rack_per_zone_with_authentication_protected(prod_resources: list[Registered]) -> None:
+    found = cluster(prod_resources)
+    spec = found.inputs["spec"]
+    assert found.protected   # protect and retain on delete
+    assert spec["auth"] is True
+    (dc,) = spec["cassandra"]["datacenters"]
+    assert (dc["metadata"]["name"], dc["size"]) == ("dc1", 3)
+    assert dc["racks"] == [{"name": z, "nodeAffinityLabels": {"topology.kubernetes.io/zone": z}}
+                           for z in ("zone-a", "zone-b", "zone-c")]
+    assert spec["cassandra"]["superuserSecretRef"] == {"name": "cassandra-superuser"}
+    assert spec["cassandra"]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_dev_runs_one_unprotected_node(dev_resources: list[Registered]) -> None:
+    found = cluster(dev_resources)
+    (dc,) = found.inputs["spec"]["cassandra"]["datacenters"]
+    assert (dc["size"], dc["racks"], found.protected) == (1, [{"name": "rack1"}], False)
+
+
+def schema(resources: list[Registered]) -> str:
+    return str(by_metadata_name(resources, CONFIG_MAP)["cassandra-schema"].inputs["data"]["schema.cql"])
+
+
+def test_each_role_is_granted_its_own_keyspaces_only(prod_resources: list[Registered]) -> None:
+    cql = schema(prod_resources).splitlines()
+    replication = "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"
+    for keyspace in ("ontology_objects", "actions_log"):
+        assert f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication};" in cql
+    grants = sorted(line for line in cql if line.startswith("GRANT"))
+    assert grants == sorted([
+        *(f"GRANT {p} ON KEYSPACE ontology_objects TO object_database_service;" for p in ("CREATE", "SELECT", "MODIFY")),
+        *(f"GRANT {p} ON KEYSPACE ontology_objects TO ontology_query_service;" for p in ("CREATE", "SELECT")),
+        *(f"GRANT {p} ON KEYSPACE actions_log TO ontology_actions_service;" for p in ("CREATE", "SELECT", "MODIFY")),
+    ])
+    assert not any("ALL KEYSPACES" in line or "SUPERUSER" in line.upper() for line in cql)
+    assert "${ONTOLOGY_QUERY_SERVICE_PASSWORD}" in schema(prod_resources)   # filled in by the Job, never rendered
+
+
+def test_every_password_is_a_secret_and_each_client_reads_its_own(prod_resources: list[Registered]) -> None:
+    secrets = by_namespaced_name(prod_resources, SECRET)
+    for service, namespace in CLIENTS.items():
+        for where in (namespace, "openfoundry-storage"):
+            data = secret_data(secrets[(where, f"cassandra-{service}")].inputs)   # a Pulumi secret, whole
+            assert data["username"] == service.replace("-", "_")
+
+
+def test_cql_admits_the_clients_and_the_schema_job_only(prod_resources: list[Registered]) -> None:
+    policy = by_namespaced_name(prod_resources, POLICY)[("openfoundry-storage", "cassandra-nodes")].inputs["spec"]
+    cql = next(rule for rule in policy["ingress"] if {"port": 9042, "protocol": "TCP"} in rule["ports"])
+    admitted = {(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name"),
+                 peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]) for peer in cql["from"]}
+    assert admitted == {*((ns, svc) for svc, ns in CLIENTS.items()), (None, "cassandra-schema")}
+
+
+def test_a_grant_the_contract_does_not_name_is_not_rendered() -> None:
+    contract = load_contracts().of("ontology-query-service").cassandra
+    assert contract is not None
+    cql = schema_cql([Client("ontology-query-service", "openfoundry-compute", contract)], 1)
+    assert "MODIFY" not in cql and "GRANT SELECT ON KEYSPACE ontology_objects TO ontology_query_service;" in cql
+
+
+@pytest.mark.parametrize(("overrides", "problem"), [
+    ({"replicationFactor": 5}, "openfoundry:relational.cassandra.replicationFactor: found 5; allowed: at most nodes (3)"),
+    ({"replicationFactor": 2}, "openfoundry:relational.cassandra.replicationFactor: found 2; allowed: 3 or more in prod"),
+    ({"nodes": 4}, "openfoundry:relational.cassandra.nodes: found 4; allowed: a multiple of the zones (3) in prod"),
+    ({"heap": "8G"}, "openfoundry:relational.cassandra.heap: found '8G'"),
+])
+def test_a_cassandra_setting_that_cannot_work_is_a_config_problem(overrides: dict[str, Any], problem: str) -> None:
+    found = problems_of({"relational": {"cassandra": overrides}})
+    assert any(p.startswith(problem) for p in found), found
