@@ -96,7 +96,9 @@ def keyspaces_of(clients: Sequence[Client]) -> list[str]:
 
 def schema_cql(clients: Sequence[Client], replication_factor: int) -> str:
     """The keyspaces (created, or brought to the replication asked) and each role with its grants; passwords are
-    `${VARIABLE}`s the Job's shell fills from the roles' Secrets."""
+    `${VARIABLE}`s the Job's shell fills from the roles' Secrets. A role that exists already keeps its password
+    here: the Job changes it only when the Secret's no longer logs in (`roles_file`), since Cassandra 5.0 refuses
+    a second change of a role's password within 5 s of the first."""
     replication = f"{{'class': 'NetworkTopologyStrategy', '{DATACENTER}': {replication_factor}}}"
     lines = []
     for keyspace in keyspaces_of(clients):
@@ -104,11 +106,15 @@ def schema_cql(clients: Sequence[Client], replication_factor: int) -> str:
                   f"ALTER KEYSPACE {keyspace} WITH replication = {replication};"]
     for client in clients:
         role, password = role_name(client.service), f"${{{password_variable(client.service)}}}"
-        lines += [f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = '{password}' AND LOGIN = true;",
-                  f"ALTER ROLE {role} WITH PASSWORD = '{password}' AND LOGIN = true;"]
+        lines.append(f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = '{password}' AND LOGIN = true;")
         lines += [f"GRANT {permission} ON KEYSPACE {keyspace} TO {role};"
                   for keyspace in client.keyspaces for permission in client.contract.permissions]
     return "\n".join(lines) + "\n"
+
+
+def roles_file(clients: Sequence[Client]) -> str:
+    """`<role> <variable holding its password>` per line, for the Job's password check."""
+    return "".join(f"{role_name(c.service)} {password_variable(c.service)}\n" for c in clients)
 
 
 def password_variable(service: str) -> str:
@@ -120,17 +126,29 @@ def password_variable(service: str) -> str:
 # after. The server takes a while after its pods start (the operator bootstraps the nodes one by one): the Job
 # waits for CQL with the superuser first.
 SCHEMA_SCRIPT = """set -eu
-export HOME=/tmp
+export HOME="${HOME_DIR:-/tmp}"
+CQL_DIR="${CQL_DIR:-/cql}"
+command -v cqlsh >/dev/null || { echo "no cqlsh on PATH ($PATH)"; exit 1; }
+as_superuser() { cqlsh "$CQL_HOST" "$CQL_PORT" -u "$CQLSH_USER" -p "$CQLSH_PASSWORD" "$@"; }
 tries=0
-until cqlsh "$CQL_HOST" "$CQL_PORT" -u "$CQLSH_USER" -p "$CQLSH_PASSWORD" -e 'DESCRIBE KEYSPACES' >/dev/null; do
+until as_superuser -e 'DESCRIBE KEYSPACES' >/dev/null; do
   tries=$((tries + 1)); [ "$tries" -lt 120 ] || { echo "CQL did not answer at $CQL_HOST:$CQL_PORT"; exit 1; }
   sleep 5
 done
 python3 -c 'import os, string, sys; sys.stdout.write(string.Template(open(sys.argv[1]).read()).substitute(os.environ))' \
-  /cql/schema.cql > /tmp/schema.cql
-cqlsh "$CQL_HOST" "$CQL_PORT" -u "$CQLSH_USER" -p "$CQLSH_PASSWORD" -f /tmp/schema.cql
-rm -f /tmp/schema.cql
-cqlsh "$CQL_HOST" "$CQL_PORT" -u "$CQLSH_USER" -p "$CQLSH_PASSWORD" -e 'LIST ALL PERMISSIONS'
+  "$CQL_DIR/schema.cql" > "$HOME/schema-filled.cql"
+as_superuser -f "$HOME/schema-filled.cql"
+rm -f "$HOME/schema-filled.cql"
+while read -r role variable; do
+  password=$(printenv "$variable")
+  if ! cqlsh "$CQL_HOST" "$CQL_PORT" -u "$role" -p "$password" -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; then
+    echo "$role: the password in its Secret does not log in; setting it"
+    printf "ALTER ROLE %s WITH PASSWORD = '%s';\\n" "$role" "$password" > "$HOME/password.cql"
+    as_superuser -f "$HOME/password.cql"
+    rm -f "$HOME/password.cql"
+  fi
+done < "$CQL_DIR/roles"
+as_superuser -e 'LIST ALL PERMISSIONS'
 """
 
 
@@ -158,7 +176,8 @@ class OperationalStore(pulumi.ComponentResource):
                                       depends_on=[*args.operator_ready, superuser], stateful=True))
         schema = schema_cql(args.clients, args.cassandra.replication_factor)
         config = k8s.core.v1.ConfigMap(SCHEMA_JOB, metadata=self._metadata(SCHEMA_JOB),
-                                       data={"schema.cql": schema, "apply.sh": SCHEMA_SCRIPT}, opts=self._child())
+                                       data={"schema.cql": schema, "roles": roles_file(args.clients),
+                                             "apply.sh": SCHEMA_SCRIPT}, opts=self._child())
         self._schema_job(schema, depends_on=[cluster, config, *roles])
         self._network_policies()
         self.register_outputs({"contactPoints": contact_points(), "keyspaces": keyspaces_of(args.clients)})
@@ -215,7 +234,8 @@ class OperationalStore(pulumi.ComponentResource):
     def _schema_job(self, schema: str, depends_on: Sequence[pulumi.Resource]) -> None:
         """A Job per version of the schema (a Job's pod template cannot change in place); the clients' planes wait
         for it, since Pulumi waits for a Job, and a failed run is replaced at the next `up`."""
-        name = f"{SCHEMA_JOB}-{hashlib.sha256((schema + SCHEMA_SCRIPT).encode()).hexdigest()[:10]}"
+        version = schema + roles_file(self._args.clients) + SCHEMA_SCRIPT
+        name = f"{SCHEMA_JOB}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
         env = [k8s.core.v1.EnvVarArgs(name="CQL_HOST", value=contact_points().rpartition(":")[0]),
                k8s.core.v1.EnvVarArgs(name="CQL_PORT", value=str(CQL_PORT)),
                secret_env("CQLSH_USER", SUPERUSER_SECRET, "username"),

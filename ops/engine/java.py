@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ops.engine.toolchain import ToolchainError
@@ -22,16 +23,25 @@ def java() -> str:
 
 def java_at_least(major: int, who: str) -> Path:
     """A `java` of at least this major version, for `who` (named in the error when there is none)."""
+    return _find(lambda found: found >= major, f"{who} needs Java {major}+")
+
+
+def java_of(major: int, who: str) -> Path:
+    """A `java` of exactly this major version (an engine that refuses newer JVMs)."""
+    return _find(lambda found: found == major, f"{who} needs Java {major}")
+
+
+def _find(fits: Callable[[int], bool], need: str) -> Path:
     homes = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
     on_path = shutil.which("java")
     if on_path:
         homes.append(Path(on_path).resolve().parent.parent)
     homes += sorted(Path("/usr/lib/jvm").glob("*"))
     for home in homes:
-        if (home / "bin" / "java").exists() and (java_major(home) or 0) >= major:
+        if (home / "bin" / "java").exists() and fits(java_major(home) or 0):
             return home / "bin" / "java"
-    raise ToolchainError(f"{who} needs Java {major}+; none found in JAVA_HOME, PATH or /usr/lib/jvm "
-                         f"(this machine kind ships a Temurin JDK there)")
+    raise ToolchainError(f"{need}; none found in JAVA_HOME, PATH or /usr/lib/jvm (this machine kind ships OpenJDK 17 "
+                         f"and a Temurin JDK there)")
 
 
 def java_major(home: Path) -> int | None:

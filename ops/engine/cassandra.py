@@ -1,0 +1,211 @@
+"""Apache Cassandra at the operational store's pinned version (foundry/versions.py CASSANDRA_VERSION), one node on
+loopback, from Maven Central's `cassandra-all` and its runtime dependencies (<cache>/cassandra-<version>/libs; cold:
+one Maven run of about 70 MB; warm: a marker read). It runs on Java 17 (Cassandra 5.0 supports 11 and 17; on 25
+its security manager refuses to start).
+
+`Node(root, settings, heap)` starts it with a cassandra.yaml of loopback addresses, directories under `root` and
+small caches, overlaid with `settings`: what the stack controls, as k8ssandra-operator writes it from the rendered
+K8ssandraCluster (`k8ssandra_settings`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from foundry.versions import CASSANDRA_VERSION
+from ops.engine.java import java_of
+from ops.engine.kafka import free_port
+from ops.engine.maven import copy_dependencies
+from ops.engine.toolchain import ToolchainError, cache_dir, log
+
+TAG = "cassandra"
+MARKER = "complete.json"
+MAIN = "org.apache.cassandra.service.CassandraDaemon"
+DATACENTER = "dc1"
+READY = "Starting listening for CQL clients"
+SUPERUSER_READY = "Created default superuser role"
+# apache/cassandra conf/jvm17-server.options at cassandra-5.0.9 (the module opens and exports Cassandra needs on 17)
+JVM17 = (
+    "-XX:+UseG1GC", "-Djdk.attach.allowAttachSelf=true",
+    *(f"--add-exports={m}=ALL-UNNAMED" for m in (
+        "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+        "java.rmi/sun.rmi.registry", "java.rmi/sun.rmi.server", "java.sql/java.sql", "java.base/java.lang.ref",
+        "jdk.unsupported/sun.misc", "jdk.compiler/com.sun.tools.javac.file", "jdk.attach/sun.tools.attach")),
+    *(f"--add-opens={m}=ALL-UNNAMED" for m in (
+        "java.base/java.lang.module", "java.base/jdk.internal.loader", "java.base/jdk.internal.ref",
+        "java.base/jdk.internal.reflect", "java.base/jdk.internal.math", "java.base/jdk.internal.module",
+        "java.base/jdk.internal.util.jar", "jdk.management/com.sun.management.internal", "java.base/sun.nio.ch",
+        "java.base/java.io", "java.base/java.lang.reflect", "jdk.compiler/com.sun.tools.javac", "java.base/java.lang",
+        "java.base/java.util")),
+    "-Dio.netty.tryReflectionSetAccessible=true", "-Dio.netty.allocator.useCacheForAllThreads=true",
+    "-Dio.netty.allocator.maxOrder=11",
+)
+# what k8ssandra-operator puts in cassandra.yaml when the K8ssandraCluster's `auth` is true (pkg/cassandra/auth.go)
+AUTH_SETTINGS = {"authenticator": "PasswordAuthenticator", "authorizer": "CassandraAuthorizer",
+                 "role_manager": "CassandraRoleManager"}
+LOGBACK = """<configuration><appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender"><encoder>
+<pattern>%d %-5level [%thread] %logger{0} - %msg%n</pattern></encoder></appender>
+<root level="INFO"><appender-ref ref="STDOUT"/></root></configuration>
+"""
+
+
+def cassandra_home() -> Path:
+    return cache_dir() / f"cassandra-{CASSANDRA_VERSION}"
+
+
+def libs() -> Path:
+    home, artifacts = cassandra_home(), [("org.apache.cassandra", "cassandra-all", CASSANDRA_VERSION)]
+    target = home / "libs"
+    try:
+        if json.loads((home / MARKER).read_text()).get("artifacts") == [list(a) for a in artifacts]:
+            return target
+    except (OSError, ValueError):
+        pass
+    started = time.monotonic()
+    log(f"resolving Cassandra {CASSANDRA_VERSION} from Maven Central into {target}", TAG)
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="libs-", dir=home) as work:
+        staging = Path(work) / "libs"
+        copy_dependencies(artifacts, staging, f"Cassandra {CASSANDRA_VERSION}")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    (home / MARKER).write_text(json.dumps({"artifacts": [list(a) for a in artifacts]}))
+    log(f"{len(list(target.glob('*.jar')))} jars in {time.monotonic() - started:.1f}s", TAG)
+    return target
+
+
+def k8ssandra_settings(cluster_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The cassandra.yaml settings a K8ssandraCluster asks for: its cassandraYaml, and the authentication k8ssandra
+    adds when `auth` is on (its default)."""
+    cassandra = cluster_spec.get("cassandra") or {}
+    settings = dict(((cassandra.get("config") or {}).get("cassandraYaml")) or {})
+    if cluster_spec.get("auth", True):
+        for key, value in AUTH_SETTINGS.items():
+            settings.setdefault(key, value)
+    return settings
+
+
+def java_heap(quantity: str) -> str:
+    """A Kubernetes quantity (512Mi, 8Gi) as a JVM size."""
+    for suffix, unit in (("Gi", "g"), ("Mi", "m"), ("Ki", "k")):
+        if quantity.endswith(suffix):
+            return quantity.removesuffix(suffix) + unit
+    return quantity
+
+
+class Node:
+    """One Cassandra node under `root` (conf/, data/, cassandra.log) on loopback ports of its own; entering starts
+    it and waits until CQL serves and the default superuser exists; leaving stops it."""
+
+    def __init__(self, root: Path, settings: Mapping[str, Any], heap: str = "512Mi") -> None:
+        self.root, self.settings, self.heap = root.resolve(), dict(settings), heap
+        self.port = free_port()
+        self.log_file = self.root / "cassandra.log"
+        self.started_in: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._offset = 0
+
+    def __enter__(self) -> Node:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def server_yaml(self) -> dict[str, Any]:
+        data, storage = self.root / "data", free_port()
+        base: dict[str, Any] = {
+            "cluster_name": "openfoundry-engine", "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
+            "data_file_directories": [str(data / "data")], "commitlog_directory": str(data / "commitlog"),
+            "saved_caches_directory": str(data / "saved_caches"), "hints_directory": str(data / "hints"),
+            "cdc_raw_directory": str(data / "cdc_raw"),
+            "commitlog_sync": "periodic", "commitlog_sync_period": "10000ms", "commitlog_segment_size": "8MiB",
+            "seed_provider": [{"class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
+                               "parameters": [{"seeds": f"127.0.0.1:{storage}"}]}],
+            "listen_address": "127.0.0.1", "storage_port": storage, "rpc_address": "127.0.0.1",
+            "native_transport_port": self.port, "start_native_transport": True,
+            # k8ssandra's snitch: the datacenter and rack from cassandra-rackdc.properties
+            "endpoint_snitch": "GossipingPropertyFileSnitch",
+            "disk_access_mode": "mmap_index_only", "concurrent_reads": 4, "concurrent_writes": 4,
+            "memtable_heap_space": "64MiB", "memtable_offheap_space": "64MiB", "key_cache_size": "8MiB",
+            # no caching of roles and grants: a GRANT or REVOKE takes effect at the next statement
+            "roles_validity": "0ms", "permissions_validity": "0ms", "credentials_validity": "0ms",
+        }
+        return {**base, **self.settings}
+
+    def start(self) -> None:
+        jars = libs()
+        conf = self.root / "conf"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "cassandra.yaml").write_text(yaml.safe_dump(self.server_yaml(), sort_keys=False))
+        (conf / "cassandra-rackdc.properties").write_text(f"dc={DATACENTER}\nrack=rack1\n")
+        (conf / "logback.xml").write_text(LOGBACK)
+        heap = java_heap(self.heap)
+        cmd = [str(java_of(17, f"Cassandra {CASSANDRA_VERSION} (5.0 runs on Java 11 or 17)")),
+               f"-Xms{heap}", f"-Xmx{heap}", *JVM17,
+               f"-Dcassandra.config=file://{conf / 'cassandra.yaml'}", f"-Dlogback.configurationFile={conf / 'logback.xml'}",
+               f"-Dcassandra.storagedir={self.root / 'data'}", "-Dcassandra.superuser_setup_delay_ms=0",
+               "-Dcassandra-foreground=yes", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+               "-Dcassandra.ring_delay_ms=1000",   # one node: no ring to wait for (token allocation waits a ring delay)
+               "-cp", f"{conf}:{jars}/*", MAIN]
+        with self.log_file.open("ab") as out:
+            self._offset = out.tell()
+            self._process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             cwd=self.root, start_new_session=True)
+        self._started_at = time.monotonic()
+        log(f"node started on :{self.port} (pid {self._process.pid}), log: {self.log_file}", TAG)
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process is None or self._process.poll() is not None:
+                raise ToolchainError(f"Cassandra exited before it served:\n{self.log_tail()}")
+            text = self._this_run()
+            if READY in text and SUPERUSER_READY in text:
+                break
+            if time.monotonic() > deadline:
+                raise ToolchainError(f"Cassandra did not serve within {timeout:.0f}s:\n{self.log_tail()}")
+            time.sleep(0.3)
+        self.started_in = time.monotonic() - self._started_at
+        log(f"node served CQL in {self.started_in:.1f}s", TAG)
+        return self.started_in
+
+    def _this_run(self) -> str:
+        with self.log_file.open("rb") as log_file:
+            log_file.seek(self._offset)
+            return log_file.read().decode(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
