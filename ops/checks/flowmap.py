@@ -60,7 +60,7 @@ class FlowMap:
         self.flows: list[Flow] = []
 
     def build(self) -> list[Flow]:
-        for step in (self._callers, self._edge, self._databases, self._kafka, self._nats, self._lakehouse,
+        for step in (self._callers, self._edge, self._databases, self._kafka, self._nats, self._cassandra, self._lakehouse,
                      self._analytics, self._buckets, self._platform_parts, self._operators, self._scrapes, self._dns,
                      self._forbidden):
             step()
@@ -193,6 +193,25 @@ class FlowMap:
         self._need("nats", nack, [API_SERVER_IP], [443])
         self._need("nats", servers, servers, [6222])
 
+    def _cassandra_nodes(self) -> list[Pod]:
+        return self._pods(namespace_for("storage"), **{"app.kubernetes.io/managed-by": "cass-operator"})
+
+    def _cassandra(self) -> None:
+        """CQL from the clients their contracts name and the schema Job; gossip between the nodes; the management
+        API from both operators; the metrics endpoint from Prometheus (the ServiceMonitor k8ssandra makes)."""
+        nodes = self._cassandra_nodes()
+        for service in (s for s in self.catalog.services if self._cassandra_client(s)):
+            self._need("cassandra", self._service_pods(service), nodes, [9042])
+        self._need("cassandra", self._pods(namespace_for("storage"), **selector_labels("cassandra-schema")), nodes, [9042])
+        self._need("cassandra", nodes, nodes, [7000, 7001])
+        operators = [self.runtime.operator("k8ssandra-operator"), self.runtime.operator("cass-operator")]
+        self._need("cassandra", operators, nodes, [8080])
+        self._need("metrics", [self.runtime.prometheus()], nodes, [9000])
+
+    def _cassandra_client(self, service: Service) -> bool:
+        run = self.runs.get(service.name)
+        return bool(run and run.binary.cassandra)
+
     def _lakehouse(self) -> None:
         storage = namespace_for("storage")
         catalog = self._pods(storage, **selector_labels("lakekeeper"))
@@ -314,9 +333,12 @@ class FlowMap:
             self._deny("authorization", pods, self._pods(namespace_for("storage"), **selector_labels("openfga")), [8081])
             if not self._nats_client(service):
                 self._deny("nats", pods, self._pods(namespace_for("control"), **selector_labels("nats")), [4222])
+            if not self._cassandra_client(service):
+                self._deny("another's store", pods, self._cassandra_nodes(), [9042, 7000, 8080])
         edge = [self.runtime.ingress_controller(), *[p for s in self.catalog.in_plane("edge") for p in self._service_pods(s)]]
         for owner, plane in owners.items():
             self._deny("edge into relational state", edge, self._db_pods(owner, namespace_for(plane)), [5432])
+        self._deny("edge into relational state", edge, self._cassandra_nodes(), [9042])
 
     def _readable(self, owner: str) -> bool:
         return any(s.name == owner and s.sql_readable for s in self.catalog.services)
@@ -328,6 +350,6 @@ def flows_of(runtime: Runtime, catalog: Catalog, contracts: Contracts | None = N
 
 def empty_kinds(flows: list[Flow]) -> Iterator[str]:
     """The kinds of flow that ended up with no flow at all: a sign a pod model or a label drifted."""
-    expected = {"caller", "edge", "database", "kafka", "nats", "iceberg", "metrics", "dns", "another's database",
-                "authorization"}
+    expected = {"caller", "edge", "database", "kafka", "nats", "cassandra", "iceberg", "metrics", "dns",
+                "another's database", "another's store", "authorization"}
     yield from sorted(expected - {f.kind for f in flows})

@@ -115,10 +115,14 @@ class Runtime:
     def operator(key: str) -> Pod:
         """An operator's own pod, labelled as its official chart labels it."""
         namespaces = {spec.key: spec.namespace for spec in operator_specs()}
+        namespaces["cass-operator"] = namespaces["k8ssandra-operator"]   # a subchart of it, in the same release
         labels = {"cloudnative-pg": {"app.kubernetes.io/name": "cloudnative-pg"},
                   "strimzi": {"name": "strimzi-cluster-operator", "strimzi.io/kind": "cluster-operator"},
                   "flink-kubernetes-operator": {"app.kubernetes.io/name": "flink-kubernetes-operator"},
-                  "nack": dict(NACK_POD_LABELS)}[key]
+                  "nack": dict(NACK_POD_LABELS),
+                  # the chart's selector labels (k8ssandra-common.selectorLabels: app.kubernetes.io/name = the chart)
+                  "k8ssandra-operator": {"app.kubernetes.io/name": "k8ssandra-operator"},
+                  "cass-operator": {"app.kubernetes.io/name": "cass-operator"}}[key]
         return Pod(f"the {key} operator", namespaces[key], labels)
 
 

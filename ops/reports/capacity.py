@@ -192,6 +192,14 @@ def claims(documents: list[dict[str, Any]], capacity: Capacity) -> None:
                 if (spec.get(part) or {}).get("size"):
                     claim(document, f"{name} {part}", spec[part].get("storageClass"), spec[part]["size"],
                           spec.get("instances", 1))
+        elif kind == "K8ssandraCluster":
+            cassandra = spec.get("cassandra") or {}
+            for dc in cassandra.get("datacenters") or []:
+                volume = ((dc.get("storageConfig") or cassandra.get("storageConfig") or {})
+                          .get("cassandraDataVolumeClaimSpec") or {})
+                if volume:
+                    claim(document, f"cassandra {(dc.get('metadata') or {}).get('name')}", volume.get("storageClassName"),
+                          volume["resources"]["requests"]["storage"], int(dc.get("size") or 1))
         elif kind == "ObjectBucketClaim":
             quota = (spec.get("additionalConfig") or {}).get("maxSize")
             if quota:

@@ -118,6 +118,12 @@ def operator_workloads(documents: list[dict[str, Any]], config: StackConfig) -> 
             yield _pod_workload(document, _resources_pod(gateway.get("resources")), count, count, "Ceph RGW", "rook")
         elif kind == "FlinkDeployment":
             yield from _flink_pods(document)
+        elif kind == "K8ssandraCluster":
+            cassandra = spec.get("cassandra") or {}
+            for dc in cassandra.get("datacenters") or []:
+                size = int(dc.get("size") or 1)
+                yield _pod_workload(document, _resources_pod(dc.get("resources") or cassandra.get("resources")),
+                                    size, size, f"Cassandra {(dc.get('metadata') or {}).get('name')}", "cass-operator")
 
 
 def _ceph_daemons(document: dict[str, Any], config: StackConfig) -> Iterator[Workload]:

@@ -7,12 +7,15 @@ majority of its members left; a Ceph pool keeps serving I/O with at least `min_s
 defaults: size - size/2 for replicated pools, k+1 for erasure-coded ones) and keeps its data with at least one copy
 or k chunks; a Kafka partition accepts `acks=all` writes with at least `min.insync.replicas` replicas left; a
 CloudNativePG cluster with required synchronous durability writes with a primary and `number` standbys left; a
+Cassandra keyspace reads and writes at LOCAL_QUORUM with a majority of its replicas in the datacenter left
+(NetworkTopologyStrategy puts a datacenter's replicas on distinct racks while there are racks enough); a
 stateless Deployment serves with one pod left.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -175,6 +178,30 @@ def postgres(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict]:
                       verdict.reason + f" (a primary and {standbys} synchronous standby(s) to accept writes)")
 
 
+CASSANDRA_REPLICATION = re.compile(r"CREATE KEYSPACE IF NOT EXISTS (\w+) WITH replication = \{[^}]*'(\w+)': (\d+)")
+
+
+def cassandra(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict]:
+    """Each keyspace the schema Job creates, in each datacenter of the K8ssandraCluster: its replicas over the
+    datacenter's racks, each rack bound to a zone (or not, and then the worst zone may hold them all)."""
+    schema = "".join(str((d.get("data") or {}).get("schema.cql", "")) for d in documents
+                     if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == "cassandra-schema")
+    replication = [(keyspace, dc, int(rf)) for keyspace, dc, rf in CASSANDRA_REPLICATION.findall(schema)]
+    for document in (d for d in documents if d.get("kind") == "K8ssandraCluster"):
+        for dc in (document["spec"].get("cassandra") or {}).get("datacenters") or []:
+            name, size = (dc.get("metadata") or {}).get("name"), int(dc.get("size") or 1)
+            racks = dc.get("racks") or [{}]
+            zones = [(rack.get("nodeAffinityLabels") or {}).get(site.zone_key) for rack in racks]
+            bound = None not in zones and len(set(zones)) == len(zones)
+            for keyspace, rf in ((k, rf) for k, d, rf in replication if d == name):
+                lost = (math.ceil(rf / len(set(zones))) if bound and site.zones > 1 else min(rf, size))
+                need = majority(rf)
+                where = f"a rack per zone ({len(racks)})" if bound else "racks not bound to zones"
+                yield Verdict(f"Cassandra keyspace {keyspace} ({name})", "LOCAL_QUORUM", "storage", rf - lost >= need,
+                              f"replication {rf} on {size} nodes, {where}: the worst zone holds {lost}, "
+                              f"{rf - lost} left, {need} needed")
+
+
 def statefulsets(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict]:
     """NATS (JetStream's meta group and streams), Vespa's config servers and content nodes, Valkey's Sentinels."""
     streams = [d for d in documents if d.get("kind") == "Stream"]
@@ -220,6 +247,6 @@ def accepted() -> dict[str, str]:
 def verdicts(config: StackConfig, documents: list[dict[str, Any]]) -> list[Verdict]:
     site = Site.of(config.topology)
     reasons = accepted() if site.zones > 1 else {}
-    found = [*ceph(site, documents), *kafka(site, documents), *postgres(site, documents),
+    found = [*ceph(site, documents), *kafka(site, documents), *postgres(site, documents), *cassandra(site, documents),
              *statefulsets(site, documents), *deployments(site, documents)]
     return [Verdict(**{**asdict(v), "accepted": reasons.get(v.system, "")}) if not v.survives else v for v in found]

@@ -2,7 +2,7 @@
 versions: labels, ports and security contexts. The flow check (ops/flows.py) evaluates NetworkPolicies against
 them, the admission check (ops/admission.py) puts them through the Pod Security Standards, and a policy checks
 the settings they depend on. Sources: Strimzi 1.2.0, CloudNativePG 1.30.0, Flink Kubernetes Operator 1.15.0,
-NACK chart 0.34.0, cert-manager v1.20.2, Rook v1.20.6 (paths cited per function).
+NACK chart 0.34.0, cert-manager v1.20.2, Rook v1.20.6, cass-operator v1.30.3 (paths cited per function).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from openfoundry_policies.cassandra import K8SSANDRA, cassandra_pod_specs
 from openfoundry_policies.flink import FLINK_DEPLOYMENT, flink_pod, flink_pod_template
 from openfoundry_policies.resources import Resource
 
@@ -291,5 +292,8 @@ def operand_pods(resources: list[Resource], settings: OperatorSettings) -> Itera
     local_issuers = {_ident(r)[0] for r in by_type.get(CLUSTER_ISSUER, [])}
     for certificate in by_type.get(CERTIFICATE, []):
         yield from acme_solver_pods(certificate, local_issuers)
+    for cluster in by_type.get(K8SSANDRA, []):
+        for name, namespace, labels, ports, spec in cassandra_pod_specs(cluster):
+            yield Pod(name, namespace, labels, ports, spec, "cass-operator")
     if any(r.type.startswith("kubernetes:jetstream.nats.io/") for r in resources):
         yield nack_pod(settings)
