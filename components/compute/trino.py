@@ -112,7 +112,9 @@ def node_config(coordinator: bool) -> str:
         values["node-scheduler.include-coordinator"] = False
     values.update({
         "http-server.http.port": HTTP_PORT,
-        "discovery.uri": service_url(),
+        # the coordinator announces to itself: through the Service, a rollout's two coordinators would split the
+        # workers between them (the official chart does the same)
+        "discovery.uri": f"http://localhost:{HTTP_PORT}" if coordinator else service_url(),
         "internal-communication.shared-secret": "${ENV:TRINO_SHARED_SECRET}",
     })
     return properties(values)
@@ -256,6 +258,8 @@ class Trino(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(role.name, metadata=metadata, spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=role.replicas,
             revision_history_limit=5,
+            # one coordinator at a time: a second behind the Service during a rollout takes queries with no workers
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate") if role.coordinator else None,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=role_selector),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={"openfoundry.io/config-sha256": config_sha}),

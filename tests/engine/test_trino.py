@@ -59,13 +59,13 @@ def environment(role: str, shared_secret: str) -> dict[str, str]:
     return found
 
 
-def pre_stop(role: str) -> tuple[str, str, str, str]:
-    """The worker's preStop curl, as rendered: (method, path, user, body)."""
+def pre_stop(role: str) -> tuple[str, str, str, str, str]:
+    """The worker's preStop curl, as rendered: (method, path, user, content type, body)."""
     words = shlex.split(container(role)["lifecycle"]["preStop"]["exec"]["command"][-1].split("&&")[0].split(";")[0])
     headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
     url = next(word for word in words if word.startswith("http://"))
     return (words[words.index("-X") + 1], "/" + url.split("/", 3)[3], headers["X-Trino-User"],
-            words[words.index("-d") + 1])
+            headers.get("Content-Type", ""), words[words.index("-d") + 1])
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +111,13 @@ def test_the_coordinator_lists_the_rendered_catalogs(cluster: tuple[trino.Node, 
 
 def test_only_the_drain_user_may_shut_a_worker_down(cluster: tuple[trino.Node, trino.Node]) -> None:
     coordinator, worker = cluster
-    method, path, drain_user, body = pre_stop("worker")
+    method, path, drain_user, content_type, body = pre_stop("worker")
     assert (method, path, body) == ("PUT", "/v1/info/state", '"SHUTTING_DOWN"')
     assert worker.request(method, path, None, body)[0] == 401                     # nobody named
     assert worker.request(method, path, "openfoundry-analyst", body)[0] == 403    # not in the worker's rules
     assert coordinator.request(method, path, drain_user, body)[0] == 403          # the coordinator keeps the default
     assert worker.request("GET", "/v1/info/state", drain_user)[1] == '"ACTIVE"'
-    assert worker.request(method, path, drain_user, body)[0] == 200
+    assert worker.request(method, path, drain_user, body, content_type)[0] == 200   # Trino answers 415 without it
     assert worker.request("GET", "/v1/info/state", drain_user)[1] == '"SHUTTING_DOWN"'
     assert worker.wait_exit(timeout=90) == 0     # the preStop's poll of /v1/info then fails, and the pod goes
     assert coordinator.exited() is None

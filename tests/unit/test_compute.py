@@ -38,7 +38,7 @@ def test_prod_runs_a_coordinator_and_workers(prod_resources: list[Registered]) -
     worker = parse_properties(configs["trino-worker"].inputs["data"]["config.properties"])
     assert coordinator["coordinator"] == "true" and coordinator["node-scheduler.include-coordinator"] == "false"
     assert worker["coordinator"] == "false"
-    assert coordinator["discovery.uri"] == worker["discovery.uri"] == "http://trino.openfoundry-compute.svc:8080"
+    assert (coordinator["discovery.uri"], worker["discovery.uri"]) == ("http://localhost:8080", "http://trino.openfoundry-compute.svc:8080")
     assert worker["internal-communication.shared-secret"] == "${ENV:TRINO_SHARED_SECRET}"
 
 
@@ -144,6 +144,8 @@ def test_the_sql_surfaces_listen_on_their_ports(prod_resources: list[Registered]
 def test_properties_files_are_plain_key_values() -> None:
     assert properties({"a": True, "b": 3, "c": "x=y"}) == "a=true\nb=3\nc=x=y\n"
     assert "node-scheduler.include-coordinator" not in node_config(coordinator=False)
+    assert "discovery.uri=http://localhost:8080\n" in node_config(coordinator=True)
+    assert "discovery.uri=http://trino.openfoundry-compute.svc:8080\n" in node_config(coordinator=False)
 
 
 def test_without_oidc_trino_talks_to_the_catalog_without_a_token(dev_config: StackConfig) -> None:
