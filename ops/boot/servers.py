@@ -1,7 +1,8 @@
 """The real servers the binaries dial at start-up, started before them, and the host names that reach them:
 Postgres (ops/boot/postgres.py) for every CloudNativePG Cluster and Pooler, Redis for the contracts' `redis`
 stores, NATS (ops/boot/nats.py) with NACK's streams and consumers (ops/boot/jetstream.py), Kafka when there is a
-broker (ops/boot/kafka.py). The operators' objects they imply are added to the render first (ops/boot/operators.py).
+broker (ops/boot/kafka.py), Cassandra when there is an operational store (ops/boot/cassandra.py). The
+operators' objects they imply are added to the render first (ops/boot/operators.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from foundry.upstream import Binary
+from ops.boot.cassandra import cassandra_server
 from ops.boot.certs import Pair, certificate_authority, server_certificate
 from ops.boot.jetstream import apply_resources
 from ops.boot.kafka import KafkaBroker, kafka_broker
@@ -121,7 +123,7 @@ def nats_client_names(dialed: Sequence[Dialed]) -> list[str]:
 
 @contextlib.contextmanager
 def stand_ins(rendered: Rendered, network: Network, dialed: Sequence[Dialed], issued: Issued) -> Iterator[StandIns]:
-    """Every server started (Postgres, Redis, Kafka, NATS with NACK's resources); stopped on the way out."""
+    """Every server started (Postgres, Redis, Kafka, Cassandra, NATS with NACK's resources); stopped on the way out."""
     began = time.monotonic()
     offered = StandIns()
     offered.notes += [f"{host}: dialed for Postgres, but CloudNativePG's server certificate does not name it"
@@ -138,6 +140,9 @@ def stand_ins(rendered: Rendered, network: Network, dialed: Sequence[Dialed], is
         offered.kafka = broker
         offered.hosts.update(broker.hosts if broker else {})
         offered.notes += list(broker.notes) if broker else []
+        store = stack.enter_context(cassandra_server(rendered, network.gateway))
+        offered.hosts.update(store.hosts)
+        offered.notes += store.notes
         offered.nats = start_nats(rendered, network)
         offered.hosts.update(offered.nats.hosts)
         offered.nats_names = nats_client_names(dialed)

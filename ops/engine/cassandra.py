@@ -105,12 +105,14 @@ def java_heap(quantity: str) -> str:
 
 
 class Node:
-    """One Cassandra node under `root` (conf/, data/, cassandra.log) on loopback ports of its own; entering starts
-    it and waits until CQL serves and the default superuser exists; leaving stops it."""
+    """One Cassandra node under `root` (conf/, data/, cassandra.log) on `address` (loopback unless told), CQL on
+    `port` (a free one unless told); entering starts it and waits until CQL serves and the default superuser
+    exists; leaving stops it."""
 
-    def __init__(self, root: Path, settings: Mapping[str, Any], heap: str = "512Mi") -> None:
-        self.root, self.settings, self.heap = root.resolve(), dict(settings), heap
-        self.port = free_port()
+    def __init__(self, root: Path, settings: Mapping[str, Any], heap: str = "512Mi", address: str = "127.0.0.1",
+                 port: int | None = None) -> None:
+        self.root, self.settings, self.heap, self.address = root.resolve(), dict(settings), heap, address
+        self.port = port or free_port()
         self.log_file = self.root / "cassandra.log"
         self.started_in: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -138,8 +140,8 @@ class Node:
             "cdc_raw_directory": str(data / "cdc_raw"),
             "commitlog_sync": "periodic", "commitlog_sync_period": "10000ms", "commitlog_segment_size": "8MiB",
             "seed_provider": [{"class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
-                               "parameters": [{"seeds": f"127.0.0.1:{storage}"}]}],
-            "listen_address": "127.0.0.1", "storage_port": storage, "rpc_address": "127.0.0.1",
+                               "parameters": [{"seeds": f"{self.address}:{storage}"}]}],
+            "listen_address": self.address, "storage_port": storage, "rpc_address": self.address,
             "native_transport_port": self.port, "start_native_transport": True,
             # k8ssandra's snitch: the datacenter and rack from cassandra-rackdc.properties
             "endpoint_snitch": "GossipingPropertyFileSnitch",
