@@ -47,6 +47,7 @@ from components.services.environment import Endpoints, needs_jwt_secret
 from components.services.jwt import PlatformJwt, PlatformJwtArgs
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.cassandra import OperationalStore, OperationalStoreArgs, cassandra_clients
+from components.storage.cassandra_ops import backup_bucket, medusa_object_user
 from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
 from components.storage.plane import StoragePlane, StoragePlaneArgs, search_endpoints
 from components.storage.vespa import vespa_query_url
@@ -91,8 +92,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     all_databases = databases(catalog, cfg.relational.postgres)
     storage = StoragePlane("storage", StoragePlaneArgs(
         storage=cfg.storage, site=site, catalog=catalog, provider=provider,
-        object_users=_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()),
-        platform_buckets=lakehouse_buckets(cfg.storage.lakehouse),
+        object_users=[*_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()), medusa_object_user()],
+        platform_buckets=[*lakehouse_buckets(cfg.storage.lakehouse), backup_bucket()],
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), namespaces_ready=namespaces_ready,
     ))
     lakehouse = Lakehouse("lakehouse", LakehouseArgs(
@@ -119,7 +120,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     store_clients = cassandra_clients(runs)
     operational = OperationalStore("operational-store", OperationalStoreArgs(
         cassandra=cfg.relational.cassandra, clients=store_clients, zones=cfg.topology.zones,
-        block_class=access.block_class, site=site, provider=provider,
+        block_class=access.block_class, gateway=access.gateway, site=site, provider=provider,
         operator_ready=operators.ready("k8ssandra-operator"), namespaces_ready=namespaces_ready,
     ), opts=pulumi.ResourceOptions(parent=storage))
     scram, plaintext = _kafka_clients(catalog, runs)

@@ -59,7 +59,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         # implied: Cassandra 5 starts on a 512M heap; the management API's JVM and off-heap structures need the rest
         "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
                                     "poolerInstances": 1, "resources": {"cpu": "100m", "memory": "256Mi"}},
-                       "cassandra": {"nodes": 1, "replicationFactor": 1, "heap": "512Mi",
+                       "cassandra": {"nodes": 1, "replicationFactor": 1, "heap": "512Mi", "backupRetentionDays": 7,
                                      "resources": {"cpu": "500m", "memory": "2Gi"}}},
         "edge": {"host": "openfoundry.localtest.me", "corsOrigins": ["http://localhost:5173"],
                  "cache": {"nodes": 1, "memory": "256Mi"}},
@@ -110,6 +110,7 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
                                     "resources": {"cpu": "1", "memory": "2Gi"},
                                     "parameters": {"shared_buffers": "512MB", "effective_cache_size": "1536MB"}},
                        "cassandra": {"nodes": 3, "replicationFactor": 3, "heap": "8Gi", "storageSize": "500Gi",
+                                     "backupRetentionDays": 30,
                                      "resources": {"cpu": "4", "memory": "16Gi"}}},
         "edge": {"cache": {"nodes": 3, "memory": "2Gi"}},
         "compute": {"trino": {"enabled": True, "workers": 3}, "workloads": {

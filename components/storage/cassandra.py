@@ -27,6 +27,15 @@ from components.common.endpoints import PlatformEndpoint
 from components.common.kube import custom_resource, peer, scrape_ingress, secret_env
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
+from components.storage.cassandra_ops import (
+    MEDUSA_GRPC_PORT,
+    MEDUSA_SECRET,
+    alert_rules,
+    backup_schedule,
+    medusa_keys,
+    medusa_spec,
+)
+from components.storage.ceph import ObjectGateway
 from foundry.binaries import Running
 from foundry.config import Cassandra
 from foundry.labels import common_labels, namespace_for, selector_labels
@@ -158,6 +167,7 @@ class OperationalStoreArgs:
     clients: Sequence[Client]
     zones: Sequence[str]
     block_class: str
+    gateway: ObjectGateway
     site: Site
     provider: k8s.Provider
     operator_ready: Sequence[pulumi.Resource] = ()    # k8ssandra-operator's chart
@@ -171,9 +181,19 @@ class OperationalStore(pulumi.ComponentResource):
         superuser = self._secret(SUPERUSER_SECRET, namespace_for(PLANE), SUPERUSER,
                                  GeneratedPassword(SUPERUSER_SECRET, opts=pulumi.ResourceOptions(parent=self)).value)
         roles = self._role_secrets()
+        medusa = self._medusa_secret()
         cluster = custom_resource("k8ssandra.io/v1alpha1", "K8ssandraCluster", CLUSTER, namespace_for(PLANE),
                                   common_labels(PLANE), self.cluster_spec(), self._child(
-                                      depends_on=[*args.operator_ready, superuser], stateful=True))
+                                      depends_on=[*args.operator_ready, superuser, medusa], stateful=True))
+        custom_resource("medusa.k8ssandra.io/v1alpha1", "MedusaBackupSchedule", f"{CLUSTER}-{DATACENTER}-backups",
+                        namespace_for(PLANE), common_labels(PLANE), backup_schedule(args.cassandra, DATACENTER),
+                        self._child(depends_on=[cluster]))
+        if args.site.prod:   # ADR-0012: development stacks page nobody
+            custom_resource("monitoring.coreos.com/v1", "PrometheusRule", CLUSTER, namespace_for(PLANE),
+                            {**common_labels(PLANE), **args.site.scrape_labels},
+                            {"groups": [{"name": "cassandra", "rules": alert_rules(
+                                f"{CLUSTER}-{DATACENTER}-all-pods-service", args.cassandra.nodes)}]},
+                            self._child(depends_on=[cluster]))
         schema = schema_cql(args.clients, args.cassandra.replication_factor)
         config = k8s.core.v1.ConfigMap(SCHEMA_JOB, metadata=self._metadata(SCHEMA_JOB),
                                        data={"schema.cql": schema, "roles": roles_file(args.clients),
@@ -205,12 +225,22 @@ class OperationalStore(pulumi.ComponentResource):
                                        "fsGroup": CASSANDRA_UID, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{"name": name, "securityContext": OPERAND_SECURITY} for name in CONTAINERS],
                 "initContainers": [{"name": name, "securityContext": OPERAND_SECURITY} for name in INIT_CONTAINERS],
-                "telemetry": {"prometheus": {"enabled": True}},
+                # the ServiceMonitor k8ssandra makes, labelled for the cluster's Prometheus to select it
+                "telemetry": {"prometheus": {"enabled": True, "commonLabels": dict(site.scrape_labels)}},
                 "datacenters": [{"metadata": {"name": DATACENTER}, "size": c.nodes, "racks": racks}],
             },
+            "medusa": medusa_spec(c, self._args.gateway, CLUSTER),
         }
 
     # --- credentials -------------------------------------------------------------------------------------
+
+    def _medusa_secret(self) -> k8s.core.v1.Secret:
+        """Medusa's RGW keys, generated: Rook makes the user with them, Medusa reads them as its credentials file."""
+        child = pulumi.ResourceOptions(parent=self)
+        access = GeneratedPassword(f"{MEDUSA_SECRET}-access-key", length=20, opts=child).value
+        secret = GeneratedPassword(f"{MEDUSA_SECRET}-secret-key", length=40, opts=child).value
+        return k8s.core.v1.Secret(MEDUSA_SECRET, metadata=self._metadata(MEDUSA_SECRET), type="Opaque",
+                                  string_data=medusa_keys(access, secret), opts=self._child())
 
     def _role_secrets(self) -> list[k8s.core.v1.Secret]:
         """Each client's role: beside the cluster for the Job, and in the client's namespace for its pods."""
@@ -266,9 +296,9 @@ class OperationalStore(pulumi.ComponentResource):
     # --- who reaches what --------------------------------------------------------------------------------
 
     def _network_policies(self) -> None:
-        """CQL from the clients and the Job only; gossip between the nodes; the management API from the operators
-        (k8ssandra-operator and cass-operator, in their namespace); metrics from Prometheus. The nodes reach each
-        other only."""
+        """CQL from the clients and the Job only; gossip between the nodes; the management API and Medusa's gRPC from
+        the operators (k8ssandra-operator and cass-operator, in their namespace); metrics from Prometheus. The nodes
+        reach each other, and RGW for Medusa's backups."""
         clients = [peer(c.namespace, selector_labels(c.service)) for c in self._args.clients]
         nodes = peer(pods=POD_LABELS)
         tcp = [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in (INTERNODE_PORT, INTERNODE_TLS_PORT)]
@@ -279,10 +309,12 @@ class OperationalStore(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[nodes], ports=tcp),
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[peer(OPERATOR_NAMESPACE)],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=MANAGEMENT_PORT, protocol="TCP")]),
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP")
+                       for p in (MANAGEMENT_PORT, MEDUSA_GRPC_PORT)]),
             scrape_ingress(self._args.site, [METRICS_PORT]),
         ]
-        egress = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=tcp)]
+        egress = [k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[nodes], ports=tcp),
+                  self._args.gateway.egress_rule()]   # Medusa's backups
         self._policy(f"{CLUSTER}-nodes", POD_LABELS, ingress, egress)
         self._policy(SCHEMA_JOB, selector_labels(SCHEMA_JOB), [], [k8s.networking.v1.NetworkPolicyEgressRuleArgs(
             to=[nodes], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=CQL_PORT, protocol="TCP")])])

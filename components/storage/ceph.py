@@ -56,6 +56,8 @@ class ObjectUser:
     namespace: str
     buckets: tuple[str, ...]
     read_only: bool = False
+    keys_secret: str | None = None   # keys the platform generated (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in a
+    #                                  Secret beside it, for a client that must be given them at deploy time
 
     def secret(self, store: str) -> str:
         return f"rook-ceph-object-user-{store}-{self.name}"
@@ -161,9 +163,12 @@ class CephStorage(pulumi.ComponentResource):
         self.claims = {b.name: self._claim(b, bucket_class)
                        for b in [*catalog_buckets(args.catalog), *args.platform_buckets]}
         for user in args.object_users:
+            keys = ({"keys": [{"accessKeyRef": {"name": user.keys_secret, "key": "AWS_ACCESS_KEY_ID"},
+                               "secretKeyRef": {"name": user.keys_secret, "key": "AWS_SECRET_ACCESS_KEY"}}]}
+                    if user.keys_secret else {})
             self._resource(CEPH_API, "CephObjectStoreUser", user.name, user.namespace, {
                 "store": storage.object_store_name, "clusterNamespace": ROOK_NAMESPACE, "displayName": user.name,
-            }, depends_on=[store], stateful=True)
+                **keys}, depends_on=[store], stateful=True)
         self.register_outputs({
             "blockStorageClass": storage.block_storage_class,
             "bucketStorageClass": storage.bucket_storage_class,

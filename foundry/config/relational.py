@@ -11,7 +11,7 @@ from typing import Annotated
 import yaml
 from pydantic import Field, StringConstraints
 
-from foundry.config.base import ConfigProblem, Count, Cron6, DnsLabel, Quantity, Resources, Section
+from foundry.config.base import ConfigProblem, Count, Cron5, Cron6, Days, DnsLabel, Quantity, Resources, Section
 
 Timestamp = Annotated[str, StringConstraints(
     pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")]
@@ -44,6 +44,8 @@ class Cassandra(Section):
     resources: Resources                      # each node (the management API's JVM beside Cassandra's)
     heap: Quantity                            # Cassandra's JVM heap (jvmOptions heap_initial_size = heap_max_size)
     storage_size: Quantity = "20Gi"           # each node's data volume
+    backup_schedule: Cron5 = "30 2 * * *"     # Medusa's backups (UTC), clear of k8ssandra's purge at 00:00
+    backup_retention_days: Days = 14          # Medusa's maxBackupAge, enforced by the nightly purge
 
 
 class Relational(Section):

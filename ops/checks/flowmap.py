@@ -205,7 +205,8 @@ class FlowMap:
         self._need("cassandra", self._pods(namespace_for("storage"), **selector_labels("cassandra-schema")), nodes, [9042])
         self._need("cassandra", nodes, nodes, [7000, 7001])
         operators = [self.runtime.operator("k8ssandra-operator"), self.runtime.operator("cass-operator")]
-        self._need("cassandra", operators, nodes, [8080])
+        self._need("cassandra", operators, nodes, [8080, 50051])
+        self._need("cassandra", nodes, self._rgw(), [8080])   # Medusa's backups
         self._need("metrics", [self.runtime.prometheus()], nodes, [9000])
 
     def _cassandra_client(self, service: Service) -> bool:

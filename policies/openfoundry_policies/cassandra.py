@@ -55,6 +55,7 @@ def cassandra_zone_racks(r: Resource) -> Iterator[str]:
 # whose security contexts are the K8ssandraCluster's `containers`/`initContainers` entries of the same name
 CASSANDRA_PORTS = {"native": 9042, "tls-native": 9142, "internode": 7000, "tls-internode": 7001, "jmx": 7199,
                    "mgmt-api-http": 8080, "prometheus": 9103, "metrics": 9000}
+MEDUSA_GRPC = 50051
 CASS_CONTAINERS = ("cassandra", "server-system-logger")
 CASS_INIT_CONTAINERS = ("server-config-init-base", "server-config-init")
 # cass-operator's pod context when the template sets none (construct_podtemplatespec.go: no seccomp profile)
@@ -84,9 +85,23 @@ def cassandra_pod_specs(r: Resource) -> Iterator[tuple[str, str, dict[str, str],
             made.append(container)
         return made
 
+    made = containers(cassandra.get("containers") or [], CASS_CONTAINERS, True)
+    made_init = containers(cassandra.get("initContainers") or [], CASS_INIT_CONTAINERS, False)
+    ports = dict(CASSANDRA_PORTS)
+    medusa = r.spec.get("medusa")
+    if medusa is not None:
+        # k8ssandra-operator's sidecar and restore init container, whose security context is `medusa.securityContext`
+        # (pkg/medusa/reconcile.go: the operator rebuilds both, so `containers` entries do not reach them)
+        security = dict(medusa.get("securityContext") or {})
+        sidecar: dict[str, Any] = {"name": "medusa", "ports": [{"name": "grpc", "containerPort": MEDUSA_GRPC}]}
+        restore: dict[str, Any] = {"name": "medusa-restore"}
+        if security:
+            sidecar["securityContext"], restore["securityContext"] = security, dict(security)
+        made.append(sidecar)
+        made_init.append(restore)
+        ports["grpc"] = MEDUSA_GRPC
     spec = {"securityContext": dict(cassandra.get("podSecurityContext") or CASS_DEFAULT_POD_SECURITY),
-            "containers": containers(cassandra.get("containers") or [], CASS_CONTAINERS, True),
-            "initContainers": containers(cassandra.get("initContainers") or [], CASS_INIT_CONTAINERS, False)}
+            "containers": made, "initContainers": made_init}
     for dc in cassandra.get("datacenters") or []:
         datacenter = clean_name(str((dc.get("metadata") or {}).get("name", "")))
         for rack in dc.get("racks") or [{"name": "default"}]:
@@ -94,4 +109,4 @@ def cassandra_pod_specs(r: Resource) -> Iterator[tuple[str, str, dict[str, str],
                       "cassandra.datastax.com/cluster": cluster, "cassandra.datastax.com/datacenter": datacenter,
                       "cassandra.datastax.com/rack": str(rack.get("name"))}
             yield (f"K8ssandraCluster {namespace}/{r.metadata.get('name')}: {datacenter} rack {rack.get('name')}",
-                   namespace, labels, CASSANDRA_PORTS, spec)
+                   namespace, labels, ports, spec)

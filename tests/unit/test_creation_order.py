@@ -25,6 +25,7 @@ CHART_OF_GROUP = {
     "flink.apache.org": "flink-kubernetes-operator",
     "jetstream.nats.io": "nack",
     "k8ssandra.io": "k8ssandra-operator",
+    "medusa.k8ssandra.io": "k8ssandra-operator",
 }
 # Where the operators run: the program makes these namespaces when it installs the operators, and finds them
 # when the stack says they are installed outside it (`operators.install: external`).

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.storage.cassandra import Client, schema_cql
+from components.storage.cassandra_ops import credentials_file
 from foundry.upstream import load_contracts
 from tests.mocks import Registered, by_metadata_name, by_namespaced_name
 from tests.unit.test_analytics import secret_data
@@ -95,3 +96,40 @@ def test_a_grant_the_contract_does_not_name_is_not_rendered() -> None:
 def test_a_cassandra_setting_that_cannot_work_is_a_config_problem(overrides: dict[str, Any], problem: str) -> None:
     found = problems_of({"relational": {"cassandra": overrides}})
     assert any(p.startswith(problem) for p in found), found
+
+
+def test_medusa_backs_up_to_its_bucket_with_keys_the_platform_generated(prod_resources: list[Registered]) -> None:
+    medusa = cluster(prod_resources).inputs["spec"]["medusa"]
+    assert medusa["storageProperties"] == {
+        "storageProvider": "s3_compatible", "bucketName": "cassandra-backups", "prefix": "cassandra",
+        "storageSecretRef": {"name": "cassandra-medusa"}, "host": "rook-ceph-rgw-lake.rook-ceph.svc", "port": 80,
+        "secure": False, "maxBackupAge": 30}
+    assert medusa["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    keys = secret_data(by_namespaced_name(prod_resources, SECRET)[("openfoundry-storage", "cassandra-medusa")].inputs)
+    assert set(keys) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "credentials"}
+    user = by_metadata_name(prod_resources, "kubernetes:ceph.rook.io/v1:CephObjectStoreUser")["cassandra-medusa"]
+    assert user.inputs["spec"]["keys"] == [{"accessKeyRef": {"name": "cassandra-medusa", "key": "AWS_ACCESS_KEY_ID"},
+                                           "secretKeyRef": {"name": "cassandra-medusa", "key": "AWS_SECRET_ACCESS_KEY"}}]
+    claim = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")["cassandra-backups"]
+    assert "cassandra-medusa" in claim.inputs["spec"]["additionalConfig"]["bucketPolicy"]
+    schedule = by_metadata_name(prod_resources, "kubernetes:medusa.k8ssandra.io/v1alpha1:MedusaBackupSchedule")
+    assert schedule["cassandra-dc1-backups"].inputs["spec"] == {
+        "cronSchedule": "30 2 * * *", "concurrencyPolicy": "Forbid",
+        "backupSpec": {"cassandraDatacenter": "dc1", "backupType": "differential"}}
+
+
+def test_medusas_credentials_file_is_the_aws_one() -> None:
+    assert credentials_file("AK", "SK") == "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"
+
+
+def test_the_alerts_watch_the_scraped_nodes(prod_resources: list[Registered]) -> None:
+    rules = by_metadata_name(prod_resources, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")["cassandra"]
+    (group,) = rules.inputs["spec"]["groups"]
+    alerts = {rule["alert"]: rule["expr"] for rule in group["rules"]}
+    assert set(alerts) == {"CassandraNodeDown", "CassandraNodeMissing", "CassandraPendingCompactionsHigh",
+                           "CassandraDroppedMutations"}
+    assert 'job="cassandra-dc1-all-pods-service"' in alerts["CassandraNodeDown"]
+    assert ") < 3 or absent(" in alerts["CassandraNodeMissing"]
+    assert 'message_type="MUTATION_REQ"' in alerts["CassandraDroppedMutations"]
+    telemetry = cluster(prod_resources).inputs["spec"]["cassandra"]["telemetry"]["prometheus"]
+    assert telemetry["enabled"] is True and telemetry["commonLabels"]   # selected by the cluster's Prometheus
