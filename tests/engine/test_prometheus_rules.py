@@ -100,3 +100,49 @@ def test_a_burn_rate_alert_with_the_wrong_window_fails_the_unit_test(tmp_path: P
                 rule["expr"] = rule["expr"].replace("error_ratio_rate1h", "error_ratio_rate6h")
     result = unit_test(rules, 80, {"SLOBurnFlightSqlPointQuery1h": True}, tmp_path)
     assert result.returncode != 0 and "SLOBurnFlightSqlPointQuery1h" in result.stdout + result.stderr
+
+
+DROPPED = "org_apache_cassandra_metrics_dropped_message_dropped_total"
+CASSANDRA = {"namespace": "openfoundry-storage", "job": "cassandra-dc1-all-pods-service", "endpoint": "metrics"}
+
+
+def series(name: str, **labels: str) -> str:
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in {**CASSANDRA, **labels}.items()) + "}"
+
+
+def test_the_operational_stores_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
+    """A node down for 10 minutes, one gone, compactions behind for 35 minutes, mutations dropped for 15: each
+    alert fires after its `for:` and not on a blip (rules as rendered, annotations aside)."""
+    rules = copy.deepcopy(prometheus_rules()["cassandra"])
+    for rule in rules["groups"][0]["rules"]:
+        rule.pop("annotations")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    a, b = {"pod": "cassandra-dc1-zone-a-sts-0"}, {"pod": "cassandra-dc1-zone-b-sts-0"}
+    node = {**CASSANDRA, **a}
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m",
+         "input_series": [{"series": series("up", **a), "values": "1x5 0x20"},
+                          {"series": series("up", **b), "values": "1x25"}],
+         "alert_rule_test": [
+             {"eval_time": "8m", "alertname": "CassandraNodeDown", "exp_alerts": []},
+             {"eval_time": "15m", "alertname": "CassandraNodeDown",
+              "exp_alerts": [{"exp_labels": {**node, "severity": "critical"}}]},
+             {"eval_time": "15m", "alertname": "CassandraNodeMissing", "exp_alerts": [{"exp_labels": {
+                 "namespace": CASSANDRA["namespace"], "job": CASSANDRA["job"], "severity": "critical"}}]}]},
+        {"interval": "1m",
+         "input_series": [
+             {"series": series("org_apache_cassandra_metrics_compaction_pending_tasks", **a), "values": "5x10 150x50"},
+             {"series": series(DROPPED, **a, message_type="MUTATION_REQ"), "values": "0x10 0+3x40"},
+             {"series": series(DROPPED, **a, message_type="MUTATION_RSP"), "values": "0+3x50"}],
+         "alert_rule_test": [
+             {"eval_time": "35m", "alertname": "CassandraPendingCompactionsHigh", "exp_alerts": []},
+             {"eval_time": "45m", "alertname": "CassandraPendingCompactionsHigh",
+              "exp_alerts": [{"exp_labels": {**node, "severity": "warning"}}]},
+             {"eval_time": "15m", "alertname": "CassandraDroppedMutations", "exp_alerts": []},
+             {"eval_time": "30m", "alertname": "CassandraDroppedMutations",
+              "exp_alerts": [{"exp_labels": {**node, "message_type": "MUTATION_REQ", "severity": "warning"}}]}]},
+    ]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
