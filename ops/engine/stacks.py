@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -70,7 +71,7 @@ def backend_for(stack: str) -> tuple[str, str]:
     """(backend URL, passphrase) for a real run: dev lives in the checkout, other stacks bring their own."""
     if stack == "dev":
         LOCAL_BACKEND.mkdir(exist_ok=True)
-        return (os.environ.get("PULUMI_BACKEND_URL", f"file://{LOCAL_BACKEND}"),
+        return (os.environ.get("PULUMI_BACKEND_URL", local_backend_url(LOCAL_BACKEND)),
                 os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEVELOPMENT_PASSPHRASE))
     url = os.environ.get("PULUMI_BACKEND_URL")
     if not url:
@@ -133,6 +134,19 @@ def _print_without_plaintext_warnings(lines: Iterable[str] | None) -> int:
     return dropped
 
 
+# gocloud's fileblob, under Pulumi's file backend, writes each object's `.attrs` sidecar in place (attrs.go
+# setAttrs: os.Create, then encode), not through a temporary file as it writes the object: a SIGKILL between the two
+# leaves it empty, and every later run fails "failed to load checkpoint: EOF". `metadata=skip` writes none (Pulumi
+# reads no attribute of its own).
+def local_backend_url(directory: Path) -> str:
+    """A file backend whose every write is atomic (the object through a temporary file and a rename)."""
+    return f"file://{directory}?metadata=skip"
+
+
+def local_backend_path(url: str) -> Path:
+    return Path(urlsplit(url).path)
+
+
 def engine_env(backend: str, passphrase: str) -> dict[str, str]:
     env = toolchain.pulumi_env(toolchain.ensure())
     env.update({"PULUMI_BACKEND_URL": backend, "PULUMI_CONFIG_PASSPHRASE": passphrase})
@@ -173,7 +187,7 @@ def scratch_stack(stack: str, render_into: Path) -> Iterator[tuple[Path, dict[st
         scratch = Path(scratch_dir)
         _write_scratch_project(stack, scratch, render_into)
         (scratch / "state").mkdir()
-        env = engine_env(f"file://{scratch / 'state'}", secrets.token_urlsafe(24))
+        env = engine_env(local_backend_url(scratch / "state"), secrets.token_urlsafe(24))
         env["PULUMI_SKIP_CHECKPOINTS"] = "true"  # a throwaway state needs no per-step checkpoint
         pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
         yield scratch, env

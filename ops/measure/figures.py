@@ -79,7 +79,7 @@ def floor_preview_seconds(count: int) -> float:
         (scratch / "Pulumi.floor.yaml").write_text(yaml.safe_dump({"config": {
             "floor:count": str(count), "floor:renderDirectory": str(scratch / "rendered")}}))
         (scratch / "state").mkdir()
-        env = stacks.engine_env(f"file://{scratch / 'state'}", "floor")
+        env = stacks.engine_env(stacks.local_backend_url(scratch / "state"), "floor")
         env["PULUMI_SKIP_CHECKPOINTS"] = "true"
         stacks.pulumi(["stack", "init", "floor", "--cwd", str(scratch)], env)
         assert tc.pulumi.exists()
@@ -118,7 +118,7 @@ def program_preview_seconds(main: Path) -> float:
         project["main"] = str(main)
         (scratch / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
         (scratch / "state").mkdir()
-        env = stacks.engine_env(f"file://{scratch / 'state'}", "bench")
+        env = stacks.engine_env(stacks.local_backend_url(scratch / "state"), "bench")
         env["PULUMI_SKIP_CHECKPOINTS"] = "true"
         stacks.pulumi(["stack", "init", "prod", "--secrets-provider", "passphrase", "--cwd", str(scratch)], env)
         return timed(lambda: stacks.pulumi(["preview", "--stack", "prod", "--cwd", str(scratch)], _quiet(env)))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.cluster.rehearsal import CLAIMED_VOLUMES, NACK_LEFT_OUT, NO_OPERATOR_REASONS
-from ops.engine.stacks import StackError, engine_env, preflight, pulumi, write_project
+from ops.engine.stacks import StackError, engine_env, local_backend_url, preflight, pulumi, write_project
 from ops.engine.toolchain import ensure
 from ops.rehearsal.cluster import DEFAULT, Rehearsal, answering
 
@@ -32,7 +32,7 @@ def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, d
         passphrase_file.chmod(0o600)
     write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
                                     "context": rehearsal.context, "local": True})
-    env = engine_env(f"file://{state}", passphrase_file.read_text())
+    env = engine_env(local_backend_url(state), passphrase_file.read_text())
     for released in release_dead_locks(state):
         print(f"[stack] released {released}")
     pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase", "--cwd", str(project)], env)

@@ -15,6 +15,7 @@ import yaml
 from lightkube import Client
 
 from ops.engine import toolchain
+from ops.engine.stacks import local_backend_path
 from ops.rehearsal import kube, stacks
 from ops.rehearsal.cluster import Rehearsal
 from tests.processes import kill_tree
@@ -73,7 +74,7 @@ class Stack:
     @property
     def backend(self) -> Path:
         """The directory of the stack's file backend."""
-        return Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        return local_backend_path(self.env["PULUMI_BACKEND_URL"])
 
     @property
     def config_file(self) -> Path:

@@ -10,6 +10,7 @@ import pytest
 
 from foundry.guard import DEVELOPMENT_PASSPHRASE
 from ops.engine import toolchain
+from ops.engine.stacks import local_backend_url
 
 pytestmark = pytest.mark.engine
 REPO = toolchain.REPO
@@ -28,7 +29,7 @@ def engine_env(tc: toolchain.Toolchain, tmp_path: Path) -> dict[str, str]:
     backend = tmp_path / "state"
     backend.mkdir()
     env = toolchain.pulumi_env(tc)
-    env.update({"PULUMI_BACKEND_URL": f"file://{backend}", "PULUMI_CONFIG_PASSPHRASE": DEVELOPMENT_PASSPHRASE})
+    env.update({"PULUMI_BACKEND_URL": local_backend_url(backend), "PULUMI_CONFIG_PASSPHRASE": DEVELOPMENT_PASSPHRASE})
     return env
 
 
