@@ -121,7 +121,7 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     operational = OperationalStore("operational-store", OperationalStoreArgs(
         cassandra=cfg.relational.cassandra, clients=store_clients, zones=cfg.topology.zones,
         block_class=access.block_class, gateway=access.gateway, site=site, provider=provider,
-        operator_ready=operators.ready("k8ssandra-operator"), namespaces_ready=namespaces_ready,
+        operator_ready=operators.ready("k8ssandra-operator"), trust_ready=[trust.issuer], namespaces_ready=namespaces_ready,
     ), opts=pulumi.ResourceOptions(parent=storage))
     scram, plaintext = _kafka_clients(catalog, runs)
     ingestion = IngestionPlane("ingestion", IngestionPlaneArgs(

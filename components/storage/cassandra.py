@@ -9,7 +9,8 @@ Pulumi-generated passwords. The keyspaces the clients name, each `NetworkTopolog
 replication factor, and each role's grants on its keyspaces only, are applied by a Job with cqlsh, as upstream's
 chart does for its keyspaces (neither operator creates keyspaces or grants). OpenFoundry's Cassandra client has no
 TLS (libs/cassandra-kernel Cluster has no SslOpts): client traffic stays plain, and a NetworkPolicy admits to CQL
-only the services that use it and the Job (docs/relational.md, "The operational store").
+only the services that use it and the Job (docs/storage.md, "The operational store"); between the nodes, TLS both
+ways from the platform CA.
 """
 
 from __future__ import annotations
@@ -22,18 +23,24 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster.trust import ca_issuer
 from components.common.credentials import GeneratedPassword
 from components.common.endpoints import PlatformEndpoint
 from components.common.kube import custom_resource, peer, scrape_ingress, secret_env
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.storage.cassandra_ops import (
+    INTERNODE_TLS,
+    KEYSTORE_PASSWORD,
     MEDUSA_GRPC_PORT,
     MEDUSA_SECRET,
+    SERVER_ENCRYPTION,
     alert_rules,
     backup_schedule,
+    internode_certificate_spec,
     medusa_keys,
     medusa_spec,
+    server_encryption_stores,
 )
 from components.storage.ceph import ObjectGateway
 from foundry.binaries import Running
@@ -171,6 +178,7 @@ class OperationalStoreArgs:
     site: Site
     provider: k8s.Provider
     operator_ready: Sequence[pulumi.Resource] = ()    # k8ssandra-operator's chart
+    trust_ready: Sequence[pulumi.Resource] = ()       # the platform CA's issuer
     namespaces_ready: Sequence[pulumi.Resource] = ()
 
 
@@ -182,9 +190,10 @@ class OperationalStore(pulumi.ComponentResource):
                                  GeneratedPassword(SUPERUSER_SECRET, opts=pulumi.ResourceOptions(parent=self)).value)
         roles = self._role_secrets()
         medusa = self._medusa_secret()
+        tls = self._internode_tls()
         cluster = custom_resource("k8ssandra.io/v1alpha1", "K8ssandraCluster", CLUSTER, namespace_for(PLANE),
                                   common_labels(PLANE), self.cluster_spec(), self._child(
-                                      depends_on=[*args.operator_ready, superuser, medusa], stateful=True))
+                                      depends_on=[*args.operator_ready, superuser, medusa, *tls], stateful=True))
         custom_resource("medusa.k8ssandra.io/v1alpha1", "MedusaBackupSchedule", f"{CLUSTER}-{DATACENTER}-backups",
                         namespace_for(PLANE), common_labels(PLANE), backup_schedule(args.cassandra, DATACENTER),
                         self._child(depends_on=[cluster]))
@@ -211,13 +220,15 @@ class OperationalStore(pulumi.ComponentResource):
             "cassandra": {
                 "serverVersion": CASSANDRA_VERSION,
                 "superuserSecretRef": {"name": SUPERUSER_SECRET},
+                "serverEncryptionStores": server_encryption_stores(),
                 "storageConfig": {"cassandraDataVolumeClaimSpec": {
                     "storageClassName": self._args.block_class, "accessModes": ["ReadWriteOnce"],
                     "resources": {"requests": {"storage": c.storage_size}}}},
                 "resources": c.resources.as_requirements(),
                 "config": {
                     "cassandraYaml": {"num_tokens": 16,
-                                      "allocate_tokens_for_local_replication_factor": c.replication_factor},
+                                      "allocate_tokens_for_local_replication_factor": c.replication_factor,
+                                      "server_encryption_options": dict(SERVER_ENCRYPTION)},
                     "jvmOptions": {"heap_initial_size": c.heap, "heap_max_size": c.heap},
                 },
                 # cass-operator's default pod context has no seccomp profile: a restricted namespace refuses it
@@ -231,6 +242,16 @@ class OperationalStore(pulumi.ComponentResource):
             },
             "medusa": medusa_spec(c, self._args.gateway, CLUSTER),
         }
+
+    def _internode_tls(self) -> list[pulumi.Resource]:
+        """The nodes' certificate from the platform CA, as JKS stores cert-manager writes, and their password."""
+        password = GeneratedPassword(KEYSTORE_PASSWORD, opts=pulumi.ResourceOptions(parent=self)).value
+        secret = k8s.core.v1.Secret(KEYSTORE_PASSWORD, metadata=self._metadata(KEYSTORE_PASSWORD), type="Opaque",
+                                    string_data={"password": password}, opts=self._child())
+        certificate = custom_resource("cert-manager.io/v1", "Certificate", INTERNODE_TLS, namespace_for(PLANE),
+                                      common_labels(PLANE), internode_certificate_spec(CLUSTER, DATACENTER, ca_issuer()),
+                                      self._child(depends_on=[secret, *self._args.trust_ready]))
+        return [secret, certificate]
 
     # --- credentials -------------------------------------------------------------------------------------
 

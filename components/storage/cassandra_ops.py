@@ -96,3 +96,36 @@ def alert_rules(job: str, nodes: int) -> list[dict[str, Any]]:
                          "description": "Mutations dropped for ten minutes: the node is overloaded, and its replicas "
                                         "diverge until a repair."}},
     ]
+
+
+# --- internode TLS ------------------------------------------------------------------------------------------
+# k8ssandra mounts the stores and writes server_encryption_options' paths and passwords itself once
+# `internode_encryption` is not `none` (pkg/cassandra/encryption.go); cert-manager writes the JKS key store and trust
+# store (the CA's certificate) into the certificate's Secret, locked with the password Secret's value
+INTERNODE_TLS = "cassandra-internode-tls"
+KEYSTORE_PASSWORD = "cassandra-keystore-password"
+# every node, both ways, presents the platform CA's certificate and requires the peer's; nodes dial peers by address,
+# so the name is not verified: the CA is what is trusted. `optional: false`: left out, a 5.0 node also accepts
+# plaintext internode connections on the same port (it logs "optionally encrypted"; tests/engine/test_cassandra.py)
+SERVER_ENCRYPTION = {"internode_encryption": "all", "optional": False, "require_client_auth": True,
+                     "require_endpoint_verification": False}
+
+
+def internode_certificate_spec(cluster: str, datacenter: str, issuer: dict[str, str]) -> dict[str, Any]:
+    namespace = namespace_for(PLANE)
+    pods = f"{cluster}-{datacenter}-all-pods-service"
+    return {
+        "secretName": INTERNODE_TLS, "issuerRef": issuer, "commonName": f"{cluster}.{namespace}",
+        "dnsNames": [f"*.{pods}.{namespace}.svc", f"*.{pods}.{namespace}.svc.cluster.local",
+                     f"{cluster}-seed-service.{namespace}.svc"],
+        "privateKey": {"algorithm": "RSA", "size": 3072, "rotationPolicy": "Always"},
+        "usages": ["server auth", "client auth", "digital signature", "key encipherment"],
+        "keystores": {"jks": {"create": True, "passwordSecretRef": {"name": KEYSTORE_PASSWORD, "key": "password"}}},
+    }
+
+
+def server_encryption_stores() -> dict[str, Any]:
+    password = {"name": KEYSTORE_PASSWORD, "key": "password"}
+    return {"keystoreSecretRef": {"name": INTERNODE_TLS, "key": "keystore.jks"},
+            "truststoreSecretRef": {"name": INTERNODE_TLS, "key": "truststore.jks"},
+            "keystorePasswordSecretRef": password, "truststorePasswordSecretRef": password}

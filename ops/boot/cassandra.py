@@ -1,8 +1,9 @@
 """The operational store as a real server: Cassandra at the pin (ops/engine/cassandra.py) on the bridge's host
-address and CQL's port, with the rendered K8ssandraCluster's cassandra.yaml settings (its `cassandraYaml` and the
-authentication `auth` adds); the superuser k8ssandra-operator makes from its Secret; then the rendered schema Job's
-own container run as its pod would run it (its script and statements from its ConfigMap, its environment resolved
-from the rendered Secrets as the kubelet would), with Cassandra 5.0's cqlsh. Its Service names reach the server.
+address and CQL's port, with the rendered K8ssandraCluster's cassandra.yaml settings (its `cassandraYaml`, the
+authentication `auth` adds, internode TLS with stores issued here as cert-manager would); the superuser
+k8ssandra-operator makes from its Secret; then the rendered schema Job's own container run as its pod would run it
+(its script and statements from its ConfigMap, its environment resolved from the rendered Secrets as the kubelet
+would), with Cassandra 5.0's cqlsh. Its Service names reach the server.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cassandra.cluster import Cluster
 
 from foundry.versions import CASSANDRA_VERSION
 from ops.boot.env import PodFacts, declared_env
+from ops.boot.operators import new_password
 from ops.boot.rendered import Rendered, name_of, namespace_of, service_names
 from ops.engine import cassandra
 from ops.engine.toolchain import ToolchainError, log
@@ -96,7 +98,10 @@ def cassandra_server(rendered: Rendered, address: str) -> Iterator[CassandraStan
         offered.notes.append(f"Cassandra: heap {BOOT_HEAP} here, not the rendered one (a node's own machine)")
     with tempfile.TemporaryDirectory(prefix="boot-cassandra-") as work:
         root = Path(work)
-        with cassandra.Node(root / "node", cassandra.k8ssandra_settings(spec), heap, address, CQL_PORT) as node:
+        # cert-manager's stores for the internode Certificate, stood in (a render holds no issued certificate)
+        stores = cassandra.issue_stores(root / "stores", new_password())
+        settings = cassandra.k8ssandra_settings(spec, stores)
+        with cassandra.Node(root / "node", settings, heap, address, CQL_PORT) as node:
             _superuser(rendered, namespace, spec, node)
             (root / "job").mkdir()
             failed = run_schema_job(rendered, namespace, node, root / "job")

@@ -10,6 +10,7 @@ K8ssandraCluster (`k8ssandra_settings`).
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -85,15 +87,63 @@ def libs() -> Path:
     return target
 
 
-def k8ssandra_settings(cluster_spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The cassandra.yaml settings a K8ssandraCluster asks for: its cassandraYaml, and the authentication k8ssandra
-    adds when `auth` is on (its default)."""
+@dataclass(frozen=True)
+class Stores:
+    """JKS key and trust stores as cert-manager writes them for a Certificate (`keystores.jks`), one password."""
+
+    keystore: Path
+    truststore: Path
+    password: str
+
+
+def k8ssandra_settings(cluster_spec: Mapping[str, Any], stores: Stores | None = None) -> dict[str, Any]:
+    """The cassandra.yaml settings a K8ssandraCluster asks for: its cassandraYaml, the authentication k8ssandra adds
+    when `auth` is on (its default), and, with `serverEncryptionStores` and internode encryption on, the stores'
+    paths and passwords it writes (pkg/cassandra/encryption.go: PutIfAbsent; here the stores given)."""
     cassandra = cluster_spec.get("cassandra") or {}
-    settings = dict(((cassandra.get("config") or {}).get("cassandraYaml")) or {})
+    settings = copy.deepcopy(dict(((cassandra.get("config") or {}).get("cassandraYaml")) or {}))
     if cluster_spec.get("auth", True):
         for key, value in AUTH_SETTINGS.items():
             settings.setdefault(key, value)
+    server = settings.get("server_encryption_options") or {}
+    if cassandra.get("serverEncryptionStores") and server.get("internode_encryption", "none") != "none":
+        if stores is None:
+            raise ToolchainError("the K8ssandraCluster encrypts internode traffic: give the stores its Secrets hold")
+        for key, value in {"keystore": str(stores.keystore), "truststore": str(stores.truststore),
+                           "keystore_password": stores.password, "truststore_password": stores.password}.items():
+            server.setdefault(key, value)
+        settings["server_encryption_options"] = server
     return settings
+
+
+def issue_stores(directory: Path, password: str) -> Stores:
+    """A CA and a node certificate it signs (server and client auth), as JKS stores with keytool: the node's key
+    and chain in keystore.jks, the CA in truststore.jks."""
+    keytool = str(java_of(17, "keytool").with_name("keytool"))
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, keystore, truststore = directory / "ca.jks", directory / "keystore.jks", directory / "truststore.jks"
+    common = ["-storetype", "JKS", "-storepass", password]
+
+    def tool(*args: str, stdin: str | None = None) -> str:
+        result = subprocess.run([keytool, *args], input=stdin, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ToolchainError(f"keytool {args[0]} failed: {result.stdout}{result.stderr}")
+        return result.stdout
+
+    tool("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=engine-ca",
+         "-ext", "bc:c", "-validity", "2", "-keystore", str(ca), *common)
+    tool("-genkeypair", "-alias", "node", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=node",
+         "-validity", "2", "-keystore", str(keystore), "-keypass", password, *common)
+    request = tool("-certreq", "-alias", "node", "-keystore", str(keystore), *common)
+    signed = tool("-gencert", "-alias", "ca", "-keystore", str(ca), "-rfc", "-ext", "ku:c=digitalSignature,keyEncipherment",
+                  "-ext", "eku=serverAuth,clientAuth", *common, stdin=request)
+    authority = tool("-exportcert", "-alias", "ca", "-keystore", str(ca), "-rfc", *common)
+    (directory / "ca.pem").write_text(authority)
+    (directory / "node.pem").write_text(signed)
+    tool("-importcert", "-alias", "ca", "-file", str(directory / "ca.pem"), "-keystore", str(keystore), "-noprompt", *common)
+    tool("-importcert", "-alias", "node", "-file", str(directory / "node.pem"), "-keystore", str(keystore), *common)
+    tool("-importcert", "-alias", "ca", "-file", str(directory / "ca.pem"), "-keystore", str(truststore), "-noprompt", *common)
+    return Stores(keystore, truststore, password)
 
 
 def java_heap(quantity: str) -> str:

@@ -55,10 +55,16 @@ def connect(node: cassandra.Node, user: str, password: str) -> tuple[Cluster, Se
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cassandra.Node]:
+def stores(tmp_path_factory: pytest.TempPathFactory) -> cassandra.Stores:
+    """The internode stores cert-manager writes for the rendered Certificate (`keystores.jks`), stood in."""
+    return cassandra.issue_stores(tmp_path_factory.mktemp("stores"), secrets.token_urlsafe(12))
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, stores: cassandra.Stores) -> Iterator[cassandra.Node]:
     spec = cluster_spec("dev")
     heap = spec["cassandra"]["config"]["jvmOptions"]["heap_max_size"]
-    with cassandra.Node(tmp_path_factory.mktemp("cassandra"), cassandra.k8ssandra_settings(spec), heap) as started:
+    with cassandra.Node(tmp_path_factory.mktemp("cassandra"), cassandra.k8ssandra_settings(spec, stores), heap) as started:
         yield started
 
 
@@ -153,15 +159,31 @@ def test_a_broken_statement_fails_the_job(node: cassandra.Node, passwords: dict[
     assert apply_schema(node, passwords, tmp_path, files).returncode != 0
 
 
-def test_a_misspelt_setting_stops_cassandra(tmp_path: Path) -> None:
-    settings = cassandra.k8ssandra_settings(cluster_spec("dev"))
-    settings["num_token"] = settings.pop("num_tokens")
+def test_the_node_accepts_only_encrypted_internode_traffic(node: cassandra.Node) -> None:
+    log = node.log_file.read_text()
+    assert "Internode messaging enabled TLS protocols" in log   # the stores opened with the password
+    (listening,) = [line for line in log.splitlines() if "InboundConnectionInitiator - Listening on" in line]
+    assert listening.endswith("encryption: encrypted(openssl)"), listening   # not "optionally encrypted"
+
+
+def refused_start(tmp_path: Path, settings: dict[str, Any], expected: str) -> None:
     broken = cassandra.Node(tmp_path, settings, "256Mi")
     broken.start()
     try:
         with pytest.raises(cassandra.ToolchainError):
             broken.wait_ready(timeout=120)
-        assert "num_token" in broken.log_tail(200)
+        assert expected in broken.log_tail(400)
     finally:
         broken.stop()
+
+
+def test_a_misspelt_setting_stops_cassandra(tmp_path: Path, stores: cassandra.Stores) -> None:
+    settings = cassandra.k8ssandra_settings(cluster_spec("dev"), stores)
+    settings["num_token"] = settings.pop("num_tokens")
+    refused_start(tmp_path, settings, "num_token")
+
+
+def test_a_key_store_it_cannot_open_stops_cassandra(tmp_path: Path, stores: cassandra.Stores) -> None:
+    wrong = cassandra.Stores(stores.keystore, stores.truststore, "not-" + stores.password)
+    refused_start(tmp_path, cassandra.k8ssandra_settings(cluster_spec("dev"), wrong), "password")
 

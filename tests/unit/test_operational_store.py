@@ -133,3 +133,17 @@ def test_the_alerts_watch_the_scraped_nodes(prod_resources: list[Registered]) ->
     assert 'message_type="MUTATION_REQ"' in alerts["CassandraDroppedMutations"]
     telemetry = cluster(prod_resources).inputs["spec"]["cassandra"]["telemetry"]["prometheus"]
     assert telemetry["enabled"] is True and telemetry["commonLabels"]   # selected by the cluster's Prometheus
+
+
+def test_nodes_speak_tls_to_each_other_with_the_platform_cas_certificate(prod_resources: list[Registered]) -> None:
+    cassandra = cluster(prod_resources).inputs["spec"]["cassandra"]
+    assert cassandra["config"]["cassandraYaml"]["server_encryption_options"] == {
+        "internode_encryption": "all", "optional": False, "require_client_auth": True,
+        "require_endpoint_verification": False}
+    stores = cassandra["serverEncryptionStores"]
+    assert stores["keystoreSecretRef"] == {"name": "cassandra-internode-tls", "key": "keystore.jks"}
+    assert stores["truststoreSecretRef"] == {"name": "cassandra-internode-tls", "key": "truststore.jks"}
+    certificate = by_metadata_name(prod_resources, "kubernetes:cert-manager.io/v1:Certificate")["cassandra-internode-tls"]
+    spec = certificate.inputs["spec"]
+    assert spec["issuerRef"]["name"] == "openfoundry-internal-ca" and {"server auth", "client auth"} <= set(spec["usages"])
+    assert spec["keystores"]["jks"] == {"create": True, "passwordSecretRef": stores["keystorePasswordSecretRef"]}
