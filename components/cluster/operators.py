@@ -114,7 +114,9 @@ def chart_values(key: str) -> dict[str, Any]:
         # (templates/crd/batch_job.yaml), and the subchart refuses to render where Helm's capabilities do not list
         # cert-manager (cass-operator templates/deployment.yaml:1-7); their pods get no seccomp profile by default
         "k8ssandra-operator": {
-            "global": {"clusterScoped": True, "watchNamespaces": [namespace_for("storage")]},
+            # and its own: with Medusa it looks up its purge CronJobs there, and a cache without that namespace
+            # fails every reconcile before a datacenter is made (medusa_reconciler.go; k8ssandra-operator#1507)
+            "global": {"clusterScoped": True, "watchNamespaces": [namespace_for("storage"), "k8ssandra-operator"]},
             "disableCrdUpgraderJob": True,
             "podSecurityContext": RESTRICTED_POD, "securityContext": RESTRICTED_CONTAINER,
             "cass-operator": {"disableCertManagerCheck": True,

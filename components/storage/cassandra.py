@@ -62,7 +62,9 @@ POD_LABELS = {"cassandra.datastax.com/cluster": CLUSTER, "cassandra.datastax.com
 SCHEMA_JOB = "cassandra-schema"
 # cass-operator's containers: naming one sets only the fields given (k8ssandracluster_types.go:408-432)
 CONTAINERS = ("cassandra", "server-system-logger")
-INIT_CONTAINERS = ("server-config-init", "server-config-init-base")
+# in the operator's order: cass-operator keeps the order given, and the config builder reads what the base
+# container copies (construct_podtemplatespec.go)
+INIT_CONTAINERS = ("server-config-init-base", "server-config-init")
 OPERAND_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
 
 

@@ -21,7 +21,9 @@ from foundry.labels import namespace_for
 PLANE = "storage"
 BACKUP_BUCKET = "cassandra-backups"
 MEDUSA_USER = "cassandra-medusa"
-MEDUSA_SECRET = "cassandra-medusa"
+# not `<cluster>-medusa`: k8ssandra names Medusa's own CQL login Secret and its medusa.ini volume so
+# (pkg/medusa/reconcile.go), and a Secret of ours by that name would break both
+MEDUSA_SECRET = "cassandra-medusa-s3"
 MEDUSA_GRPC_PORT = 50051   # the operator dials each node's sidecar here (controllers/medusa/common.go)
 MEDUSA_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
                    "readOnlyRootFilesystem": True}

@@ -37,6 +37,8 @@ def test_prod_runs_a_rack_per_zone_with_authentication_protected(prod_resources:
                            for z in ("zone-a", "zone-b", "zone-c")]
     assert spec["cassandra"]["superuserSecretRef"] == {"name": "cassandra-superuser"}
     assert spec["cassandra"]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # cass-operator keeps the order given; the config builder needs the base container's copy first
+    assert [c["name"] for c in spec["cassandra"]["initContainers"]] == ["server-config-init-base", "server-config-init"]
 
 
 def test_dev_runs_one_unprotected_node(dev_resources: list[Registered]) -> None:
@@ -102,14 +104,16 @@ def test_medusa_backs_up_to_its_bucket_with_keys_the_platform_generated(prod_res
     medusa = cluster(prod_resources).inputs["spec"]["medusa"]
     assert medusa["storageProperties"] == {
         "storageProvider": "s3_compatible", "bucketName": "cassandra-backups", "prefix": "cassandra",
-        "storageSecretRef": {"name": "cassandra-medusa"}, "host": "rook-ceph-rgw-lake.rook-ceph.svc", "port": 80,
+        "storageSecretRef": {"name": "cassandra-medusa-s3"}, "host": "rook-ceph-rgw-lake.rook-ceph.svc", "port": 80,
         "secure": False, "maxBackupAge": 30}
     assert medusa["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    keys = secret_data(by_namespaced_name(prod_resources, SECRET)[("openfoundry-storage", "cassandra-medusa")].inputs)
+    keys = secret_data(by_namespaced_name(prod_resources, SECRET)[("openfoundry-storage", "cassandra-medusa-s3")].inputs)
     assert set(keys) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "credentials"}
     user = by_metadata_name(prod_resources, "kubernetes:ceph.rook.io/v1:CephObjectStoreUser")["cassandra-medusa"]
-    assert user.inputs["spec"]["keys"] == [{"accessKeyRef": {"name": "cassandra-medusa", "key": "AWS_ACCESS_KEY_ID"},
-                                           "secretKeyRef": {"name": "cassandra-medusa", "key": "AWS_SECRET_ACCESS_KEY"}}]
+    assert user.inputs["spec"]["keys"] == [{"accessKeyRef": {"name": "cassandra-medusa-s3", "key": "AWS_ACCESS_KEY_ID"},
+                                           "secretKeyRef": {"name": "cassandra-medusa-s3", "key": "AWS_SECRET_ACCESS_KEY"}}]
+    # never a Secret of the name k8ssandra gives Medusa's own login and its medusa.ini volume
+    assert ("openfoundry-storage", "cassandra-medusa") not in by_namespaced_name(prod_resources, SECRET)
     claim = by_metadata_name(prod_resources, "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim")["cassandra-backups"]
     assert "cassandra-medusa" in claim.inputs["spec"]["additionalConfig"]["bucketPolicy"]
     schedule = by_metadata_name(prod_resources, "kubernetes:medusa.k8ssandra.io/v1alpha1:MedusaBackupSchedule")

@@ -50,7 +50,9 @@ def test_chart_values_are_what_the_platform_relies_on(prod_resources: list[Regis
     # each operator watches the plane namespace its custom resources live in
     assert values["strimzi"]["watchNamespaces"] == ["openfoundry-ingestion"]
     assert values["flink-kubernetes-operator"]["watchNamespaces"] == ["openfoundry-storage"]
-    assert values["k8ssandra-operator"]["global"] == {"clusterScoped": True, "watchNamespaces": ["openfoundry-storage"]}
+    # its own namespace too: its Medusa reconciler reads CronJobs there (k8ssandra-operator#1507)
+    assert values["k8ssandra-operator"]["global"] == {"clusterScoped": True,
+                                                      "watchNamespaces": ["openfoundry-storage", "k8ssandra-operator"]}
     # a pre-upgrade hook that would fetch the chart from the internet at every upgrade
     assert values["k8ssandra-operator"]["disableCrdUpgraderJob"] is True
 
