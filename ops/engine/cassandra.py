@@ -11,16 +11,10 @@ K8ssandraCluster (`k8ssandra_settings`).
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
@@ -28,11 +22,11 @@ import yaml
 from foundry.versions import CASSANDRA_VERSION
 from ops.engine.java import java_of
 from ops.engine.kafka import free_port
-from ops.engine.maven import copy_dependencies
-from ops.engine.toolchain import ToolchainError, cache_dir, log
+from ops.engine.maven import cached_jars
+from ops.engine.process import ServerProcess
+from ops.engine.toolchain import ToolchainError, cache_dir
 
 TAG = "cassandra"
-MARKER = "complete.json"
 MAIN = "org.apache.cassandra.service.CassandraDaemon"
 DATACENTER = "dc1"
 READY = "Starting listening for CQL clients"
@@ -67,24 +61,8 @@ def cassandra_home() -> Path:
 
 
 def libs() -> Path:
-    home, artifacts = cassandra_home(), [("org.apache.cassandra", "cassandra-all", CASSANDRA_VERSION)]
-    target = home / "libs"
-    try:
-        if json.loads((home / MARKER).read_text()).get("artifacts") == [list(a) for a in artifacts]:
-            return target
-    except (OSError, ValueError):
-        pass
-    started = time.monotonic()
-    log(f"resolving Cassandra {CASSANDRA_VERSION} from Maven Central into {target}", TAG)
-    home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="libs-", dir=home) as work:
-        staging = Path(work) / "libs"
-        copy_dependencies(artifacts, staging, f"Cassandra {CASSANDRA_VERSION}")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    (home / MARKER).write_text(json.dumps({"artifacts": [list(a) for a in artifacts]}))
-    log(f"{len(list(target.glob('*.jar')))} jars in {time.monotonic() - started:.1f}s", TAG)
-    return target
+    return cached_jars(cassandra_home(), [("org.apache.cassandra", "cassandra-all", CASSANDRA_VERSION)],
+                       f"Cassandra {CASSANDRA_VERSION}", TAG)
 
 
 @dataclass(frozen=True)
@@ -154,32 +132,19 @@ def java_heap(quantity: str) -> str:
     return quantity
 
 
-class Node:
+class Node(ServerProcess):
     """One Cassandra node under `root` (conf/, data/, cassandra.log) on `address` (loopback unless told), CQL on
     `port` (a free one unless told); entering starts it and waits until CQL serves and the default superuser
     exists; leaving stops it."""
 
+    tag = TAG
+
     def __init__(self, root: Path, settings: Mapping[str, Any], heap: str = "512Mi", address: str = "127.0.0.1",
                  port: int | None = None) -> None:
+        super().__init__(root.resolve() / "cassandra.log")
         self.root, self.settings, self.heap, self.address = root.resolve(), dict(settings), heap, address
         self.port = port or free_port()
-        self.log_file = self.root / "cassandra.log"
-        self.started_in: float | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._started_at = 0.0
-        self._offset = 0
-
-    def __enter__(self) -> Node:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
+        self.name = f"Cassandra on {address}:{self.port}"
 
     def server_yaml(self) -> dict[str, Any]:
         data, storage = self.root / "data", free_port()
@@ -217,47 +182,9 @@ class Node:
                "-Dcassandra-foreground=yes", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
                "-Dcassandra.ring_delay_ms=1000",   # one node: no ring to wait for (token allocation waits a ring delay)
                "-cp", f"{conf}:{jars}/*", MAIN]
-        with self.log_file.open("ab") as out:
-            self._offset = out.tell()
-            self._process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             cwd=self.root, start_new_session=True)
-        self._started_at = time.monotonic()
-        log(f"node started on :{self.port} (pid {self._process.pid}), log: {self.log_file}", TAG)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.launch(cmd, self.root)
 
     def wait_ready(self, timeout: float = 180.0) -> float:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._process is None or self._process.poll() is not None:
-                raise ToolchainError(f"Cassandra exited before it served:\n{self.log_tail()}")
-            text = self._this_run()
-            if READY in text and SUPERUSER_READY in text:
-                break
-            if time.monotonic() > deadline:
-                raise ToolchainError(f"Cassandra did not serve within {timeout:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.3)
-        self.started_in = time.monotonic() - self._started_at
-        log(f"node served CQL in {self.started_in:.1f}s", TAG)
-        return self.started_in
-
-    def _this_run(self) -> str:
-        with self.log_file.open("rb") as log_file:
-            log_file.seek(self._offset)
-            return log_file.read().decode(errors="replace")
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        return self.wait_until(lambda: READY in (text := self.this_run()) and SUPERUSER_READY in text, timeout)
 

@@ -12,20 +12,18 @@ and javac; warm: a marker read.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from foundry.versions import FLINK_KAFKA_CONNECTOR_VERSION, FLINK_SQL_VERSION, HADOOP_CLIENT_VERSION, ICEBERG_VERSION
 from ops.engine.java import java
-from ops.engine.maven import copy_dependencies
-from ops.engine.toolchain import REPO, ToolchainError, cache_dir, log
+from ops.engine.maven import cached_jars
+from ops.engine.toolchain import REPO, ToolchainError, cache_dir
 
 TAG = "flink"
 SOURCES = REPO / "engines" / "flinkplan"
@@ -39,7 +37,6 @@ ARTIFACTS = (
     ("org.apache.hadoop", "hadoop-client-api", HADOOP_CLIENT_VERSION),
     ("org.apache.hadoop", "hadoop-client-runtime", HADOOP_CLIENT_VERSION),
 )
-MARKER = "complete.json"
 TOKEN_PATH = "/token"
 # what the writer image's runner substitutes from the pod's environment (its Secrets), with stand-in values
 ENVIRONMENT = {
@@ -55,24 +52,7 @@ def flink_home() -> Path:
 
 def libs() -> Path:
     """Every jar the planner needs (resolved when missing)."""
-    home = flink_home()
-    target = home / "libs"
-    try:
-        if json.loads((home / MARKER).read_text()).get("artifacts") == [list(a) for a in ARTIFACTS]:
-            return target
-    except (OSError, ValueError):
-        pass
-    started = time.monotonic()
-    log(f"resolving Flink {FLINK_SQL_VERSION}'s planner and connectors from Maven Central into {target}", TAG)
-    home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="libs-", dir=home) as work:
-        staging = Path(work) / "libs"
-        copy_dependencies(ARTIFACTS, staging, f"Flink {FLINK_SQL_VERSION}'s planner")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    (home / MARKER).write_text(json.dumps({"artifacts": [list(a) for a in ARTIFACTS]}))
-    log(f"{len(list(target.glob('*.jar')))} jars in {time.monotonic() - started:.1f}s", TAG)
-    return target
+    return cached_jars(flink_home(), ARTIFACTS, f"Flink {FLINK_SQL_VERSION}'s planner and connectors", TAG)
 
 
 def classes() -> Path:

@@ -4,14 +4,16 @@ the engines' jars and the binaries some projects publish as jars, resolved into 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ops.engine.toolchain import ToolchainError
+from ops.engine.toolchain import ToolchainError, log
 
 DEPENDENCY_PLUGIN = "3.8.1"
 Artifact = tuple[str, str, str]   # group, artifact, version
@@ -47,3 +49,28 @@ def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, tr
         plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)   # Maven 3.8 colours even in batch mode
         tail = "\n".join(plain.strip().splitlines()[-25:])
         raise ToolchainError(f"Maven could not resolve {what}:\n{tail}")
+
+
+MARKER = "complete.json"
+
+
+def cached_jars(home: Path, artifacts: Sequence[Artifact], what: str, tag: str) -> Path:
+    """`artifacts` and their runtime dependencies in <home>/libs, resolved once: a marker naming them says the
+    directory is whole (a resolve stopped midway leaves none, and runs again)."""
+    target, wanted = home / "libs", [list(a) for a in artifacts]
+    try:
+        if json.loads((home / MARKER).read_text()).get("artifacts") == wanted:
+            return target
+    except (OSError, ValueError):
+        pass
+    started = time.monotonic()
+    log(f"resolving {what} from Maven Central into {target}", tag)
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="libs-", dir=home) as work:
+        staging = Path(work) / "libs"
+        copy_dependencies(artifacts, staging, what)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    (home / MARKER).write_text(json.dumps({"artifacts": wanted}))
+    log(f"{len(list(target.glob('*.jar')))} jars in {time.monotonic() - started:.1f}s", tag)
+    return target

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -23,11 +21,11 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from foundry.versions import TRINO_IMAGE
 from ops.engine.java import java_at_least
 from ops.engine.maven import copy_dependencies
+from ops.engine.process import ServerProcess
 from ops.engine.toolchain import ToolchainError, cache_dir, log
 
 TAG = "trino"
@@ -101,31 +99,19 @@ class NodeFiles:
         return {key.strip(): value.strip() for key, value in pairs}
 
 
-class Node:
+class Node(ServerProcess):
     """One Trino server under `root` on `port`: etc/ (the rendered files, their image paths pointed into `root`),
     data/, server.log. Entering starts it and waits until it serves; leaving stops it."""
 
+    tag = TAG
+
     def __init__(self, root: Path, files: NodeFiles, port: int, discovery_port: int, environment: Mapping[str, str],
                  overrides: Mapping[str, str] | None = None, etc_in_image: str = "/etc/trino") -> None:
+        super().__init__(root.resolve() / "server.log")
         self.root, self.files, self.port = root.resolve(), files, port
         self.discovery_port, self.environment = discovery_port, dict(environment)
         self.overrides, self.etc_in_image = dict(overrides or {}), etc_in_image
-        self.log_file = self.root / "server.log"
-        self.started_in: float | None = None
-        self._started_at = 0.0
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Node:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
+        self.name = f"Trino on :{port}"
 
     @property
     def url(self) -> str:
@@ -150,36 +136,11 @@ class Node:
         self.files.write(etc, {self.etc_in_image + "/": f"{etc}/"})
         if not (data / "etc").is_symlink():   # as bin/launcher does: Trino finds etc/catalog/ from the data dir
             (data / "etc").symlink_to(etc)
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **self.environment}
-        with self.log_file.open("ab") as out:
-            self._process = subprocess.Popen(self.command(home), stdout=out, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, cwd=self.root / "data", env=env,
-                                             start_new_session=True)
-        self._started_at = time.monotonic()
-        log(f"node started on :{self.port} (pid {self._process.pid}), log: {self.log_file}", TAG)
-
-    def exited(self) -> int | None:
-        return None if self._process is None else self._process.poll()
-
-    def wait_exit(self, timeout: float) -> int:
-        assert self._process is not None
-        return self._process.wait(timeout)
+        self.launch(self.command(home), data, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **self.environment})
 
     def wait_ready(self, timeout: float = 240.0) -> float:
         """Block until GET /v1/info says the server has started; the seconds it took."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.exited() is not None:
-                raise ToolchainError(f"Trino exited ({self.exited()}) before it served:\n{self.log_tail()}")
-            info = self.info()
-            if info is not None and info.get("starting") is False:
-                break
-            if time.monotonic() > deadline:
-                raise ToolchainError(f"Trino did not serve within {timeout:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.5)
-        self.started_in = time.monotonic() - self._started_at
-        log(f"node on :{self.port} served in {self.started_in:.1f}s", TAG)
-        return self.started_in
+        return self.wait_until(lambda: (self.info() or {}).get("starting") is False, timeout)
 
     def info(self) -> dict[str, object] | None:
         try:
@@ -219,26 +180,6 @@ class Node:
             if time.monotonic() > deadline:
                 raise ToolchainError(f"{sql!r} did not finish within {timeout:.0f}s")
             status, text = self.request("GET", page["nextUri"], user)
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def start_failure(root: Path, files: NodeFiles, environment: Mapping[str, str], port: int,
