@@ -16,19 +16,15 @@ loopback, whatever names the client listeners advertise; `admin` is a SCRAM user
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
 from ops.engine.java import java
@@ -54,6 +50,7 @@ from ops.engine.kafka_config import (
     wrapper_script,
 )
 from ops.engine.maven import copy_dependencies
+from ops.engine.process import ServerProcess
 from ops.engine.toolchain import ToolchainError, cache_dir, log
 
 TAG = "kafka"
@@ -147,7 +144,7 @@ def free_port() -> int:
 # --- the broker ---------------------------------------------------------------------------------------------
 
 
-class Broker:
+class Broker(ServerProcess):
     """One KRaft node, broker and controller, under `root` (server.properties, data/, tls/, broker.log, admin
     client properties). Entering starts it (formatting data/ when new) and waits until it serves; leaving stops it
     (SIGTERM, then SIGKILL). A kept `root` is started again with its topics, ACLs and users."""
@@ -168,27 +165,12 @@ class Broker:
         check_identity(self.admin.name, self.admin.password)
         self.node_id = node_id
         self.config = dict(config or {})
-        self.log_file = self.root / "broker.log"
-        self.started_in: float | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(self.root / "broker.log")
+        self.name = f"the Kafka broker under {self.root}"
         self._replication_port = 0
-        self._started_at = 0.0
-        self._log_offset = 0         # where this run's lines start in broker.log (a kept root appends to it)
         self._upsert_users = False   # a kept data directory: the given users are set once it serves
 
     # lifecycle ---------------------------------------------------------------------------------------------
-
-    def __enter__(self) -> Broker:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
 
     def start(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -208,14 +190,9 @@ class Broker:
         fresh = not (layout.data_dir / "meta.properties").exists()
         if fresh:
             self._format(properties)
-        self._started_at = time.monotonic()
         cmd = [java(), *BROKER_JVM, f"-Dlog4j2.configurationFile={libs.parent / 'config' / 'log4j2.properties'}",
                "-cp", f"{libs}/*", SERVER_MAIN, str(properties)]
-        with self.log_file.open("ab") as out:
-            self._log_offset = out.tell()
-            self._process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             start_new_session=True, cwd=self.root)
-        log(f"broker started (pid {self._process.pid}), log: {self.log_file}", TAG)
+        self.launch(cmd, self.root)
         self._upsert_users = not fresh
 
     def _write_keystore(self) -> Path | None:
@@ -240,25 +217,12 @@ class Broker:
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Block until the node logs that it started and every listener accepts; the seconds since start()."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._process is None or self._process.poll() is not None:
-                raise ToolchainError(f"the Kafka broker exited before it was ready:\n{self.log_tail()}")
-            if "Kafka Server started" in self._this_run() and self._listening():
-                break
-            if time.monotonic() > deadline:
-                raise ToolchainError(f"the Kafka broker was not ready within {timeout:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.2)
-        self.started_in = time.monotonic() - self._started_at
-        log(f"broker ready in {self.started_in:.1f}s: {', '.join(self.describe())}", TAG)
+        self.wait_until(lambda: "Kafka Server started" in self.this_run() and self._listening(), timeout)
+        log(f"broker ready: {', '.join(self.describe())}", TAG)
         if self._upsert_users:   # a kept data directory: the admin's password is new, the given users may be
             self.add_users([self.admin, *self.users])
+        assert self.started_in is not None
         return self.started_in
-
-    def _this_run(self) -> str:
-        with self.log_file.open("rb") as log_file:
-            log_file.seek(self._log_offset)
-            return log_file.read().decode(errors="replace")
 
     def _listening(self) -> bool:
         targets = [("127.0.0.1", self._replication_port)]
@@ -272,18 +236,10 @@ class Broker:
 
     def stop(self, grace: float = 15.0) -> int | None:
         """SIGTERM (a controlled shutdown), then SIGKILL after `grace` seconds; the exit code."""
-        process, self._process = self._process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(grace)
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-        log(f"broker stopped (exit {process.returncode})", TAG)
-        return process.returncode
+        code = super().stop(grace)
+        if code is not None:
+            log(f"broker stopped (exit {code})", TAG)
+        return code
 
     @property
     def pid(self) -> int | None:
@@ -301,14 +257,14 @@ class Broker:
     def log_tail(self, lines: int = 12) -> str:
         """This run's errors and their causes, then its last lines (shutdown noise, mostly, after a failure)."""
         try:
-            text = self._this_run().splitlines()
+            text = self.this_run().splitlines()
         except OSError:
             return "(no log)"
         return "\n".join([*log_problems(text), "...", *text[-lines:], f"(the whole log: {self.log_file})"])
 
     def effective_config(self) -> dict[str, str]:
         """What the broker took: its own dump of every config it knows, as this run logged it."""
-        return config_dump(self._this_run())
+        return config_dump(self.this_run())
 
     def describe(self) -> list[str]:
         return [f"{ln.name} {ln.protocol} {ln.host}:{ln.port} (advertised {ln.advertised})" for ln in self.listeners]
@@ -367,11 +323,6 @@ def _check_free(listener: Listener) -> None:
         except OSError as exc:
             raise ToolchainError(f"listener {listener.name}: cannot bind {listener.host}:{listener.port} "
                                  f"({exc.strerror})") from exc
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signum)
 
 
 def _run(cmd: list[str], what: str, stdin: str | None = None, timeout: float = 120) -> str:
