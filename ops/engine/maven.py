@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ops.engine.toolchain import ToolchainError, log
 
@@ -54,15 +55,24 @@ def copy_dependencies(artifacts: Iterable[Artifact], target: Path, what: str, tr
 MARKER = "complete.json"
 
 
+def is_marked(home: Path, what: dict[str, Any]) -> bool:
+    """Whether <home> holds a whole resolve of `what` (its marker, written last, names it)."""
+    try:
+        return bool(json.loads((home / MARKER).read_text()) == what)
+    except (OSError, ValueError):
+        return False
+
+
+def mark(home: Path, what: dict[str, Any]) -> None:
+    (home / MARKER).write_text(json.dumps(what))
+
+
 def cached_jars(home: Path, artifacts: Sequence[Artifact], what: str, tag: str) -> Path:
     """`artifacts` and their runtime dependencies in <home>/libs, resolved once: a marker naming them says the
     directory is whole (a resolve stopped midway leaves none, and runs again)."""
-    target, wanted = home / "libs", [list(a) for a in artifacts]
-    try:
-        if json.loads((home / MARKER).read_text()).get("artifacts") == wanted:
-            return target
-    except (OSError, ValueError):
-        pass
+    target, wanted = home / "libs", {"artifacts": [list(a) for a in artifacts]}
+    if is_marked(home, wanted):
+        return target
     started = time.monotonic()
     log(f"resolving {what} from Maven Central into {target}", tag)
     home.mkdir(parents=True, exist_ok=True)
@@ -71,6 +81,6 @@ def cached_jars(home: Path, artifacts: Sequence[Artifact], what: str, tag: str) 
         copy_dependencies(artifacts, staging, what)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-    (home / MARKER).write_text(json.dumps({"artifacts": wanted}))
+    mark(home, wanted)
     log(f"{len(list(target.glob('*.jar')))} jars in {time.monotonic() - started:.1f}s", tag)
     return target

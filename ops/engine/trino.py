@@ -24,14 +24,13 @@ from pathlib import Path
 
 from foundry.versions import TRINO_IMAGE
 from ops.engine.java import java_at_least
-from ops.engine.maven import copy_dependencies
+from ops.engine.maven import copy_dependencies, is_marked, mark
 from ops.engine.process import ServerProcess
 from ops.engine.toolchain import ToolchainError, cache_dir, log
 
 TAG = "trino"
 VERSION = TRINO_IMAGE.rpartition(":")[2]
 JAVA = 25   # trino-root's air.java.version (25.0.1); TrinoSystemRequirements refuses older
-MARKER = "complete.json"
 PLUGIN = "io.trino.plugin.iceberg.IcebergPlugin"
 # what the server's class loader gives every plugin (the `provided` dependencies of trino-iceberg's POM); the
 # tarball's plugin directories leave them out, though other dependencies pull them in
@@ -54,11 +53,8 @@ def trino_home() -> Path:
 def install() -> Path:
     """The server's lib/ and plugin/ (resolved when missing); the home that holds them."""
     home = trino_home()
-    try:
-        if json.loads((home / MARKER).read_text()).get("version") == VERSION:
-            return home
-    except (OSError, ValueError):
-        pass
+    if is_marked(home, {"version": VERSION}):
+        return home
     started = time.monotonic()
     log(f"resolving Trino {VERSION}'s server and Iceberg plugin from Maven Central into {home}", TAG)
     home.mkdir(parents=True, exist_ok=True)
@@ -74,7 +70,7 @@ def install() -> Path:
         for part in ("lib", "plugin", "TrinoMain.java"):
             shutil.rmtree(home / part, ignore_errors=True) if (home / part).is_dir() else (home / part).unlink(True)
             (staging / part).rename(home / part)
-    (home / MARKER).write_text(json.dumps({"version": VERSION}))
+    mark(home, {"version": VERSION})
     log(f"Trino {VERSION} resolved in {time.monotonic() - started:.1f}s", TAG)
     return home
 
