@@ -140,14 +140,17 @@ class Node(ServerProcess):
     tag = TAG
 
     def __init__(self, root: Path, settings: Mapping[str, Any], heap: str = "512Mi", address: str = "127.0.0.1",
-                 port: int | None = None) -> None:
+                 port: int | None = None, storage_port: int | None = None, seed: str | None = None) -> None:
         super().__init__(root.resolve() / "cassandra.log")
         self.root, self.settings, self.heap, self.address = root.resolve(), dict(settings), heap, address
         self.port = port or free_port()
+        # a second node joins the first: the same storage port (one per cluster), the first as its seed
+        self.storage_port = storage_port or free_port()
+        self.seed = seed or f"{address}:{self.storage_port}"
         self.name = f"Cassandra on {address}:{self.port}"
 
     def server_yaml(self) -> dict[str, Any]:
-        data, storage = self.root / "data", free_port()
+        data, storage = self.root / "data", self.storage_port
         base: dict[str, Any] = {
             "cluster_name": "openfoundry-engine", "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
             "data_file_directories": [str(data / "data")], "commitlog_directory": str(data / "commitlog"),
@@ -155,7 +158,7 @@ class Node(ServerProcess):
             "cdc_raw_directory": str(data / "cdc_raw"),
             "commitlog_sync": "periodic", "commitlog_sync_period": "10000ms", "commitlog_segment_size": "8MiB",
             "seed_provider": [{"class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
-                               "parameters": [{"seeds": f"{self.address}:{storage}"}]}],
+                               "parameters": [{"seeds": self.seed}]}],
             "listen_address": self.address, "storage_port": storage, "rpc_address": self.address,
             "native_transport_port": self.port, "start_native_transport": True,
             # k8ssandra's snitch: the datacenter and rack from cassandra-rackdc.properties
@@ -186,5 +189,8 @@ class Node(ServerProcess):
         self.launch(cmd, self.root)
 
     def wait_ready(self, timeout: float = 180.0) -> float:
-        return self.wait_until(lambda: READY in (text := self.this_run()) and SUPERUSER_READY in text, timeout)
+        """Until CQL serves and, on the node that founds the cluster, the default superuser exists."""
+        founder = self.seed == f"{self.address}:{self.storage_port}"
+        return self.wait_until(lambda: READY in (text := self.this_run()) and (SUPERUSER_READY in text or not founder),
+                               timeout)
 

@@ -187,3 +187,40 @@ def test_a_key_store_it_cannot_open_stops_cassandra(tmp_path: Path, stores: cass
     wrong = cassandra.Stores(stores.keystore, stores.truststore, "not-" + stores.password)
     refused_start(tmp_path, cassandra.k8ssandra_settings(cluster_spec("dev"), wrong), "password")
 
+
+
+def peers_of(node: cassandra.Node, passwords: dict[str, str]) -> set[str]:
+    cluster, session = connect(node, SUPERUSER, passwords[SUPERUSER])
+    try:
+        return {str(row.peer) for row in session.execute("SELECT peer FROM system.peers_v2")}
+    finally:
+        cluster.shutdown()
+
+
+def test_a_second_node_joins_over_mutual_tls_and_one_with_a_foreign_certificate_does_not(
+        node: cassandra.Node, passwords: dict[str, str], stores: cassandra.Stores, schema: str, tmp_path: Path) -> None:
+    """Two nodes of the rendered settings talk only TLS, each presenting its certificate and requiring the other's
+    (server_encryption_options as rendered): one with the cluster CA's stores joins; one whose certificate another
+    CA signed is refused by the first node and never becomes its peer."""
+    settings = cassandra.k8ssandra_settings(cluster_spec("dev"), stores)
+    seed = f"{node.address}:{node.storage_port}"
+    joined = cassandra.Node(tmp_path / "joined", settings, "256Mi", "127.0.0.2", storage_port=node.storage_port,
+                            seed=seed)
+    foreign = cassandra.issue_stores(tmp_path / "foreign-stores", stores.password)
+    stranger = cassandra.Node(tmp_path / "stranger", cassandra.k8ssandra_settings(cluster_spec("dev"), foreign),
+                              "256Mi", "127.0.0.3", storage_port=node.storage_port, seed=seed)
+    with joined:   # the first node records its peer once the joined node's NORMAL state reaches it by gossip
+        deadline = time.monotonic() + 60
+        while peers_of(node, passwords) != {"127.0.0.2"} and time.monotonic() < deadline:
+            time.sleep(1)
+        assert peers_of(node, passwords) == {"127.0.0.2"}
+        assert "encryption = encrypted" in joined.this_run()
+        stranger.start()
+        try:
+            with pytest.raises(cassandra.ToolchainError):
+                stranger.wait_ready(timeout=90)
+            assert "127.0.0.3" not in peers_of(node, passwords)
+            assert "is now part of the cluster" not in stranger.this_run()
+            assert "certpath" in stranger.this_run()   # refused for its certificate (PKIX path validation)
+        finally:
+            stranger.stop()
