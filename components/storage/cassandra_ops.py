@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from components.cluster.operators import RESTRICTED_CONTAINER
 from components.storage.ceph import Bucket, ObjectGateway, ObjectUser
 from foundry.config import Cassandra
 from foundry.labels import namespace_for
@@ -25,8 +26,7 @@ MEDUSA_USER = "cassandra-medusa"
 # (pkg/medusa/reconcile.go), and a Secret of ours by that name would break both
 MEDUSA_SECRET = "cassandra-medusa-s3"
 MEDUSA_GRPC_PORT = 50051   # the operator dials each node's sidecar here (controllers/medusa/common.go)
-MEDUSA_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
-                   "readOnlyRootFilesystem": True}
+MEDUSA_SECURITY = {**RESTRICTED_CONTAINER, "runAsNonRoot": True}
 
 
 def backup_bucket() -> Bucket:

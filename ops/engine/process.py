@@ -87,9 +87,6 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def log_text(self) -> str:
-        return self.this_run()
-
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.this_run().splitlines()[-lines:]) or "(no log)"
 

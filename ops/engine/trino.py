@@ -187,7 +187,7 @@ def start_failure(root: Path, files: NodeFiles, environment: Mapping[str, str], 
         node.wait_ready(timeout)
     except ToolchainError:
         node.stop()
-        return node.log_text()
+        return node.this_run()
     node.stop()
     return ""
 
