@@ -42,7 +42,9 @@ from components.lakehouse.table_health import NAME as TABLE_EXPORTER
 from components.lakehouse.table_health import exporter_pods
 from components.lakehouse.writers import writer_kafka_clients, writer_pods
 from components.observability.slos import ServiceLevelObjectives, ServiceLevelObjectivesArgs
-from components.relational.plane import Database, RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.relational.database import Database, databases
+from components.relational.outbox import slot_wal_cap_mb
+from components.relational.plane import RelationalStatePlane, RelationalStatePlaneArgs
 from components.services.environment import Endpoints, needs_jwt_secret
 from components.services.jwt import PlatformJwt, PlatformJwtArgs
 from components.services.planes import PlaneServices, PlaneServicesArgs
@@ -56,6 +58,7 @@ from foundry.catalog import NAMESPACED_PLANES, PLANES, Catalog, Service
 from foundry.config import KubernetesTarget, StackConfig
 from foundry.labels import namespace_for, selector_labels
 from foundry.lakehouse import load_tables
+from foundry.outboxes import load_outboxes
 from foundry.slos import load_slos
 from foundry.streams import ControlBus, StreamRegistry
 from foundry.topics import TopicRegistry
@@ -89,7 +92,8 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     namespaces_ready = list(namespaces.namespaces.values())
 
     # the planes
-    all_databases = databases(catalog, cfg.relational.postgres)
+    outboxes = load_outboxes().outboxes
+    all_databases = databases(catalog, cfg.relational.postgres, outboxes={o.name for o in outboxes})
     storage = StoragePlane("storage", StoragePlaneArgs(
         storage=cfg.storage, site=site, catalog=catalog, provider=provider,
         object_users=[*_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()), medusa_object_user()],
@@ -129,6 +133,9 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
         registry=registry, provider=provider, strimzi_ready=operators.ready("strimzi"), trust_ready=[trust.issuer],
         namespaces_ready=namespaces_ready, plaintext_clients=plaintext,
         clients=[*scram, *(writer_kafka_clients(load_tables()) if analytics.enabled else [])],
+        relay=cfg.ingestion.outbox_relay, images=cfg.images, outboxes=outboxes,
+        outbox_databases={db.owner: db for db in all_databases if db.outbox},
+        wal_cap_bytes=slot_wal_cap_mb(cfg.relational.postgres.storage_size) * 2**20,
     ))
     control = ControlPlane("control", ControlPlaneArgs(
         nats=cfg.control.nats, site=site, block_storage_class=access.block_class, catalog=catalog,

@@ -8,6 +8,7 @@ from foundry.binaries import binary_problems
 from foundry.catalog import Catalog
 from foundry.config import ConfigErrors, ConfigProblem, StackConfig
 from foundry.lakehouse import lakehouse_problems, load_tables
+from foundry.outboxes import load_outboxes, outbox_problems
 from foundry.slos import load_slos, slo_problems
 from foundry.streams import StreamRegistry, stream_problems
 from foundry.topics import TopicRegistry, registry_problems
@@ -20,7 +21,7 @@ def check_config_against_catalog(config: StackConfig, catalog: Catalog, registry
     problems = [*_recovery_problems(config, catalog), *registry_problems(registry, catalog, config),
                 *binary_problems(catalog, contracts),
                 *stream_problems(streams, catalog, contracts), *slo_problems(load_slos(), {s.name for s in catalog.services}),
-                *lakehouse_problems(load_tables(), registry)]
+                *lakehouse_problems(load_tables(), registry), *outbox_problems(load_outboxes(), catalog, registry)]
     if problems:
         raise ConfigErrors(problems)
 

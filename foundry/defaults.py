@@ -54,7 +54,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         },
         "ingestion": {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1,
                                 "brokerResources": {"cpu": "250m", "memory": "1Gi"},
-                                "controllerResources": {"cpu": "250m", "memory": "1Gi"}}},
+                                "controllerResources": {"cpu": "250m", "memory": "1Gi"}},
+                      "outboxRelay": {"replicas": 1, "resources": {"cpu": "250m", "memory": "1Gi"}}},
         "control": {"nats": {"servers": 1, "streamReplicas": 1}},
         # implied: Cassandra 5 starts on a 512M heap; the management API's JVM and off-heap structures need the rest
         "relational": {"postgres": {"instances": 1, "synchronousReplicas": 0, "backupRetentionDays": 7,
@@ -100,7 +101,10 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
         # implied: brokers keep most of their memory for the page cache; KRaft controllers hold only metadata
         "ingestion": {"kafka": {"controllers": 3, "brokers": 3, "replicationFactor": 3, "minInsyncReplicas": 2,
                                 "brokerResources": {"cpu": "2", "memory": "8Gi"},
-                                "controllerResources": {"cpu": "500m", "memory": "2Gi"}}},
+                                "controllerResources": {"cpu": "500m", "memory": "2Gi"}},
+                      # implied: two workers, so a node's loss moves the connectors instead of stopping them
+                      # (ADR-0022 and upstream's README say two; its chart runs one)
+                      "outboxRelay": {"replicas": 2, "resources": {"cpu": "1", "memory": "2Gi"}}},
         "control": {"nats": {"servers": 3, "streamReplicas": 3, "storageSize": "100Gi"}},
         # implied: PostgreSQL's 128MB shared_buffers would leave most of a 2Gi instance idle; a quarter of it, and
         # the planner told what the page cache holds (CNPG refuses a memory request below shared_buffers)

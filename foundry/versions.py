@@ -121,6 +121,13 @@ KAFKA_METADATA_VERSION = "4.3-IV0"
 # PLAINTEXT listener's ACLs (components/ingestion/anonymous.py)
 # renovate: datasource=docker depName=quay.io/strimzi/kafka
 STRIMZI_KAFKA_IMAGE = "quay.io/strimzi/kafka:1.2.0-kafka-4.3.1"
+# The outbox relay (OpenFoundry ADR-0022): Debezium's PostgreSQL connector in a Kafka Connect run by Strimzi. Its image
+# is Strimzi's Kafka image with the connector's plugin archive from Maven Central (images/outbox-relay/Dockerfile;
+# the engine tier runs the same archive, ops/engine/connect.py). 3.6.1.Final: the newest Debezium whose modules
+# Maven Central serves whole here; upstream's chart builds 2.7.0.Final (of:infra/helm/infra/debezium/templates/kafka-connect.yaml)
+DEBEZIUM_VERSION = "3.6.1.Final"
+DEBEZIUM_POSTGRES_PLUGIN_SHA256 = "408b00c073b27ddaa7af34684f60fcf5bbf6605de68a8662ec9462f2a88880d2"
+OUTBOX_RELAY_IMAGE_TAG = f"debezium-{DEBEZIUM_VERSION}-kafka-{KAFKA_VERSION}"
 
 # --- Images --------------------------------------------------------------------------------------------
 # CloudNativePG's `standard` flavour ships pgvector (SQL name `vector`); `minimal` does not.

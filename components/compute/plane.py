@@ -22,7 +22,8 @@ from components.compute.trino import Trino, TrinoArgs, service_url, trino_endpoi
 from components.lakehouse.clickhouse import clickhouse_endpoint
 from components.lakehouse.clickhouse import service_url as clickhouse_url
 from components.lakehouse.clickhouse_config import DATABASE as CLICKHOUSE_DATABASE
-from components.relational.plane import Database, SqlReader, sql_reader_endpoint
+from components.relational.access import sql_reader_endpoint
+from components.relational.database import Database, SqlReader
 from components.storage.ceph import ObjectGateway
 from components.storage.vespa import vespa_query_url
 from foundry.catalog import Catalog

@@ -11,7 +11,7 @@ their own listener instead, as Kafka's ANONYMOUS (components/ingestion/anonymous
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -40,9 +40,13 @@ from components.ingestion.clients import (
     KafkaClient,
     bootstrap_servers,
 )
+from components.ingestion.relay import OutboxRelay, OutboxRelayArgs, relay_peer
+from components.relational.database import Database
 from foundry.catalog import Catalog
-from foundry.config import Kafka
+from foundry.config import Images, Kafka
+from foundry.config import OutboxRelay as RelaySettings
 from foundry.labels import common_labels, namespace_for, selector_labels
+from foundry.outboxes import Outbox
 from foundry.topics import Grant, Topic, TopicRegistry, grants_for, replicas_of
 from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
 
@@ -68,6 +72,11 @@ class IngestionPlaneArgs:
     namespaces_ready: Sequence[pulumi.Resource] = ()
     clients: Sequence[KafkaClient] = ()             # the SCRAM clients: catalog services and platform components
     plaintext_clients: Sequence[KafkaClient] = ()   # services whose binary's Kafka client speaks only PLAINTEXT
+    relay: RelaySettings | None = None              # the outbox relay: its settings, images, outboxes and databases
+    images: Images | None = None
+    outboxes: Sequence[Outbox] = ()
+    outbox_databases: dict[str, Database] = field(default_factory=dict)
+    wal_cap_bytes: int = 0
 
 
 class IngestionPlane(pulumi.ComponentResource):
@@ -93,6 +102,12 @@ class IngestionPlane(pulumi.ComponentResource):
         if args.plaintext_clients:
             AnonymousAccess("anonymous", AnonymousAccessArgs(
                 clients=args.plaintext_clients, topics=topics, namespace=self._namespace, provider=args.provider,
+                depends_on=[*args.strimzi_ready, *args.namespaces_ready, self.kafka]),
+                opts=pulumi.ResourceOptions(parent=self))
+        if args.outboxes and args.relay is not None and args.images is not None:
+            OutboxRelay("outbox-relay", OutboxRelayArgs(
+                relay=args.relay, kafka=args.kafka, images=args.images, site=args.site, outboxes=args.outboxes,
+                databases=args.outbox_databases, provider=args.provider, wal_cap_bytes=args.wal_cap_bytes,
                 depends_on=[*args.strimzi_ready, *args.namespaces_ready, self.kafka]),
                 opts=pulumi.ResourceOptions(parent=self))
         self._pod_monitor()
@@ -136,7 +151,8 @@ class IngestionPlane(pulumi.ComponentResource):
                 "listeners": [{
                     "name": "tls", "port": TLS_PORT, "type": "internal", "tls": True,
                     "authentication": {"type": "scram-sha-512"},
-                    "networkPolicyPeers": [self._client_peer(c) for c in self._tls_clients()],
+                    "networkPolicyPeers": [*(self._client_peer(c) for c in self._tls_clients()),
+                                           *([relay_peer()] if self._args.outboxes else [])],
                     # a certificate from the platform's CA, which every client namespace trusts; Strimzi's own cluster
                     # CA (brokers among themselves) exists only in this namespace
                     "configuration": {"brokerCertChainAndKey": {

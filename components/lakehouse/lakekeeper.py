@@ -32,14 +32,8 @@ from components.common.kube import (
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
 from components.lakehouse.openfga import KEY, KEY_SECRET, openfga_egress, openfga_endpoint
-from components.relational.plane import (
-    CA_DIRECTORY,
-    POSTGRES_PORT,
-    Database,
-    database_ca_mount,
-    database_ca_volume,
-    database_egress,
-)
+from components.relational.access import CA_DIRECTORY, database_ca_mount, database_ca_volume, database_egress
+from components.relational.database import POSTGRES_PORT, Database
 from components.storage.ceph import ObjectGateway
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog
 from foundry.config import Lakehouse

@@ -22,14 +22,8 @@ from components.common.credentials import GeneratedPassword
 from components.common.kube import peer, pod_monitor, scrape_ingress, secret_env, spread
 from components.common.security import restricted_container, restricted_pod
 from components.common.site import Site
-from components.relational.plane import (
-    CA_DIRECTORY,
-    POSTGRES_PORT,
-    Database,
-    database_ca_mount,
-    database_ca_volume,
-    database_egress,
-)
+from components.relational.access import CA_DIRECTORY, database_ca_mount, database_ca_volume, database_egress
+from components.relational.database import POSTGRES_PORT, Database
 from foundry.labels import common_labels, namespace_for, selector_labels
 from foundry.versions import OPENFGA_IMAGE
 

@@ -30,7 +30,7 @@ from components.lakehouse.maintenance import IcebergMaintenance, IcebergMaintena
 from components.lakehouse.openfga import OpenFga, OpenFgaArgs
 from components.lakehouse.table_health import IcebergTableHealth, IcebergTableHealthArgs
 from components.lakehouse.writers import IcebergWriters, IcebergWritersArgs, checkpoint_bucket
-from components.relational.plane import Database
+from components.relational.database import Database
 from components.storage.ceph import Bucket, ObjectGateway
 from foundry.catalog import Catalog
 from foundry.config import Images

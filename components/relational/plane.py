@@ -17,92 +17,34 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.namespaces import api_server_egress
 from components.common.credentials import GeneratedPassword
-from components.common.endpoints import PlatformEndpoint
-from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, secret_env, spread_spec
+from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, spread_spec
 from components.common.site import Site
+from components.relational.database import (
+    BARMAN_PLUGIN,
+    CNPG_OPERATOR_NAMESPACE,
+    INSTANCE_METRICS_PORT,
+    PLANE,
+    POOLER_METRICS_PORT,
+    POSTGRES_PORT,
+    SQL_READER_CONNECTIONS,
+    SQL_READER_ROLE,
+    Database,
+    SqlReader,
+)
+from components.relational.outbox import (
+    RELAY_ROLE,
+    publication_name,
+    publication_spec,
+    relay_parameters,
+    relay_password_secret,
+    relay_role,
+    relay_slots,
+)
 from components.storage.ceph import StorageAccess
-from foundry.catalog import PLATFORM_MIGRATORS, Catalog
 from foundry.config import Postgres
 from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
+from foundry.outboxes import RELAY_PLANE, RELAY_PODS
 from foundry.versions import POSTGRES_IMAGE
-
-BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
-CNPG_OPERATOR_NAMESPACE = "cnpg-system"
-POSTGRES_PORT = 5432
-INSTANCE_METRICS_PORT, POOLER_METRICS_PORT = 9187, 9127
-PLANE = "relational"
-
-
-@dataclass(frozen=True)
-class Database:
-    """A database and the workload that owns it."""
-
-    owner: str            # catalog service (or platform component) that alone may connect
-    namespace: str
-    instances: int = 1    # relational.postgres.instances
-    vector: bool = False
-    pooled: bool = False
-    sql_readable: bool = False
-    migrator: str | None = None   # a Job apart from the owner's pods that migrates the schema (its pods' name)
-
-    @property
-    def cluster(self) -> str:
-        return f"pg-{self.owner}"
-
-    @property
-    def name(self) -> str:
-        return self.owner.replace("-", "_")
-
-    @property
-    def bucket(self) -> str:
-        return f"pg-backups-{self.owner}"
-
-    @property
-    def pooler(self) -> str:
-        return f"{self.cluster}-pooler-rw"
-
-    @property
-    def object_store(self) -> str:
-        return f"{self.cluster}-backups"
-
-    @property
-    def host(self) -> str:
-        service = self.pooler if self.pooled else f"{self.cluster}-rw"
-        return f"{service}.{self.namespace}.svc"
-
-    @property
-    def reader_secret(self) -> str:
-        return f"{self.cluster}-sql-reader"
-
-    @property
-    def read_only_host(self) -> str:
-        """The replicas when there are any (reads never load the primary), else any instance."""
-        return f"{self.cluster}-{'ro' if self.instances > 1 else 'r'}.{self.namespace}.svc"
-
-
-# The read-only role of a sqlReadable database: every table, nothing else (Postgres's predefined pg_read_all_data).
-SQL_READER_ROLE = "sql_bi_reader"
-SQL_READER_CONNECTIONS = 20
-
-
-@dataclass(frozen=True)
-class SqlReader:
-    """The one service that reads sqlReadable databases: the Flight SQL gateway's Postgres route."""
-
-    service: str
-    namespace: str
-
-
-def databases(catalog: Catalog, postgres: Postgres) -> list[Database]:
-    """One database per owner: every catalog service that owns relational state, and Lakekeeper's catalog."""
-    services = {s.name: s for s in catalog.services}
-    return [
-        Database(owner, namespace_for(plane), postgres.instances, vector=owner in services and services[owner].vector,
-                 pooled=owner in services and services[owner].pooled,
-                 sql_readable=owner in services and services[owner].sql_readable,
-                 migrator=PLATFORM_MIGRATORS.get(owner))
-        for owner, plane in catalog.database_owners().items()
-    ]
 
 
 @dataclass(frozen=True)
@@ -137,8 +79,12 @@ class RelationalStatePlane(pulumi.ComponentResource):
         claim = self._bucket_claim(db)
         store = self._object_store(db, claim)
         reader = self._reader_secrets(db) if self._reads(db) else []
+        relay = self._relay_secrets(db) if db.outbox else []
         cluster = self._custom(db, "postgresql.cnpg.io/v1", "Cluster", db.cluster, self._cluster_spec(db, db.cluster),
-                               depends_on=[store, *reader], stateful=True)
+                               depends_on=[store, *reader, *relay], stateful=True)
+        if db.outbox:
+            self._custom(db, "postgresql.cnpg.io/v1", "Publication", publication_name(db), publication_spec(db),
+                         depends_on=[cluster])
         self._custom(db, "postgresql.cnpg.io/v1", "ScheduledBackup", f"{db.cluster}-nightly", {
             "schedule": self._args.postgres.backup_schedule,
             "backupOwnerReference": "self",
@@ -174,7 +120,9 @@ class RelationalStatePlane(pulumi.ComponentResource):
     def _cluster_spec(self, db: Database, name: str, bootstrap: dict[str, Any] | None = None) -> dict[str, Any]:
         """The spec of cluster `name` serving `db`; a cluster not named after `db` archives under its own name."""
         pg, site = self._args.postgres, self._args.site
-        postgresql: dict[str, Any] = {"parameters": dict(pg.parameters)} if pg.parameters else {}
+        relays = db.outbox and name == db.cluster
+        parameters = {**pg.parameters, **(relay_parameters(pg.instances, pg.storage_size) if relays else {})}
+        postgresql: dict[str, Any] = {"parameters": parameters} if parameters else {}
         if pg.synchronous_replicas > 0:
             postgresql["synchronous"] = {"method": "any", "number": pg.synchronous_replicas, "dataDurability": "required"}
         archiver: dict[str, Any] = {"barmanObjectName": db.object_store}
@@ -195,19 +143,26 @@ class RelationalStatePlane(pulumi.ComponentResource):
         }
         if postgresql:
             spec["postgresql"] = postgresql
+        if relays:
+            spec.update(relay_slots(pg.instances))
         if db.pooled and name == db.cluster:
             # PgBouncer presents the cluster's server certificate, whose names are the cluster's Services only
             # (CNPG GetClusterAltDNSNames): the pooler's must be added for clients that verify the host
             pooler = db.pooler
             spec["certificates"] = {"serverAltDNSNames": [pooler, f"{pooler}.{db.namespace}", f"{pooler}.{db.namespace}.svc",
                                                           f"{pooler}.{db.namespace}.svc.cluster.local"]}
-        if self._reads(db) and name == db.cluster:
-            spec["managed"] = {"roles": [{
-                "name": SQL_READER_ROLE, "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
-                "connectionLimit": SQL_READER_CONNECTIONS, "passwordSecret": {"name": db.reader_secret},
-                "comment": "read-only route of the Flight SQL gateway",
-            }]}
+        roles = self._managed_roles(db) if name == db.cluster else []
+        if roles:
+            spec["managed"] = {"roles": roles}
         return spec
+
+    def _managed_roles(self, db: Database) -> list[dict[str, Any]]:
+        reader = [{
+            "name": SQL_READER_ROLE, "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
+            "connectionLimit": SQL_READER_CONNECTIONS, "passwordSecret": {"name": db.reader_secret},
+            "comment": "read-only route of the Flight SQL gateway",
+        }] if self._reads(db) else []
+        return [*reader, *([relay_role(db)] if db.outbox else [])]
 
     def _reads(self, db: Database) -> bool:
         return db.sql_readable and self._args.sql_reader is not None
@@ -216,14 +171,24 @@ class RelationalStatePlane(pulumi.ComponentResource):
         """The reader role's password: CNPG reads it beside the cluster, the reading service in its own namespace."""
         assert self._args.sql_reader is not None
         password = GeneratedPassword(db.reader_secret, opts=pulumi.ResourceOptions(parent=self))
-        return [k8s.core.v1.Secret(
-            f"{namespace}-{db.reader_secret}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=db.reader_secret, namespace=namespace, labels=common_labels(PLANE)),
+        return [self._basic_auth(db.reader_secret, namespace, SQL_READER_ROLE, password)
+                for namespace in dict.fromkeys([db.namespace, self._args.sql_reader.namespace])]
+
+    def _relay_secrets(self, db: Database) -> list[k8s.core.v1.Secret]:
+        """The outbox relay role's password: CNPG reads it beside the cluster, Kafka Connect in the relay's namespace."""
+        name = relay_password_secret(db)
+        password = GeneratedPassword(name, opts=pulumi.ResourceOptions(parent=self))
+        return [self._basic_auth(name, namespace, RELAY_ROLE, password)
+                for namespace in dict.fromkeys([db.namespace, namespace_for(RELAY_PLANE)])]
+
+    def _basic_auth(self, name: str, namespace: str, user: str, password: GeneratedPassword) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{namespace}-{name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=common_labels(PLANE)),
             type="kubernetes.io/basic-auth",
-            string_data={"username": pulumi.Output.from_input(SQL_READER_ROLE), "password": password.value},
+            string_data={"username": pulumi.Output.from_input(user), "password": password.value},
             opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider,
                                         depends_on=list(self._args.namespaces_ready)))
-            for namespace in dict.fromkeys([db.namespace, self._args.sql_reader.namespace])]
 
     def _bucket_claim(self, db: Database) -> pulumi.CustomResource:
         return self._custom(db, "objectbucket.io/v1alpha1", "ObjectBucketClaim", db.bucket, {
@@ -274,6 +239,9 @@ class RelationalStatePlane(pulumi.ComponentResource):
         if self._reads(db) and cluster == db.cluster and self._args.sql_reader is not None:
             reader = self._args.sql_reader
             peers.append(peer(reader.namespace, selector_labels(reader.service)))
+        if db.outbox and cluster == db.cluster:
+            # the relay replicates from the instances: a pooler cannot carry a replication connection
+            peers.append(peer(namespace_for(RELAY_PLANE), RELAY_PODS))
         k8s.networking.v1.NetworkPolicy(
             f"{cluster}-access",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{cluster}-access", namespace=db.namespace,
@@ -333,52 +301,3 @@ class RelationalStatePlane(pulumi.ComponentResource):
         return custom_resource(api_version, kind, name, db.namespace, common_labels(PLANE), spec, pulumi.ResourceOptions(
             parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
             protect=stateful and prod, retain_on_delete=stateful and prod))
-
-
-def database_egress(db: Database) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-    """The owner's way to its database: the pooler when there is one, else the instances."""
-    target = {"cnpg.io/poolerName": db.pooler} if db.pooled else {"cnpg.io/cluster": db.cluster}
-    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-        to=[peer(pods=target)],
-        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")],
-    )
-
-
-CA_DIRECTORY = "/etc/openfoundry/postgres"
-
-
-def database_env(db: Database) -> list[k8s.core.v1.EnvVarArgs]:
-    """How the owner connects: its cluster's `-app` Secret and the read-write service (or its pooler), verifying
-    the server's certificate and name against the cluster's CA."""
-    secret = f"{db.cluster}-app"
-    return [
-        k8s.core.v1.EnvVarArgs(name="PGHOST", value=db.host),
-        k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(POSTGRES_PORT)),
-        k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=db.name),
-        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full"),
-        k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=f"{CA_DIRECTORY}/ca.crt"),
-        secret_env("PGUSER", secret, "username"),
-        secret_env("PGPASSWORD", secret, "password"),
-        # what OpenFoundry's binaries read (infra/helm/docs/DATABASE_URL.md), composed from the variables above
-        k8s.core.v1.EnvVarArgs(name="DATABASE_URL", value=(
-            "postgres://$(PGUSER):$(PGPASSWORD)@$(PGHOST):$(PGPORT)/$(PGDATABASE)"
-            f"?sslmode=verify-full&sslrootcert={CA_DIRECTORY}/ca.crt")),
-    ]
-
-
-def database_ca_volume(db: Database) -> k8s.core.v1.VolumeArgs:
-    """The cluster's CA certificate, and only it: the same Secret holds the CA's key, which signs client certificates."""
-    return k8s.core.v1.VolumeArgs(name="postgres-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
-        secret_name=f"{db.cluster}-ca", items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")]))
-
-
-def database_ca_mount() -> k8s.core.v1.VolumeMountArgs:
-    return k8s.core.v1.VolumeMountArgs(name="postgres-ca", mount_path=CA_DIRECTORY, read_only=True)
-
-
-def sql_reader_endpoint(db: Database) -> PlatformEndpoint:
-    """The reading service's way to a sqlReadable database: its replicas, as the read-only role."""
-    variable = f"SQL_BACKEND_POSTGRES_{db.owner.upper().replace('-', '_')}"
-    return PlatformEndpoint(namespace=db.namespace, pods=(("cnpg.io/cluster", db.cluster),), ports=(POSTGRES_PORT,),
-                            env=(), secret=db.reader_secret,
-                            secret_env=((f"{variable}_USER", "username"), (f"{variable}_PASSWORD", "password")))

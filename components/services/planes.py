@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from components.common.endpoints import PlatformEndpoint
 from components.common.site import Site
 from components.ingestion.clients import KafkaClient
-from components.relational.plane import Database
+from components.relational.database import Database
 from components.services.environment import Endpoints
 from components.services.workload import ServiceWorkload, ServiceWorkloadArgs
 from components.storage.ceph import Bucket, ObjectGateway

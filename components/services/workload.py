@@ -23,7 +23,8 @@ from components.ingestion.clients import (
     plain_client_env,
     scram_client_env,
 )
-from components.relational.plane import Database, database_ca_mount, database_ca_volume, database_egress, database_env
+from components.relational.access import database_ca_mount, database_ca_volume, database_egress, database_env
+from components.relational.database import Database
 from components.services.environment import Endpoints, binary_env, binary_keys, keys_secret, listener_env
 from components.storage.ceph import Bucket, ObjectGateway
 from foundry.binaries import WAITING

@@ -18,15 +18,46 @@ from foundry.config.base import (
 from foundry.config.compute import Compute, Trino
 from foundry.config.control import Control, Nats
 from foundry.config.edge import Cache, Edge
-from foundry.config.ingestion import Ingestion, Kafka
+from foundry.config.ingestion import Ingestion, Kafka, OutboxRelay
 from foundry.config.platform import Images, KubernetesTarget, Monitoring, Operators, Topology, Workloads
 from foundry.config.relational import Cassandra, Postgres, RecoverFrom, Relational
 from foundry.config.stack import StackConfig, cross_field_problems, load_stack_config, parse_raw_config
 from foundry.config.storage import BlockPool, Ceph, Lakehouse, Maintenance, ObjectStore, Storage, Vespa
 
 __all__ = [
-    "NAMESPACE", "BlockPool", "Cache", "Cassandra", "Ceph", "Compute", "ConfigErrors", "ConfigProblem", "Control", "Edge",
-    "Environment", "FailureDomain", "Images", "Ingestion", "Kafka", "KubernetesTarget", "Lakehouse", "Maintenance",
-    "Monitoring", "Nats", "ObjectStore", "Operators", "Postgres", "RecoverFrom", "Relational", "StackConfig", "Storage",
-    "Topology", "Trino", "Vespa", "Workloads", "cross_field_problems", "load_stack_config", "parse_raw_config",
+    "NAMESPACE",
+    "BlockPool",
+    "Cache",
+    "Cassandra",
+    "Ceph",
+    "Compute",
+    "ConfigErrors",
+    "ConfigProblem",
+    "Control",
+    "Edge",
+    "Environment",
+    "FailureDomain",
+    "Images",
+    "Ingestion",
+    "Kafka",
+    "KubernetesTarget",
+    "Lakehouse",
+    "Maintenance",
+    "Monitoring",
+    "Nats",
+    "ObjectStore",
+    "Operators",
+    "OutboxRelay",
+    "Postgres",
+    "RecoverFrom",
+    "Relational",
+    "StackConfig",
+    "Storage",
+    "Topology",
+    "Trino",
+    "Vespa",
+    "Workloads",
+    "cross_field_problems",
+    "load_stack_config",
+    "parse_raw_config",
 ]

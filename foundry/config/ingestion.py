@@ -17,8 +17,22 @@ class Kafka(Section):
     controller_resources: Resources
 
 
+class OutboxRelay(Section):
+    """The Kafka Connect workers that relay the services' transactional outboxes (ADR-0022) to the data bus."""
+
+    replicas: Count
+    resources: Resources
+
+
 class Ingestion(Section):
     kafka: Kafka
+    outbox_relay: OutboxRelay
+
+
+def relay_problems(relay: OutboxRelay, prod: bool) -> Iterable[ConfigProblem]:
+    if prod and relay.replicas < 2:
+        yield ConfigProblem("openfoundry:ingestion.outboxRelay.replicas", str(relay.replicas),
+                            "2 or more in prod (one worker's loss would stop every outbox until it is back)")
 
 
 def kafka_problems(k: Kafka, prod: bool) -> Iterable[ConfigProblem]:

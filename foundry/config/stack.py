@@ -18,7 +18,7 @@ from foundry.config.base import NAMESPACE, ConfigErrors, ConfigProblem, Environm
 from foundry.config.compute import Compute, trino_problems
 from foundry.config.control import Control, nats_problems
 from foundry.config.edge import Edge, cache_problems, edge_problems
-from foundry.config.ingestion import Ingestion, kafka_problems
+from foundry.config.ingestion import Ingestion, kafka_problems, relay_problems
 from foundry.config.platform import (
     Images,
     KubernetesTarget,
@@ -71,6 +71,7 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from ceph_problems(storage.ceph, topology, prod)
     yield from pool_problems(storage, topology, prod)
     yield from kafka_problems(cfg.ingestion.kafka, prod)
+    yield from relay_problems(cfg.ingestion.outbox_relay, prod)
     yield from lakehouse_problems(storage.lakehouse, topology, prod)
     yield from vespa_problems(storage.vespa, topology, prod)
     yield from edge_problems(cfg.edge, prod)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from foundry.binaries import running
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog, Service
 from foundry.labels import namespace_for, selector_labels
+from foundry.outboxes import RELAY, load_outboxes
 from foundry.upstream import Contracts, load_contracts
 from ops.checks.runtime import API_SERVER_IP, IDENTITY_PROVIDER_IP, Pod, Runtime
 
@@ -60,7 +61,8 @@ class FlowMap:
         self.flows: list[Flow] = []
 
     def build(self) -> list[Flow]:
-        for step in (self._callers, self._edge, self._databases, self._kafka, self._nats, self._cassandra, self._lakehouse,
+        for step in (self._callers, self._edge, self._databases, self._kafka, self._relay, self._nats, self._cassandra,
+                     self._lakehouse,
                      self._analytics, self._buckets, self._platform_parts, self._operators, self._scrapes, self._dns,
                      self._forbidden):
             step()
@@ -182,6 +184,23 @@ class FlowMap:
         self._need("kafka", [self.runtime.operator("strimzi")], nodes, [9090, 9091, 8443])
         self._need("kafka", operands, brokers, [9091])
         self._need("kafka", nodes + operands, [API_SERVER_IP], [443])
+
+    def _relay(self) -> None:
+        """The outbox relay's workers: the brokers, each outbox's primary (a replication connection), the API server;
+        the operator reaches their REST API. No other database, and no store, is theirs to reach."""
+        namespace = namespace_for("ingestion")
+        workers = self._pods(namespace, **{"strimzi.io/cluster": RELAY, "strimzi.io/kind": "KafkaConnect"})
+        brokers = self._pods(namespace, **{"strimzi.io/broker-role": "true"})
+        outboxes = {o.name for o in load_outboxes().outboxes}
+        self._need("outbox relay", workers, brokers, [9093])
+        self._need("outbox relay", workers, [API_SERVER_IP], [443])
+        self._need("outbox relay", [self.runtime.operator("strimzi")], workers, [8083])
+        for owner, plane in self.catalog.database_owners().items():
+            if owner in outboxes:
+                self._need("outbox relay", workers, self._db_pods(owner, namespace_for(plane), "primary"), [5432])
+            else:
+                self._deny("another's database", workers, self._db_pods(owner, namespace_for(plane)), [5432])
+        self._deny("another's store", workers, self._cassandra_nodes(), [9042])
 
     def _nats(self) -> None:
         namespace = namespace_for("control")
@@ -351,6 +370,6 @@ def flows_of(runtime: Runtime, catalog: Catalog, contracts: Contracts | None = N
 
 def empty_kinds(flows: list[Flow]) -> Iterator[str]:
     """The kinds of flow that ended up with no flow at all: a sign a pod model or a label drifted."""
-    expected = {"caller", "edge", "database", "kafka", "nats", "cassandra", "iceberg", "metrics", "dns",
+    expected = {"caller", "edge", "database", "kafka", "outbox relay", "nats", "cassandra", "iceberg", "metrics", "dns",
                 "another's database", "another's store", "authorization"}
     yield from sorted(expected - {f.kind for f in flows})

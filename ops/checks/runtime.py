@@ -19,6 +19,7 @@ from ops.engine.toolchain import REPO
 
 sys.path.insert(0, str(REPO / "policies"))
 
+from openfoundry_policies.connect import CONNECT, connect_network_policies
 from openfoundry_policies.operands import (
     KAFKA,
     OperatorSettings,
@@ -85,6 +86,7 @@ class Runtime:
         pods = [*program_pods(documents), *operand_pods(resources, settings)]
         policies = [d for d in documents if d.get("kind") == "NetworkPolicy"]
         policies += [p for r in resources if r.type == KAFKA for p in strimzi_network_policies(r, settings)]
+        policies += [p for r in resources if r.type == CONNECT for p in connect_network_policies(r, settings.strimzi_namespace)]
         return cls(config, resources, pods, policies)
 
     def of_kind(self, kind: str) -> list[Resource]:

@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +126,31 @@ def server() -> Iterator[Server]:
         yield found
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def serving(at: Server, parameters: Mapping[str, str], port: int, hba: Sequence[str],
+            tls: tuple[Path, Path] | None = None) -> Iterator[Path]:
+    """The server running with `parameters` on 127.0.0.1:`port`, `hba` as its pg_hba.conf lines and, given a
+    certificate and key, TLS on; yields the directory of its Unix socket. Stopped (fast) on exit."""
+    (at.data / "pg_hba.conf").write_text("".join(f"{line}\n" for line in hba))
+    settings = {**parameters, "listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(at.root)}
+    if tls is not None:
+        for source, name in zip(tls, ("server.crt", "server.key"), strict=True):
+            shutil.copyfile(source, at.root / name)
+            os.chown(at.root / name, at.account.uid, at.account.gid)
+            (at.root / name).chmod(0o600)
+        settings.update({"ssl": "on", "ssl_cert_file": str(at.root / "server.crt"), "ssl_key_file": str(at.root / "server.key")})
+    log_file = at.root / "server.log"
+    options = " ".join(shlex.quote(a) for name, value in settings.items() for a in ("-c", f"{name}={value}"))
+    started = at.run("pg_ctl", "-D", str(at.data), "-l", str(log_file), "-w", "-t", str(int(START_TIMEOUT)),
+                     "-o", options, "start")
+    if started.returncode != 0:
+        raise ToolchainError(f"the server did not start: {_fatal(_read(log_file))}")
+    try:
+        yield at.root
+    finally:
+        at.run("pg_ctl", "-D", str(at.data), "-m", "fast", "-w", "stop")
 
 
 def judge(parameters: Mapping[str, str], at: Server) -> list[str]:

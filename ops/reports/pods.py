@@ -103,6 +103,9 @@ def operator_workloads(documents: list[dict[str, Any]], config: StackConfig) -> 
             if "kafkaExporter" in spec:
                 yield _pod_workload(document, _resources_pod(spec["kafkaExporter"].get("resources")), 1, 1,
                                     "Kafka exporter", "strimzi")
+        elif kind == "KafkaConnect":
+            yield _pod_workload(document, _resources_pod(spec.get("resources")), spec["replicas"], spec["replicas"],
+                                "Kafka Connect workers", "strimzi")
         elif kind == "Cluster" and str(document.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
             yield _pod_workload(document, _resources_pod(spec.get("resources")), spec.get("instances", 1),
                                 spec.get("instances", 1), "Postgres instances", "cloudnative-pg")

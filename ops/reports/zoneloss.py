@@ -239,6 +239,27 @@ def deployments(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict
         yield quorum(site, metadata["name"], "Deployment", plane_of(document), replicas, spread, need=1)
 
 
+def kafka_connect(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict]:
+    """A Connect cluster keeps relaying while one worker is left: the group moves the lost workers' connectors."""
+    for document in (d for d in documents if d.get("kind") == "KafkaConnect"):
+        spec = document.get("spec") or {}
+        spread = pod_spread((spec.get("template") or {}).get("pod"), site.zone_key)
+        yield quorum(site, f"Kafka Connect {document['metadata']['name']}", "workers", "ingestion", spec["replicas"],
+                     spread, need=1)
+
+
+def outbox_slots(site: Site, documents: list[dict[str, Any]]) -> Iterator[Verdict]:
+    """An outbox relay's failover slot hands rows on only once every standby has the WAL (components/relational/
+    outbox.py): with an instance in the lost zone, the relay waits for it."""
+    waiting = sorted(d["metadata"]["name"] for d in documents if d.get("kind") == "Cluster"
+                     and (((d.get("spec") or {}).get("replicationSlots") or {}).get("highAvailability") or {}).get(
+                         "synchronizeLogicalDecoding") and (d.get("spec") or {}).get("instances", 1) > 1)
+    if waiting and site.zones > 1:
+        yield Verdict("outbox relay failover slots", "failover slot", "relational", False,
+                      f"{len(waiting)} clusters' relay slots wait for every standby (synchronized_standby_slots): with an "
+                      "instance in the lost zone the relay pauses until it is back; rows wait in the WAL")
+
+
 def accepted() -> dict[str, str]:
     found: dict[str, str] = yaml.safe_load(ACCEPTED.read_text()) or {}
     return found
@@ -248,5 +269,6 @@ def verdicts(config: StackConfig, documents: list[dict[str, Any]]) -> list[Verdi
     site = Site.of(config.topology)
     reasons = accepted() if site.zones > 1 else {}
     found = [*ceph(site, documents), *kafka(site, documents), *postgres(site, documents), *cassandra(site, documents),
-             *statefulsets(site, documents), *deployments(site, documents)]
+             *kafka_connect(site, documents), *outbox_slots(site, documents), *statefulsets(site, documents),
+             *deployments(site, documents)]
     return [Verdict(**{**asdict(v), "accepted": reasons.get(v.system, "")}) if not v.survives else v for v in found]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from openfoundry_policies import cassandra as cs
 from openfoundry_policies import contracts as c
 from openfoundry_policies import hygiene as h
+from openfoundry_policies import outbox as ob
 from openfoundry_policies import readers as r
 from openfoundry_policies import wiring as w
 from openfoundry_policies.resources import Resource
@@ -104,6 +105,9 @@ POLICIES: tuple[PolicySpec, ...] = (
               cs.cassandra_authenticated),
     _contract("cassandra-zone-racks", "ADR-0020", "Prod Cassandra: 3+ nodes per datacenter, a rack per zone",
               cs.cassandra_zone_racks),
+    _contract("outbox-relay-least-privilege", "ADR-0022; platform security",
+              "The outbox relay reads only declared publications of named tables, as a role with no other power",
+              ob.outbox_relay_least_privilege),
     _contract("stateful-resources-protected", "platform standard", "Stateful resources are protected from deletion",
               c.stateful_resources_protected),
     # --- Kubernetes hygiene ---

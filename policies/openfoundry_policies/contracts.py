@@ -16,6 +16,7 @@ KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 TOPIC = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
 USER = "kubernetes:kafka.strimzi.io/v1:KafkaUser"
+CONNECT = "kubernetes:kafka.strimzi.io/v1:KafkaConnect"
 PG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
@@ -277,12 +278,15 @@ def kafka_topic_replicas(r: Resource) -> Iterator[str]:
 
 def bus_credentials_follow_the_contract(resources: list[Resource]) -> Iterator[tuple[Resource | None, str]]:
     """A service (or a platform job, such as an Iceberg writer or the PLAINTEXT listener's ACL steward) holds
-    credentials only for the buses its workload is labelled for (catalog `buses`)."""
+    credentials only for the buses its workload is labelled for (catalog `buses`); a Kafka Connect cluster (the
+    outbox relay) is a client of the data bus as the principal it authenticates as."""
     buses = {}
     for r in resources:
         if r.type in (DEPLOYMENT, FLINK_DEPLOYMENT, JOB):
             labels = pod_labels(r)
             buses[labels.get(NAME_LABEL)] = set(str(labels.get("openfoundry.io/buses", "")).split("."))
+        if r.type == CONNECT and (r.spec.get("authentication") or {}).get("username"):
+            buses[r.spec["authentication"]["username"]] = {"data"}
     for r in resources:
         if r.type == USER and "data" not in buses.get(r.metadata.get("name"), set()):
             yield r, f"{r.label}: {r.metadata.get('name')} is not on the data bus but holds a Kafka principal"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openfoundry_policies.cassandra import K8SSANDRA, cassandra_pod_specs
+from openfoundry_policies.connect import CONNECT, connect_labels, connect_pod_spec
 from openfoundry_policies.flink import FLINK_DEPLOYMENT, flink_pod, flink_pod_template
 from openfoundry_policies.resources import Resource
 
@@ -283,6 +284,10 @@ def operand_pods(resources: list[Resource], settings: OperatorSettings) -> Itera
         by_type.setdefault(resource.type, []).append(resource)
     for kafka in by_type.get(KAFKA, []):
         yield from strimzi_pods(kafka, by_type.get(NODE_POOL, []), settings)
+    for connect in by_type.get(CONNECT, []):
+        ports, spec = connect_pod_spec(connect, lambda template: strimzi_container_security(settings, template))
+        yield Pod(f"KafkaConnect {_ident(connect)[1]}/{_ident(connect)[0]}: workers", _ident(connect)[1],
+                  connect_labels(connect), ports, spec, "Strimzi")
     for cluster in by_type.get(PG_CLUSTER, []):
         yield from cnpg_pods(cluster, by_type.get(POOLER, []))
     for store in by_type.get(OBJECT_STORE, []):

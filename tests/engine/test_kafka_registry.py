@@ -13,7 +13,6 @@ exercised pair by pair through a real client (librdkafka, as confluent-kafka shi
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from ops.boot.rendered import Obj, Rendered, load_rendered, name_of, namespace_o
 from ops.engine.kafka import Broker
 from ops.engine.kafka_config import KeyStore, Listener, ScramUser
 from tests.engine.conftest import rendered
+from tests.engine.kafka_acls import bindings, user_bindings
 from tests.engine.natscluster import free_ports
 
 pytestmark = pytest.mark.engine
@@ -38,7 +38,6 @@ pytestmark = pytest.mark.engine
 ONE_NODE = {key: 1 for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
                                "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
                                "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr")}
-USER_PATTERNS = {"literal": "LITERAL", "prefix": "PREFIXED"}          # a KafkaUser rule's (Strimzi's CRD)
 STEWARD_PATTERNS = {"literal": "LITERAL", "prefixed": "PREFIXED"}     # kafka-acls.sh's, in the steward's calls
 # Strimzi drops these from spec.kafka.config with a warning (api/.../model/kafka/KafkaClusterSpec.java:56-75 at 1.2.0)
 FORBIDDEN_PREFIXES = ("listeners", "advertised.", "broker.", "listener.", "host.name", "port", "inter.broker.listener.name",
@@ -71,31 +70,6 @@ class Prod:
     broker: Broker
     admin: Any
     identities: dict[str, Identity]
-
-
-def snake(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).upper()
-
-
-def bindings(principal: str, kind: str, name: str, pattern: str, operations: list[str], host: str = "*",
-             allow: bool = True) -> list[Any]:
-    """One AclBinding per operation, as Strimzi's SimpleAclRule makes them: the cluster as `kafka-cluster`, literal
-    (`BROKER` is the Admin API's code for Kafka's CLUSTER resource)."""
-    kinds = {"topic": "TOPIC", "group": "GROUP", "cluster": "BROKER", "transactionalId": "TRANSACTIONAL_ID"}
-    cluster = kind == "cluster"
-    return [admin_api.AclBinding(admin_api.ResourceType[kinds[kind]], "kafka-cluster" if cluster else name,
-                                 admin_api.ResourcePatternType["LITERAL" if cluster else pattern], principal, host,
-                                 admin_api.AclOperation[snake(op)],
-                                 admin_api.AclPermissionType.ALLOW if allow else admin_api.AclPermissionType.DENY)
-            for op in operations]
-
-
-def user_bindings(user: Obj) -> list[Any]:
-    """A KafkaUser's rules, each with its own host and type (Strimzi's defaults: `*`, allow)."""
-    return [b for acl in (user["spec"].get("authorization") or {}).get("acls") or []
-            for b in bindings(f"User:{name_of(user)}", acl["resource"]["type"], acl["resource"].get("name", ""),
-                              USER_PATTERNS[acl["resource"].get("patternType", "literal")], acl["operations"],
-                              acl.get("host", "*"), acl.get("type", "allow") == "allow")]
 
 
 def wait(futures: dict[Any, Any]) -> None:

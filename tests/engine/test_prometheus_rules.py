@@ -146,3 +146,48 @@ def test_the_operational_stores_alerts_fire_on_their_symptoms_and_not_before(tmp
     result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
+    """A task failed for ten minutes, a slot holding back more than its threshold for twenty, rows parked: each alert
+    fires after its `for:`; a running task, a slot under the threshold and a busy relayed topic fire nothing."""
+    rules = copy.deepcopy(prometheus_rules()["outbox-relay"])
+    by_name = {rule["alert"]: rule for rule in rules["groups"][0]["rules"]}
+    for rule in by_name.values():
+        rule.pop("annotations")
+    threshold = int(by_name["OutboxRelaySlotLagging"]["expr"].rsplit(">", 1)[1])
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    task = {"connector": "outbox-media-sets-service", "task": "0"}
+    slot = {"slot_name": "outbox_relay", "pod": "pg-media-sets-service-1"}
+    parked = {"topic": "__dlq.outbox.media-sets-service.v1", "partition": "0"}
+
+    def named(name: str, labels: dict[str, str]) -> str:
+        return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            {"series": named("kafka_connect_connector_task_status", {**task, "status": "failed"}), "values": "1x20"},
+            {"series": named("kafka_connect_connector_task_status", {**task, "task": "1", "status": "running"}),
+             "values": "1x20"},
+            {"series": named("cnpg_pg_replication_slots_pg_wal_lsn_diff", slot),
+             "values": f"{threshold // 2}x5 {threshold * 2}x30"},
+            {"series": named("cnpg_pg_replication_slots_pg_wal_lsn_diff", {**slot, "pod": "pg-other-1"}),
+             "values": f"{threshold - 1}x35"},
+            {"series": named("kafka_topic_partition_current_offset", parked), "values": "0x10 1+1x10"},
+            {"series": named("kafka_topic_partition_current_offset", {**parked, "topic": "audit.events.v1"}),
+             "values": "0+100x20"}],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "OutboxRelayTaskNotRunning", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "OutboxRelayTaskNotRunning",
+             "exp_alerts": [{"exp_labels": {**task, "status": "failed", "severity": "critical"}}]},
+            {"eval_time": "15m", "alertname": "OutboxRelaySlotLagging", "exp_alerts": []},
+            {"eval_time": "25m", "alertname": "OutboxRelaySlotLagging",
+             "exp_alerts": [{"exp_labels": {**slot, "severity": "critical"}}]},
+            {"eval_time": "9m", "alertname": "OutboxRowsParked", "exp_alerts": []},
+            {"eval_time": "15m", "alertname": "OutboxRowsParked",
+             "exp_alerts": [{"exp_labels": {"topic": parked["topic"], "severity": "warning"}}]}]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -190,6 +190,17 @@ BRANCHES: list[tuple[str, list[Resource], str]] = [
      "lands in the default namespace"),
     ("explicit-namespace", [Resource("kubernetes:apps/v1:Deployment", {"metadata": {"name": "d", "namespace": ""}})],
      "lands in the default namespace"),
+    ("outbox-relay-least-privilege", [cr("Publication", {"target": {"allTables": True}}, "postgresql.cnpg.io/v1")],
+     "publishes every table of its database"),
+    ("outbox-relay-least-privilege", [cr("Cluster", {**GOOD_PG, "managed": {"roles": [
+        {"name": "relay", "replication": True, "superuser": True}]}}, "postgresql.cnpg.io/v1")],
+     "replication role relay also holds superuser"),
+    ("outbox-relay-least-privilege", [cr("Cluster", {**GOOD_PG, "managed": {"roles": [
+        {"name": "relay", "replication": True, "inRoles": ["app"]}]}}, "postgresql.cnpg.io/v1")],
+     "also holds member of app"),
+    ("outbox-relay-least-privilege", [cr("KafkaConnector", {
+        "class": "io.debezium.connector.postgresql.PostgresConnector", "config": {}})],
+     "publication.autocreate.mode is all_tables"),
 ]
 
 # What a policy must let pass although it looks close to a violation.

@@ -205,10 +205,12 @@ def test_a_sql_readable_database_is_a_read_only_route_of_the_gateway(catalog: Ca
                                  for s in catalog.services])
     registered = register_platform(dev_config, readable)
     clusters = by_metadata_name(registered, "kubernetes:postgresql.cnpg.io/v1:Cluster")
-    (role,) = clusters["pg-tenancy-organizations-service"].inputs["spec"]["managed"]["roles"]
+    (role,) = [r for r in clusters["pg-tenancy-organizations-service"].inputs["spec"]["managed"]["roles"]
+               if r["name"] == "sql_bi_reader"]
     assert (role["name"], role["login"], role["inRoles"]) == ("sql_bi_reader", True, ["pg_read_all_data"])
     assert role["passwordSecret"] == {"name": "pg-tenancy-organizations-service-sql-reader"}
-    assert all("managed" not in c.inputs["spec"] for n, c in clusters.items() if n != "pg-tenancy-organizations-service")
+    assert all(r["name"] != "sql_bi_reader" for n, c in clusters.items() if n != "pg-tenancy-organizations-service"
+               for r in (c.inputs["spec"].get("managed") or {}).get("roles", []))
     secrets = [r.inputs for r in registered if r.type == "kubernetes:core/v1:Secret"
                and r.inputs["metadata"]["name"] == "pg-tenancy-organizations-service-sql-reader"]
     assert sorted(s["metadata"]["namespace"] for s in secrets) == ["openfoundry-compute", "openfoundry-control"]

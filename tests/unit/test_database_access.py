@@ -10,11 +10,14 @@ import pytest
 
 from components.common.site import Site
 from components.compute.plane import sql_reader
-from components.relational.plane import RelationalStatePlane, RelationalStatePlaneArgs, databases
+from components.relational.database import databases
+from components.relational.plane import RelationalStatePlane, RelationalStatePlaneArgs
 from components.storage.ceph import StorageAccess
 from foundry.catalog import Catalog
 from foundry.config import StackConfig, load_stack_config
+from foundry.config.base import quantity_bytes
 from foundry.defaults import deep_merge
+from foundry.outboxes import load_outboxes
 from ops.engine.stacks import read_stack_values
 from tests.conftest import BuiltStack
 from tests.mocks import Registered, by_metadata_name, register
@@ -28,6 +31,7 @@ OPERATOR_NAMESPACE = "cnpg-system"
 # platform components with a database of their own (not catalog services), and Lakekeeper's migration Job's pods
 PLATFORM_OWNERS = {"lakekeeper": "storage", "openfga": "storage"}
 MIGRATORS = {"lakekeeper": "lakekeeper-migrate"}
+OUTBOXES = set(load_outboxes().by_service())
 SQL_READER = ("sql-bi-gateway-service", "openfoundry-compute")   # seed 000: the only edge SQL surface
 API_SERVER = {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
 RGW = {"to": [{"podSelector": {"matchLabels": {"app": "rook-ceph-rgw", "rgw": "lake"}},
@@ -56,12 +60,17 @@ def owners(catalog: Catalog) -> dict[str, tuple[str, bool, bool]]:
     return found | {name: (f"openfoundry-{plane}", False, False) for name, plane in PLATFORM_OWNERS.items()}
 
 
-def expected_access(owner: str, pooled: bool, readable: bool, monitoring: str, cluster: str = "") -> dict[str, Any]:
+def expected_access(owner: str, pooled: bool, readable: bool, monitoring: str, cluster: str = "",
+                    outbox: bool = False) -> dict[str, Any]:
     cluster = cluster or f"pg-{owner}"
     clients = [workload(owner)]
     clients += [workload(MIGRATORS[owner])] if owner in MIGRATORS else []
     clients += [pods({"cnpg.io/poolerName": f"pg-{owner}-pooler-rw"})] if pooled else []
     clients += [workload(*SQL_READER)] if readable else []
+    # the outbox relay replicates from the instances (data/outboxes.yaml)
+    clients += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openfoundry-ingestion"}},
+                 "podSelector": {"matchLabels": {"strimzi.io/cluster": "outbox-relay", "strimzi.io/kind": "KafkaConnect"}}}
+                ] if outbox else []
     return {
         "podSelector": {"matchLabels": {"cnpg.io/cluster": cluster}},
         "policyTypes": ["Ingress"],
@@ -97,8 +106,8 @@ def test_each_database_admits_exactly_its_owner_its_pooler_its_reader_the_operat
     for owner, (namespace, pooled, readable) in expected.items():
         policy = policies[f"pg-{owner}-access"]
         assert policy.inputs["metadata"]["namespace"] == namespace, owner
-        assert policy.inputs["spec"] == expected_access(owner, pooled, readable,
-                                                       built.config.monitoring.namespace), owner
+        assert policy.inputs["spec"] == expected_access(owner, pooled, readable, built.config.monitoring.namespace,
+                                                       outbox=owner in OUTBOXES), owner
 
 
 def test_each_database_reaches_its_instances_the_backup_gateway_and_the_api_server_only(
@@ -141,11 +150,22 @@ def expected_cluster(owner: str, namespace: str, pooled: bool, readable: bool, c
         pooler = f"{cluster}-pooler-rw"
         spec["certificates"] = {"serverAltDNSNames": [pooler, f"{pooler}.{namespace}", f"{pooler}.{namespace}.svc",
                                                       f"{pooler}.{namespace}.svc.cluster.local"]}
-    if readable:
-        spec["managed"] = {"roles": [{"name": "sql_bi_reader", "ensure": "present", "login": True,
-                                      "inRoles": ["pg_read_all_data"], "connectionLimit": 20,
-                                      "passwordSecret": {"name": f"{cluster}-sql-reader"},
-                                      "comment": "read-only route of the Flight SQL gateway"}]}
+    roles = [{"name": "sql_bi_reader", "ensure": "present", "login": True, "inRoles": ["pg_read_all_data"],
+              "connectionLimit": 20, "passwordSecret": {"name": f"{cluster}-sql-reader"},
+              "comment": "read-only route of the Flight SQL gateway"}] if readable else []
+    if owner in OUTBOXES:   # the outbox relay's role: logs in and replicates, holds nothing else
+        roles.append({"name": "outbox_relay", "ensure": "present", "login": True, "replication": True, "connectionLimit": 4,
+                      "passwordSecret": {"name": f"{cluster}-outbox-relay"},
+                      "comment": "the outbox relay (Debezium): reads the outbox publication, nothing else"})
+        standbys = pg.instances > 1
+        wal_cap = f"{max(1024, int(quantity_bytes(pg.storage_size) / 4 / 2**20))}MB"   # a quarter of the volume
+        spec["postgresql"] = {**spec.get("postgresql", {}), "parameters": {
+            **pg.parameters, "wal_level": "logical", "max_slot_wal_keep_size": wal_cap,
+            **({"hot_standby_feedback": "on", "sync_replication_slots": "on"} if standbys else {})}}
+        if standbys:   # the failover slot follows a switchover
+            spec["replicationSlots"] = {"highAvailability": {"enabled": True, "synchronizeLogicalDecoding": True}}
+    if roles:
+        spec["managed"] = {"roles": roles}
     return spec
 
 
@@ -158,7 +178,8 @@ def test_each_cluster_bootstraps_its_owner_archives_spreads_and_trusts_its_poole
     for owner, (namespace, pooled, readable) in expected.items():
         spec = clusters[f"pg-{owner}"].inputs["spec"]
         found = {key: spec[key] for key in ("instances", "enablePDB", "storage", "resources", "bootstrap", "plugins",
-                                            "affinity", "inheritedMetadata", "certificates", "managed", "postgresql")
+                                            "affinity", "inheritedMetadata", "certificates", "managed", "postgresql",
+                                            "replicationSlots")
                  if key in spec}
         assert found == expected_cluster(owner, namespace, pooled, readable, config), owner
         assert clusters[f"pg-{owner}"].inputs["metadata"]["namespace"] == namespace, owner

@@ -23,6 +23,9 @@ SECRET = "kubernetes:core/v1:Secret"
 
 
 STEWARD = "anonymous-acl-steward"
+RELAY = "outbox-relay"
+# the outbox relay's workers, by the labels Strimzi gives them (in the brokers' namespace)
+RELAY_PEER = {"podSelector": {"matchLabels": {"strimzi.io/cluster": RELAY, "strimzi.io/kind": "KafkaConnect"}}}
 
 
 def bus_services(catalog: Catalog, security: str) -> dict[str, str]:
@@ -101,7 +104,8 @@ def test_dev_runs_one_dual_role_node(dev_resources: list[Registered]) -> None:
 def test_a_topic_per_registry_entry_with_three_replicas_in_prod(prod_resources: list[Registered]) -> None:
     topics = by_metadata_name(prod_resources, TOPIC)
     registry = load_registry().topics
-    assert set(topics) == {t.name.lstrip("_") for t in registry if not t.family}
+    relays = {name for name, t in topics.items() if t.inputs["metadata"]["labels"]["openfoundry.io/topic-owner"] == RELAY}
+    assert set(topics) - relays == {t.name.lstrip("_") for t in registry if not t.family}   # relays: test_outbox_relay.py
     assert {t.inputs["spec"]["replicas"] for t in topics.values()} == {3}
     assert topics["dataset.changes"].inputs["spec"]["config"]["cleanup.policy"] == "compact"
     assert topics["audit.events.v1"].inputs["spec"]["config"]["retention.ms"] == 3650 * 24 * 3_600_000
@@ -147,6 +151,7 @@ def test_each_principal_holds_exactly_what_the_registry_grants(prod_resources: l
     users = by_metadata_name(prod_resources, USER)
     writer = users.pop(WRITER)   # a platform client (tests/unit/test_writers.py)
     steward = users.pop(STEWARD)
+    users.pop(RELAY)             # the outbox relay's (tests/unit/test_outbox_relay.py)
     assert writer.inputs["spec"]["authentication"]["type"] == "scram-sha-512"
     assert set(users) == set(principals(catalog))
     for name, user in users.items():
@@ -202,6 +207,9 @@ def test_each_client_logs_in_with_the_password_its_principal_was_given(prod_reso
     assert steward["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
         "name": f"kafka-user-{STEWARD}", "key": "password"}
     assert SECRET_SIGNATURE in secrets[("openfoundry-ingestion", f"kafka-user-{STEWARD}")]
+    relay = users.pop(RELAY).inputs   # the outbox relay's workers log in as the KafkaConnect names it
+    assert relay["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"kafka-user-{RELAY}", "key": "password"}
     clients = scram_clients(catalog)
     assert set(users) == set(clients)
     passwords = set()
@@ -262,10 +270,10 @@ def test_only_catalog_bus_services_may_reach_the_brokers(prod_resources: list[Re
     # the SCRAM clients, the one platform client (the Iceberg writer of seed 002's table), and the steward's Job
     clients = scram_clients(catalog) | {STEWARD: "openfoundry-ingestion"}
     # Strimzi copies these peers into the listener's NetworkPolicy: each a client's pods, in that client's namespace
-    assert sorted(listener["networkPolicyPeers"], key=canonical) == sorted((
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-         "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}
-        for name, namespace in clients.items()), key=canonical)
+    assert sorted(listener["networkPolicyPeers"], key=canonical) == sorted([
+        *({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+           "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}
+          for name, namespace in clients.items()), RELAY_PEER], key=canonical)
     assert sorted(plain["networkPolicyPeers"], key=canonical) == sorted((
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
          "podSelector": {"matchLabels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "openfoundry"}}}

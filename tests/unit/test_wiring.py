@@ -183,8 +183,8 @@ def test_only_data_bus_services_may_reach_the_brokers_each_over_the_listener_it_
     tls, plain = kafka.inputs["spec"]["kafka"]["listeners"]
     assert tls["tls"] is True and tls["authentication"]["type"] == "scram-sha-512"
     assert plain["tls"] is False and "authentication" not in plain
-    admitted = {name: {(peer_namespace(p), pod_labels(p)["app.kubernetes.io/name"]) for p in listener["networkPolicyPeers"]}
-                for name, listener in (("tls", tls), ("plain", plain))}
+    admitted = {name: {(peer_namespace(p), pod_labels(p).get("app.kubernetes.io/name", pod_labels(p).get("strimzi.io/cluster")))
+                       for p in listener["networkPolicyPeers"]} for name, listener in (("tls", tls), ("plain", plain))}
     contracts = load_contracts()
     deployments = of_type(prod_resources, DEPLOYMENT)
     for service in (s for s in deployed if s.uses_kafka):

@@ -173,7 +173,7 @@ def test_components_use_their_plane_tokens(prod_resources: list[Registered]) -> 
         "openfoundry:storage:IcebergTableHealth", "openfoundry:storage:OperationalStore",
         "openfoundry:control:ControlPlane",
         "openfoundry:platform:ServiceLevelObjectives", "openfoundry:edge:Edge", "openfoundry:edge:GatewayCache",
-        "openfoundry:edge:PrimaryProxy", "openfoundry:ingestion:AnonymousAccess",
+        "openfoundry:edge:PrimaryProxy", "openfoundry:ingestion:AnonymousAccess", "openfoundry:ingestion:OutboxRelay",
         "openfoundry:control:SessionConsumerReaper",
         "openfoundry:compute:ComputePlane", "openfoundry:compute:Trino",
         *(f"openfoundry:{p}:PlaneServices" for p in ("storage", "ingestion", "compute", "control", "edge")),
