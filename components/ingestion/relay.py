@@ -54,6 +54,7 @@ INTERNAL_TOPICS = {"config": (f"{RELAY}.configs", 1), "offset": (f"{RELAY}.offse
 INTERNAL_OPERATIONS = ("Describe", "DescribeConfigs", "Read", "Write")
 DEAD_LETTER_RETENTION_MS = 14 * 24 * 3600 * 1000        # as OpenFoundry's other dead-letter topics
 TOPIC_HEADER = "outbox-topic"
+REST_PORT = 8083                            # Strimzi's rest-api port (KafkaConnectCluster.java:115-118)
 HEARTBEAT_PREFIX = "__debezium-heartbeat"   # Debezium's default, stated
 HEARTBEAT_INTERVAL_MS = 60_000
 HEARTBEAT_RETENTION_MS = 24 * 3600 * 1000   # a heartbeat matters only until the next one
@@ -138,7 +139,8 @@ def connector_config(outbox: Outbox, db: Database) -> dict[str, str]:
         "transforms.outbox.table.field.event.payload": "payload",
         "transforms.outbox.route.by.field": "topic",
         "transforms.outbox.route.topic.replacement": "${routedByValue}",
-        "transforms.outbox.table.fields.additional.placement": f"event_id:header:id,topic:header:{TOPIC_HEADER},headers:header",
+        # the router itself puts event_id in the `id` header (EventRouterDelegate.java:160)
+        "transforms.outbox.table.fields.additional.placement": f"topic:header:{TOPIC_HEADER},headers:header",
         "transforms.unlisted.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.unlisted.regex": ".*",
         "transforms.unlisted.replacement": outbox.dead_letters,
@@ -267,8 +269,8 @@ class OutboxRelay(pulumi.ComponentResource):
         return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER}, depends_on=[secret])
 
     def _egress(self) -> None:
-        """The namespace denies all egress: the workers reach the brokers' TLS listener, each outbox's instances and the
-        API server."""
+        """The namespace denies all egress: the workers reach the brokers' TLS listener, each other's REST API, each
+        outbox's instances and the API server."""
         databases = [self._args.databases[o.name] for o in self._args.outboxes]
         k8s.networking.v1.NetworkPolicy(
             f"{RELAY}-egress",
@@ -280,6 +282,12 @@ class OutboxRelay(pulumi.ComponentResource):
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[broker_peer()], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=TLS_PORT, protocol="TCP")]),
+                    # a worker hands its connectors' task configurations to the group's leader over REST, and forwards
+                    # the operator's calls to it (Kafka 4.3 DistributedHerder, HerderRequestHandler); Strimzi's own
+                    # policy admits this on ingress (KafkaConnectCluster.java:705-706)
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[peer(pods=RELAY_PODS)],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REST_PORT, protocol="TCP")]),
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[peer(db.namespace, {"cnpg.io/cluster": db.cluster}) for db in databases],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=POSTGRES_PORT, protocol="TCP")]),

@@ -17,6 +17,23 @@ LAG_SHARE = 0.5   # of max_slot_wal_keep_size: paged with half the margin left b
 def relay_alert_rules(wal_cap_bytes: int) -> list[dict[str, Any]]:
     threshold = int(wal_cap_bytes * LAG_SHARE)
     return [
+        {"alert": "OutboxRelayDown", "expr": "absent(kafka_connect_connector_status)", "for": "10m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "No outbox connector reports its state",
+                         "description": "The relay's workers are down or not scraped: every outbox's rows wait in the "
+                                        "databases' WAL."}},
+        {"alert": "OutboxConnectorNotRunning",
+         "expr": 'kafka_connect_connector_status{status!="running"} == 1', "for": "5m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "Outbox connector {{ $labels.connector }} is {{ $labels.status }}",
+                         "description": "Its rows wait in the database's WAL until it runs again."}},
+        {"alert": "OutboxConnectorWithoutTask",
+         "expr": 'count by (connector) (kafka_connect_connector_status{status="running"}) unless '
+                 'count by (connector) (kafka_connect_connector_task_status{status="running"})', "for": "10m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "Outbox connector {{ $labels.connector }} runs no task",
+                         "description": "The connector runs but no task does (a worker cannot reach the group's "
+                                        "leader, or the task never started): nothing is relayed."}},
         {"alert": "OutboxRelayTaskNotRunning",
          "expr": 'kafka_connect_connector_task_status{status=~"failed|unassigned"} == 1', "for": "5m",
          "labels": {"severity": "critical"},

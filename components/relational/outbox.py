@@ -18,8 +18,10 @@ from foundry.outboxes import SCHEMA, TABLE
 RELAY_ROLE = "outbox_relay"
 PUBLICATION = "outbox_relay"
 SLOT = "outbox_relay"
-# implied: the connector holds one replication connection and one for metadata and heartbeats; a few spare
-RELAY_CONNECTIONS = 4
+# the connector's task holds a replication connection and two JDBC ones, and opens short-lived ones at start
+# (Debezium 3.6.1 PostgresConnectorTask.java:108-152); implied: room for a restarted task while a dead worker's
+# sessions linger until TCP gives up on them
+RELAY_CONNECTIONS = 10
 # implied: a slot whose reader is gone keeps WAL without bound and fills the volume (WAL shares it), stopping the
 # database; past this share of the volume Postgres drops the slot instead (the relay then needs a new one, and rows
 # written in between are lost to it: OutboxRelaySlotLagging fires long before)
@@ -76,4 +78,6 @@ def publication_spec(db: Database) -> dict[str, Any]:
     """A publication of the outbox table alone, in the owner's database. The owner's migrations create the table at
     its first start; until then CNPG reports the Publication not applied and retries."""
     return {"cluster": {"name": db.cluster}, "dbname": db.name, "name": PUBLICATION,
+            # the relay reads inserts only: the delete that follows each one in its transaction is never decoded
+            "parameters": {"publish": "insert"},
             "target": {"objects": [{"table": {"schema": SCHEMA, "name": TABLE}}]}}

@@ -77,17 +77,18 @@ class FlowMap:
         return self.runtime.selected(namespace, labels)
 
     def _need(self, kind: str, sources: Sequence[Pod | str], destinations: Sequence[Pod | str], ports: list[int],
-              protocol: str = "TCP") -> None:
-        self._add(kind, sources, destinations, ports, True, protocol)
+              protocol: str = "TCP", replicas: bool = False) -> None:
+        """`replicas`: a modelled pod stands for several replicas, which talk to each other (a flow to itself)."""
+        self._add(kind, sources, destinations, ports, True, protocol, replicas)
 
     def _deny(self, kind: str, sources: Sequence[Pod], destinations: Sequence[Pod], ports: list[int]) -> None:
         self._add(kind, sources, destinations, ports, False, "TCP")
 
     def _add(self, kind: str, sources: Sequence[Pod | str], destinations: Sequence[Pod | str], ports: list[int],
-             required: bool, protocol: str) -> None:
+             required: bool, protocol: str, replicas: bool = False) -> None:
         for source in sources:
             for destination in destinations:
-                if source is destination:
+                if source is destination and not replicas:
                     continue
                 for port in ports:
                     self.flows.append(Flow(kind, source, destination, port, required, protocol))
@@ -195,6 +196,7 @@ class FlowMap:
         self._need("outbox relay", workers, brokers, [9093])
         self._need("outbox relay", workers, [API_SERVER_IP], [443])
         self._need("outbox relay", [self.runtime.operator("strimzi")], workers, [8083])
+        self._need("outbox relay", workers, workers, [8083], replicas=True)   # to the group's leader
         for owner, plane in self.catalog.database_owners().items():
             if owner in outboxes:
                 self._need("outbox relay", workers, self._db_pods(owner, namespace_for(plane), "primary"), [5432])

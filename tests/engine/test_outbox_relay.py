@@ -93,8 +93,10 @@ def managed_role(role: dict[str, Any], password: str) -> str:
 
 
 def publication(spec: dict[str, Any]) -> str:
+    """CNPG's CREATE PUBLICATION for a Publication (internal/management/controller/publication_controller_sql.go)."""
     tables = ", ".join(f'"{o["table"]["schema"]}"."{o["table"]["name"]}"' for o in spec["target"]["objects"])
-    return f'CREATE PUBLICATION "{spec["name"]}" FOR TABLE {tables}'
+    options = ", ".join(f"{key} = '{value}'" for key, value in (spec.get("parameters") or {}).items())
+    return f'CREATE PUBLICATION "{spec["name"]}" FOR TABLE {tables}' + (f" WITH ({options})" if options else "")
 
 
 @pytest.fixture(scope="module")

@@ -149,8 +149,9 @@ def test_the_operational_stores_alerts_fire_on_their_symptoms_and_not_before(tmp
 
 
 def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
-    """A task failed for ten minutes, a slot holding back more than its threshold for twenty, rows parked: each alert
-    fires after its `for:`; a running task, a slot under the threshold and a busy relayed topic fire nothing."""
+    """A task failed for ten minutes, a connector paused, one running without a running task, a slot holding back
+    more than its threshold for twenty, rows parked: each alert fires after its `for:`; a running task, a slot under
+    the threshold, a busy relayed topic and connectors that report fire nothing."""
     rules = copy.deepcopy(prometheus_rules()["outbox-relay"])
     by_name = {rule["alert"]: rule for rule in rules["groups"][0]["rules"]}
     for rule in by_name.values():
@@ -174,6 +175,12 @@ def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path
              "values": f"{threshold // 2}x5 {threshold * 2}x30"},
             {"series": named("cnpg_pg_replication_slots_pg_wal_lsn_diff", {**slot, "pod": "pg-other-1"}),
              "values": f"{threshold - 1}x35"},
+            {"series": named("kafka_connect_connector_status", {"connector": task["connector"], "status": "running"}),
+             "values": "1x20"},
+            {"series": named("kafka_connect_connector_status", {"connector": "outbox-idle", "status": "running"}),
+             "values": "1x20"},
+            {"series": named("kafka_connect_connector_status", {"connector": "outbox-paused", "status": "paused"}),
+             "values": "1x20"},
             {"series": named("kafka_topic_partition_current_offset", parked), "values": "0x10 1+1x10"},
             {"series": named("kafka_topic_partition_current_offset", {**parked, "topic": "audit.events.v1"}),
              "values": "0+100x20"}],
@@ -184,6 +191,12 @@ def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path
             {"eval_time": "15m", "alertname": "OutboxRelaySlotLagging", "exp_alerts": []},
             {"eval_time": "25m", "alertname": "OutboxRelaySlotLagging",
              "exp_alerts": [{"exp_labels": {**slot, "severity": "critical"}}]},
+            {"eval_time": "12m", "alertname": "OutboxRelayDown", "exp_alerts": []},
+            {"eval_time": "3m", "alertname": "OutboxConnectorNotRunning", "exp_alerts": []},
+            {"eval_time": "8m", "alertname": "OutboxConnectorNotRunning",
+             "exp_alerts": [{"exp_labels": {"connector": "outbox-paused", "status": "paused", "severity": "critical"}}]},
+            {"eval_time": "15m", "alertname": "OutboxConnectorWithoutTask",
+             "exp_alerts": [{"exp_labels": {"connector": "outbox-idle", "severity": "critical"}}]},
             {"eval_time": "9m", "alertname": "OutboxRowsParked", "exp_alerts": []},
             {"eval_time": "15m", "alertname": "OutboxRowsParked",
              "exp_alerts": [{"exp_labels": {"topic": parked["topic"], "severity": "warning"}}]}]}]}

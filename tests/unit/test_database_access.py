@@ -154,7 +154,7 @@ def expected_cluster(owner: str, namespace: str, pooled: bool, readable: bool, c
               "connectionLimit": 20, "passwordSecret": {"name": f"{cluster}-sql-reader"},
               "comment": "read-only route of the Flight SQL gateway"}] if readable else []
     if owner in OUTBOXES:   # the outbox relay's role: logs in and replicates, holds nothing else
-        roles.append({"name": "outbox_relay", "ensure": "present", "login": True, "replication": True, "connectionLimit": 4,
+        roles.append({"name": "outbox_relay", "ensure": "present", "login": True, "replication": True, "connectionLimit": 10,
                       "passwordSecret": {"name": f"{cluster}-outbox-relay"},
                       "comment": "the outbox relay (Debezium): reads the outbox publication, nothing else"})
         standbys = pg.instances > 1
