@@ -5,13 +5,14 @@ SHELL := /bin/bash
 
 STACK ?= dev
 TARGET ?=
+BASE ?= HEAD
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
 .PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
-	cluster cluster-down mutate report boot
+	cluster cluster-down mutate report boot guard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +60,9 @@ flows: render ## every flow STACK needs allowed and every forbidden one denied b
 report: render ## STACK's topology diagram, capacity and zone-loss reports in reports/STACK/
 	@$(VPY) -m ops.system graphviz
 	@$(VPY) -m ops.report $(STACK)
+
+guard: bootstrap ## what merging the working tree over BASE (a git ref, default HEAD) replaces or deletes in STACK; exit 1 when it touches state
+	@$(VPY) -m ops.guard $(STACK) $(BASE)
 
 preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)

@@ -224,15 +224,19 @@ def _write_scratch_project(stack: str, scratch: Path, target: Path) -> None:
     write_project(stack, scratch, {"mode": "render", "renderDirectory": str(target)})
 
 
-def write_project(stack: str, directory: Path, kubernetes: dict[str, Any]) -> None:
-    """A project running this checkout's program on the stack's own config, with another Kubernetes target."""
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    project["main"] = str(REPO)
+def write_project(stack: str, directory: Path, kubernetes: dict[str, Any], source: Path = REPO) -> None:
+    """A project running the program of `source` (this checkout, or another tree of it) on that tree's stack config,
+    with another Kubernetes target. The project's own secrets settings (those `stack init` wrote) are kept."""
+    project = yaml.safe_load((source / "Pulumi.yaml").read_text())
+    project["main"] = str(source)
     project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
     (directory / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    document = yaml.safe_load((source / f"Pulumi.{stack}.yaml").read_text()) or {}
     for key in SECRET_FILE_KEYS:
         document.pop(key, None)
+    written = directory / f"Pulumi.{stack}.yaml"
+    kept = yaml.safe_load(written.read_text()) or {} if written.exists() else {}
+    document.update({key: kept[key] for key in SECRET_FILE_KEYS if key in kept})
     config = document.get("config") or {}
     config[f"{NAMESPACE}:kubernetes"] = kubernetes
     # Chart repositories are unreachable offline: the operators are declared already installed.

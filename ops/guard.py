@@ -1,0 +1,152 @@
+"""`make guard STACK=<stack> BASE=<git ref>`: what merging this change would replace or delete, refused before the
+merge when it touches state.
+
+The engine compares the two as it would in production: the program of BASE (its tree from git, its stack file) is
+brought up in render mode on a throwaway backend, its protection lifted there (a protected resource would stop the
+preview at the first refusal, and the guard wants them all), then the working tree's program is previewed over that
+state. Every replacement and deletion is listed with the field that forces it, and every update of a field its
+operator cannot apply to what exists (data/immutable-fields.yaml). The command exits 1 when one touches a stateful or
+protected resource that data/accepted-replacements.yaml does not name; the list is also written to
+reports/<stack>/guard.md (the pull request's comment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ops import cli
+from ops.checks.guard import Finding, findings, load_accepted, load_immutable
+from ops.engine import toolchain
+from ops.engine.stacks import (
+    REPO,
+    StackError,
+    engine_env,
+    local_backend_url,
+    preflight,
+    pulumi,
+    write_project,
+)
+
+sys.path.insert(0, str(REPO / "policies"))
+
+from openfoundry_policies.contracts import STATEFUL_KINDS  # noqa: E402
+
+REPORTS = REPO / "reports"
+
+
+def base_tree(ref: str, into: Path) -> Path:
+    """The repository's tree at `ref`, as files (git archive: no worktree to clean up)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True)
+    if archive.returncode != 0:
+        raise StackError(f"BASE {ref!r} is not a git ref of this repository: {archive.stderr.decode().strip()}")
+    into.mkdir(parents=True)
+    with tempfile.TemporaryFile() as packed:
+        packed.write(archive.stdout)
+        packed.seek(0)
+        with tarfile.open(fileobj=packed) as tar:
+            tar.extractall(into, filter="tar")
+    return into
+
+
+@contextmanager
+def engine(stack: str, work: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    project = work / "project"
+    project.mkdir()
+    (work / "state").mkdir()
+    env = engine_env(local_backend_url(work / "state"), secrets.token_urlsafe(24))
+    env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(project)], env)
+    yield project, env
+
+
+def compare(stack: str, base_ref: str) -> list[Finding]:
+    """The findings of HEAD's preview over the state BASE's program produced."""
+    with tempfile.TemporaryDirectory(prefix=f"openfoundry-guard-{stack}-") as scratch:
+        work = Path(scratch)
+        base = base_tree(base_ref, work / "base")
+        if not (base / f"Pulumi.{stack}.yaml").exists():
+            raise StackError(f"BASE {base_ref} has no stack file Pulumi.{stack}.yaml")
+        render = {"mode": "render", "renderDirectory": str(work / "rendered")}
+        with engine(stack, work) as (project, env):
+            write_project(stack, project, render, source=base)
+            toolchain.log(f"up of {stack} at {base_ref} (render mode, throwaway state)", "guard")
+            if pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(project)],
+                      env, check=False, quiet_plaintext_warnings=True) != 0:
+                raise StackError(f"the program at {base_ref} did not come up: the guard has nothing to compare with")
+            protected = protected_urns(project, stack, env)
+            pulumi(["state", "unprotect", "--all", "--yes", "--stack", stack, "--cwd", str(project)], env)
+            write_project(stack, project, render)
+            toolchain.log(f"preview of the working tree over it ({len(protected)} resources protected at {base_ref})",
+                          "guard")
+            preview = preview_json(project, stack, env)
+    return findings(preview, protected, set(STATEFUL_KINDS), load_immutable(), load_accepted())
+
+
+def protected_urns(project: Path, stack: str, env: dict[str, str]) -> set[str]:
+    exported = _capture(["stack", "export", "--stack", stack, "--cwd", str(project)], env)
+    return {r["urn"] for r in json.loads(exported)["deployment"].get("resources") or [] if r.get("protect")}
+
+
+def preview_json(project: Path, stack: str, env: dict[str, str]) -> dict[str, Any]:
+    text = _capture(["preview", "--json", "--diff", "--stack", stack, "--cwd", str(project)], env, allow_failure=True)
+    try:
+        found: dict[str, Any] = json.loads(text)
+    except ValueError:
+        raise StackError(f"the preview of the working tree gave no plan:\n{text[-2000:]}") from None
+    errors = [d.get("message", "") for d in found.get("diagnostics") or [] if d.get("severity") == "error"]
+    if errors:
+        raise StackError("the preview of the working tree failed:\n" + "\n".join(e.strip() for e in errors[:10]))
+    return found
+
+
+def _capture(args: list[str], env: dict[str, str], allow_failure: bool = False) -> str:
+    tc = toolchain.ensure()
+    result = subprocess.run([str(tc.pulumi), *args, "--non-interactive"], cwd=REPO, env=env, capture_output=True,
+                            text=True)
+    if result.returncode != 0 and not allow_failure:
+        raise StackError(f"`pulumi {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()[-1500:]}")
+    return result.stdout
+
+
+def report(stack: str, base_ref: str, found: list[Finding]) -> str:
+    refused = [f for f in found if f.refused]
+    head = (f"# make guard: {stack} against {base_ref}\n\n"
+            f"{len(found)} replacement(s), deletion(s) or frozen update(s); {len(refused)} refused.\n")
+    if not found:
+        return head + "\nNothing is replaced or deleted.\n"
+    return head + "\n" + "".join(f"- {f.line()}\n" for f in found) + (
+        "\nA refused change loses what the resource holds. Keep the resource (an alias for a rename, a new resource "
+        "beside the old for an immutable field), or, when the loss is intended, name it in "
+        "data/accepted-replacements.yaml with the reason and the release (docs/operations.md).\n" if refused else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Refuse a change that replaces or deletes a stack's state.")
+    parser.add_argument("stack")
+    parser.add_argument("base", help="the git ref the change is compared with (the base branch)")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        preflight(args.stack, environ={})
+        found = compare(args.stack, args.base)
+        text = report(args.stack, args.base, found)
+        (REPORTS / args.stack).mkdir(parents=True, exist_ok=True)
+        (REPORTS / args.stack / "guard.md").write_text(text)
+        print(text, end="")
+        return 1 if any(f.refused for f in found) else 0
+
+    return cli.run(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
