@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from ops.engine.stacks import (
 
 sys.path.insert(0, str(REPO / "policies"))
 
-from openfoundry_policies.contracts import STATEFUL_KINDS  # noqa: E402
+from openfoundry_policies.contracts import STATEFUL_KINDS
 
 REPORTS = REPO / "reports"
 
@@ -59,37 +59,45 @@ def base_tree(ref: str, into: Path) -> Path:
 
 
 @contextmanager
-def engine(stack: str, work: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def engine(stack: str, work: Path, base: Path, render: dict[str, str]) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A throwaway project running BASE's program, on a throwaway file backend with a random passphrase."""
     project = work / "project"
     project.mkdir()
     (work / "state").mkdir()
     env = engine_env(local_backend_url(work / "state"), secrets.token_urlsafe(24))
     env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    write_project(stack, project, render, source=base)
     pulumi(["stack", "init", stack, "--secrets-provider", "passphrase", "--cwd", str(project)], env)
     yield project, env
 
 
-def compare(stack: str, base_ref: str) -> list[Finding]:
-    """The findings of HEAD's preview over the state BASE's program produced."""
+@contextmanager
+def over_base(stack: str, base_ref: str) -> Iterator[Callable[[Path], list[Finding]]]:
+    """BASE's program brought up on a throwaway state; yields what previewing a tree (the working tree, or another
+    copy of the repository) over it finds. Each preview leaves the state as BASE made it."""
     with tempfile.TemporaryDirectory(prefix=f"openfoundry-guard-{stack}-") as scratch:
         work = Path(scratch)
         base = base_tree(base_ref, work / "base")
         if not (base / f"Pulumi.{stack}.yaml").exists():
             raise StackError(f"BASE {base_ref} has no stack file Pulumi.{stack}.yaml")
         render = {"mode": "render", "renderDirectory": str(work / "rendered")}
-        with engine(stack, work) as (project, env):
-            write_project(stack, project, render, source=base)
+        with engine(stack, work, base, render) as (project, env):
             toolchain.log(f"up of {stack} at {base_ref} (render mode, throwaway state)", "guard")
             if pulumi(["up", "--yes", "--skip-preview", "--suppress-outputs", "--stack", stack, "--cwd", str(project)],
                       env, check=False, quiet_plaintext_warnings=True) != 0:
                 raise StackError(f"the program at {base_ref} did not come up: the guard has nothing to compare with")
             protected = protected_urns(project, stack, env)
             pulumi(["state", "unprotect", "--all", "--yes", "--stack", stack, "--cwd", str(project)], env)
-            write_project(stack, project, render)
-            toolchain.log(f"preview of the working tree over it ({len(protected)} resources protected at {base_ref})",
-                          "guard")
-            preview = preview_json(project, stack, env)
-    return findings(preview, protected, set(STATEFUL_KINDS), load_immutable(), load_accepted())
+
+            def preview(head: Path) -> list[Finding]:
+                write_project(stack, project, render, source=head)
+                toolchain.log(f"preview of {head} over it ({len(protected)} resources protected at {base_ref})", "guard")
+                plan = preview_json(project, stack, env)
+                data = head / "data"   # the change's own data: a pull request accepts its replacement beside it
+                return findings(plan, protected, set(STATEFUL_KINDS), load_immutable(data / "immutable-fields.yaml"),
+                                load_accepted(data / "accepted-replacements.yaml"))
+
+            yield preview
 
 
 def protected_urns(project: Path, stack: str, env: dict[str, str]) -> set[str]:
@@ -138,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         preflight(args.stack, environ={})
-        found = compare(args.stack, args.base)
+        with over_base(args.stack, args.base) as preview:
+            found = preview(REPO)
         text = report(args.stack, args.base, found)
         (REPORTS / args.stack).mkdir(parents=True, exist_ok=True)
         (REPORTS / args.stack / "guard.md").write_text(text)

@@ -27,6 +27,7 @@ INDEX = re.compile(r"\[\d+\]")
 @dataclass(frozen=True)
 class Finding:
     urn: str
+    name: str                  # the object's Kubernetes name (metadata.name), else the URN's last segment
     op: str                    # replace | delete | update
     fields: tuple[str, ...]    # what forces it: property paths, `deleted`, or `renamed to <name>`
     stateful: bool
@@ -36,10 +37,6 @@ class Finding:
     @property
     def type(self) -> str:
         return self.urn.split("::")[2].rsplit("$", 1)[-1]
-
-    @property
-    def name(self) -> str:
-        return self.urn.rsplit("::", 1)[-1]
 
     @property
     def refused(self) -> bool:
@@ -81,7 +78,7 @@ def findings(preview: Mapping[str, Any], protected: set[str], stateful_types: se
         else:
             continue
         stateful = kind in stateful_types or kind in CORE_STATEFUL
-        finding = Finding(urn, op, fields, stateful, urn in protected)
+        finding = Finding(urn, name_of(step), op, fields, stateful, urn in protected)
         found.setdefault(urn, _accepted(finding, accepted))
     return sorted(found.values(), key=lambda f: (not f.refused, f.urn))
 
@@ -92,7 +89,9 @@ def type_of(step: Mapping[str, Any]) -> str:
 
 
 def name_of(step: Mapping[str, Any]) -> str:
-    return str(step.get("urn", "")).rsplit("::", 1)[-1]
+    state = step.get("oldState") or step.get("newState") or {}
+    metadata = (state.get("inputs") or {}).get("metadata") or {}
+    return str(metadata.get("name") or str(step.get("urn", "")).rsplit("::", 1)[-1])
 
 
 def changed_paths(step: Mapping[str, Any]) -> list[str]:
@@ -112,8 +111,8 @@ def frozen_fields(paths: Iterable[str], frozen: Iterable[str]) -> Iterable[str]:
 def _accepted(finding: Finding, accepted: Iterable[Mapping[str, str]]) -> Finding:
     for entry in accepted:
         field = entry.get("field", "")
-        if entry.get("type") == finding.type and entry.get("name") == finding.name and \
+        if field and entry.get("type") == finding.type and entry.get("name") == finding.name and \
                 any(f == field or f.startswith(field) for f in finding.fields):
-            return Finding(finding.urn, finding.op, finding.fields, finding.stateful, finding.protected,
+            return Finding(finding.urn, finding.name, finding.op, finding.fields, finding.stateful, finding.protected,
                            f"{entry.get('reason', '')} (release {entry.get('release', '?')})")
     return finding
