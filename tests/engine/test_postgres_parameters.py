@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foundry.outboxes import load_outboxes
 from foundry.versions import POSTGRES_IMAGE
 from ops.engine import postgres
 from ops.judge import CLUSTERS, cluster_parameters, postgres_problems
@@ -29,7 +30,10 @@ def server() -> Iterator[postgres.Server]:
 def test_every_cluster_s_parameters_are_taken_by_the_release_it_runs(stack: str, server: postgres.Server) -> None:
     sets = cluster_parameters(rendered(stack))
     assert sets
-    assert any(sets.values()) == (stack == "prod")   # prod's defaults size the memory (foundry/defaults.py)
+    # prod's defaults size the memory (foundry/defaults.py); in both, an outbox's cluster sets logical decoding
+    outboxes = {f"pg-{o.name}" for o in load_outboxes().outboxes}
+    assert all(sets[c].get("wal_level") == "logical" for c in sets if c.rsplit("/", 1)[-1] in outboxes)
+    assert any(p for c, p in sets.items() if c.rsplit("/", 1)[-1] not in outboxes) == (stack == "prod")
     for parameters in {tuple(sorted(p.items())) for p in sets.values()}:
         assert postgres.judge(dict(parameters), server) == []
 
