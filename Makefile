@@ -12,7 +12,7 @@ VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
 .PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
-	cluster cluster-down mutate report boot guard
+	cluster cluster-down mutate report boot guard drift
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ report: render ## STACK's topology diagram, capacity and zone-loss reports in re
 
 guard: bootstrap ## what merging the working tree over BASE (a git ref, default HEAD) replaces or deletes in STACK; exit 1 when it touches state
 	@$(VPY) -m ops.guard $(STACK) $(BASE)
+
+drift: bootstrap ## what of running STACK (TARGET=local: on the rehearsal cluster) differs from the program, read live by the engine; exit 1 when anything does; RESTORE=1 puts it back
+	@$(VPY) -m ops.drift $(STACK) $(if $(TARGET),--target $(TARGET)) $(if $(RESTORE),--restore)
 
 preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)

@@ -141,13 +141,14 @@ def password_variable(service: str) -> str:
 
 # cqlsh keeps its history under $HOME; the root file system is read-only. The passwords reach the statements from
 # the environment (through the image's Python, which cqlsh runs on), in a file on the pod's own /tmp, removed
-# after. The server takes a while after its pods start (the operator bootstraps the nodes one by one): the Job
+# after. `--password=`: a password may start with a dash, which cqlsh would read as its next option (the engine
+# tier met one). The server takes a while after its pods start (the operator bootstraps the nodes one by one): the Job
 # waits for CQL with the superuser first.
 SCHEMA_SCRIPT = """set -eu
 export HOME="${HOME_DIR:-/tmp}"
 CQL_DIR="${CQL_DIR:-/cql}"
 command -v cqlsh >/dev/null || { echo "no cqlsh on PATH ($PATH)"; exit 1; }
-as_superuser() { cqlsh "$CQL_HOST" "$CQL_PORT" -u "$CQLSH_USER" -p "$CQLSH_PASSWORD" "$@"; }
+as_superuser() { cqlsh "$CQL_HOST" "$CQL_PORT" --username="$CQLSH_USER" --password="$CQLSH_PASSWORD" "$@"; }
 tries=0
 until as_superuser -e 'DESCRIBE KEYSPACES' >/dev/null; do
   tries=$((tries + 1)); [ "$tries" -lt 120 ] || { echo "CQL did not answer at $CQL_HOST:$CQL_PORT"; exit 1; }
@@ -159,7 +160,8 @@ as_superuser -f "$HOME/schema-filled.cql"
 rm -f "$HOME/schema-filled.cql"
 while read -r role variable; do
   password=$(printenv "$variable")
-  if ! cqlsh "$CQL_HOST" "$CQL_PORT" -u "$role" -p "$password" -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; then
+  if ! cqlsh "$CQL_HOST" "$CQL_PORT" --username="$role" --password="$password" \
+      -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; then
     echo "$role: the password in its Secret does not log in; setting it"
     printf "ALTER ROLE %s WITH PASSWORD = '%s';\\n" "$role" "$password" > "$HOME/password.cql"
     as_superuser -f "$HOME/password.cql"

@@ -95,13 +95,21 @@ class Stack:
         them; every other run saves its state once, at the end (PULUMI_SKIP_CHECKPOINTS, as ops/stack.py's render)."""
         return self.env if checkpoints else {**self.env, "PULUMI_SKIP_CHECKPOINTS": "true"}
 
-    def run(self, *args: str, timeout: float = 1800, checkpoints: bool = False) -> Run:
+    def run(self, *args: str, timeout: float = 1800, checkpoints: bool = False,
+            extra_env: dict[str, str] | None = None) -> Run:
         log = self.tmp / f"events-{time.monotonic_ns()}.json"
         # the engine's event log is offered with its debug commands
-        env = {**self.environment(checkpoints), "PULUMI_DEBUG_COMMANDS": "true"}
+        env = {**self.environment(checkpoints), "PULUMI_DEBUG_COMMANDS": "true", **(extra_env or {})}
         result = subprocess.run(self.command(*args, "--event-log", str(log)), env=env,
                                 capture_output=True, text=True, timeout=timeout)
         return Run(result.returncode, result.stdout + result.stderr, _events(log))
+
+    def plan(self, *args: str, timeout: float = 1800) -> dict[str, Any]:
+        """The engine's preview as JSON (`--json --diff`), as `make drift` and `make guard` read it."""
+        result = subprocess.run(self.command("preview", "--json", "--diff", *args), env=self.environment(False),
+                                capture_output=True, text=True, timeout=timeout)
+        plan: dict[str, Any] = json.loads(result.stdout)
+        return plan
 
     def killed_during(self, *args: str, after: Callable[[], bool], timeout: float = 600) -> None:
         """Start the command (checkpointing each step, as a real update does), and SIGKILL the engine and everything it

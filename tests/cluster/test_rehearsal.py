@@ -15,12 +15,17 @@ from typing import Any
 
 import pytest
 from lightkube import Client, codecs
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Node
+from lightkube.resources.networking_v1 import NetworkPolicy
+from lightkube.types import PatchType
 
 from foundry.catalog import Catalog
 from foundry.config import load_stack_config
 from foundry.labels import namespace_for
 from foundry.versions import OPENFOUNDRY_IMAGE_TAG, OPENFOUNDRY_REGISTRY
+from ops.checks.drift import drifts
+from ops.drift import RESTORE_ENV
 from ops.engine import stacks
 from ops.rehearsal import cluster
 from ops.rehearsal import kube as api
@@ -114,11 +119,32 @@ def test_a_second_up_changes_nothing(prod: Stack) -> None:
     assert again.code == 0, again.tail()
 
 
-def test_refresh_finds_no_drift_from_server_side_defaults(prod: Stack) -> None:
-    refresh = prod.run("refresh", "--yes", "--skip-preview")
-    assert refresh.code == 0, refresh.tail()
-    preview = prod.run("preview", "--expect-no-changes")
-    assert preview.code == 0, preview.tail()
+def test_drift_is_exactly_the_hand_edits_and_up_with_refresh_puts_them_back(prod: Stack, kube: Client) -> None:
+    """`make drift`'s reading of the engine's refresh: right after `up` the server's own defaults are no drift, so
+    three hand edits (a replica count, a label's value, a NetworkPolicy rule) are exactly two drifted objects, named
+    with their fields; the restore (`up --refresh`, forcing the program's apply over the hand edits' field ownership)
+    puts them back."""
+    namespace = namespace_for("compute")
+    wanted_replicas = kube.get(Deployment, "trino-worker", namespace=namespace).spec.replicas
+    kube.patch(Deployment, "trino-worker", {"spec": {"replicas": 1}}, namespace=namespace,
+               patch_type=PatchType.MERGE, field_manager="hand-edit")
+    policy = kube.get(NetworkPolicy, "trino", namespace=namespace).to_dict()
+    egress = policy["spec"]["egress"]
+    egress[0]["ports"][0]["port"] += 1
+    kube.patch(NetworkPolicy, "trino", {"metadata": {"labels": {"openfoundry.io/plane": "edited"}},
+                                        "spec": {"egress": egress}}, namespace=namespace,
+               patch_type=PatchType.MERGE, field_manager="hand-edit")
+    found = {d.name: d for d in drifts(prod.plan("--refresh"))}
+    assert set(found) == {"trino-worker", "trino"}, [d.line() for d in found.values()]
+    assert found["trino-worker"].type == "kubernetes:apps/v1:Deployment" and "spec.replicas" in found["trino-worker"].fields
+    fields = found["trino"].fields
+    assert any(f.startswith("spec.egress") for f in fields) and any("openfoundry.io/plane" in f for f in fields), fields
+    up = prod.run("up", "--yes", "--skip-preview", "--refresh", extra_env=RESTORE_ENV)   # make drift RESTORE=1
+    assert up.code == 0, up.tail()
+    assert kube.get(Deployment, "trino-worker", namespace=namespace).spec.replicas == wanted_replicas
+    restored = kube.get(NetworkPolicy, "trino", namespace=namespace).to_dict()
+    assert restored["metadata"]["labels"]["openfoundry.io/plane"] == "compute"
+    assert restored["spec"]["egress"][0]["ports"][0]["port"] == egress[0]["ports"][0]["port"] - 1
 
 
 def test_one_value_changed_updates_exactly_its_resources_in_place(prod: Stack) -> None:

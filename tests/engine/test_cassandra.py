@@ -71,7 +71,8 @@ def node(tmp_path_factory: pytest.TempPathFactory, stores: cassandra.Stores) -> 
 @pytest.fixture(scope="module")
 def passwords(node: cassandra.Node) -> dict[str, str]:
     """The superuser k8ssandra-operator makes from its Secret, and each role's password (its Secret's value)."""
-    made = {SUPERUSER: secrets.token_urlsafe(18), **{service: secrets.token_urlsafe(18) for service in clients()}}
+    # a password may start with a dash (token_urlsafe's alphabet, or a hand-set one): cqlsh must not take it for an option
+    made = {SUPERUSER: "-" + secrets.token_urlsafe(18), **{service: "-" + secrets.token_urlsafe(18) for service in clients()}}
     cluster, session = connect(node, "cassandra", "cassandra")
     session.execute(f"CREATE ROLE {SUPERUSER} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = %s",
                     (made[SUPERUSER],))

@@ -59,3 +59,20 @@ def test_the_repository_accepts_nothing_and_names_a_source_for_every_frozen_fiel
     from ops.checks.guard import IMMUTABLE
     kinds = yaml.safe_load(IMMUTABLE.read_text())["kinds"]
     assert all(entry.get("source") for entries in kinds.values() for entry in entries)
+
+
+def test_drift_is_every_step_but_unchanged_ones_and_the_providers() -> None:
+    from ops.checks.drift import drifts
+
+    plan = {"steps": [
+        step("same", PG, "pg-a"),
+        step("update", DEPLOYMENT, "web", detailedDiff={"spec.replicas": {"kind": "update"}}),
+        step("create", TOPIC, "gone.v1"),
+        step("update", "pulumi:providers:kubernetes", "default"),
+        step("create-replacement", PG, "pg-b", replaceReasons=["spec.bootstrap"]),
+        step("delete-replaced", PG, "pg-b")]}
+    found = {d.name: d for d in drifts(plan)}
+    assert set(found) == {"web", "gone.v1", "pg-b"}
+    assert found["web"].fields == ("spec.replicas",) and "spec.replicas" in found["web"].line()
+    assert found["gone.v1"].op == "create" and "the object is gone" in found["gone.v1"].line()
+    assert found["pg-b"].op == "replace"
