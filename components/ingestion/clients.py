@@ -6,6 +6,7 @@ OpenLineage headers itself (of:libs/event-bus-data/publisher.go:30-44, headers.g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi_kubernetes as k8s
 
@@ -13,6 +14,7 @@ from components.cluster.trust import CA_DIRECTORY
 from components.common.kube import peer, secret_env
 from foundry.catalog import Catalog
 from foundry.labels import namespace_for
+from foundry.topics import Grant
 
 PLANE = "ingestion"
 CLUSTER = "openfoundry"
@@ -79,3 +81,9 @@ def plain_client_env(variable: str) -> list[k8s.core.v1.EnvVarArgs]:
 
 def broker_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return peer(namespace_for(PLANE), {"strimzi.io/cluster": CLUSTER, "strimzi.io/broker-role": "true"})
+
+
+def acl_rule(grant: Grant) -> dict[str, Any]:
+    """A KafkaUser's ACL rule for one grant (Strimzi's `authorization.acls` item)."""
+    return {"resource": {"type": grant.resource, "name": grant.name, "patternType": grant.pattern},
+            "operations": list(grant.operations)}

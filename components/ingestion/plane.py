@@ -38,6 +38,7 @@ from components.ingestion.clients import (
     PLANE,
     TLS_PORT,
     KafkaClient,
+    acl_rule,
     bootstrap_servers,
 )
 from components.ingestion.relay import OutboxRelay, OutboxRelayArgs, relay_peer
@@ -47,7 +48,7 @@ from foundry.config import Images, Kafka
 from foundry.config import OutboxRelay as RelaySettings
 from foundry.labels import common_labels, namespace_for, selector_labels
 from foundry.outboxes import Outbox
-from foundry.topics import Grant, Topic, TopicRegistry, grants_for, replicas_of
+from foundry.topics import Topic, TopicRegistry, grants_for, replicas_of
 from foundry.versions import KAFKA_METADATA_VERSION, KAFKA_VERSION
 
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -240,7 +241,7 @@ class IngestionPlane(pulumi.ComponentResource):
             "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
                 "secretKeyRef": {"name": client.password_secret, "key": "password"}}}},
             "authorization": {"type": "simple", "acls": [
-                _acl(g) for g in grants_for(client.service, topics, client.groups, client.reads)]},
+                acl_rule(g) for g in grants_for(client.service, topics, client.groups, client.reads)]},
         }
         return self._custom("KafkaUser", client.user, spec, labels={"strimzi.io/cluster": CLUSTER},
                             depends_on=[self.kafka, password_secret])
@@ -305,11 +306,6 @@ class IngestionPlane(pulumi.ComponentResource):
         ready = list(self._args.strimzi_ready) if needs_strimzi else []
         return custom_resource(api_version, kind, name, self._namespace, {**common_labels(PLANE), **(labels or {})}, spec,
                                self._child(depends_on=[*ready, *depends_on], stateful=stateful), annotations=annotations)
-
-
-def _acl(grant: Grant) -> dict[str, Any]:
-    return {"resource": {"type": grant.resource, "name": grant.name, "patternType": grant.pattern},
-            "operations": list(grant.operations)}
 
 
 # Prometheus JMX exporter rules for the brokers and controllers: request rates and latencies (the producer-ack

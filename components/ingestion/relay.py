@@ -31,6 +31,7 @@ from components.ingestion.clients import (
     PLANE,
     TLS_PORT,
     KafkaClient,
+    acl_rule,
     bootstrap_servers,
     broker_peer,
 )
@@ -261,8 +262,7 @@ class OutboxRelay(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=client.password_secret, namespace=self._namespace,
                                                 labels=common_labels(PLANE)),
             type="Opaque", string_data={"password": password.value}, opts=self._child())
-        acls = [{"resource": {"type": g.resource, "name": g.name, "patternType": g.pattern},
-                 "operations": list(g.operations)} for g in relay_grants(self._args.outboxes)]
+        acls = [acl_rule(g) for g in relay_grants(self._args.outboxes)]
         spec = {"authentication": {"type": "scram-sha-512", "password": {"valueFrom": {
                     "secretKeyRef": {"name": client.password_secret, "key": "password"}}}},
                 "authorization": {"type": "simple", "acls": acls}}
