@@ -27,9 +27,11 @@ REPORTS = REPO / "reports"
 
 # A hand edit (kubectl edit, scale, patch) makes its client the owner of the fields it changed, and server-side
 # apply then refuses the program's values for them ("Apply failed with 1 conflict: conflict with ... .spec.replicas",
-# the cluster tier met it). Restoring forces the program's apply: the provider's own switch (pulumi-kubernetes
-# provider/v4 pkg/await/await.go:904-911), used for the restore only, so that no other run overrides a controller.
-RESTORE_ENV = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
+# the cluster tier met it). A preview's dry-run apply is refused the same way, and the engine then stops previewing
+# the resources it has not reached: the reading would miss drift. Both the reading and the restore force the
+# program's apply: the provider's own switch (pulumi-kubernetes provider/v4 pkg/await/await.go:904-911). In the
+# reading it is a dry run and writes nothing; no other run sets it, so no ordinary `up` overrides a controller.
+FORCE_ENV = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
 
 
 def stack_of(stack: str, local: bool) -> tuple[Path, dict[str, str]]:
@@ -45,15 +47,19 @@ def restore(stack: str, local: bool) -> int:
     """`up --refresh`, taking back every field a hand edit took: the live objects become the program's again."""
     project, env = stack_of(stack, local)
     return pulumi(["up", "--refresh", "--yes", "--skip-preview", "--stack", stack, "--cwd", str(project)],
-                  {**env, **RESTORE_ENV}, check=False)
+                  {**env, **FORCE_ENV}, check=False)
 
 
 def plan_of(stack: str, local: bool) -> dict:
     """The engine's preview of the program over the live objects."""
     project, env = stack_of(stack, local)
+    return read_plan(stack, project, env)
+
+
+def read_plan(stack: str, project: Path, env: dict[str, str]) -> dict:
     command = [str(toolchain.ensure().pulumi), "preview", "--refresh", "--json", "--diff", "--stack", stack,
                "--cwd", str(project), "--non-interactive"]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=REPO, env={**env, **FORCE_ENV}, capture_output=True, text=True)
     try:
         plan: dict = json.loads(result.stdout)
     except ValueError:

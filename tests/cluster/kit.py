@@ -104,13 +104,6 @@ class Stack:
                                 capture_output=True, text=True, timeout=timeout)
         return Run(result.returncode, result.stdout + result.stderr, _events(log))
 
-    def plan(self, *args: str, timeout: float = 1800) -> dict[str, Any]:
-        """The engine's preview as JSON (`--json --diff`), as `make drift` and `make guard` read it."""
-        result = subprocess.run(self.command("preview", "--json", "--diff", *args), env=self.environment(False),
-                                capture_output=True, text=True, timeout=timeout)
-        plan: dict[str, Any] = json.loads(result.stdout)
-        return plan
-
     def killed_during(self, *args: str, after: Callable[[], bool], timeout: float = 600) -> None:
         """Start the command (checkpointing each step, as a real update does), and SIGKILL the engine and everything it
         started once `after()` holds."""
