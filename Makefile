@@ -12,7 +12,7 @@ VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-installed
 
 .PHONY: help bootstrap toolchain deps up render validate flows preview audit test test-fast test-engine lint bench clean \
-	cluster cluster-down mutate report boot guard drift
+	cluster cluster-down mutate report boot guard drift upgrade
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ guard: bootstrap ## what merging the working tree over BASE (a git ref, default 
 
 drift: bootstrap ## what of running STACK (TARGET=local: on the rehearsal cluster) differs from the program, read live by the engine; exit 1 when anything does; RESTORE=1 puts it back
 	@$(VPY) -m ops.drift $(STACK) $(if $(TARGET),--target $(TARGET)) $(if $(RESTORE),--restore)
+
+upgrade: bootstrap ## the upgrade rehearsal: STACK up on an empty rehearsal cluster at FROM (a git ref; default data/upgrade-rehearsal.yaml), then the working tree over it, then again; exit 1 on lost state, a refused pod or a second up that changes anything
+	@$(VPY) -m ops.cluster up
+	@$(VPY) -m ops.upgrade $(STACK) $(if $(FROM),--from $(FROM))
 
 preview: bootstrap ## pulumi preview of STACK on its own backend, with the policy pack
 	@$(VPY) -m ops.stack preview $(STACK)

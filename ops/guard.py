@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +25,7 @@ from typing import Any
 from ops import cli
 from ops.checks.guard import Finding, findings, load_accepted, load_immutable
 from ops.engine import toolchain
+from ops.engine.releases import base_tree, capture, protected_urns
 from ops.engine.stacks import (
     REPO,
     StackError,
@@ -42,20 +41,6 @@ sys.path.insert(0, str(REPO / "policies"))
 from openfoundry_policies.contracts import STATEFUL_KINDS
 
 REPORTS = REPO / "reports"
-
-
-def base_tree(ref: str, into: Path) -> Path:
-    """The repository's tree at `ref`, as files (git archive: no worktree to clean up)."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True)
-    if archive.returncode != 0:
-        raise StackError(f"BASE {ref!r} is not a git ref of this repository: {archive.stderr.decode().strip()}")
-    into.mkdir(parents=True)
-    with tempfile.TemporaryFile() as packed:
-        packed.write(archive.stdout)
-        packed.seek(0)
-        with tarfile.open(fileobj=packed) as tar:
-            tar.extractall(into, filter="tar")
-    return into
 
 
 @contextmanager
@@ -100,13 +85,8 @@ def over_base(stack: str, base_ref: str) -> Iterator[Callable[[Path], list[Findi
             yield preview
 
 
-def protected_urns(project: Path, stack: str, env: dict[str, str]) -> set[str]:
-    exported = _capture(["stack", "export", "--stack", stack, "--cwd", str(project)], env)
-    return {r["urn"] for r in json.loads(exported)["deployment"].get("resources") or [] if r.get("protect")}
-
-
 def preview_json(project: Path, stack: str, env: dict[str, str]) -> dict[str, Any]:
-    text = _capture(["preview", "--json", "--diff", "--stack", stack, "--cwd", str(project)], env, allow_failure=True)
+    text = capture(["preview", "--json", "--diff", "--stack", stack, "--cwd", str(project)], env, allow_failure=True)
     try:
         found: dict[str, Any] = json.loads(text)
     except ValueError:
@@ -115,15 +95,6 @@ def preview_json(project: Path, stack: str, env: dict[str, str]) -> dict[str, An
     if errors:
         raise StackError("the preview of the working tree failed:\n" + "\n".join(e.strip() for e in errors[:10]))
     return found
-
-
-def _capture(args: list[str], env: dict[str, str], allow_failure: bool = False) -> str:
-    tc = toolchain.ensure()
-    result = subprocess.run([str(tc.pulumi), *args, "--non-interactive"], cwd=REPO, env=env, capture_output=True,
-                            text=True)
-    if result.returncode != 0 and not allow_failure:
-        raise StackError(f"`pulumi {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()[-1500:]}")
-    return result.stdout
 
 
 def report(stack: str, base_ref: str, found: list[Finding]) -> str:

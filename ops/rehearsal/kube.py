@@ -67,6 +67,12 @@ def listed(client: Client, api_version: str, kind_name: str, namespace: str | No
     return [obj.to_dict() for obj in client.list(resource)]
 
 
+def refused_pods(client: Client) -> list[str]:
+    """Every pod a controller asked for and the API server refused (admission's FailedCreate events)."""
+    return [f"{e['involvedObject']['name']}: {e['message']}" for e in listed(client, "v1", "Event")
+            if e["reason"] == "FailedCreate"]
+
+
 def exists(client: Client, api_version: str, kind_name: str, name: str, namespace: str | None = None) -> bool:
     """The object is there; False too when the API server no longer serves its kind at all."""
     try:

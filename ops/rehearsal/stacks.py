@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from components.cluster.rehearsal import CLAIMED_VOLUMES, NACK_LEFT_OUT, NO_OPERATOR_REASONS
-from ops.engine.stacks import StackError, engine_env, local_backend_url, preflight, pulumi, write_project
+from ops.engine.stacks import REPO, StackError, engine_env, local_backend_url, preflight, pulumi, write_project
 from ops.engine.toolchain import ensure
 from ops.rehearsal.cluster import DEFAULT, Rehearsal, answering
 
 
-def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, dict[str, str]]:
+def local_stack(stack: str, rehearsal: Rehearsal | None = None, source: Path = REPO) -> tuple[Path, dict[str, str]]:
     """The stack's own config aimed at the rehearsal cluster, on a backend that lives and dies with it
-    (`.cluster/`): a second `up` sees the first's state, `make cluster-down` forgets both."""
+    (`.cluster/`): a second `up` sees the first's state, `make cluster-down` forgets both. `source` is the tree whose
+    program and stack file run (another release of this repository, for the upgrade rehearsal)."""
     rehearsal = rehearsal or DEFAULT
     project = rehearsal.state / "stacks" / stack
     state = rehearsal.state / "state"
@@ -31,7 +32,7 @@ def local_stack(stack: str, rehearsal: Rehearsal | None = None) -> tuple[Path, d
         passphrase_file.write_text(secrets.token_urlsafe(24))
         passphrase_file.chmod(0o600)
     write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
-                                    "context": rehearsal.context, "local": True})
+                                    "context": rehearsal.context, "local": True}, source=source)
     env = engine_env(local_backend_url(state), passphrase_file.read_text())
     for released in release_dead_locks(state):
         print(f"[stack] released {released}")

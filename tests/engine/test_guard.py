@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from ops.checks.guard import Finding
+from ops.engine.releases import base_tree
 from ops.engine.toolchain import Toolchain
-from ops.guard import base_tree, over_base
+from ops.guard import over_base
 
 pytestmark = pytest.mark.engine
 

@@ -1,0 +1,46 @@
+"""A release of this repository, for the commands that compare two (make guard, make upgrade): its tree from git,
+and what a stack's state says about it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from ops.engine import toolchain
+from ops.engine.stacks import REPO, StackError
+
+
+def base_tree(ref: str, into: Path) -> Path:
+    """The repository's tree at `ref`, as files (git archive: no worktree to clean up)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True)
+    if archive.returncode != 0:
+        raise StackError(f"{ref!r} is not a git ref of this repository (a shallow clone lacks older commits): "
+                         f"{archive.stderr.decode().strip()}")
+    into.mkdir(parents=True)
+    with tempfile.TemporaryFile() as packed:
+        packed.write(archive.stdout)
+        packed.seek(0)
+        with tarfile.open(fileobj=packed) as tar:
+            tar.extractall(into, filter="tar")
+    return into
+
+
+def protected_urns(project: Path, stack: str, env: dict[str, str]) -> set[str]:
+    """The URNs the stack's state holds protected."""
+    exported = capture(["stack", "export", "--stack", stack, "--cwd", str(project)], env)
+    return {r["urn"] for r in json.loads(exported)["deployment"].get("resources") or [] if r.get("protect")}
+
+
+def capture(args: list[str], env: dict[str, str], allow_failure: bool = False) -> str:
+    """The output of a pulumi command, which is raised on when it fails (unless allowed)."""
+    tc = toolchain.ensure()
+    result = subprocess.run([str(tc.pulumi), *args, "--non-interactive"], cwd=REPO, env=env, capture_output=True,
+                            text=True)
+    if result.returncode != 0 and not allow_failure:
+        raise StackError(f"`pulumi {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()[-1500:]}")
+    return result.stdout
+
+
