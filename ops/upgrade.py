@@ -11,7 +11,6 @@ reports/<stack>/upgrade.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from ops.engine.stacks import REPO, StackError, preflight, pulumi
 from ops.rehearsal import kube
 from ops.rehearsal.cluster import answering
 from ops.rehearsal.stacks import local_stack, local_stacks
-from ops.rehearsal.upgrade import changes, fixed_base, summary
+from ops.rehearsal.upgrade import changes, events_in, fixed_base, summary
 
 REPORTS = REPO / "reports"
 EVENT_LOG_ENV = {"PULUMI_DEBUG_COMMANDS": "true"}   # the engine offers --event-log with its debug commands
@@ -31,10 +30,6 @@ EVENT_LOG_ENV = {"PULUMI_DEBUG_COMMANDS": "true"}   # the engine offers --event-
 def up(stack: str, project: Path, env: dict[str, str], *extra: str) -> int:
     return pulumi(["up", "--yes", "--skip-preview", "--stack", stack, "--cwd", str(project), *extra],
                   {**env, **EVENT_LOG_ENV}, check=False)
-
-
-def events_in(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def rehearse(stack: str, ref: str, scratch: Path) -> list[str]:

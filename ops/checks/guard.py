@@ -22,6 +22,7 @@ REPLACING = {"replace", "create-replacement", "delete-replaced"}
 CORE_STATEFUL = {"kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace",
                  "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"}
 INDEX = re.compile(r"\[\d+\]")
+NO_REASON = "(the engine gave none)"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def findings(preview: Mapping[str, Any], protected: set[str], stateful_types: se
         urn, op, kind = step.get("urn", ""), step.get("op"), type_of(step)
         fields: tuple[str, ...] = ()
         if op in REPLACING:
-            op, fields = "replace", tuple(step.get("replaceReasons") or step.get("diffReasons") or ["(the engine gave none)"])
+            op, fields = "replace", tuple(step.get("replaceReasons") or replacing_paths(step) or step.get("diffReasons")
+                                          or [NO_REASON])
         elif op == "delete":
             renamed = sorted(n for t, n in created if t == kind)
             fields = (f"its name: a {kind.rsplit(':', 1)[-1]} {', '.join(renamed)} is created instead",) if renamed \
@@ -79,7 +81,9 @@ def findings(preview: Mapping[str, Any], protected: set[str], stateful_types: se
             continue
         stateful = kind in stateful_types or kind in CORE_STATEFUL
         finding = Finding(urn, name_of(step), op, fields, stateful, urn in protected)
-        found.setdefault(urn, _accepted(finding, accepted))
+        # a replacement is several steps, and only some carry its reasons (a delete-replaced has none)
+        if urn not in found or found[urn].fields == (NO_REASON,):
+            found[urn] = _accepted(finding, accepted)
     return sorted(found.values(), key=lambda f: (not f.refused, f.urn))
 
 
@@ -97,8 +101,20 @@ def name_of(step: Mapping[str, Any]) -> str:
 def changed_paths(step: Mapping[str, Any]) -> list[str]:
     """The property paths an update changes: the engine's detailed diff (with --diff), else its top-level reasons."""
     detailed = step.get("detailedDiff") or {}
-    return [INDEX.sub("", path).replace("[", ".").replace("]", "") for path in detailed] or \
+    return [_path(path) for path in detailed] or \
         list(step.get("diffReasons") or [])
+
+
+def replacing_paths(step: Mapping[str, Any]) -> list[str]:
+    """The paths the detailed diff marks as forcing the replacement (`add-replace`, `update-replace`,
+    `delete-replace`): a `replaceOnChanges` replacement carries its reason only there."""
+    detailed = step.get("detailedDiff") or {}
+    return [_path(path) for path, diff in detailed.items()
+            if str(diff.get("diffKind") or diff.get("kind") or "").endswith("-replace")]
+
+
+def _path(path: str) -> str:
+    return INDEX.sub("", path).replace("[", ".").replace("]", "")
 
 
 def frozen_fields(paths: Iterable[str], frozen: Iterable[str]) -> Iterable[str]:

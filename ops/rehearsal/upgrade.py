@@ -9,6 +9,7 @@ data/accepted-replacements.yaml does not name.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,6 +31,11 @@ def fixed_base(path: Path = BASES) -> str:
     """The commit the cluster tier rolls forward from."""
     commit: str = yaml.safe_load(path.read_text())["base"]["commit"]
     return commit
+
+
+def events_in(path: Path) -> list[dict[str, Any]]:
+    """The engine's event log (`--event-log`), one JSON event per line; none when the run wrote none."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def step_of(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ops.engine import toolchain
 from ops.engine.stacks import local_backend_path
 from ops.rehearsal import kube, stacks
 from ops.rehearsal.cluster import Rehearsal
+from ops.rehearsal.upgrade import events_in
 from tests.processes import kill_tree
 
 
@@ -102,7 +103,7 @@ class Stack:
         env = {**self.environment(checkpoints), "PULUMI_DEBUG_COMMANDS": "true", **(extra_env or {})}
         result = subprocess.run(self.command(*args, "--event-log", str(log)), env=env,
                                 capture_output=True, text=True, timeout=timeout)
-        return Run(result.returncode, result.stdout + result.stderr, _events(log))
+        return Run(result.returncode, result.stdout + result.stderr, events_in(log))
 
     def killed_during(self, *args: str, after: Callable[[], bool], timeout: float = 600) -> None:
         """Start the command (checkpointing each step, as a real update does), and SIGKILL the engine and everything it
@@ -121,12 +122,6 @@ class Stack:
         result = subprocess.run(self.command("stack", "export"), env=self.env, capture_output=True, text=True, check=True)
         found: dict[str, Any] = json.loads(result.stdout)["deployment"]
         return found
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def kubernetes_objects(deployment: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -25,6 +25,13 @@ def test_a_replaced_protected_cluster_is_lost_state_named_by_its_field() -> None
     assert (found.op, found.name, found.fields, found.refused) == ("replace", "pg-lakekeeper", ("spec",), True)
 
 
+def test_a_delete_before_replace_is_named_by_the_step_that_carries_its_reasons() -> None:
+    """The engine deletes first and only the create-replacement says why."""
+    events = [event("delete-replaced"), event("replace"), event("create-replacement", keys=["spec"])]
+    [found] = upgrade.changes(events, set())
+    assert (found.op, found.fields, found.stateful, found.refused) == ("replace", ("spec",), True, True)
+
+
 def test_an_in_place_update_and_a_stateless_replacement_are_not() -> None:
     config = "urn:pulumi:prod::openfoundry::kubernetes:core/v1:ConfigMap::trino-catalog"
     events = [event("update", detailedDiff={"spec.postgresql.parameters.wal_level": {"kind": "update"}}),
