@@ -87,6 +87,9 @@ def config_map_env(variable: str, config_map: str, key: str) -> k8s.core.v1.EnvV
         config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=config_map, key=key)))
 
 
+ROLLOUT_REVISION = "pod-template-hash"   # the label a Deployment's ReplicaSet gives its pods
+
+
 def spread_spec(topology_key: str, pods: Mapping[str, str], hard: bool) -> dict[str, Any]:
     """Pods spread evenly over `topology_key`; `hard` refuses to schedule rather than skew. A hard spread honours node
     taints: nodes cordoned after a zone is lost (or tainted out-of-service) stop counting as a domain, so the lost
@@ -100,12 +103,18 @@ def spread_spec(topology_key: str, pods: Mapping[str, str], hard: bool) -> dict[
     return spec
 
 
-def spread(topology_key: str, pods: Mapping[str, str], hard: bool) -> k8s.core.v1.TopologySpreadConstraintArgs:
-    """`spread_spec` as the typed argument of a pod spec the program builds."""
+def spread(topology_key: str, pods: Mapping[str, str], hard: bool,
+           per_revision: bool = False) -> k8s.core.v1.TopologySpreadConstraintArgs:
+    """`spread_spec` as the typed argument of a pod spec the program builds. `per_revision` (a Deployment's pods)
+    counts only the pods of the incoming pod's ReplicaSet: during a rolling update the scheduler would otherwise count
+    the old pods about to go, and the new set could end skewed (two of three Trino workers in one zone after an
+    upgrade; the cluster tier's upgrade rehearsal met it). `matchLabelKeys` is beta and on by default since
+    Kubernetes 1.27 (MatchLabelKeysInPodTopologySpread)."""
     rule = spread_spec(topology_key, pods, hard)
     return k8s.core.v1.TopologySpreadConstraintArgs(
         max_skew=rule["maxSkew"], topology_key=rule["topologyKey"], when_unsatisfiable=rule["whenUnsatisfiable"],
         node_taints_policy=rule.get("nodeTaintsPolicy"),
+        match_label_keys=[ROLLOUT_REVISION] if per_revision else None,
         label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=rule["labelSelector"]["matchLabels"]))
 
 

@@ -247,8 +247,8 @@ class Trino(pulumi.ComponentResource):
     def _deployment(self, role: _Role, config_sha: str) -> None:
         site = self._args.site
         labels, role_selector = self._labels(role), role.pods
-        spreading = [spread(site.zone_label, role_selector, hard=site.prod),
-                     spread("kubernetes.io/hostname", role_selector, hard=False)]
+        spreading = [spread(site.zone_label, role_selector, hard=site.prod, per_revision=True),
+                     spread("kubernetes.io/hostname", role_selector, hard=False, per_revision=True)]
         metadata = self._metadata(role.name, role)
         if uses_oauth2(self._args.trino, self._args.lakehouse):
             metadata = k8s.meta.v1.ObjectMetaArgs(name=metadata.name, namespace=metadata.namespace, labels=metadata.labels,

@@ -143,7 +143,7 @@ class PrimaryProxy(pulumi.ComponentResource):
                     automount_service_account_token=False,
                     security_context=restricted_pod(HAPROXY_USER),
                     affinity=one_pod_per_node(self.pods),
-                    topology_spread_constraints=[spread(site.zone_label, self.pods, hard=True)],
+                    topology_spread_constraints=[spread(site.zone_label, self.pods, hard=True, per_revision=True)],
                     containers=[container],
                     volumes=[k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                         name=NAME))]))), opts=self._child(depends_on=depends_on))

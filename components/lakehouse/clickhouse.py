@@ -176,8 +176,8 @@ class ClickHouse(pulumi.ComponentResource):
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False,
                     security_context=restricted_pod(CLICKHOUSE_USER),
-                    topology_spread_constraints=[spread(site.zone_label, pods, hard=site.prod),
-                                                 spread("kubernetes.io/hostname", pods, hard=False)],
+                    topology_spread_constraints=[spread(site.zone_label, pods, hard=site.prod, per_revision=True),
+                                                 spread("kubernetes.io/hostname", pods, hard=False, per_revision=True)],
                     init_containers=[init],
                     containers=[container],
                     volumes=[k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(

@@ -163,8 +163,8 @@ class Lakekeeper(pulumi.ComponentResource):
 
     def _deployment_spec(self, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.DeploymentSpecArgs:
         site = self._args.site
-        spreading = [spread(site.zone_label, selector_labels(NAME), hard=site.prod),
-                     spread("kubernetes.io/hostname", selector_labels(NAME), hard=site.prod)]
+        spreading = [spread(site.zone_label, selector_labels(NAME), hard=site.prod, per_revision=True),
+                     spread("kubernetes.io/hostname", selector_labels(NAME), hard=site.prod, per_revision=True)]
         return k8s.apps.v1.DeploymentSpecArgs(
             replicas=self._args.lakehouse.catalog_replicas,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),

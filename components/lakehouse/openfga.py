@@ -98,8 +98,9 @@ class OpenFga(pulumi.ComponentResource):
                     init_containers=[self._container("migrate", ["migrate"], serving=False)],
                     containers=[self._container(NAME, ["run"], serving=True)],
                     topology_spread_constraints=[
-                        spread(self._args.site.zone_label, selector_labels(NAME), hard=self._args.site.prod),
-                        spread("kubernetes.io/hostname", selector_labels(NAME), hard=self._args.site.prod)],
+                        spread(self._args.site.zone_label, selector_labels(NAME), hard=self._args.site.prod, per_revision=True),
+                        spread("kubernetes.io/hostname", selector_labels(NAME), hard=self._args.site.prod,
+                               per_revision=True)],
                 ),
             ),
         )

@@ -223,7 +223,8 @@ class ServiceWorkload(pulumi.ComponentResource):
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         site = self._args.site
         pods = selector_labels(self._args.service.name)
-        return [spread(site.zone_label, pods, hard=site.prod), spread("kubernetes.io/hostname", pods, hard=False)]
+        return [spread(site.zone_label, pods, hard=site.prod, per_revision=True),
+                spread("kubernetes.io/hostname", pods, hard=False, per_revision=True)]
 
     def _service_spec(self) -> k8s.core.v1.ServiceSpecArgs:
         svc = self._args.service

@@ -112,14 +112,17 @@ def test_every_pod_is_admitted_and_every_pod_without_a_ceph_volume_is_placed(kub
 
 
 def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Client) -> None:
+    """Counted as the scheduler counts: the pods placed and not leaving, those a rule's selector and its
+    matchLabelKeys pick. Right after the upgrade, so a rolling update must not have left a set skewed."""
     nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in api.listed(kube, "v1", "Node")}
-    pods = [p for ns in PLANES for p in api.listed(kube, "v1", "Pod", ns) if p["spec"].get("nodeName")]
+    pods = [p for ns in PLANES for p in api.listed(kube, "v1", "Pod", ns)
+            if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp")]
     checked = 0
     for pod in pods:
         for rule in pod["spec"].get("topologySpreadConstraints") or []:
             if rule["whenUnsatisfiable"] != "DoNotSchedule":
                 continue
-            key, peers = rule["topologyKey"], _selected(pods, pod, rule["labelSelector"])
+            key, peers = rule["topologyKey"], _selected(pods, pod, rule["labelSelector"], rule.get("matchLabelKeys"))
             counts = Counter(nodes[p["spec"]["nodeName"]][key] for p in peers)
             domains = {labels[key] for labels in nodes.values()}
             skew = max(counts.values()) - min(counts.get(d, 0) for d in domains)
@@ -288,10 +291,20 @@ def _scheduler_message(pod: dict[str, Any]) -> str:
     return next((c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), "not yet considered")
 
 
-def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[str, Any]) -> list[dict[str, Any]]:
-    wanted = selector.get("matchLabels") or {}
-    return [p for p in pods if p["metadata"]["namespace"] == pod["metadata"]["namespace"]
-            and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[str, Any],
+              own_keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """The pods of `pod`'s namespace a label selector picks, narrowed to those sharing `pod`'s values of `own_keys`
+    (a spread's matchLabelKeys)."""
+    labels = pod["metadata"].get("labels") or {}
+    wanted = {**(selector.get("matchLabels") or {}), **{k: labels.get(k) for k in own_keys or [] if k in labels}}
+    within = [(e["key"], set(e.get("values") or [])) for e in selector.get("matchExpressions") or [] if e["operator"] == "In"]
+    assert all(e["operator"] == "In" for e in selector.get("matchExpressions") or []), selector
+
+    def picked(other: dict[str, Any]) -> bool:
+        theirs = other["metadata"].get("labels") or {}
+        return all(theirs.get(k) == v for k, v in wanted.items()) and all(theirs.get(k) in vs for k, vs in within)
+
+    return [p for p in pods if p["metadata"]["namespace"] == pod["metadata"]["namespace"] and picked(p)]
 
 
 def _images_with_tag(kube: Client, tag: str) -> int:

@@ -272,13 +272,16 @@ def test_prod_spreads_every_service_over_zones_hard_and_nodes(prod_resources: li
         spec = deployments[service.name].inputs["spec"]
         spreads = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
         pods = {"matchLabels": spec["selector"]["matchLabels"]}
-        # zones hard, honouring taints (a lost zone's cordoned nodes stop counting: docs/reports.md); nodes soft
+        # zones hard, honouring taints (a lost zone's cordoned nodes stop counting: docs/reports.md); nodes soft;
+        # both counted within the pod's own ReplicaSet, so a rolling update cannot leave the new set skewed
+        revision = ["pod-template-hash"]
         assert spreads == {
             "topology.kubernetes.io/zone": {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
                                             "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor",
-                                            "labelSelector": pods},
+                                            "labelSelector": pods, "matchLabelKeys": revision},
             "kubernetes.io/hostname": {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-                                       "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": pods}}, service.name
+                                       "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": pods,
+                                       "matchLabelKeys": revision}}, service.name
 
 
 def test_dev_spreads_softly(dev_resources: list[Registered], deployed: list[Service]) -> None:
