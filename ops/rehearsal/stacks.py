@@ -18,6 +18,11 @@ from ops.engine.toolchain import ensure
 from ops.rehearsal.cluster import DEFAULT, Rehearsal, answering
 
 
+# An up here mostly waits: on rollouts, which the controllers and kwok move in steps, not on this machine's cores (the
+# engine's default is 4 per core). More at once shortens the wait; the steps and their order are the same.
+REHEARSAL_PARALLEL = "32"
+
+
 def local_stack(stack: str, rehearsal: Rehearsal | None = None, source: Path = REPO) -> tuple[Path, dict[str, str]]:
     """The stack's own config aimed at the rehearsal cluster, on a backend that lives and dies with it
     (`.cluster/`): a second `up` sees the first's state, `make cluster-down` forgets both. `source` is the tree whose
@@ -34,6 +39,7 @@ def local_stack(stack: str, rehearsal: Rehearsal | None = None, source: Path = R
     write_project(stack, project, {"mode": "cluster", "kubeconfig": str(rehearsal.kubeconfig),
                                     "context": rehearsal.context, "local": True}, source=source)
     env = engine_env(local_backend_url(state), passphrase_file.read_text())
+    env["PULUMI_PARALLEL"] = REHEARSAL_PARALLEL
     for released in release_dead_locks(state):
         print(f"[stack] released {released}")
     pulumi(["stack", "select", stack, "--create", "--secrets-provider", "passphrase", "--cwd", str(project)], env)
