@@ -17,7 +17,6 @@ from ops.engine.stacks import REPO, StackError, engine_env, local_backend_url, p
 from ops.engine.toolchain import ensure
 from ops.rehearsal.cluster import DEFAULT, Rehearsal, answering
 
-
 # An up here mostly waits: on rollouts, which the controllers and kwok move in steps, not on this machine's cores (the
 # engine's default is 4 per core). More at once shortens the wait; the steps and their order are the same.
 REHEARSAL_PARALLEL = "32"
