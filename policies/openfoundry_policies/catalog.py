@@ -150,6 +150,8 @@ POLICIES: tuple[PolicySpec, ...] = (
              "Replicated workloads have a PodDisruptionBudget", stack=h.disruption_budgets_for_replicated_workloads),
     _hygiene("spread-for-replicated-workloads", "Polaris topologySpreadConstraint; kube-linter no-anti-affinity",
              "Replicated workloads spread over nodes", stack=h.spread_for_replicated_workloads),
+    _hygiene("rolling-updates-keep-the-spread", "Kubernetes docs: topology spread, matchLabelKeys",
+             "A Deployment's hard spread holds after a rolling update", h.rolling_updates_keep_the_spread),
     _hygiene("network-policy-per-namespace", "Polaris missingNetworkPolicy", "Every namespace has a NetworkPolicy",
              stack=h.network_policy_per_namespace),
     # --- wiring: how objects refer to each other (kube-linter's default checks) ---

@@ -169,6 +169,18 @@ def explicit_namespace(r: Resource) -> Iterator[str]:
         yield f"{r.label} lands in the default namespace"
 
 
+def rolling_updates_keep_the_spread(r: Resource) -> Iterator[str]:
+    """A Deployment's hard spread counts its own ReplicaSet's pods only: a rolling update would otherwise count the
+    old pods about to go, and the new set could end skewed (docs/reports.md)."""
+    if r.type != "kubernetes:apps/v1:Deployment":
+        return
+    for rule in (pod_spec(r) or {}).get("topologySpreadConstraints") or []:
+        if rule.get("whenUnsatisfiable") == "DoNotSchedule" and \
+                "pod-template-hash" not in (rule.get("matchLabelKeys") or []):
+            yield (f"{r.label} spreads hard over {rule.get('topologyKey')} counting every revision's pods: a rolling "
+                   "update can leave it skewed (set matchLabelKeys: [pod-template-hash])")
+
+
 # --- across resources ---------------------------------------------------------------------------------------
 
 def _replicated(resources: list[Resource]) -> Iterator[tuple[Resource, int]]:
