@@ -19,6 +19,7 @@ from components.cluster.namespaces import api_server_egress
 from components.common.credentials import GeneratedPassword
 from components.common.kube import custom_resource, peer, pod_monitor, scrape_ingress, spread_spec
 from components.common.site import Site
+from components.relational.backup_alerts import BACKUP_ALERTS, backup_alert_rules
 from components.relational.database import (
     BARMAN_PLUGIN,
     CNPG_OPERATOR_NAMESPACE,
@@ -71,7 +72,19 @@ class RelationalStatePlane(pulumi.ComponentResource):
         if recover is not None:
             origin = next(db for db in args.databases if db.cluster == recover.cluster)
             self._recovery_cluster(origin, recover.target_time)
+        if args.site.prod:   # ADR-0012: development stacks page nobody
+            self._backup_alerts()
         self.register_outputs({"clusters": {db.owner: db.cluster for db in args.databases}})
+
+    def _backup_alerts(self) -> None:
+        """One rule for every cluster's backups and archiving, beside the stores in the storage namespace."""
+        site = self._args.site
+        custom_resource("monitoring.coreos.com/v1", "PrometheusRule", BACKUP_ALERTS, namespace_for("storage"),
+                        {**common_labels(PLANE), **site.scrape_labels},
+                        {"groups": [{"name": BACKUP_ALERTS,
+                                     "rules": backup_alert_rules(self._args.postgres.backup_schedule)}]},
+                        pulumi.ResourceOptions(parent=self, provider=self._args.provider,
+                                               depends_on=list(self._args.namespaces_ready)))
 
     # --- one database ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, StringConstraints
 
 from foundry.config.base import ConfigProblem, Count, Cron5, Cron6, Days, DnsLabel, Quantity, Resources, Section
+from foundry.cron import UntimedSchedule, longest_gap
 
 Timestamp = Annotated[str, StringConstraints(
     pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")]
@@ -90,6 +91,11 @@ def cassandra_problems(cassandra: Cassandra, zones: int, prod: bool) -> Iterable
 def postgres_problems(pg: Postgres, prod: bool) -> Iterable[ConfigProblem]:
     path = "openfoundry:relational.postgres"
     yield from parameter_problems(pg.parameters, path)
+    try:
+        longest_gap(pg.backup_schedule)
+    except UntimedSchedule as why:   # the backup alerts allow the schedule's longest gap
+        yield ConfigProblem(f"{path}.backupSchedule", repr(pg.backup_schedule),
+                            f"a six-field cron of numbers, *, ranges, steps and lists ({why})")
     if pg.synchronous_replicas >= pg.instances:
         yield ConfigProblem(f"{path}.synchronousReplicas", str(pg.synchronous_replicas),
                             f"less than instances ({pg.instances})")

@@ -38,7 +38,7 @@ def check(rules: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[
 
 def test_promtool_takes_every_rendered_rule(tmp_path: Path) -> None:
     rules = prometheus_rules()
-    assert {"nats-consumers", "openfoundry-slos", "iceberg-table-health"} <= set(rules)
+    assert {"nats-consumers", "openfoundry-slos", "iceberg-table-health", "postgres-backups"} <= set(rules)
     for name, groups in rules.items():
         result = check(groups, tmp_path)
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
@@ -200,6 +200,68 @@ def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path
             {"eval_time": "9m", "alertname": "OutboxRowsParked", "exp_alerts": []},
             {"eval_time": "15m", "alertname": "OutboxRowsParked",
              "exp_alerts": [{"exp_labels": {"topic": parked["topic"], "severity": "warning"}}]}]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
+    """prod's nightly schedule allows 24 h between backups and 3 h to finish one: a backup that ended at t=1000 s is
+    paged at 28 h and not at 27 h; a cluster with none pages after the same time; one whose plugin reports nothing
+    warns after an hour. Archiving: a failure after the last success pages after ten minutes; WAL waiting with
+    nothing archived for over 15 minutes pages; an idle primary (nothing waiting, nothing archived) does not."""
+    rules = copy.deepcopy(prometheus_rules()["postgres-backups"])
+    for rule in rules["groups"][0]["rules"]:
+        rule.pop("annotations")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    last = "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
+
+    def pod(cluster: str, index: int = 1) -> dict[str, str]:
+        return {"namespace": "openfoundry-storage", "job": f"openfoundry-storage/{cluster}", "pod": f"{cluster}-{index}"}
+
+    def at(name: str, labels: dict[str, str]) -> str:
+        return name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    def paged(cluster: str, severity: str = "critical") -> list[dict[str, Any]]:
+        return [{"exp_labels": {"namespace": "openfoundry-storage", "job": f"openfoundry-storage/{cluster}",
+                                "severity": severity}}]
+
+    day = 28 * 60   # minutes
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m",
+         "input_series": [
+             {"series": at(last, pod("pg-old")), "values": f"1000x{day}"},
+             {"series": at(last, pod("pg-old", 2)), "values": f"1000x{day}"},   # a replica reports the same
+             {"series": at(last, pod("pg-fresh")), "values": f"0+60x{day}"},    # a backup ending every minute
+             {"series": at(last, pod("pg-none")), "values": f"0x{day}"},
+             {"series": at("cnpg_collector_up", pod("pg-silent")), "values": "1x90"}],
+         "alert_rule_test": [
+             {"eval_time": "27h", "alertname": "PostgresBackupTooOld", "exp_alerts": []},
+             {"eval_time": "28h", "alertname": "PostgresBackupTooOld", "exp_alerts": paged("pg-old")},
+             {"eval_time": "26h", "alertname": "PostgresNoBackupYet", "exp_alerts": []},
+             {"eval_time": "28h", "alertname": "PostgresNoBackupYet", "exp_alerts": paged("pg-none")},
+             {"eval_time": "50m", "alertname": "PostgresBackupStateUnreported", "exp_alerts": []},
+             {"eval_time": "85m", "alertname": "PostgresBackupStateUnreported",
+              "exp_alerts": paged("pg-silent", "warning")}]},
+        {"interval": "1m",
+         "input_series": [
+             {"series": at("cnpg_pg_stat_archiver_last_archived_time", pod("pg-failing")), "values": "100x30"},
+             {"series": at("cnpg_pg_stat_archiver_last_failed_time", pod("pg-failing")), "values": "50x5 400x25"},
+             {"series": at("cnpg_collector_pg_wal_archive_status", {**pod("pg-stuck"), "value": "ready"}),
+              "values": "0x5 3x25"},
+             {"series": at("cnpg_pg_stat_archiver_seconds_since_last_archival", pod("pg-stuck")),
+              "values": "0+60x30"},
+             {"series": at("cnpg_collector_pg_wal_archive_status", {**pod("pg-idle"), "value": "ready"}),
+              "values": "0x30"},
+             {"series": at("cnpg_pg_stat_archiver_seconds_since_last_archival", pod("pg-idle")),
+              "values": "5000+60x30"}],
+         "alert_rule_test": [
+             {"eval_time": "12m", "alertname": "PostgresWalArchivingFailing", "exp_alerts": []},
+             {"eval_time": "17m", "alertname": "PostgresWalArchivingFailing", "exp_alerts": paged("pg-failing")},
+             {"eval_time": "20m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": []},
+             {"eval_time": "28m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": paged("pg-stuck")}]},
+    ]}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300)

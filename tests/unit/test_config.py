@@ -76,6 +76,8 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     # two servers lose the JetStream RAFT quorum with either; nats.conf's routes rely on never seeing two
     ("even NATS quorum", {"control": {"nats": {"servers": 2, "streamReplicas": 1}}}, "openfoundry:control.nats.servers: found 2"),
     ("stream replicas above servers", {"control": {"nats": {"streamReplicas": 5}}}, "streamReplicas: found 5"),
+    ("a backup schedule by day name", {"relational": {"postgres": {"backupSchedule": "0 0 2 * * MON"}}},
+     "openfoundry:relational.postgres.backupSchedule: found '0 0 2 * * MON'; allowed: a six-field cron of numbers"),
     ("sync replicas equal to instances", {"relational": {"postgres": {"instances": 3, "synchronousReplicas": 3}}},
      "openfoundry:relational.postgres.synchronousReplicas: found 3"),
     ("2 sync replicas on 2 instances", {"relational": {"postgres": {"instances": 2, "synchronousReplicas": 2}}},
