@@ -1,67 +1,94 @@
-"""When a six-field cron schedule (robfig/cron with seconds, as a CloudNativePG ScheduledBackup's) fires, and the
-longest time between two of its firings: what an alert on a backup's age allows.
+"""When a CloudNativePG ScheduledBackup's schedule fires, and the longest time between two of its firings: what an
+alert on a backup's age allows.
 
-Supported: numbers, `*` and `?`, ranges, steps and lists (`0 0 2 * * *`, `0 30 */6 * * 1-5`). Names (`MON`),
-descriptors (`@daily`) and Quartz's `L`/`W` are refused with the reason."""
+CloudNativePG v1.30.0 parses `spec.schedule` with github.com/robfig/cron v1.2.0 (go.mod), in UTC: six fields,
+seconds first, day of week 0-6. Supported here: ASCII numbers, `*` and `?`, ranges, steps and lists
+(`0 0 2 * * *`, `0 30 */6 * * 1-5`). Names (`MON`), descriptors (`@daily`) and anything robfig would refuse are
+refused with the reason, before the webhook would refuse the ScheduledBackup mid-apply."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from functools import cache
 from itertools import pairwise
 
-# robfig/cron with seconds, as a ScheduledBackup's schedule: second minute hour day-of-month month day-of-week
+# robfig/cron v1.2.0 parser.go: seconds, minutes, hours, day of month, month, day of week
 FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-          ("day of week", 0, 7))
+          ("day of week", 0, 6))
+NUMBER = re.compile(r"[0-9]+")
+CYCLE = dt.date(2000, 1, 1), 146097   # the Gregorian calendar repeats its dates and weekdays every 400 years
 
 
 class UntimedSchedule(ValueError):
-    """A schedule whose firings this module cannot compute (names, descriptors, `L`, `W`)."""
+    """A schedule whose firings this module cannot compute, or that robfig/cron refuses."""
 
 
-def _field(text: str, low: int, high: int) -> tuple[set[int], bool]:
-    """The values a cron field allows, and whether it is unrestricted (`*` or `?`)."""
+def _number(text: str, part: str) -> int:
+    if not NUMBER.fullmatch(text):
+        raise UntimedSchedule(f"{part!r} is not made of numbers, *, ?, ranges, steps and lists")
+    return int(text)
+
+
+def _field(text: str, name: str, low: int, high: int) -> tuple[frozenset[int], bool]:
+    """The values a field allows, and whether robfig marks it unrestricted: any part starting with `*` or `?`
+    (parser.go getRange's starBit), which makes both day fields have to match instead of either."""
     values: set[int] = set()
+    star = False
     for part in text.split(","):
-        base, _, step = part.partition("/")
+        base, slash, step_text = part.partition("/")
         if base in ("*", "?"):
-            first, last = low, high
+            first, last, star = low, high, True
         elif "-" in base:
-            first, last = (int(v) for v in base.split("-", 1))
+            first, last = (_number(v, part) for v in base.split("-", 1))
         else:
-            first = int(base)
-            last = high if step else first
-        if not low <= first <= last <= high:
-            raise UntimedSchedule(f"{part!r} is outside {low}-{high}")
-        values.update(range(first, last + 1, int(step) if step else 1))
-    return values, text in ("*", "?")
+            first = _number(base, part)
+            last = high if slash else first
+        step = _number(step_text, part) if slash else 1
+        if not (low <= first <= last <= high and step > 0):
+            raise UntimedSchedule(f"{part!r} is not within {name}'s {low}-{high}")
+        values.update(range(first, last + 1, step))
+    return frozenset(values), star
+
+
+def _parsed(schedule: str) -> list[tuple[frozenset[int], bool]]:
+    fields = schedule.split()
+    if len(fields) != 6:
+        raise UntimedSchedule("a ScheduledBackup's schedule has six fields, seconds first")
+    return [_field(text, name, low, high) for text, (name, low, high) in zip(fields, FIELDS, strict=True)]
+
+
+def _day_matches(day: dt.date, parsed: list[tuple[frozenset[int], bool]]) -> bool:
+    (doms, any_dom), (months, _), (dows, any_dow) = parsed[3], parsed[4], parsed[5]
+    if day.month not in months:
+        return False
+    dom, dow = day.day in doms, day.isoweekday() % 7 in dows
+    # robfig/cron spec.go dayMatches: an unrestricted day field makes both match, else either does
+    return (dom and dow) if any_dom or any_dow else (dom or dow)
+
+
+def _times_of_day(parsed: list[tuple[frozenset[int], bool]]) -> list[dt.timedelta]:
+    return [dt.timedelta(hours=h, minutes=m) for h in sorted(parsed[2][0]) for m in sorted(parsed[1][0])]
 
 
 def firings(schedule: str, start: dt.datetime, days: int) -> list[dt.datetime]:
     """Every minute the schedule fires in `days` days from `start` (UTC), in order."""
-    fields = schedule.split()
-    if len(fields) != 6:
-        raise UntimedSchedule("a ScheduledBackup's schedule has six fields, seconds first")
-    try:
-        parsed = [_field(text, low, high) for text, (_, low, high) in zip(fields, FIELDS, strict=True)]
-    except ValueError as error:   # int() of a name or a descriptor
-        raise UntimedSchedule(str(error)) from None
-    (_, _), (minutes, _), (hours, _), (doms, any_dom), (months, _), (dows, any_dow) = parsed
-    dows = {d % 7 for d in dows}
-    found = []
-    for offset in range(days):
-        day = (start + dt.timedelta(days=offset)).date()
-        dom, dow = day.day in doms, day.isoweekday() % 7 in dows
-        # robfig/cron: a restricted day of month and day of week match either (cron's rule), else both
-        if day.month in months and ((dom and dow) if any_dom or any_dow else (dom or dow)):
-            found += [dt.datetime.combine(day, dt.time(h, m), dt.UTC) for h in sorted(hours) for m in sorted(minutes)]
-    return found
+    parsed = _parsed(schedule)
+    times = _times_of_day(parsed)
+    midnights = (dt.datetime.combine(start.date() + dt.timedelta(days=n), dt.time(), dt.UTC) for n in range(days))
+    return [midnight + t for midnight in midnights if _day_matches(midnight.date(), parsed) for t in times]
 
 
+@cache
 def longest_gap(schedule: str) -> dt.timedelta:
-    """The longest time between two backups the schedule starts, over more than a year (a monthly schedule's
-    longest gap spans a short month)."""
-    start = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
-    times = firings(schedule, start, 800)
-    if len(times) < 2:
-        raise UntimedSchedule("it fires less than twice in two years")
-    return max(later - earlier for earlier, later in pairwise(times))
+    """The longest time between two backups the schedule starts, over the calendar's whole 400-year cycle."""
+    parsed = _parsed(schedule)
+    times = _times_of_day(parsed)
+    first, length = CYCLE
+    days = [n for n in range(length) if _day_matches(first + dt.timedelta(days=n), parsed)]
+    if not days:
+        raise UntimedSchedule("it never fires")
+    within = max((later - earlier for earlier, later in pairwise(times)), default=dt.timedelta(0))
+    across = max(dt.timedelta(days=later - earlier) - times[-1] + times[0]
+                 for earlier, later in pairwise([*days, days[0] + length]))
+    return max(within, across)

@@ -23,6 +23,7 @@ from foundry.cron import longest_gap
 BACKUP_ALERTS = "postgres-backups"
 LAST_BACKUP = "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
 BACKUP_GRACE = dt.timedelta(hours=3)       # a base backup of a large cluster takes hours; its timestamp is its end
+SERIES_GAP = "15m"
 ARCHIVE_STUCK_SECONDS = 900                # three times CloudNativePG's default archive_timeout (5 min)
 def duration(delta: dt.timedelta) -> str:
     """A Prometheus duration: `26h`, `1h30m`."""
@@ -33,7 +34,8 @@ def duration(delta: dt.timedelta) -> str:
 def backup_alert_rules(schedule: str) -> list[dict[str, Any]]:
     gap = longest_gap(schedule)
     allowed = gap + BACKUP_GRACE
-    newest = f"max by (namespace, job) ({LAST_BACKUP})"
+    # over a quarter of an hour: a scrape in which the plugin failed drops its series, which would restart a `for:`
+    newest = f"max by (namespace, job) (max_over_time({LAST_BACKUP}[{SERIES_GAP}]))"
     return [
         {"alert": "PostgresBackupTooOld",
          "expr": f"time() - {newest} > {int(allowed.total_seconds())} and {newest} > 0", "for": "30m",
@@ -49,7 +51,7 @@ def backup_alert_rules(schedule: str) -> list[dict[str, Any]]:
                          "description": "Its object store holds no backup a schedule's time after the plugin first "
                                         "reported: the cluster cannot be recovered from it."}},
         {"alert": "PostgresBackupStateUnreported",
-         "expr": f"count by (namespace, job) (cnpg_collector_up) unless count by (namespace, job) ({LAST_BACKUP})",
+         "expr": f"count by (namespace, job) (cnpg_collector_up) unless {newest}",
          "for": "1h", "labels": {"severity": "warning"},
          "annotations": {"summary": "{{ $labels.job }} reports no backup state",
                          "description": "The instances are scraped but the Barman Cloud plugin exports nothing: it "
@@ -63,9 +65,11 @@ def backup_alert_rules(schedule: str) -> list[dict[str, Any]]:
                          "description": "Its last archive attempt failed after the last success: point-in-time "
                                         "recovery stops at that segment, and the volume fills with WAL waiting."}},
         {"alert": "PostgresWalArchivingStuck",
-         "expr": 'max by (namespace, job) (cnpg_collector_pg_wal_archive_status{value="ready"}) > 0 and on '
-                 f"(namespace, job) max by (namespace, job) (cnpg_pg_stat_archiver_seconds_since_last_archival) > "
-                 f"{ARCHIVE_STUCK_SECONDS}", "for": "10m",
+         # per pod: the archiving primary's waiting WAL, not a former primary's stale count; a primary that never
+         # archived (after a failover, a new cluster) reports -1 as its last archival
+         "expr": 'max by (namespace, job) ((cnpg_collector_pg_wal_archive_status{value="ready"} > 0) and on '
+                 "(namespace, job, pod) (cnpg_pg_stat_archiver_seconds_since_last_archival > "
+                 f"{ARCHIVE_STUCK_SECONDS} or cnpg_pg_stat_archiver_last_archived_time < 0))", "for": "10m",
          "labels": {"severity": "critical"},
          "annotations": {"summary": "{{ $labels.job }} has WAL waiting and archived none for 15 minutes",
                          "description": "Segments are ready but none reached the object store: the archiver is "

@@ -208,9 +208,10 @@ def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path
 
 def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
     """prod's nightly schedule allows 24 h between backups and 3 h to finish one: a backup that ended at t=1000 s is
-    paged at 28 h and not at 27 h; a cluster with none pages after the same time; one whose plugin reports nothing
+    paged at 28 h and not at 27 h; a cluster with none pages after the same time, though its plugin missed scrapes; one whose plugin reports nothing
     warns after an hour. Archiving: a failure after the last success pages after ten minutes; WAL waiting with
-    nothing archived for over 15 minutes pages; an idle primary (nothing waiting, nothing archived) does not."""
+    nothing archived for over 15 minutes pages, as does WAL waiting on a primary that never archived; an idle
+    primary (nothing waiting, nothing archived) does not."""
     rules = copy.deepcopy(prometheus_rules()["postgres-backups"])
     for rule in rules["groups"][0]["rules"]:
         rule.pop("annotations")
@@ -234,7 +235,8 @@ def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_pa
              {"series": at(last, pod("pg-old")), "values": f"1000x{day}"},
              {"series": at(last, pod("pg-old", 2)), "values": f"1000x{day}"},   # a replica reports the same
              {"series": at(last, pod("pg-fresh")), "values": f"0+60x{day}"},    # a backup ending every minute
-             {"series": at(last, pod("pg-none")), "values": f"0x{day}"},
+             # the plugin failed for five scrapes at 10 h: the series' gap does not restart the 27 h
+             {"series": at(last, pod("pg-none")), "values": f"0x600 _x5 0x{day - 606}"},
              {"series": at("cnpg_collector_up", pod("pg-silent")), "values": "1x90"}],
          "alert_rule_test": [
              {"eval_time": "27h", "alertname": "PostgresBackupTooOld", "exp_alerts": []},
@@ -252,6 +254,12 @@ def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_pa
               "values": "0x5 3x25"},
              {"series": at("cnpg_pg_stat_archiver_seconds_since_last_archival", pod("pg-stuck")),
               "values": "0+60x30"},
+             {"series": at("cnpg_collector_pg_wal_archive_status", {**pod("pg-new"), "value": "ready"}),
+              "values": "2x30"},   # a new primary whose archiver never succeeded: -1 since, -1 last
+             {"series": at("cnpg_pg_stat_archiver_seconds_since_last_archival", pod("pg-new")), "values": "-1x30"},
+             {"series": at("cnpg_pg_stat_archiver_last_archived_time", pod("pg-new")), "values": "-1x30"},
+             {"series": at("cnpg_collector_pg_wal_archive_status", {**pod("pg-stuck", 2), "value": "ready"}),
+              "values": "0x30"},   # a replica's count stays its own
              {"series": at("cnpg_collector_pg_wal_archive_status", {**pod("pg-idle"), "value": "ready"}),
               "values": "0x30"},
              {"series": at("cnpg_pg_stat_archiver_seconds_since_last_archival", pod("pg-idle")),
@@ -259,8 +267,10 @@ def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_pa
          "alert_rule_test": [
              {"eval_time": "12m", "alertname": "PostgresWalArchivingFailing", "exp_alerts": []},
              {"eval_time": "17m", "alertname": "PostgresWalArchivingFailing", "exp_alerts": paged("pg-failing")},
-             {"eval_time": "20m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": []},
-             {"eval_time": "28m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": paged("pg-stuck")}]},
+             {"eval_time": "20m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": paged("pg-new")},
+             {"eval_time": "8m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": []},
+             {"eval_time": "28m", "alertname": "PostgresWalArchivingStuck",
+              "exp_alerts": paged("pg-new") + paged("pg-stuck")}]},
     ]}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,

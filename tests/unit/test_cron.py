@@ -17,10 +17,11 @@ HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
     ("0 30 1,13 * * *", 12 * HOUR),
     ("0 0 2 * * 1-5", 3 * DAY),              # weekdays: Friday to Monday
     ("0 0 3 * * 0", 7 * DAY),
-    ("0 0 3 * * 7", 7 * DAY),                # 7 is Sunday too
+    ("0 0 2 */2 * 1", 21 * DAY),            # a stepped "*" leaves the day of month unrestricted: both must match
     ("0 0 3 1 * *", 31 * DAY),               # monthly: the longest month
     ("0 0 2 15 * 1", 7 * DAY),               # a day of month and a weekday match either (robfig/cron)
     ("0 0 4 1 1,7 ?", 184 * DAY),            # July to January
+    ("0 0 2 13 2 5", 350 * DAY),             # a Friday 13 February: over the 400-year cycle, not a few years
 ])
 def test_the_longest_gap_between_two_backups(schedule: str, gap: dt.timedelta) -> None:
     assert longest_gap(schedule) == gap
@@ -32,7 +33,9 @@ def test_it_fires_at_the_minutes_it_names() -> None:
                                                  start.replace(day=8, hour=2, minute=15)]
 
 
-@pytest.mark.parametrize("schedule", ["0 0 2 * * MON", "@daily", "0 0 2 L * *", "0 0 25 * * *", "0 0 2 * *"])
+@pytest.mark.parametrize("schedule", ["0 0 2 * * MON", "@daily", "0 0 2 L * *", "0 0 25 * * *", "0 0 2 * *",
+                                      "0 0 3 * * 7", "0 0 1_0 * * *", "0 */-5 * * * *", "0 */0 * * * *",
+                                      "0 0 2 30 2 *"])
 def test_a_schedule_it_cannot_time_is_refused(schedule: str) -> None:
     with pytest.raises(UntimedSchedule):
         longest_gap(schedule)
