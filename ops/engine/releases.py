@@ -13,12 +13,17 @@ from ops.engine import toolchain
 from ops.engine.stacks import REPO, StackError
 
 
-def base_tree(ref: str, into: Path) -> Path:
-    """The repository's tree at `ref`, as files (git archive: no worktree to clean up)."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True)
+def base_tree(ref: str, into: Path, repo: Path = REPO) -> Path:
+    """The repository's tree at `ref`, as files (git archive: no worktree to clean up). A shallow clone (CI's
+    default checkout) lacks older commits: it is deepened from its origin once before the ref is refused."""
+    archive = _archive(repo, ref)
+    if archive.returncode != 0 and _shallow(repo):
+        subprocess.run(["git", "-C", str(repo), "fetch", "--quiet", "--unshallow", "origin"], capture_output=True,
+                       timeout=300)
+        archive = _archive(repo, ref)
     if archive.returncode != 0:
-        raise StackError(f"{ref!r} is not a git ref of this repository (a shallow clone lacks older commits): "
-                         f"{archive.stderr.decode().strip()}")
+        raise StackError(f"{ref!r} is not a git ref of this repository (a shallow clone whose origin cannot deepen "
+                         f"it lacks older commits): {archive.stderr.decode().strip()}")
     into.mkdir(parents=True)
     with tempfile.TemporaryFile() as packed:
         packed.write(archive.stdout)
@@ -26,6 +31,16 @@ def base_tree(ref: str, into: Path) -> Path:
         with tarfile.open(fileobj=packed) as tar:
             tar.extractall(into, filter="tar")
     return into
+
+
+def _archive(repo: Path, ref: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", ref], capture_output=True)
+
+
+def _shallow(repo: Path) -> bool:
+    answer = subprocess.run(["git", "-C", str(repo), "rev-parse", "--is-shallow-repository"], capture_output=True,
+                            text=True)
+    return answer.stdout.strip() == "true"
 
 
 def protected_urns(project: Path, stack: str, env: dict[str, str]) -> set[str]:
