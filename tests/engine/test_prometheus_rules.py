@@ -209,9 +209,9 @@ def test_the_outbox_relays_alerts_fire_on_their_symptoms_and_not_before(tmp_path
 def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_path: Path) -> None:
     """prod's nightly schedule allows 24 h between backups and 3 h to finish one: a backup that ended at t=1000 s is
     paged at 28 h and not at 27 h; a cluster with none pages after the same time, though its plugin missed scrapes;
-    one whose plugin reports nothing warns after an hour. Archiving: a failure after the last success pages after ten minutes; WAL waiting with
-    nothing archived for over 15 minutes pages, as does WAL waiting on a primary that never archived; an idle
-    primary (nothing waiting, nothing archived) does not."""
+    one whose plugin reports nothing warns after an hour. Archiving: a failure after the last success pages after
+    ten minutes; WAL waiting with nothing archived for over 15 minutes pages, as does WAL waiting on a primary that
+    never archived; an idle primary (nothing waiting, nothing archived) does not."""
     rules = copy.deepcopy(prometheus_rules()["postgres-backups"])
     for rule in rules["groups"][0]["rules"]:
         rule.pop("annotations")
