@@ -11,15 +11,13 @@ runs it for prod (.github/workflows/drift.yml).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 from ops import cli
 from ops.checks.drift import Drift, drifts
-from ops.engine import toolchain
-from ops.engine.stacks import REPO, StackError, backend_for, engine_env, preflight, pulumi, select_stack
+from ops.engine.releases import preview_plan
+from ops.engine.stacks import REPO, backend_for, engine_env, preflight, pulumi, select_stack
 from ops.rehearsal.stacks import local_stack
 
 REPORTS = REPO / "reports"
@@ -57,17 +55,7 @@ def plan_of(stack: str, local: bool) -> dict:
 
 
 def read_plan(stack: str, project: Path, env: dict[str, str]) -> dict:
-    command = [str(toolchain.ensure().pulumi), "preview", "--refresh", "--json", "--diff", "--stack", stack,
-               "--cwd", str(project), "--non-interactive"]
-    result = subprocess.run(command, cwd=REPO, env={**env, **FORCE_ENV}, capture_output=True, text=True)
-    try:
-        plan: dict = json.loads(result.stdout)
-    except ValueError:
-        raise StackError(f"the refresh of {stack} gave no plan: {(result.stderr or result.stdout).strip()[-1500:]}") from None
-    errors = [d.get("message", "").strip() for d in plan.get("diagnostics") or [] if d.get("severity") == "error"]
-    if errors:
-        raise StackError(f"the refresh of {stack} failed:\n" + "\n".join(errors[:10]))
-    return plan
+    return preview_plan(project, stack, {**env, **FORCE_ENV}, f"the refresh of {stack}", "--refresh")
 
 
 def report(stack: str, found: list[Drift]) -> str:

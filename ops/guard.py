@@ -13,19 +13,17 @@ reports/<stack>/guard.md (the pull request's comment).
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from ops import cli
 from ops.checks.guard import Finding, findings, load_accepted, load_immutable
 from ops.engine import toolchain
-from ops.engine.releases import base_tree, capture, protected_urns
+from ops.engine.releases import base_tree, preview_plan, protected_urns
 from ops.engine.stacks import (
     REPO,
     StackError,
@@ -77,24 +75,12 @@ def over_base(stack: str, base_ref: str) -> Iterator[Callable[[Path], list[Findi
             def preview(head: Path) -> list[Finding]:
                 write_project(stack, project, render, source=head)
                 toolchain.log(f"preview of {head} over it ({len(protected)} resources protected at {base_ref})", "guard")
-                plan = preview_json(project, stack, env)
+                plan = preview_plan(project, stack, env, "the preview of the working tree")
                 data = head / "data"   # the change's own data: a pull request accepts its replacement beside it
                 return findings(plan, protected, set(STATEFUL_KINDS), load_immutable(data / "immutable-fields.yaml"),
                                 load_accepted(data / "accepted-replacements.yaml"))
 
             yield preview
-
-
-def preview_json(project: Path, stack: str, env: dict[str, str]) -> dict[str, Any]:
-    text = capture(["preview", "--json", "--diff", "--stack", stack, "--cwd", str(project)], env, allow_failure=True)
-    try:
-        found: dict[str, Any] = json.loads(text)
-    except ValueError:
-        raise StackError(f"the preview of the working tree gave no plan:\n{text[-2000:]}") from None
-    errors = [d.get("message", "") for d in found.get("diagnostics") or [] if d.get("severity") == "error"]
-    if errors:
-        raise StackError("the preview of the working tree failed:\n" + "\n".join(e.strip() for e in errors[:10]))
-    return found
 
 
 def report(stack: str, base_ref: str, found: list[Finding]) -> str:

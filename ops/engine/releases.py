@@ -8,6 +8,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ops.engine import toolchain
 from ops.engine.stacks import REPO, StackError
@@ -59,3 +60,17 @@ def capture(args: list[str], env: dict[str, str], allow_failure: bool = False) -
     return result.stdout
 
 
+def preview_plan(project: Path, stack: str, env: dict[str, str], what: str, *extra: str) -> dict[str, Any]:
+    """The engine's preview as JSON (`--json --diff`, plus `extra`), as the guard and drift read it; raised on, with
+    `what` named, when it gives no plan or its diagnostics hold an error."""
+    result = subprocess.run([str(toolchain.ensure().pulumi), "preview", "--json", "--diff", *extra, "--stack", stack,
+                             "--cwd", str(project), "--non-interactive"], cwd=REPO, env=env, capture_output=True,
+                            text=True)
+    try:
+        plan: dict[str, Any] = json.loads(result.stdout)
+    except ValueError:
+        raise StackError(f"{what} gave no plan:\n{(result.stderr or result.stdout).strip()[-2000:]}") from None
+    errors = [d.get("message", "").strip() for d in plan.get("diagnostics") or [] if d.get("severity") == "error"]
+    if errors:
+        raise StackError(f"{what} failed:\n" + "\n".join(errors[:10]))
+    return plan
