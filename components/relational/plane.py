@@ -8,8 +8,8 @@ and is closed by a NetworkPolicy to everyone but its owner and the CNPG operator
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -41,7 +41,7 @@ from components.relational.outbox import (
     relay_role,
     relay_slots,
 )
-from components.storage.ceph import StorageAccess
+from components.storage.ceph import ObjectUser, StorageAccess, bucket_policy
 from foundry.config import Postgres
 from foundry.labels import NAME_LABEL, common_labels, namespace_for, selector_labels
 from foundry.outboxes import RELAY_PLANE, RELAY_PODS
@@ -59,6 +59,8 @@ class RelationalStatePlaneArgs:
     buckets_ready: Sequence[pulumi.Resource] = ()    # Rook, which serves ObjectBucketClaims
     namespaces_ready: Sequence[pulumi.Resource] = ()
     sql_reader: SqlReader | None = None
+    bucket_readers: Sequence[ObjectUser] = ()        # RGW users the backup buckets grant read-only (the off-site copy)
+    bucket_annotations: Mapping[str, str] = field(default_factory=dict)   # a single-site prod's exemption
 
 
 class RelationalStatePlane(pulumi.ComponentResource):
@@ -204,10 +206,14 @@ class RelationalStatePlane(pulumi.ComponentResource):
                                         depends_on=list(self._args.namespaces_ready)))
 
     def _bucket_claim(self, db: Database) -> pulumi.CustomResource:
+        readers = [user for user in self._args.bucket_readers if db.bucket in user.buckets]
+        # the policy replaces the provisioner's own; the claim's user still owns the bucket
+        granted = {"additionalConfig": {"bucketPolicy": bucket_policy(db.bucket, readers)}} if readers else {}
         return self._custom(db, "objectbucket.io/v1alpha1", "ObjectBucketClaim", db.bucket, {
             "bucketName": db.bucket,
             "storageClassName": self._args.storage.bucket_class,
-        }, stateful=True, needs=self._args.buckets_ready)
+            **granted,
+        }, stateful=True, needs=self._args.buckets_ready, annotations=self._args.bucket_annotations)
 
     def _object_store(self, db: Database, claim: pulumi.CustomResource) -> pulumi.CustomResource:
         credentials = db.bucket  # the claim's Secret is named after the claim
@@ -227,7 +233,7 @@ class RelationalStatePlane(pulumi.ComponentResource):
 
     def _recovery_cluster(self, origin: Database, target_time: str) -> None:
         """A new cluster restored from `origin`'s backups to a point in time; it archives under its own name."""
-        name = f"{origin.cluster}-pitr"
+        name = origin.recovery_cluster
         bootstrap = {"recovery": {"source": origin.cluster, "database": origin.name, "owner": origin.name,
                                   "recoveryTarget": {"targetTime": target_time}}}
         spec = self._cluster_spec(origin, name, bootstrap=bootstrap)
@@ -308,9 +314,10 @@ class RelationalStatePlane(pulumi.ComponentResource):
 
     def _custom(self, db: Database, api_version: str, kind: str, name: str, spec: dict[str, Any],
                 depends_on: Sequence[pulumi.Resource] = (), stateful: bool = False,
-                needs: Sequence[pulumi.Resource] | None = None) -> pulumi.CustomResource:
+                needs: Sequence[pulumi.Resource] | None = None,
+                annotations: Mapping[str, str] | None = None) -> pulumi.CustomResource:
         prod = self._args.site.prod
         ready = [*self._args.namespaces_ready, *(self._args.cnpg_ready if needs is None else needs)]
         return custom_resource(api_version, kind, name, db.namespace, common_labels(PLANE), spec, pulumi.ResourceOptions(
             parent=self, provider=self._args.provider, depends_on=[*ready, *depends_on],
-            protect=stateful and prod, retain_on_delete=stateful and prod))
+            protect=stateful and prod, retain_on_delete=stateful and prod), annotations=annotations)

@@ -30,7 +30,7 @@ MEDUSA_SECURITY = {**RESTRICTED_CONTAINER, "runAsNonRoot": True}
 
 
 def backup_bucket() -> Bucket:
-    return Bucket(BACKUP_BUCKET, "cassandra", namespace_for(PLANE))
+    return Bucket(BACKUP_BUCKET, "cassandra", namespace_for(PLANE), backups=True)
 
 
 def medusa_object_user() -> ObjectUser:

@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from components.common.kube import custom_resource, peer, spread_spec
 from components.common.site import Site
 from foundry.catalog import PLATFORM_BUCKET_OWNERS, PLATFORM_DATABASE_OWNERS, Catalog
-from foundry.config import Storage
+from foundry.config import Backups, Storage
 from foundry.labels import common_labels, namespace_for
 from foundry.versions import CEPH_IMAGE
 
@@ -37,6 +37,7 @@ class Bucket:
     name: str
     owner: str
     namespace: str
+    backups: bool = False     # it holds a tool's backups: copied off site (storage.backups)
 
     @property
     def claim(self) -> str:
@@ -86,6 +87,18 @@ def bucket_policy(bucket: str, users: Sequence[ObjectUser]) -> str:
                 "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
             })
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+OFFSITE_POLICY = "backups-leave-the-site"
+EXEMPT_ANNOTATION = "policy.openfoundry.dev/exempt"   # the pack's exemption (policies/.../resources.py)
+
+
+def single_site_exemption(backups: Backups) -> dict[str, str]:
+    """A backup bucket's annotations when prod accepts keeping its backups on this site alone: the pack's
+    exemption from OFFSITE_POLICY, with the risk accepted as its reason."""
+    if backups.single_site_acknowledged is None:
+        return {}
+    return {EXEMPT_ANNOTATION: OFFSITE_POLICY, f"{EXEMPT_ANNOTATION}-reason": backups.single_site_acknowledged}
 
 
 def catalog_buckets(catalog: Catalog) -> list[Bucket]:
@@ -297,9 +310,10 @@ class CephStorage(pulumi.ComponentResource):
             additional["bucketPolicy"] = bucket_policy(bucket.name, granted)
         spec = {"bucketName": bucket.name, "storageClassName": storage.bucket_storage_class,
                 "additionalConfig": additional}
+        annotations = single_site_exemption(storage.backups) if bucket.backups else {}
         return self._resource("objectbucket.io/v1alpha1", "ObjectBucketClaim", bucket.claim, bucket.namespace, spec,
                               labels={"openfoundry.io/bucket-owner": bucket.owner}, depends_on=[bucket_class],
-                              stateful=True)
+                              stateful=True, annotations=annotations)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -315,6 +329,6 @@ class CephStorage(pulumi.ComponentResource):
 
     def _resource(self, api_version: str, kind: str, name: str, namespace: str, spec: dict[str, Any],
                   labels: dict[str, str] | None = None, depends_on: Sequence[pulumi.Resource] = (),
-                  stateful: bool = False) -> pulumi.CustomResource:
+                  stateful: bool = False, annotations: dict[str, str] | None = None) -> pulumi.CustomResource:
         return custom_resource(api_version, kind, name, namespace, {**common_labels(PLANE), **(labels or {})}, spec,
-                               self._child(depends_on=depends_on, stateful=stateful))
+                               self._child(depends_on=depends_on, stateful=stateful), annotations=annotations)

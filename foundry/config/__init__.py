@@ -2,12 +2,13 @@
 
     base.py        problems, the section model, value types
     platform.py    target, operators, images, topology, workload sizing, monitoring
-    storage.py · ingestion.py · control.py · relational.py · compute.py · edge.py    each plane's settings
+    storage.py (backups.py) · ingestion.py · control.py · relational.py · compute.py · edge.py    each plane's settings
     stack.py       the root model, reading a stack's values, the cross-field rules in order
 
 Defaults per environment live in foundry/defaults.py.
 """
 
+from foundry.config.backups import SINGLE_SITE_RISK, Backups, Offsite
 from foundry.config.base import (
     NAMESPACE,
     ConfigErrors,
@@ -26,6 +27,8 @@ from foundry.config.storage import BlockPool, Ceph, Lakehouse, Maintenance, Obje
 
 __all__ = [
     "NAMESPACE",
+    "SINGLE_SITE_RISK",
+    "Backups",
     "BlockPool",
     "Cache",
     "Cassandra",
@@ -46,6 +49,8 @@ __all__ = [
     "Monitoring",
     "Nats",
     "ObjectStore",
+    "Offsite",
+    "Offsite",
     "Operators",
     "OutboxRelay",
     "Postgres",

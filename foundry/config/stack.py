@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from foundry.config.backups import backups_problems
 from foundry.config.base import NAMESPACE, ConfigErrors, ConfigProblem, Environment, Section
 from foundry.config.compute import Compute, trino_problems
 from foundry.config.control import Control, nats_problems
@@ -70,6 +71,7 @@ def cross_field_problems(cfg: StackConfig) -> Iterable[ConfigProblem]:
     yield from workload_problems(cfg.workloads, cfg.compute.workloads, prod)
     yield from ceph_problems(storage.ceph, topology, prod)
     yield from pool_problems(storage, topology, prod)
+    yield from backups_problems(storage.backups, prod)
     yield from kafka_problems(cfg.ingestion.kafka, prod)
     yield from relay_problems(cfg.ingestion.outbox_relay, prod)
     yield from lakehouse_problems(storage.lakehouse, topology, prod)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from foundry.config.backups import Backups
 from foundry.config.base import (
     CatalogClient,
     ConfigProblem,
@@ -130,6 +131,7 @@ class Storage(Section):
     bucket_max_size: Quantity                # quota of every ObjectBucketClaim
     lakehouse: Lakehouse
     vespa: Vespa
+    backups: Backups = Backups()
 
     @property
     def rgw_endpoint(self) -> str:

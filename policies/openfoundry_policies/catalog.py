@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from openfoundry_policies import backups as b
 from openfoundry_policies import cassandra as cs
 from openfoundry_policies import contracts as c
 from openfoundry_policies import hygiene as h
@@ -56,6 +57,8 @@ POLICIES: tuple[PolicySpec, ...] = (
               c.postgres_backup_retention),
     _contract("postgres-scheduled-backups", "ADR-0010", "Every Postgres cluster has a ScheduledBackup",
               stack=c.postgres_scheduled_backups),
+    _contract("backups-leave-the-site", "review m10; ADR-0010",
+              "Every backup bucket is copied to another site, or its claim accepts the risk", stack=b.backups_leave_the_site),
     _contract("postgres-pod-monitors", "ADR-0010", "Every Postgres cluster is scraped by a PodMonitor",
               stack=c.postgres_pod_monitors),
     _contract("one-iceberg-rest-catalog", "ADR-0008", "Lakekeeper is the single Iceberg REST catalog",

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
 from openfoundry_policies.resources import Resource
 
 from tests.unit.policy_cases import (
+    BACKUP_STORE,
     GOOD_CASSANDRA,
     GOOD_DC,
     GOOD_KAFKA,
@@ -22,6 +23,7 @@ from tests.unit.policy_cases import (
     clickhouse_users,
     cr,
     deployment,
+    offsite_copy,
     restricted_namespace,
     service_to,
     with_kafka,
@@ -44,6 +46,12 @@ RESTRICTED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False, "
 # Branches of a policy beyond its first: (policy, violating resources, message fragment); each compliant case above
 # passes the same policy.
 BRANCHES: list[tuple[str, list[Resource], str]] = [
+    # Medusa's bucket, and a copy to a remote that is not another site's https endpoint
+    ("backups-leave-the-site", [cr("K8ssandraCluster", {**GOOD_CASSANDRA, "medusa": {"storageProperties": {
+        "bucketName": "cassandra-backups"}}}, K8SSANDRA_API), offsite_copy("pg-backups-x")],
+     "cassandra-backups holds the backups of"),
+    ("backups-leave-the-site", [BACKUP_STORE, offsite_copy("pg-backups-x", endpoint="http://rgw.local")],
+     "pg-backups-x holds the backups"),
     ("cassandra-authenticated", [cr("K8ssandraCluster", {**GOOD_CASSANDRA, "cassandra": {**GOOD_CASSANDRA["cassandra"],
      "config": {"cassandraYaml": {"authenticator": "org.apache.cassandra.auth.AllowAllAuthenticator"}}}}, K8SSANDRA_API)],
      "sets authenticator: org.apache.cassandra.auth.AllowAllAuthenticator"),

@@ -87,6 +87,16 @@ def with_kafka(**config: Any) -> dict[str, Any]:
     return {"kafka": {**GOOD_KAFKA["kafka"], "config": {**GOOD_KAFKA["kafka"]["config"], **config}}}
 
 
+BACKUP_STORE = cr("ObjectStore", {"configuration": {"destinationPath": "s3://pg-backups-x/"}}, "barmancloud.cnpg.io/v1")
+BACKUP_CLAIM = cr("ObjectBucketClaim", {"bucketName": "pg-backups-x"}, "objectbucket.io/v1alpha1", name="pg-backups-x")
+
+
+def offsite_copy(buckets: str, endpoint: str = "https://s3.elsewhere.example") -> Resource:
+    env = [{"name": "BUCKETS", "value": buckets}, {"name": "RCLONE_CONFIG_OFFSITE_ENDPOINT", "value": endpoint}]
+    return Resource("kubernetes:batch/v1:CronJob", {"metadata": {"name": "copy", "namespace": "ns"}, "spec": {
+        "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "rclone", "env": env}]}}}}}})
+
+
 CASES: list[tuple[str, list[Resource], list[Resource]]] = [
     ("postgres-only-through-cloudnativepg", [deployment({"image": "docker.io/postgres:16"})], [deployment()]),
     ("postgres-synchronous-replicas", [cr("Cluster", {**GOOD_PG, "instances": 1}, "postgresql.cnpg.io/v1")],
@@ -95,6 +105,8 @@ CASES: list[tuple[str, list[Resource], list[Resource]]] = [
      [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")]),
     ("postgres-backup-retention", [cr("ObjectStore", {}, "barmancloud.cnpg.io/v1")],
      [cr("ObjectStore", {"retentionPolicy": "30d"}, "barmancloud.cnpg.io/v1")]),
+    ("backups-leave-the-site", [BACKUP_STORE, BACKUP_CLAIM],
+     [BACKUP_STORE, BACKUP_CLAIM, offsite_copy("pg-backups-x other")]),
     ("postgres-scheduled-backups", [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1")],
      [cr("Cluster", GOOD_PG, "postgresql.cnpg.io/v1"),
       cr("ScheduledBackup", {"cluster": {"name": "x"}}, "postgresql.cnpg.io/v1", name="b")]),
@@ -297,6 +309,7 @@ EXPECTED_MESSAGE = {
     "spread-for-replicated-workloads": "nothing spreading them", "network-policy-per-namespace": "has no NetworkPolicy",
     "rolling-updates-keep-the-spread": "counting every revision's pods",
     "vespa-config-server-quorum": "config server",
+    "backups-leave-the-site": "pg-backups-x holds the backups",
     "no-duplicate-env-vars": "sets A twice", "selector-matches-template": "does not match its pod template",
     "services-select-a-workload": "selects no pod template", "referenced-accounts-and-secrets-exist": "Secret missing",
     "budgets-allow-an-eviction": "no node can ever be drained",

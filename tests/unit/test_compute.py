@@ -97,9 +97,14 @@ def test_trinos_own_rgw_user_is_granted_the_warehouse_bucket(prod_resources: lis
     assert {"s3:PutObject", "s3:DeleteObject"} <= set(writers["Action"])
     # a reader lists and gets, and nothing else (the S3 actions that change a bucket all start Put, Delete, Abort)
     assert sorted(readers["Action"]) == ["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
-    # the other granted bucket: Medusa's backups (tests/unit/test_operational_store.py)
-    others = [c for name, c in claims.items() if name not in ("lakekeeper-warehouse", "cassandra-backups")]
-    assert all("bucketPolicy" not in c.inputs["spec"].get("additionalConfig", {}) for c in others)
+    # the other granted buckets: Medusa's backups (tests/unit/test_operational_store.py), and every backup bucket
+    # to the off-site copy's reader alone (tests/unit/test_offsite.py)
+    others = {name: c for name, c in claims.items() if name not in ("lakekeeper-warehouse", "cassandra-backups")}
+    granted = {name: json.loads(c.inputs["spec"]["additionalConfig"]["bucketPolicy"]) for name, c in others.items()
+               if "bucketPolicy" in c.inputs["spec"].get("additionalConfig", {})}
+    assert granted and all(name.startswith("pg-backups-") for name in granted)
+    assert all([s["Principal"] for s in p["Statement"]] == [{"AWS": ["arn:aws:iam:::user/backup-copier"]}]
+               for p in granted.values())
 
 
 def test_lakekeeper_admits_trino(prod_resources: list[Registered], dev_resources: list[Registered]) -> None:
