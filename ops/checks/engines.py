@@ -2,9 +2,10 @@
 
     engines/netpol/        NetworkPolicy verdicts for explicit flows: cyclonus' policy matcher
     engines/podsecurity/   Pod Security Standards verdicts for pod specs: the API server's admission library
+    engines/rclone/        rclone's own command line (the off-site copy's tool), S3 and sync only
 
-Each is a small `main` package in a committed wrapper module (go.mod, go.sum) that reads one JSON request and writes
-one JSON response. Binaries are built into the project's cache (`~/.cache/openfoundry/engines/`), keyed by a hash of
+Each is a small `main` package in a committed wrapper module (go.mod, go.sum); the first two read one JSON request
+and write one JSON response. Binaries are built into the project's cache (`~/.cache/openfoundry/engines/`), keyed by a hash of
 the wrapper module, so a warm run starts at once and a cold one prints each build with its time.
 """
 

@@ -27,15 +27,27 @@ import pg8000
 import pytest
 
 from components.relational.database import recovery_cluster_name
+from components.storage.ceph import READ_ACTIONS
+from components.storage.offsite import COPIER, copier_user
+from foundry.catalog import load_catalog
+from foundry.config import load_stack_config
+from foundry.consistency import check_config_against_catalog
+from foundry.defaults import deep_merge
+from foundry.streams import load_streams
+from foundry.topics import load_registry
 from ops.boot.rendered import Obj, Rendered, load_rendered, name_of, namespace_of
+from ops.checks import engines
 from ops.engine import barman, postgres, s3
 from ops.engine.kafka import free_port
+from ops.engine.stacks import read_stack_values
 from ops.engine.toolchain import log
 from tests.engine.conftest import rendered
+from tests.mocks import by_metadata_name, register_platform
 
 pytestmark = pytest.mark.engine
 
 CLUSTER = "pg-openfga"
+COPY = "backups-offsite-copy"
 TIMEOUT = 60.0
 # CloudNativePG's own settings for every instance (pkg/postgres/configuration.go at v1.30.0: archive_timeout 5min,
 # archive_mode on, wal_level replica unless logical decoding is asked for)
@@ -122,7 +134,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     tree = load_rendered(rendered("prod"))
     cluster = the(tree, "Cluster", CLUSTER)
     bucket = the(tree, "ObjectStore", archiver(cluster)["barmanObjectName"])["spec"]["configuration"]["destinationPath"]
-    with s3.serving(bucket.removeprefix("s3://").split("/")[0]) as store, postgres.server() as at:
+    buckets = [bucket.removeprefix("s3://").split("/")[0], *copied_buckets(tree)]
+    with s3.serving(*dict.fromkeys(buckets), readers=[COPIER], read_actions=READ_ACTIONS) as store, \
+            postgres.server() as at:
         tools = commands(tree, cluster, store, barman.installed(at.root, at.account))
         checked = run(tools, tools.check_wal_archive(), at)
         assert checked.returncode == 0, f"a new cluster's archive is not empty: {checked.stderr}"
@@ -169,16 +183,17 @@ def postgres_time(target_time: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f") + f"{offset[:3]}:{offset[3:]}"
 
 
-def recovered(archive: Archive, name: str, target_time: str | None) -> list[Any]:
-    """A new data directory restored from the store's base backup and replayed from its WAL (to `target_time`, or
-    to the archive's end), started, and the ledger it holds."""
-    at = archive.at
+def recovered(archive: Archive, name: str, target_time: str | None, tools: barman.Commands | None = None,
+              ) -> list[Any]:
+    """A new data directory restored from the store's base backup (or `tools`' store's) and replayed from its WAL
+    (to `target_time`, or to the archive's end), started, and the ledger it holds."""
+    at, tools = archive.at, tools or archive.tools
     restored = postgres.Server(at.root, at.account)
     restored.data = at.root / name
-    done = run(archive.tools, archive.tools.restore(archive.backup_id, restored.data), at)
+    done = run(tools, tools.restore(archive.backup_id, restored.data), at)
     assert done.returncode == 0, f"barman-cloud-restore failed: {done.stderr[-2000:]}"
     (restored.data / "recovery.signal").touch()
-    wal_restore = script(at, f"{name}-wal-restore", archive.tools, archive.tools.wal_restore())
+    wal_restore = script(at, f"{name}-wal-restore", tools, tools.wal_restore())
     settings = {"restore_command": f"{wal_restore} %f %p", "recovery_target_action": "promote",
                 **({"recovery_target_time": postgres_time(target_time)} if target_time else {})}
     port = free_port()
@@ -219,9 +234,32 @@ def test_the_retention_window_keeps_a_backup_inside_it(archive: Archive) -> None
     assert [b["backup_id"] for b in json.loads(listed.stdout)["backups_list"]] == [archive.backup_id]
 
 
-def test_recovery_to_a_time_between_two_transactions_holds_the_first_and_not_the_second(archive: Archive) -> None:
+def restore_as_code(target_time: str) -> dict[str, Any]:
+    """The recovery Cluster prod registers with relational.postgres.recoverFrom naming this cluster and a time."""
+    values = deep_merge(read_stack_values("prod"), {"relational": {"postgres": {
+        "recoverFrom": {"cluster": CLUSTER, "targetTime": target_time}}}})
+    config = load_stack_config(values, "prod")
+    check_config_against_catalog(config, load_catalog(), load_registry(), load_streams())
+    clusters = by_metadata_name(register_platform(config, load_catalog()), "kubernetes:postgresql.cnpg.io/v1:Cluster")
+    return dict(clusters[recovery_cluster_name(CLUSTER)].inputs["spec"])
+
+
+def test_restore_as_code_recovers_to_a_time_between_two_transactions_the_first_and_not_the_second(
+        archive: Archive) -> None:
+    """The stack's own recovery Cluster, read as CNPG and the plugin read it: the source's store and server name
+    from its external cluster, the target from its recoveryTarget (converted as CNPG converts it), and its own
+    server name, whose archive must be empty before it may archive."""
+    spec = restore_as_code(archive.target_time)
+    recovery = spec["bootstrap"]["recovery"]
+    (source,) = [c for c in spec["externalClusters"] if c["name"] == recovery["source"]]
+    parameters = source["plugin"]["parameters"]
+    assert parameters["barmanObjectName"] == archiver(archive.cluster)["barmanObjectName"]
+    origin = commands(archive.tree, archive.cluster, archive.store, archive.tools.bin, server=parameters["serverName"])
+    own = commands(archive.tree, archive.cluster, archive.store, archive.tools.bin,
+                   server=archiver({"spec": spec})["serverName"])
+    assert run(own, own.check_wal_archive(), archive.at).returncode == 0
     started = time.monotonic()
-    assert recovered(archive, "pitr", archive.target_time) == [[1, "first"]]
+    assert recovered(archive, "pitr", recovery["recoveryTarget"]["targetTime"], tools=origin) == [[1, "first"]]
     log(f"recovered to {archive.target_time} in {time.monotonic() - started:.1f}s (base backup "
         f"{archive.backup_seconds:.1f}s, a switched segment archived in {archive.archive_seconds:.1f}s)")
 
@@ -260,3 +298,71 @@ def test_an_https_endpoint_for_a_plain_http_store_fails_with_the_tools_message(a
     # one attempt: botocore's retries of a failed handshake say nothing more
     failed = run(broken, broken.backup_list(), archive.at, env={**broken.env(), "AWS_MAX_ATTEMPTS": "1"})
     assert failed.returncode != 0 and "SSL" in failed.stderr, failed.stderr
+
+
+# --- the off-site copy ----------------------------------------------------------------------------------------
+
+
+def copy_job(tree: Rendered) -> Obj:
+    return the(tree, "CronJob", COPY)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def copied_buckets(tree: Rendered) -> list[str]:
+    """Every bucket the copy mirrors: this site's RGW holds each (here: moto's, empty but for the archive's)."""
+    (buckets,) = [e["value"] for e in copy_job(tree)["env"] if e["name"] == "BUCKETS"]
+    return str(buckets).split()
+
+
+def copy_environment(container: Obj, keys: dict[tuple[str, str], str], endpoints: dict[str, str]) -> dict[str, str]:
+    """The container's environment as the kubelet gives it: values, and Secret keys from `keys`; the remotes'
+    endpoints are the pod's world (`endpoints`, by variable)."""
+    env = {"PATH": f"{engines.binary('rclone').parent}:/usr/bin:/bin"}
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = endpoints.get(entry["name"], entry["value"])
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = keys[(ref["name"], ref["key"])]
+    return env
+
+
+def test_the_offsite_copy_is_recovered_at_the_other_site_to_the_same_point(archive: Archive, tmp_path: Path) -> None:
+    """The rendered CronJob's script and environment, run by rclone at the image's release, copy every backup bucket
+    from this site's store (as the read-only copier) to the other site's; Barman recovers from that copy alone."""
+    tree, container = archive.tree, copy_job(archive.tree)
+    offsite_bucket = next(e["value"] for e in container["env"] if e["name"] == "OFFSITE_BUCKET")
+    with s3.serving(offsite_bucket) as other_site:
+        copier_keys = copier_user(copied_buckets(tree)).secret(the(tree, "CephObjectStore", "lake")["metadata"]["name"])
+        offsite_secret = next(e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]
+                              if e["name"] == "RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID")
+        reader = archive.store.readers[COPIER]
+        keys = {(copier_keys, "AccessKey"): reader[0], (copier_keys, "SecretKey"): reader[1],
+                (offsite_secret, "AWS_ACCESS_KEY_ID"): other_site.access_key,
+                (offsite_secret, "AWS_SECRET_ACCESS_KEY"): other_site.secret_key}
+        endpoints = {"RCLONE_CONFIG_RGW_ENDPOINT": f"http://localhost:{archive.store.port}",
+                     "RCLONE_CONFIG_OFFSITE_ENDPOINT": f"http://localhost:{other_site.port}"}
+        assert container["command"][:2] == ["/bin/sh", "-c"]
+        started = time.monotonic()
+        copied = subprocess.run(["/bin/sh", "-c", container["command"][2]], capture_output=True, text=True,
+                                timeout=300, cwd=tmp_path, env=copy_environment(container, keys, endpoints))
+        assert copied.returncode == 0, f"the copy failed:\n{copied.stdout[-2000:]}{copied.stderr[-2000:]}"
+        log(f"copied {len(copied_buckets(tree))} buckets off site in {time.monotonic() - started:.1f}s")
+        store = archive.tools.store
+        local = store["configuration"]["destinationPath"].removeprefix("s3://").rstrip("/")
+        moved = {**store, "configuration": {**store["configuration"],
+                                            "destinationPath": f"s3://{offsite_bucket}/{local}/"}}
+        there = barman.Commands(moved, archive.tools.server, lambda _name, key: {
+            "AWS_ACCESS_KEY_ID": other_site.access_key, "AWS_SECRET_ACCESS_KEY": other_site.secret_key}.get(key),
+            f"http://localhost:{other_site.port}", archive.tools.bin)
+        assert recovered(archive, "offsite", archive.target_time, tools=there) == [[1, "first"]]
+
+
+def test_the_copier_may_not_write_this_sites_backups(archive: Archive) -> None:
+    import boto3
+
+    bucket = archive.tools.store["configuration"]["destinationPath"].removeprefix("s3://").split("/")[0]
+    reader = archive.store.readers[COPIER]
+    client = boto3.client("s3", endpoint_url=archive.store.endpoint, aws_access_key_id=reader[0],
+                          aws_secret_access_key=reader[1], region_name=s3.REGION)
+    with pytest.raises(Exception, match="AccessDenied"):
+        client.delete_object(Bucket=bucket, Key=f"{archive.tools.server}/base/{archive.backup_id}/backup.info")

@@ -38,7 +38,8 @@ def check(rules: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[
 
 def test_promtool_takes_every_rendered_rule(tmp_path: Path) -> None:
     rules = prometheus_rules()
-    assert {"nats-consumers", "openfoundry-slos", "iceberg-table-health", "postgres-backups"} <= set(rules)
+    assert {"nats-consumers", "openfoundry-slos", "iceberg-table-health", "postgres-backups",
+            "backups-offsite-copy"} <= set(rules)
     for name, groups in rules.items():
         result = check(groups, tmp_path)
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
@@ -271,6 +272,38 @@ def test_the_postgres_backup_alerts_fire_on_their_symptoms_and_not_before(tmp_pa
              {"eval_time": "8m", "alertname": "PostgresWalArchivingStuck", "exp_alerts": []},
              {"eval_time": "28m", "alertname": "PostgresWalArchivingStuck",
               "exp_alerts": paged("pg-new") + paged("pg-stuck")}]},
+    ]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_offsite_copy_alerts_fire_when_the_copy_falls_behind_and_not_before(tmp_path: Path) -> None:
+    """prod copies every 15 minutes: twice that gap and a run's 6 h deadline are allowed (6.5 h). A copy that last
+    succeeded at t=1000 s pages 15 minutes after 6.5 h have passed since, not before; a CronJob that never succeeded
+    pages 15 minutes after 6.5 h of existence."""
+    rules = copy.deepcopy(prometheus_rules()["backups-offsite-copy"])
+    for rule in rules["groups"][0]["rules"]:
+        rule.pop("annotations")
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    job = 'namespace="openfoundry-storage",cronjob="backups-offsite-copy"'
+    minutes = 8 * 60
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m",
+         "input_series": [{"series": f"kube_cronjob_status_last_successful_time{{{job}}}", "values": f"1000x{minutes}"},
+                          {"series": f"kube_cronjob_created{{{job}}}", "values": f"0x{minutes}"}],
+         "alert_rule_test": [
+             {"eval_time": "6h55m", "alertname": "OffsiteBackupCopyTooOld", "exp_alerts": []},
+             {"eval_time": "7h05m", "alertname": "OffsiteBackupCopyTooOld",
+              "exp_alerts": [{"exp_labels": {"severity": "critical"}}]},
+             {"eval_time": "7h05m", "alertname": "OffsiteBackupCopyNeverSucceeded", "exp_alerts": []}]},
+        {"interval": "1m",
+         "input_series": [{"series": f"kube_cronjob_created{{{job}}}", "values": f"0x{minutes}"}],
+         "alert_rule_test": [
+             {"eval_time": "6h40m", "alertname": "OffsiteBackupCopyNeverSucceeded", "exp_alerts": []},
+             {"eval_time": "6h50m", "alertname": "OffsiteBackupCopyNeverSucceeded", "exp_alerts": [{"exp_labels": {
+                 "namespace": "openfoundry-storage", "cronjob": "backups-offsite-copy", "severity": "critical"}}]}]},
     ]}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = subprocess.run([str(promtool()), "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True,
