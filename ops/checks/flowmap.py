@@ -6,7 +6,8 @@ gateway's read-only route to the replicas, the instances to each other and to th
 binary has a Kafka client to the brokers' listener its client speaks (its contract: data/upstream/binaries/), and
 the ACL steward to the TLS one; every service whose binary has a NATS client, and NACK, to NATS; every Iceberg
 client to Lakekeeper and, since Lakekeeper signs their S3 requests instead of handing out credentials, to RGW; every
-bucket owner whose binary has an S3 client to RGW; the operators to the pods they manage where they connect to them;
+bucket owner whose binary has an S3 client to RGW; the off-site copy to RGW and to the other site's addresses (and
+nowhere else outside); the operators to the pods they manage where they connect to them;
 Prometheus to every metrics port a PodMonitor names; the ingress controller to every edge backend and ACME solver;
 every pod to the cluster's DNS. ClickHouse, when the stack reads the warehouse with it, to Lakekeeper, RGW and the
 issuer, and from Grafana and the SQL gateway. Forbidden: a service into another service's database; anything but
@@ -20,7 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from ipaddress import ip_network
+from urllib.parse import urlsplit
 
+from components.storage.offsite import NAME as OFFSITE_COPY
 from foundry.binaries import running
 from foundry.catalog import PLATFORM_MIGRATORS, Catalog, Service
 from foundry.labels import namespace_for, selector_labels
@@ -281,6 +285,13 @@ class FlowMap:
     def _buckets(self) -> None:
         for service in (s for s in self.catalog.services if s.buckets and self._s3_client(s)):
             self._need("bucket", self._service_pods(service), self._rgw(), [8080])
+        offsite = self.runtime.config.storage.backups.offsite
+        if offsite is not None:   # the off-site copy: this site's RGW, the other site's addresses, nowhere else
+            copy = self._pods(namespace_for("storage"), **selector_labels(OFFSITE_COPY))
+            port = urlsplit(str(offsite.endpoint)).port or 443
+            self._need("off-site copy", copy, self._rgw(), [8080])
+            self._need("off-site copy", copy, [str(next(ip_network(cidr).hosts())) for cidr in offsite.addresses], [port])
+            self._add("off-site copy", copy, [IDENTITY_PROVIDER_IP, API_SERVER_IP], [port], False, "TCP")
 
     def _platform_parts(self) -> None:
         """Vespa, Valkey and Trino, reached by the services the seed routes to them, and their own members."""

@@ -4,6 +4,7 @@ writes) by cyclonus' policy matcher (engines/netpol): the verdicts, their matrix
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -29,9 +30,16 @@ class Verdict:
         return self.allowed == self.flow.required
 
 
+def pod_address(pod: Pod) -> str:
+    """A pod's address in the pod network (cyclonus compares it with ipBlocks): fixed per pod, within 10.244.0.0/16
+    (implied: any pod network; the stack's ipBlocks name addresses outside the cluster)."""
+    digest = hashlib.sha256(f"{pod.namespace}/{pod.name}".encode()).digest()
+    return f"10.244.{digest[0]}.{digest[1] % 254 + 1}"
+
+
 def _peer(end: Pod | str) -> dict[str, Any]:
     if isinstance(end, Pod):
-        return {"namespace": end.namespace, "labels": dict(end.labels)}
+        return {"namespace": end.namespace, "labels": dict(end.labels), "ip": pod_address(end)}
     return {"ip": end}
 
 
