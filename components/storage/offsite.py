@@ -31,17 +31,24 @@ PLANE = "storage"
 NAME = "backups-offsite-copy"
 COPIER = "backup-copier"
 NOBODY = 65534
-# each bucket in turn; a bucket that fails does not stop the others, and the job fails naming it
+# each bucket in turn; a bucket that fails does not stop the others, and the job fails naming it. What the sync
+# would delete or overwrite off site is moved under .deleted/<day>/<bucket>/ instead: an emptied or rebuilt source
+# (a new site, a stolen key) cannot wipe the copy; the other site expires that prefix by its own lifecycle rule
 SCRIPT = """set -u
 failed=""
+day=$(date -u +%F)
 for bucket in $BUCKETS; do
   echo "copying $bucket to offsite:$OFFSITE_BUCKET/$bucket"
-  rclone sync "rgw:$bucket" "offsite:$OFFSITE_BUCKET/$bucket" $RCLONE_FLAGS || failed="$failed $bucket"
+  rclone sync "rgw:$bucket" "offsite:$OFFSITE_BUCKET/$bucket" $RCLONE_FLAGS \\
+    --backup-dir "offsite:$OFFSITE_BUCKET/$DELETED/$day/$bucket" || failed="$failed $bucket"
 done
 if [ -n "$failed" ]; then echo "not copied:$failed" >&2; exit 1; fi
 """
-# no bucket creation or bucket-level calls off site (its user may only hold the objects), a summary line per bucket
-RCLONE_FLAGS = "--s3-no-check-bucket --checkers 8 --transfers 4 --stats 1m --stats-one-line --stats-log-level NOTICE"
+# no bucket creation or bucket-level calls off site (its user may only hold the objects); sizes and MD5s compared,
+# not modification times (which cost a HEAD per object on each side: rclone's S3 docs); a summary line per bucket
+RCLONE_FLAGS = ("--s3-no-check-bucket --checksum --checkers 8 --transfers 4 --stats 1m --stats-one-line "
+                "--stats-log-level NOTICE")
+DELETED = ".deleted"   # never a bucket's name: S3 names start with a letter or a digit
 DEADLINE_SECONDS = 6 * 3600
 
 
@@ -54,9 +61,9 @@ def copy_env(offsite: Offsite, gateway: ObjectGateway, buckets: Sequence[str]) -
     """rclone's remotes from its environment (RCLONE_CONFIG_<REMOTE>_<OPTION>), without the keys."""
     env = {
         "BUCKETS": " ".join(buckets), "OFFSITE_BUCKET": offsite.bucket, "RCLONE_FLAGS": RCLONE_FLAGS,
-        "HOME": "/tmp", "RCLONE_CONFIG": "/tmp/rclone.conf",   # none is read: every option below
+        "DELETED": DELETED, "HOME": "/tmp", "RCLONE_CONFIG": "/dev/null",   # no file: every option below
         "RCLONE_CONFIG_RGW_TYPE": "s3", "RCLONE_CONFIG_RGW_PROVIDER": "Ceph",
-        "RCLONE_CONFIG_RGW_ENDPOINT": gateway.endpoint, "RCLONE_CONFIG_RGW_FORCE_PATH_STYLE": "true",
+        "RCLONE_CONFIG_RGW_ENDPOINT": gateway.endpoint,
         "RCLONE_CONFIG_OFFSITE_TYPE": "s3", "RCLONE_CONFIG_OFFSITE_PROVIDER": "Other",
         "RCLONE_CONFIG_OFFSITE_ENDPOINT": str(offsite.endpoint),
     }
@@ -113,6 +120,7 @@ class OffsiteCopy(pulumi.ComponentResource):
                     f"{EXTERNAL_SECRETS}-reason": "the other site issues the keys to its object store"}
         k8s.batch.v1.CronJob(NAME, metadata=self._metadata(external), spec=k8s.batch.v1.CronJobSpecArgs(
             schedule=args.offsite.schedule, time_zone="Etc/UTC", concurrency_policy="Forbid",
+            suspend=args.offsite.suspended,
             successful_jobs_history_limit=1, failed_jobs_history_limit=3,
             job_template=k8s.batch.v1.JobTemplateSpecArgs(spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=1, active_deadline_seconds=DEADLINE_SECONDS,
@@ -153,14 +161,15 @@ def copy_alert_rules(schedule: str) -> list[dict[str, Any]]:
     selector = f'namespace="{namespace_for(PLANE)}", cronjob="{NAME}"'
     return [
         {"alert": "OffsiteBackupCopyTooOld",
-         "expr": f"time() - max(kube_cronjob_status_last_successful_time{{{selector}}}) > {allowed}",
+         "expr": (f"time() - max by (namespace, cronjob) (kube_cronjob_status_last_successful_time{{{selector}}})"
+                  f" > {allowed}"),
          "for": "15m", "labels": {"severity": "critical"},
          "annotations": {"summary": "The off-site copy of the backups has not succeeded for "
                                     f"{allowed // 3600}h or more: losing the site would lose everything since.",
                          "runbook": "docs/operations.md#backups-off-site"}},
         {"alert": "OffsiteBackupCopyNeverSucceeded",
          "expr": (f"absent(kube_cronjob_status_last_successful_time{{{selector}}}) and on() "
-                  f"(time() - max(kube_cronjob_created{{{selector}}}) > {allowed})"),
+                  f"(time() - max by (namespace, cronjob) (kube_cronjob_created{{{selector}}}) > {allowed})"),
          "for": "15m", "labels": {"severity": "critical"},
          "annotations": {"summary": "The off-site copy of the backups has never succeeded.",
                          "runbook": "docs/operations.md#backups-off-site"}},

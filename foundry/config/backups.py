@@ -36,6 +36,8 @@ class Offsite(Section):
     # the endpoint's addresses: the copy's only way out of the cluster (a NetworkPolicy cannot name a host)
     addresses: Annotated[list[Cidr], Field(min_length=1)]
     schedule: Cron5 = "*/15 * * * *"    # the copy's; the off-site recovery point trails by at most its gap
+    # stops the copy (the CronJob's `suspend`): first step of a restore at a new site, before its empty buckets sync
+    suspended: bool = False
 
 
 class Backups(Section):

@@ -107,3 +107,10 @@ def test_dev_keeps_its_backups_on_site_and_its_claims_say_so(catalog: Catalog) -
         EXEMPT: "backups-leave-the-site", f"{EXEMPT}-reason": SINGLE_SITE_RISK} for c in backups.values())
     others = [c for name, c in claims.items() if name not in backups]
     assert all(not c.inputs["metadata"].get("annotations") for c in others)
+
+
+def test_a_suspended_copy_renders_a_suspended_cronjob(catalog: Catalog) -> None:
+    values = deep_merge(PROD, {"storage": {"backups": {"offsite": {"suspended": True}}}})
+    registered = register_platform(load_stack_config(values, "prod"), catalog)
+    (job,) = [r for r in registered if r.type == "kubernetes:batch/v1:CronJob" and r.name == NAME]
+    assert job.inputs["spec"]["suspend"] is True
