@@ -149,6 +149,10 @@ BARMAN_SIDECAR_REQUIREMENTS = (f"barman=={BARMAN_VERSION}", "boto3==1.43.26", "b
 # renovate: datasource=docker depName=rclone/rclone
 RCLONE_VERSION = "1.76.0"
 RCLONE_IMAGE = f"docker.io/rclone/rclone:{RCLONE_VERSION}"
+# The Prometheus Operator the rehearsal cluster runs (ops/rehearsal/controllers.py, engines/prometheus-operator/go.mod):
+# implied: the newest release the Go module proxy here serves (the operators' own install is external; its CRDs are
+# validated at the API version of CRD_SOURCES' pin)
+PROMETHEUS_OPERATOR_REHEARSAL_VERSION = "v0.85.0"
 # promtool, which checks the PrometheusRules and runs their unit tests in the engine tier (ops/engine/promtool.py).
 # implied: the monitoring stack's Prometheus is the operators' (the stack renders rules, not the server); this is the
 # newest Prometheus module the Go proxy serves (v0.316.0 is Prometheus 3.16.0)

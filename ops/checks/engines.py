@@ -3,10 +3,12 @@
     engines/netpol/        NetworkPolicy verdicts for explicit flows: cyclonus' policy matcher
     engines/podsecurity/   Pod Security Standards verdicts for pod specs: the API server's admission library
     engines/rclone/        rclone's own command line (the off-site copy's tool), S3 and sync only
+    engines/prometheus-operator/   the Prometheus Operator's own command (cmd/operator, built as a dependency)
 
-Each is a small `main` package in a committed wrapper module (go.mod, go.sum); the first two read one JSON request
-and write one JSON response. Binaries are built into the project's cache (`~/.cache/openfoundry/engines/`), keyed by a hash of
-the wrapper module, so a warm run starts at once and a cold one prints each build with its time.
+Each is a committed wrapper module (go.mod, go.sum) with a small `main` package, or a tools file naming the command of
+a module it requires; netpol and podsecurity read one JSON request and write one JSON response. Binaries are built
+into the project's cache (`~/.cache/openfoundry/engines/`), keyed by a hash of the wrapper module, so a warm run
+starts at once and a cold one prints each build with its time.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def _key(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def binary(name: str) -> Path:
-    """The engine's binary, built first if this version of its wrapper module has not been built yet."""
+def binary(name: str, package: str = ".") -> Path:
+    """The engine's binary, built first if this version of its wrapper module has not been built yet; `package`: a
+    main package of a module the wrapper requires, in place of the wrapper's own."""
     source = ENGINES_SRC / name
     if not (source / "go.mod").exists():
         raise ToolchainError(f"no engine {name!r}: expected a wrapper module in {source}")
@@ -39,7 +42,7 @@ def binary(name: str) -> Path:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with step(f"building the {name} engine from its Go modules (cold: a few minutes)"):
-            run(["go", "build", "-trimpath", "-o", str(target), "."], source, go_env())
+            run(["go", "build", "-trimpath", "-o", str(target), package], source, go_env())
     return target
 
 

@@ -29,7 +29,7 @@ from foundry.config import Monitoring
 from ops.checks.crds import ensure_crds
 from ops.engine import toolchain
 from ops.engine.toolchain import REPO, ToolchainError, cache_dir, go_env, run
-from ops.rehearsal import kube
+from ops.rehearsal import controllers, kube
 
 WRAPPERS = REPO / "cluster"
 CONFIG = WRAPPERS / "kwokctl.yaml"
@@ -231,9 +231,11 @@ def up(rehearsal: Rehearsal = DEFAULT) -> Client:
     nodes = add_nodes(client)
     crds = install_crds(client)
     namespaces = add_operator_namespaces(client)
+    running = controllers.start(rehearsal.state, rehearsal.kubeconfig, client)
     log(f"cluster {rehearsal.name}: {nodes} nodes, {crds} CRDs; kubeconfig {rehearsal.shown(rehearsal.kubeconfig)}")
-    log(f"operators are external here (no chart can be fetched): their namespaces {', '.join(namespaces)} are created, "
-        "their controllers do not run")
+    log(f"controllers running here: {', '.join(running)} (Prometheus {controllers.PROMETHEUS} in {MONITORING})")
+    log(f"operators' namespaces created ({', '.join(namespaces)}); external, their controllers do not run: "
+        + "; ".join(f"{names} ({why})" for names, why in controllers.EXTERNAL.items()))
     return client
 
 
@@ -241,6 +243,9 @@ def down(rehearsal: Rehearsal = DEFAULT) -> None:
     if not rehearsal.state.exists():
         log(f"no cluster {rehearsal.name} here")
         return
+    stopped = controllers.stop(rehearsal.state)
+    if stopped:
+        log(f"stopped {', '.join(stopped)}")
     bin_dir = cache_dir() / f"cluster-{binaries_key()}"
     if (bin_dir / "kwokctl").exists():
         kwokctl(rehearsal, bin_dir, "delete", "cluster", "--name", rehearsal.name, check=False)

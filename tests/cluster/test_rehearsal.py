@@ -2,8 +2,9 @@
 API server, its admission, the controllers and the scheduler can answer.
 
 The tests run in file order on one cluster of their own: dev comes up and is destroyed, then prod comes up at an
-earlier release and rolls forward to the working tree (the upgrade rehearsal), and is put through a second up, drift
-and its restore, a change, a refused custom resource, an interrupted update, the loss of a zone and a destroy.
+earlier release and rolls forward to the working tree (the upgrade rehearsal), and is put through a second up, the
+Prometheus Operator's reconciliation of its monitors and rules (and a real Prometheus on the result), drift and its
+restore, a change, a refused custom resource, an interrupted update, the loss of a zone and a destroy.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ops.rehearsal import kube as api
 from ops.rehearsal import stacks as local
 from ops.rehearsal.cluster import Rehearsal
 from ops.reports import zoneloss
+from tests.cluster import monitoring
 from tests.cluster.kit import Stack, kubernetes_objects, present
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster]
@@ -140,6 +142,54 @@ def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Client)
 def test_a_second_up_changes_nothing(prod: Stack) -> None:
     again = prod.run("up", "--yes", "--skip-preview", "--expect-no-changes")
     assert again.code == 0, again.tail()
+
+
+# --- the Prometheus Operator reconciles prod's monitoring (ops/rehearsal/controllers.py) --------------------------
+
+
+def test_the_prometheus_operator_scrapes_every_pod_monitor_on_the_port_it_names(kube: Client) -> None:
+    monitors = monitoring.selected(kube, "PodMonitor")
+    expected = monitoring.expected_jobs(monitors)
+    jobs = monitoring.jobs_once_reconciled(kube, set(expected))
+    assert len(monitors) > 50 and set(jobs) == set(expected), sorted(set(expected) ^ set(jobs))[:10]
+    wrong = [name for name, endpoint in expected.items() if not monitoring.keeps_port(jobs[name], endpoint["port"])]
+    assert wrong == []
+
+
+def test_prometheus_loads_the_generated_configuration_every_rule_group_and_finds_every_pod_on_its_port(
+        rehearsal: Rehearsal, kube: Client, tmp_path: Path) -> None:
+    """A real Prometheus, from this machine as the pod's would (monitoring.out_of_cluster): every rule group of the
+    selected PrometheusRules loads, and service discovery finds targets for exactly the PodMonitors that select a
+    pod with an address and a port of the endpoint's name (the operators' own pods never exist here)."""
+    rules = monitoring.selected(kube, "PrometheusRule")
+    groups = {group["name"] for rule in rules for group in rule["spec"]["groups"]}
+    assert {"postgres-backups", "backups-offsite-copy"} <= groups
+    expected = monitoring.discoverable(kube, monitoring.selected(kube, "PodMonitor"))
+    with monitoring.serving(monitoring.generated_config(kube), monitoring.rule_files(kube),
+                            rehearsal.kubeconfig.resolve(), tmp_path) as url:
+        assert monitoring.loaded_groups(url) == groups
+        pools = monitoring.discovered_once_settled(url)
+    assert len(expected) > 40 and set(pools) == expected, sorted(set(pools) ^ expected)
+    assert monitoring.errors(tmp_path) == []
+
+
+def test_a_pod_monitor_without_the_selector_label_gets_no_scrape_job(kube: Client) -> None:
+    """The operator's own selection: beside a labelled copy (which appears), an unlabelled one never does."""
+    (template,) = [m for m in monitoring.selected(kube, "PodMonitor") if m["metadata"]["name"] == "pg-openfga"]
+    namespace = template["metadata"]["namespace"]
+    copies = {name: {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+                     "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                     "spec": template["spec"]} for name, labels in
+              (("labelled-copy", dict(monitoring.MONITORING.selector_labels)), ("unlabelled-copy", {}))}
+    for copy in copies.values():
+        api.apply(kube, copy)
+    try:
+        jobs = monitoring.jobs_once_reconciled(kube, {f"podMonitor/{namespace}/labelled-copy/0"})
+        assert f"podMonitor/{namespace}/labelled-copy/0" in jobs
+        assert not [job for job in jobs if "/unlabelled-copy/" in job]
+    finally:
+        for name in copies:
+            kube.delete(api.kind("monitoring.coreos.com/v1", "PodMonitor"), name, namespace=namespace)
 
 
 def test_drift_is_exactly_the_hand_edits_and_up_with_refresh_puts_them_back(prod: Stack, kube: Client) -> None:

@@ -56,3 +56,28 @@ def test_only_the_locks_of_runs_that_died_on_this_machine_are_released(tmp_path:
     released = stacks.release_dead_locks(tmp_path)
     assert len(released) == 1 and "stack dead" in released[0] and f"pid {finished.pid}" in released[0]
     assert sorted(p.parent.name for p in locks.rglob("*.json")) == ["alive", "elsewhere"]
+
+
+def test_the_rehearsals_prometheus_selects_what_the_clusters_would(tmp_path: Path) -> None:
+    from foundry.config import Monitoring
+    from ops.rehearsal import controllers
+
+    spec = controllers.prometheus(Monitoring(selector_labels={"team": "platform"}, namespace="observability"))
+    assert spec["metadata"] == {"name": "rehearsal", "namespace": "observability"}
+    for kind in ("podMonitor", "rule", "serviceMonitor"):
+        assert spec["spec"][f"{kind}Selector"] == {"matchLabels": {"team": "platform"}}
+        assert spec["spec"][f"{kind}NamespaceSelector"] == {}
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters: [{cluster: {server: 'https://127.0.0.1:6443', certificate-authority: /p/ca.crt}}]\n"
+                          "users: [{user: {client-certificate: /p/admin.crt, client-key: /p/admin.key}}]\n")
+    assert controllers._credentials(kubeconfig) == {"apiserver": "https://127.0.0.1:6443", "ca-file": "/p/ca.crt",
+                                                    "cert-file": "/p/admin.crt", "key-file": "/p/admin.key"}
+
+
+def test_stopping_controllers_of_a_cluster_that_has_none_stops_nothing(tmp_path: Path) -> None:
+    from ops.rehearsal import controllers
+
+    assert controllers.stop(tmp_path) == []
+    (tmp_path / "controllers").mkdir()
+    (tmp_path / "controllers" / "gone.pid").write_text("999999999")
+    assert controllers.stop(tmp_path) == [] and not (tmp_path / "controllers" / "gone.pid").exists()
