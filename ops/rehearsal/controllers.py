@@ -7,7 +7,7 @@ their own e2e suites run them; the others stay external (EXTERNAL says why).
   (config.monitoring: kube-prometheus-stack's `release` label for PodMonitors and PrometheusRules): the stack does
   not own the cluster's Prometheus, the operators' monitoring stack does, so the rehearsal makes one like it. The
   operator writes its configuration (Secret `prometheus-rehearsal`) and rule files (ConfigMap
-  `prometheus-rehearsal-rulefiles-0`); no Prometheus pod runs (KWOK), tests/cluster loads them into a real one.
+  `prometheus-rehearsal-rulefiles-*`); its pod is KWOK's (nothing runs), tests/cluster loads them into a real one.
 
 Each controller's pid and log live in `<cluster state>/controllers/`; `stop` ends them (make cluster-down).
 """
@@ -28,11 +28,14 @@ from lightkube import Client
 from foundry.config import Monitoring
 from foundry.versions import PROMETHEUS_OPERATOR_REHEARSAL_VERSION
 from ops.checks import engines
+from ops.engine.toolchain import ToolchainError
 from ops.rehearsal import kube
 
 OPERATOR = "prometheus-operator"
 OPERATOR_PACKAGE = "github.com/prometheus-operator/prometheus-operator/cmd/operator"
 PROMETHEUS = "rehearsal"
+PROMETHEUS_VERSION = "v3.16.0"   # PROMETHEUS_MODULE_VERSION v0.316.0 is Prometheus 3.16.0
+READY_TIMEOUT = 60.0
 EXTERNAL = {
     "cert-manager": "the modules holding its binaries' mains (controller-binary, webhook-binary) are not served here",
     "trust-manager": "its bundles' source is the CA cert-manager issues",
@@ -59,17 +62,27 @@ def _credentials(kubeconfig: Path) -> dict[str, str]:
 
 
 def start(state: Path, kubeconfig: Path, client: Client) -> list[str]:
-    """The controllers running (started when not yet), and the Prometheus they reconcile; their names."""
+    """The controllers running (started when not yet), and the Prometheus they reconcile, once the operator has
+    written its configuration; their names."""
     directory = _directory(state)
-    if not _running(directory / f"{OPERATOR}.pid"):
+    pid_file, log_file = directory / f"{OPERATOR}.pid", directory / f"{OPERATOR}.log"
+    if _alive(pid_file) is None:
         flags = [f"--{name}={value}" for name, value in _credentials(kubeconfig).items()]
-        with (directory / f"{OPERATOR}.log").open("ab") as log:
+        with log_file.open("ab") as log:
             process = subprocess.Popen([str(operator_binary()), *flags, "--web.listen-address=127.0.0.1:0"],
                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True, env={"PATH": "/usr/bin:/bin",
-                                                                    **_session_mark()})
-        (directory / f"{OPERATOR}.pid").write_text(str(process.pid))
+                                       start_new_session=True, env={"PATH": "/usr/bin:/bin", **_session_mark()})
+        pid_file.write_text(f"{process.pid} {_started_at(process.pid)}")
+    # the Prometheus pod's ServiceAccount first: its StatefulSet's pod is refused without it
+    kube.wait(f"ServiceAccount default in {Monitoring().namespace}",
+              lambda: kube.exists(client, "v1", "ServiceAccount", "default", Monitoring().namespace))
     kube.apply(client, prometheus(Monitoring()))
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not kube.exists(client, "v1", "Secret", f"prometheus-{PROMETHEUS}", Monitoring().namespace):
+        if _alive(pid_file) is None or time.monotonic() > deadline:
+            tail = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
+            raise ToolchainError(f"{OPERATOR} wrote no configuration for Prometheus {PROMETHEUS}:\n{tail}")
+        time.sleep(0.5)
     return [f"{OPERATOR} {PROMETHEUS_OPERATOR_REHEARSAL_VERSION}"]
 
 
@@ -79,7 +92,10 @@ def prometheus(monitoring: Monitoring) -> dict[str, Any]:
     selector = {"matchLabels": dict(monitoring.selector_labels)}
     return {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
             "metadata": {"name": PROMETHEUS, "namespace": monitoring.namespace},
-            "spec": {"replicas": 1, "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
+            # the release the cluster tier loads the configuration into (ops/engine/promtool.py): the operator
+            # generates for the version it is told
+            "spec": {"version": PROMETHEUS_VERSION, "replicas": 1,
+                     "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
                      "ruleSelector": selector, "ruleNamespaceSelector": {},
                      "serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {}}}
 
@@ -88,42 +104,44 @@ def stop(state: Path) -> list[str]:
     """Every controller of this cluster ended; their names."""
     stopped = []
     for pid_file in sorted((state / "controllers").glob("*.pid")) if (state / "controllers").exists() else []:
-        pid = int(pid_file.read_text())
-        if _running(pid_file):
+        pid = _alive(pid_file)
+        if pid is not None:
             _end(pid)
             stopped.append(pid_file.stem)
         pid_file.unlink()
     return stopped
 
 
-def _running(pid_file: Path) -> bool:
-    if not pid_file.exists():
-        return False
+def _started_at(pid: int) -> str:
+    """The process's start time (field 22 of /proc/<pid>/stat): with the pid, it names one process, not a reused id."""
     try:
-        os.kill(int(pid_file.read_text()), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    return True
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid_file: Path) -> int | None:
+    """The pid the file names, when that very process still runs (a reused pid is not it)."""
+    try:
+        pid_text, started = pid_file.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    return pid if started and _started_at(pid) == started else None
 
 
 def _end(pid: int, grace: float = 10.0) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == pid:   # our own child (a test session's): reaped
                 return
-        except ChildProcessError:
-            pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _started_at(pid):
             return
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 
 

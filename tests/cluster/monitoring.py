@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import subprocess
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,9 @@ from tests.processes import kill_tree
 
 MONITORING = Monitoring()
 CONFIG_SECRET = f"prometheus-{PROMETHEUS}"
-RULE_FILES = f"prometheus-{PROMETHEUS}-rulefiles-0"
 PORT_NAME_LABEL = "__meta_kubernetes_pod_container_port_name"
+RELOADER_ENV = {"SHARD": "0", "POD_NAME": f"prometheus-{PROMETHEUS}-0"}
+NOWHERE = {"target_label": "__address__", "replacement": "127.0.0.1:9"}   # the discard port, closed
 
 
 def selected(kube: Client, kind: str) -> list[dict[str, Any]]:
@@ -70,31 +74,37 @@ def jobs_once_reconciled(kube: Client, expected: set[str], timeout: float = 90.0
         time.sleep(1)
 
 
-def discoverable(kube: Client, monitors: list[dict[str, Any]]) -> set[str]:
-    """The jobs whose PodMonitor selects a pod of the rehearsal that has an address and a container port of the
-    endpoint's name: what service discovery must find (pods of operators that do not run here never exist)."""
-    pods = [p for p in api.listed(kube, "v1", "Pod") if (p.get("status") or {}).get("podIP")]
-    found = set()
+def discoverable(kube: Client, monitors: list[dict[str, Any]]) -> dict[str, int]:
+    """For each job whose PodMonitor selects a pod of the rehearsal that has an address, the targets discovery must
+    find: one per selected pod and container port of the endpoint's name (pods of operators that do not run here
+    never exist). The monitors this counts for select by labels in their own namespace (asserted)."""
+    pods = [p for p in api.listed(kube, "v1", "Pod") if (p.get("status") or {}).get("podIP")
+            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    found: dict[str, int] = {}
     for monitor in monitors:
-        namespace, labels = monitor["metadata"]["namespace"], monitor["spec"]["selector"].get("matchLabels") or {}
+        assert set(monitor["spec"]["selector"]) == {"matchLabels"} and "namespaceSelector" not in monitor["spec"], \
+            f"{monitor['metadata']['name']}: a selector this count does not model"
+        namespace, labels = monitor["metadata"]["namespace"], monitor["spec"]["selector"]["matchLabels"]
         chosen = [p for p in pods if p["metadata"]["namespace"] == namespace
                   and labels.items() <= (p["metadata"].get("labels") or {}).items()]
         for index, endpoint in enumerate(monitor["spec"]["podMetricsEndpoints"]):
-            ports = {port.get("name") for pod in chosen for c in pod["spec"]["containers"] for port in c.get("ports") or []}
-            if endpoint.get("port") in ports:
-                found.add(f"podMonitor/{namespace}/{monitor['metadata']['name']}/{index}")
+            targets = sum(1 for pod in chosen for c in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]
+                          for port in c.get("ports") or [] if port.get("name") == endpoint.get("port"))
+            if targets:
+                found[f"podMonitor/{namespace}/{monitor['metadata']['name']}/{index}"] = targets
     return found
 
 
-def discovered_once_settled(url: str, timeout: float = 30.0) -> dict[str, int]:
-    """Service discovery's targets, once two readings a few seconds apart agree."""
-    deadline, last = time.monotonic() + timeout, None
-    while True:
-        time.sleep(3)
-        pools = discovered(url)
-        if (pools and pools == last) or time.monotonic() > deadline:
+def discovered_once_settled(url: str, expected: dict[str, int], timeout: float = 90.0) -> dict[str, Target]:
+    """Service discovery's targets once they are what is expected (or the time is up), read again after two of
+    the scrape manager's 5 s updates so that nothing more turns up."""
+    deadline = time.monotonic() + timeout
+    while {pool: found.count for pool, found in (pools := discovered(url)).items()} != expected:
+        if time.monotonic() > deadline:
             return pools
-        last = pools
+        time.sleep(2)
+    time.sleep(11)
+    return discovered(url)
 
 
 def keeps_port(job: dict[str, Any], port: str) -> bool:
@@ -104,17 +114,24 @@ def keeps_port(job: dict[str, Any], port: str) -> bool:
 
 
 def rule_files(kube: Client) -> dict[str, str]:
-    found = fetched(kube, "ConfigMap", RULE_FILES)
-    return dict((found or {}).get("data") or {})
+    """Every rule file the operator wrote for the Prometheus, over all its ConfigMaps (it splits them by size)."""
+    maps = [m for m in api.listed(kube, "v1", "ConfigMap", MONITORING.namespace)
+            if (m["metadata"].get("labels") or {}).get("prometheus-name") == PROMETHEUS]
+    assert maps, f"no rule files for Prometheus {PROMETHEUS}"
+    return {name: text for m in maps for name, text in (m.get("data") or {}).items()}
 
 
 def out_of_cluster(config: dict[str, Any], kubeconfig: Path, rules: Path) -> dict[str, Any]:
-    """The configuration as the pod's Prometheus reads it, from this machine: `$(SHARD)` expanded as the operator's
-    config reloader expands it (the StatefulSet's SHARD, 0 for one shard), service discovery through the rehearsal's
-    kubeconfig in place of the pod's service account, the rule files where they are written here."""
-    expanded = yaml.safe_load(yaml.safe_dump(config).replace("$(SHARD)", "0"))
+    """The configuration as the pod's Prometheus reads it, from this machine: `$(NAME)` expanded as the operator's
+    config reloader expands it from its environment (thanos pkg/reloader: SHARD, 0 for one shard, and POD_NAME;
+    other names stay), service discovery through the rehearsal's kubeconfig in place of the pod's service account,
+    the rule files where they are written here."""
+    text = re.sub(r"\$\(([a-zA-Z_0-9]+)\)", lambda m: RELOADER_ENV.get(m.group(1), m.group(0)), yaml.safe_dump(config))
+    expanded = yaml.safe_load(text)
     jobs = [{**job, "kubernetes_sd_configs": [{**sd, "kubeconfig_file": str(kubeconfig)}
-                                              for sd in job.get("kubernetes_sd_configs") or []]}
+                                              for sd in job.get("kubernetes_sd_configs") or []],
+             # no scrape reaches KWOK's made-up pod addresses (they may be real hosts of this machine's network)
+             "relabel_configs": [*(job.get("relabel_configs") or []), NOWHERE]}
             for job in expanded.get("scrape_configs") or []]
     return {**expanded, "scrape_configs": jobs, "rule_files": [str(rules / "*.yaml")]}
 
@@ -153,19 +170,27 @@ def _ready(url: str) -> bool:
         return False
 
 
-def loaded_groups(url: str) -> set[str]:
+def loaded_groups(url: str) -> Counter[str]:
     with urllib.request.urlopen(f"{url}/api/v1/rules", timeout=10) as answer:
-        return {group["name"] for group in json.load(answer)["data"]["groups"]}
+        return Counter(group["name"] for group in json.load(answer)["data"]["groups"])
 
 
 def errors(directory: Path) -> list[str]:
     return [line for line in (directory / "prometheus.log").read_text().splitlines() if "level=ERROR" in line]
 
 
-def discovered(url: str) -> dict[str, int]:
-    """Each scrape pool's targets that service discovery found (scraped or not: no container runs here)."""
+@dataclass
+class Target:
+    count: int = 0
+    jobs: set[str] = field(default_factory=set)   # the `job` label the targets' series carry
+
+
+def discovered(url: str) -> dict[str, Target]:
+    """Each scrape pool's targets that service discovery found (never scraped: out_of_cluster points them away)."""
     with urllib.request.urlopen(f"{url}/api/v1/targets?state=active", timeout=10) as answer:
-        pools: dict[str, int] = {}
+        pools: dict[str, Target] = {}
         for target in json.load(answer)["data"]["activeTargets"]:
-            pools[target["scrapePool"]] = pools.get(target["scrapePool"], 0) + 1
+            pool = pools.setdefault(target["scrapePool"], Target())
+            pool.count += 1
+            pool.jobs.add(target["labels"].get("job", ""))
         return pools

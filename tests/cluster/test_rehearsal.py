@@ -159,28 +159,31 @@ def test_the_prometheus_operator_scrapes_every_pod_monitor_on_the_port_it_names(
 def test_prometheus_loads_the_generated_configuration_every_rule_group_and_finds_every_pod_on_its_port(
         rehearsal: Rehearsal, kube: Client, tmp_path: Path) -> None:
     """A real Prometheus, from this machine as the pod's would (monitoring.out_of_cluster): every rule group of the
-    selected PrometheusRules loads, and service discovery finds targets for exactly the PodMonitors that select a
-    pod with an address and a port of the endpoint's name (the operators' own pods never exist here)."""
+    selected PrometheusRules loads once, and service discovery finds, for exactly the PodMonitors that select a pod
+    with an address, one target per such pod and port of the endpoint's name (the operators' own pods never exist
+    here), under the `job` the SLO rules query (`<namespace>/<monitor>`)."""
     rules = monitoring.selected(kube, "PrometheusRule")
-    groups = {group["name"] for rule in rules for group in rule["spec"]["groups"]}
-    assert {"postgres-backups", "backups-offsite-copy"} <= groups
+    groups = Counter(group["name"] for rule in rules for group in rule["spec"]["groups"])
+    assert {"postgres-backups", "backups-offsite-copy"} <= set(groups)
     expected = monitoring.discoverable(kube, monitoring.selected(kube, "PodMonitor"))
     with monitoring.serving(monitoring.generated_config(kube), monitoring.rule_files(kube),
                             rehearsal.kubeconfig.resolve(), tmp_path) as url:
         assert monitoring.loaded_groups(url) == groups
-        pools = monitoring.discovered_once_settled(url)
-    assert len(expected) > 40 and set(pools) == expected, sorted(set(pools) ^ expected)
+        pools = monitoring.discovered_once_settled(url, expected)
+    assert len(expected) > 40 and {pool: found.count for pool, found in pools.items()} == expected
+    assert all(found.jobs == {pool.split("/", 1)[1].rsplit("/", 1)[0]} for pool, found in pools.items())
     assert monitoring.errors(tmp_path) == []
 
 
 def test_a_pod_monitor_without_the_selector_label_gets_no_scrape_job(kube: Client) -> None:
-    """The operator's own selection: beside a labelled copy (which appears), an unlabelled one never does."""
+    """The operator's own selection: an unlabelled copy, applied first, never gets a job; a labelled one, applied
+    after it, does (so the operator had seen both)."""
     (template,) = [m for m in monitoring.selected(kube, "PodMonitor") if m["metadata"]["name"] == "pg-openfga"]
     namespace = template["metadata"]["namespace"]
     copies = {name: {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
                      "metadata": {"name": name, "namespace": namespace, "labels": labels},
                      "spec": template["spec"]} for name, labels in
-              (("labelled-copy", dict(monitoring.MONITORING.selector_labels)), ("unlabelled-copy", {}))}
+              (("unlabelled-copy", {}), ("labelled-copy", dict(monitoring.MONITORING.selector_labels)))}
     for copy in copies.values():
         api.apply(kube, copy)
     try:
