@@ -99,7 +99,10 @@ def discovered_once_settled(url: str, expected: dict[str, int], timeout: float =
     """Service discovery's targets once they are what is expected (or the time is up), read again after two of
     the scrape manager's 5 s updates so that nothing more turns up."""
     deadline = time.monotonic() + timeout
-    while {pool: found.count for pool, found in (pools := discovered(url)).items()} != expected:
+    while True:
+        pools = discovered(url)
+        if {pool: found.count for pool, found in pools.items()} == expected:
+            break
         if time.monotonic() > deadline:
             return pools
         time.sleep(2)
