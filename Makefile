@@ -86,9 +86,10 @@ test-fast: deps ## only the mock tier, over up to four cores (pytest-xdist)
 test-engine: bootstrap ## only the engine tier
 	@$(VPY) -m pytest -m engine
 
-lint: deps ## ruff and mypy
+lint: deps ## ruff, mypy, and every module compiled (what the parser alone accepts, the compiler may refuse)
 	@$(VPY) -m ruff check .
 	@$(VPY) -m mypy
+	@$(VPY) -m compileall -q foundry components ops policies tests __main__.py >/dev/null
 	@cd .github/actionlint && GOSUMDB=off GOFLAGS=-mod=mod GOTOOLCHAIN=local go run github.com/rhysd/actionlint/cmd/actionlint -shellcheck= ../workflows/*.yml
 
 ifneq ($(filter boot,$(MAKECMDGOALS)),)
