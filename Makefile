@@ -86,7 +86,7 @@ test-fast: deps ## only the mock tier, over up to four cores (pytest-xdist)
 test-engine: bootstrap ## only the engine tier
 	@$(VPY) -m pytest -m engine
 
-lint: deps ## ruff, mypy, and every module compiled (what the parser alone accepts, the compiler may refuse)
+lint: deps ## ruff, mypy, every module compiled (the compiler refuses what a parser alone accepts), actionlint
 	@$(VPY) -m ruff check .
 	@$(VPY) -m mypy
 	@$(VPY) -m compileall -q foundry components ops policies tests __main__.py >/dev/null
