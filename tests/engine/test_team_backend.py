@@ -10,9 +10,7 @@ smallest that shows them (team/__main__.py), held mid-update at a gate so that n
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ops.engine import s3 as s3_endpoint
 from ops.engine import toolchain
 from tests.processes import kill_tree
 
@@ -33,30 +32,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "openfoundry", "AWS_SECRET_ACCESS_KEY": "ope
 @pytest.fixture(scope="module")
 def s3() -> Iterator[str]:
     """moto's S3 server (its standalone mode, as a separate process) with an empty bucket."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=endpoint, **{k.lower(): v for k, v in CREDENTIALS.items()
-                                                                if k != "AWS_REGION"}, region_name="us-east-1")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait()
+    with s3_endpoint.serving(BUCKET, keys=False) as store:
+        yield store.endpoint
 
 
 PROGRAM = Path(__file__).parent / "team"
