@@ -40,7 +40,7 @@ else
 	@echo "TARGET=$(TARGET): allowed are local (the rehearsal cluster) or nothing (dev on the embedded defaults)" >&2; exit 2
 endif
 
-cluster: bootstrap ## the rehearsal cluster: Kubernetes v1.37.2 from Go modules, KWOK nodes over 3 zones, the operators' CRDs, the Prometheus Operator running
+cluster: bootstrap ## the rehearsal cluster: Kubernetes v1.37.2 from Go modules, KWOK nodes over 3 zones, the operators' CRDs, cert-manager, trust-manager and the Prometheus Operator running
 	@$(VPY) -m ops.cluster up
 
 cluster-down: deps ## stop the rehearsal cluster and its controllers, and remove its data (.cluster/)

@@ -4,6 +4,8 @@
     engines/podsecurity/   Pod Security Standards verdicts for pod specs: the API server's admission library
     engines/rclone/        rclone's own command line (the off-site copy's tool), S3 and sync only
     engines/prometheus-operator/   the Prometheus Operator's own command (cmd/operator, built as a dependency)
+    engines/cert-manager/  cert-manager's controllers from its root module, wired as its controller-binary wires them
+    engines/trust-manager/ trust-manager's own command (cmd/trust-manager, built as a dependency)
 
 Each is a committed wrapper module (go.mod, go.sum) with a small `main` package, or a tools file naming the command of
 a module it requires; netpol and podsecurity read one JSON request and write one JSON response. Binaries are built
@@ -44,6 +46,15 @@ def binary(name: str, package: str = ".") -> Path:
         with step(f"building the {name} engine from its Go modules (cold: a few minutes)"):
             run(["go", "build", "-trimpath", "-o", str(target), package], source, go_env())
     return target
+
+
+def required_version(name: str, module: str) -> str:
+    """The version of `module` the engine's wrapper module requires (its go.mod is the pin)."""
+    for line in (ENGINES_SRC / name / "go.mod").read_text().splitlines():
+        words = line.replace("require ", "").split()
+        if len(words) >= 2 and words[0] == module:
+            return words[1]
+    raise ToolchainError(f"engines/{name}/go.mod requires no {module}")
 
 
 def call(name: str, request: dict[str, Any]) -> dict[str, Any]:

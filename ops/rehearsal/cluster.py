@@ -233,7 +233,9 @@ def up(rehearsal: Rehearsal = DEFAULT) -> Client:
     namespaces = add_operator_namespaces(client)
     running = controllers.start(rehearsal.state, rehearsal.kubeconfig, client)
     log(f"cluster {rehearsal.name}: {nodes} nodes, {crds} CRDs; kubeconfig {rehearsal.shown(rehearsal.kubeconfig)}")
-    log(f"controllers running here: {', '.join(running)} (Prometheus {controllers.PROMETHEUS} in {MONITORING})")
+    stand_ins = ", ".join(i["metadata"]["name"] for i in controllers.stand_in_issuers())
+    log(f"controllers running here: {', '.join(running)} (Prometheus {controllers.PROMETHEUS} in {MONITORING}; "
+        f"ClusterIssuer {stand_ins} self-signed in place of the cluster's ACME issuer)")
     log(f"operators' namespaces created ({', '.join(namespaces)}); external, their controllers do not run: "
         + "; ".join(f"{names} ({why})" for names, why in controllers.EXTERNAL.items()))
     return client

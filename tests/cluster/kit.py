@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import textwrap
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import yaml
 from lightkube import Client
 
+from foundry.versions import OPENFOUNDRY_REGISTRY
 from ops.engine import toolchain
 from ops.engine.stacks import local_backend_path
 from ops.rehearsal import kube, stacks
@@ -141,3 +144,38 @@ def present(client: Client, api_version: str, kind: str, identity: str) -> bool:
     """The object a stack's state names (`namespace/name`, or `name`) is in the cluster."""
     namespace, _, name = identity.rpartition("/")
     return kube.exists(client, api_version, kind, name, namespace or None)
+
+
+def refused_program(rehearsal: Rehearsal, tmp_path: Path) -> Stack:
+    program = textwrap.dedent(f"""\
+        import pulumi
+        import pulumi_kubernetes as k8s
+
+        provider = k8s.Provider("rehearsal", kubeconfig={str(rehearsal.kubeconfig)!r}, context={rehearsal.context!r},
+                                enable_server_side_apply=True)
+        k8s.apiextensions.CustomResource(
+            "refused", api_version="postgresql.cnpg.io/v1", kind="Cluster",
+            metadata={{"name": "refused", "namespace": "openfoundry-storage"}},
+            spec={{"instances": 1, "imageName": "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie",
+                   "imageCatalogRef": {{"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog", "name": "pg",
+                                        "major": 18}},
+                   "storage": {{"size": "1Gi"}}}},
+            opts=pulumi.ResourceOptions(provider=provider))
+        """)
+    return Stack.of_program("refused", program, rehearsal, tmp_path)
+
+
+def images_with_tag(client: Client, planes: list[str], tag: str) -> int:
+    """The Deployments of the planes running an OpenFoundry image of this tag."""
+    deployments = [d for ns in planes for d in kube.listed(client, "apps/v1", "Deployment", ns)]
+    return sum(1 for d in deployments if any(c["image"].startswith(f"{OPENFOUNDRY_REGISTRY}/") and c["image"].endswith(f":{tag}")
+                                             for c in d["spec"]["template"]["spec"]["containers"]))
+
+
+def resource_versions(client: Client, planes: list[str]) -> dict[str, str]:
+    versions: dict[str, str] = defaultdict(str)
+    for ns in planes:
+        for kind in ("Deployment", "StatefulSet"):
+            for item in kube.listed(client, "apps/v1", kind, ns):
+                versions[f"{ns}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return dict(versions)

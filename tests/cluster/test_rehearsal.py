@@ -3,17 +3,16 @@ API server, its admission, the controllers and the scheduler can answer.
 
 The tests run in file order on one cluster of their own: dev comes up and is destroyed, then prod comes up at an
 earlier release and rolls forward to the working tree (the upgrade rehearsal), and is put through a second up, the
-Prometheus Operator's reconciliation of its monitors and rules (and a real Prometheus on the result), drift and its
-restore, a change, a refused custom resource, an interrupted update, the loss of a zone and a destroy.
+reconciliation of its monitors and rules (the Prometheus Operator, and a real Prometheus on the result) and of its
+certificates and trust bundle (cert-manager, trust-manager), drift and its restore, a change, a refused custom
+resource, an interrupted update, the loss of a zone and a destroy.
 """
 
 from __future__ import annotations
 
-import textwrap
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lightkube import Client, codecs
@@ -35,8 +34,9 @@ from ops.rehearsal import kube as api
 from ops.rehearsal import stacks as local
 from ops.rehearsal.cluster import Rehearsal
 from ops.reports import zoneloss
-from tests.cluster import monitoring
-from tests.cluster.kit import Stack, kubernetes_objects, present
+from tests.cluster import monitoring, trust
+from tests.cluster.kit import Stack, images_with_tag, kubernetes_objects, present, refused_program, resource_versions
+from tests.cluster.scheduling import claims_volumes, scheduler_message, selected_pods
 
 pytestmark = [pytest.mark.engine, pytest.mark.cluster]
 PLANES = [namespace_for(p) for p in ("storage", "ingestion", "compute", "control", "edge")]
@@ -108,8 +108,8 @@ def test_every_pod_is_admitted_and_every_pod_without_a_ceph_volume_is_placed(kub
     assert api.refused_pods(kube) == []
     pods = [p for ns in PLANES for p in api.listed(kube, "v1", "Pod", ns)]
     assert len(pods) > 100
-    unplaced = [f"{p['metadata']['name']}: {_scheduler_message(p)}" for p in pods
-                if not p["spec"].get("nodeName") and not _claims_volumes(p)]
+    unplaced = [f"{p['metadata']['name']}: {scheduler_message(p)}" for p in pods
+                if not p["spec"].get("nodeName") and not claims_volumes(p)]
     assert unplaced == []
 
 
@@ -124,7 +124,7 @@ def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Client)
         for rule in pod["spec"].get("topologySpreadConstraints") or []:
             if rule["whenUnsatisfiable"] != "DoNotSchedule":
                 continue
-            key, peers = rule["topologyKey"], _selected(pods, pod, rule["labelSelector"], rule.get("matchLabelKeys"))
+            key, peers = rule["topologyKey"], selected_pods(pods, pod, rule["labelSelector"], rule.get("matchLabelKeys"))
             counts = Counter(nodes[p["spec"]["nodeName"]][key] for p in peers)
             domains = {labels[key] for labels in nodes.values()}
             skew = max(counts.values()) - min(counts.get(d, 0) for d in domains)
@@ -132,7 +132,7 @@ def test_the_scheduler_honours_every_hard_spread_and_anti_affinity(kube: Client)
             checked += 1
         for term in ((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get(
                 "requiredDuringSchedulingIgnoredDuringExecution") or []:
-            key, peers = term["topologyKey"], _selected(pods, pod, term["labelSelector"])
+            key, peers = term["topologyKey"], selected_pods(pods, pod, term["labelSelector"])
             placed = Counter(nodes[p["spec"]["nodeName"]][key] for p in peers)
             assert max(placed.values()) == 1, (pod["metadata"]["name"], placed)
             checked += 1
@@ -195,6 +195,57 @@ def test_a_pod_monitor_without_the_selector_label_gets_no_scrape_job(kube: Clien
             kube.delete(api.kind("monitoring.coreos.com/v1", "PodMonitor"), name, namespace=namespace)
 
 
+# --- cert-manager issues prod's certificates, trust-manager hands out its CA (ops/rehearsal/controllers.py) ----------
+
+def test_cert_manager_issues_every_certificate_of_prod_each_signed_by_its_issuer(prod: Stack, kube: Client) -> None:
+    """Every Certificate prod declares reaches Ready, its Secret written by cert-manager for it and its issuer, and
+    the leaf verifies against its issuer: the platform CA for the internal ones, itself for a self-signed one (the
+    CA, and the edge's, whose ACME issuer has a self-signed stand-in here). The CA's Secret may be dev's, taken over
+    (trust.written_by_cert_manager_for); the others are issued in this run."""
+    declared = {tuple(identity.split("/")) for _, kind, identity in kubernetes_objects(prod.exported())
+                if kind == "Certificate"}
+    found = trust.ready_once_issued(kube, declared)
+    assert len(declared) >= 5 and set(found) == declared
+    assert {name: trust.condition(c, "Ready").get("message") for name, c in found.items()
+            if trust.condition(c, "Ready").get("status") != "True"} == {}
+    platform_ca, signers = trust.platform_ca(kube), []
+    for certificate in found.values():
+        issued, by = trust.Issued.of(kube, certificate), trust.signer(kube, certificate)
+        assert trust.verifies(issued, by), certificate["metadata"]
+        assert set(certificate["spec"].get("dnsNames") or []) <= issued.dns_names()
+        assert issued.is_ca() == bool(certificate["spec"].get("isCA"))
+        assert trust.written_by_cert_manager_for(kube, certificate)
+        signers.append("platform CA" if by == platform_ca else "itself" if by is None else "another")
+    assert Counter(signers) == {"platform CA": 2, "itself": 3}   # Kafka's, Cassandra's; the CA, the edge's two
+    assert sum(bool(trust.requests_of(kube, c)) for c in found.values()) >= len(found) - 1
+
+
+def test_trust_manager_puts_the_platform_ca_in_every_namespace_its_bundle_selects_and_in_no_other(kube: Client) -> None:
+    (bundle,) = api.listed(kube, trust.TRUST_MANAGER, "Bundle")
+    source = bundle["spec"]["sources"][0]["secret"]
+    ca = trust.pem_certificates(trust.secret_data(kube, trust.CLUSTER_RESOURCE_NAMESPACE, source["name"])[source["key"]])
+    selected, others = trust.selected_namespaces(kube, bundle)
+    api.wait("the Bundle's targets", lambda: set(trust.bundle_targets(kube, bundle)) == selected, timeout=60)
+    assert set(PLANES) <= selected and "monitoring" in others and "kube-system" in others
+    assert len(ca) == 1 and trust.bundle_targets(kube, bundle) == dict.fromkeys(selected, ca)
+    assert trust.synced(kube, bundle["metadata"]["name"])
+
+
+def test_a_certificate_from_an_issuer_that_does_not_exist_is_never_issued_and_says_why(kube: Client) -> None:
+    namespace = namespace_for("edge")
+    certificate = {"apiVersion": trust.CERT_MANAGER, "kind": "Certificate",
+                   "metadata": {"name": "from-no-issuer", "namespace": namespace},
+                   "spec": {"secretName": "from-no-issuer", "dnsNames": ["nowhere.invalid"],
+                            "issuerRef": {"kind": "ClusterIssuer", "name": "no-such-issuer"}}}
+    api.apply(kube, certificate)
+    try:
+        api.wait("cert-manager's reason", lambda: "not found" in trust.refusal(kube, namespace, "from-no-issuer"), 60)
+        assert 'clusterissuer.cert-manager.io "no-such-issuer" not found' in trust.refusal(kube, namespace, "from-no-issuer")
+        assert not api.exists(kube, "v1", "Secret", "from-no-issuer", namespace)
+    finally:
+        kube.delete(api.kind(trust.CERT_MANAGER, "Certificate"), "from-no-issuer", namespace=namespace)
+
+
 def test_drift_is_exactly_the_hand_edits_and_up_with_refresh_puts_them_back(prod: Stack, kube: Client) -> None:
     """`make drift`'s reading of the engine's refresh: right after `up` the server's own defaults are no drift, so
     three hand edits (a replica count, a label's value, a NetworkPolicy rule) are exactly two drifted objects, named
@@ -245,13 +296,13 @@ def test_the_api_server_refuses_a_custom_resource_its_crd_rules_forbid(rehearsal
                                                                        tmp_path: Path) -> None:
     """A CloudNativePG Cluster naming both an image and an image catalog: the CRD's x-kubernetes-validations rule
     (`!(has(self.imageCatalogRef) && has(self.imageName))`), which only the API server evaluates."""
-    refused = _refused_program(rehearsal, tmp_path)
-    before = _resource_versions(kube)
+    refused = refused_program(rehearsal, tmp_path)
+    before = resource_versions(kube, PLANES)
     up = refused.run("up", "--yes", "--skip-preview")
     assert up.code != 0
     assert "imageName and imageCatalogRef are mutually exclusive" in up.output
     assert not api.exists(kube, "postgresql.cnpg.io/v1", "Cluster", "refused", "openfoundry-storage")
-    assert _resource_versions(kube) == before
+    assert resource_versions(kube, PLANES) == before
 
 
 def test_service_accounts_can_do_nothing_in_the_api(kube: Client, catalog: Catalog) -> None:
@@ -273,9 +324,10 @@ def test_service_accounts_can_do_nothing_in_the_api(kube: Client, catalog: Catal
 
 def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_leaves_no_debris(prod: Stack, kube: Client) -> None:
     prod.edit(lambda config: config.update({"openfoundry:images": {"registry": OPENFOUNDRY_REGISTRY, "tag": "0.1.1"}}))
-    rolled = lambda: _images_with_tag(kube, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
+    rolled = lambda: images_with_tag(kube, PLANES, "0.1.1") >= 5   # noqa: E731 - several Deployments already updated
     prod.killed_during("up", "--yes", "--skip-preview", after=rolled)
-    assert _images_with_tag(kube, "0.1.1") < _images_with_tag(kube, OPENFOUNDRY_IMAGE_TAG) + _images_with_tag(kube, "0.1.1")
+    updated, old = images_with_tag(kube, PLANES, "0.1.1"), images_with_tag(kube, PLANES, OPENFOUNDRY_IMAGE_TAG)
+    assert updated < old + updated
     blocked = prod.run("up", "--yes", "--skip-preview", checkpoints=True)
     assert blocked.code != 0 and "pulumi cancel" in blocked.output, blocked.tail()
     # what every `make ... TARGET=local` does first: the dead run's lock goes, nothing else
@@ -289,7 +341,7 @@ def test_an_update_killed_midway_completes_once_its_dead_lock_is_released_and_le
     in_cluster = {f"{ns}/{d['metadata']['name']}" for ns in PLANES
                   for d in api.listed(kube, "apps/v1", "Deployment", ns)}
     assert in_cluster == deployments
-    assert _images_with_tag(kube, OPENFOUNDRY_IMAGE_TAG) == 0
+    assert images_with_tag(kube, PLANES, OPENFOUNDRY_IMAGE_TAG) == 0
 
 
 def test_losing_a_zone_leaves_every_deployment_the_report_says_survives_ready_again(kube: Client) -> None:
@@ -331,64 +383,3 @@ def test_destroying_prod_refuses_its_protected_resources_and_leaves_them(prod: S
     clusters = api.listed(kube, "postgresql.cnpg.io/v1", "Cluster", namespace_for("storage"))
     assert any(c["metadata"]["name"] == "pg-lakekeeper" for c in clusters)
     assert len(kubernetes_objects(prod.exported())) > 500
-
-
-# --- helpers ------------------------------------------------------------------------------------------------------
-
-def _claims_volumes(pod: dict[str, Any]) -> bool:
-    return any("persistentVolumeClaim" in v for v in pod["spec"].get("volumes") or [])
-
-
-def _scheduler_message(pod: dict[str, Any]) -> str:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return next((c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), "not yet considered")
-
-
-def _selected(pods: list[dict[str, Any]], pod: dict[str, Any], selector: dict[str, Any],
-              own_keys: list[str] | None = None) -> list[dict[str, Any]]:
-    """The pods of `pod`'s namespace a label selector picks, narrowed to those sharing `pod`'s values of `own_keys`
-    (a spread's matchLabelKeys)."""
-    labels = pod["metadata"].get("labels") or {}
-    wanted = {**(selector.get("matchLabels") or {}), **{k: labels.get(k) for k in own_keys or [] if k in labels}}
-    within = [(e["key"], set(e.get("values") or [])) for e in selector.get("matchExpressions") or [] if e["operator"] == "In"]
-    assert all(e["operator"] == "In" for e in selector.get("matchExpressions") or []), selector
-
-    def picked(other: dict[str, Any]) -> bool:
-        theirs = other["metadata"].get("labels") or {}
-        return all(theirs.get(k) == v for k, v in wanted.items()) and all(theirs.get(k) in vs for k, vs in within)
-
-    return [p for p in pods if p["metadata"]["namespace"] == pod["metadata"]["namespace"] and picked(p)]
-
-
-def _images_with_tag(kube: Client, tag: str) -> int:
-    deployments = [d for ns in PLANES for d in api.listed(kube, "apps/v1", "Deployment", ns)]
-    return sum(1 for d in deployments if any(c["image"].startswith(f"{OPENFOUNDRY_REGISTRY}/") and c["image"].endswith(f":{tag}")
-                                             for c in d["spec"]["template"]["spec"]["containers"]))
-
-
-def _resource_versions(kube: Client) -> dict[str, str]:
-    versions: dict[str, str] = defaultdict(str)
-    for ns in PLANES:
-        for kind in ("Deployment", "StatefulSet"):
-            for item in api.listed(kube, "apps/v1", kind, ns):
-                versions[f"{ns}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
-    return dict(versions)
-
-
-def _refused_program(rehearsal: Rehearsal, tmp_path: Path) -> Stack:
-    program = textwrap.dedent(f"""\
-        import pulumi
-        import pulumi_kubernetes as k8s
-
-        provider = k8s.Provider("rehearsal", kubeconfig={str(rehearsal.kubeconfig)!r}, context={rehearsal.context!r},
-                                enable_server_side_apply=True)
-        k8s.apiextensions.CustomResource(
-            "refused", api_version="postgresql.cnpg.io/v1", kind="Cluster",
-            metadata={{"name": "refused", "namespace": "openfoundry-storage"}},
-            spec={{"instances": 1, "imageName": "ghcr.io/cloudnative-pg/postgresql:18.4-standard-trixie",
-                   "imageCatalogRef": {{"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog", "name": "pg",
-                                        "major": 18}},
-                   "storage": {{"size": "1Gi"}}}},
-            opts=pulumi.ResourceOptions(provider=provider))
-        """)
-    return Stack.of_program("refused", program, rehearsal, tmp_path)

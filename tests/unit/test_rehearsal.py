@@ -74,6 +74,21 @@ def test_the_rehearsals_prometheus_selects_what_the_clusters_would(tmp_path: Pat
                                                     "cert-file": "/p/admin.crt", "key-file": "/p/admin.key"}
 
 
+def test_each_controller_is_built_at_its_pin_and_only_prods_acme_issuer_gets_a_stand_in() -> None:
+    from foundry.versions import CHARTS
+    from ops.checks import engines
+    from ops.rehearsal import controllers
+
+    pins = {c.name: (engines.required_version(c.name, c.module), c.version) for c in controllers.CONTROLLERS}
+    assert all(required == pinned for required, pinned in pins.values()), pins
+    assert pins["cert-manager"][1] == CHARTS["cert-manager"].version
+    assert pins["trust-manager"][1] == CHARTS["trust-manager"].version
+    (stand_in,) = controllers.stand_in_issuers(["dev", "prod"])
+    assert stand_in["kind"] == "ClusterIssuer" and stand_in["spec"] == {"selfSigned": {}}
+    assert stand_in["metadata"]["name"] == "letsencrypt-prod"
+    assert controllers.stand_in_issuers(["dev"]) == []
+
+
 def test_stopping_controllers_of_a_cluster_that_has_none_stops_nothing(tmp_path: Path) -> None:
     from ops.rehearsal import controllers
 
