@@ -117,10 +117,9 @@ def _answers_readyz(directory: Path, _: Client) -> bool:
 
 def _holds_lease(directory: Path, client: Client) -> bool:
     """The Lease renewed since this process started (a Lease outlives its holder; its pid file was written then)."""
-    if not kube.exists(client, "coordination.k8s.io/v1", "Lease", "cert-manager-controller", LEASE_NAMESPACE):
+    lease = kube.fetched(client, "coordination.k8s.io/v1", "Lease", "cert-manager-controller", LEASE_NAMESPACE)
+    if lease is None:
         return False
-    lease = client.get(kube.kind("coordination.k8s.io/v1", "Lease"), "cert-manager-controller",
-                       namespace=LEASE_NAMESPACE).to_dict()
     renewed = datetime.datetime.fromisoformat(lease["spec"]["renewTime"].replace("Z", "+00:00")).timestamp()
     return renewed >= (directory / "cert-manager.pid").stat().st_mtime - 1
 

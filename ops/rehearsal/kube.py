@@ -73,19 +73,25 @@ def refused_pods(client: Client) -> list[str]:
             if e["reason"] == "FailedCreate"]
 
 
-def exists(client: Client, api_version: str, kind_name: str, name: str, namespace: str | None = None) -> bool:
-    """The object is there; False too when the API server no longer serves its kind at all."""
+def fetched(client: Client, api_version: str, kind_name: str, name: str,
+            namespace: str | None = None) -> dict[str, Any] | None:
+    """The object as a plain document; None when it is not there, or when the API server no longer serves its kind."""
     try:
         resource = kind(api_version, kind_name)
     except LoadResourceError:
-        return False
+        return None
     try:
-        client.get(resource, name, namespace=namespace)
+        found: dict[str, Any] = client.get(resource, name, namespace=namespace).to_dict()
     except ApiError as error:
         if error.status.code == 404:
-            return False
+            return None
         raise
-    return True
+    return found
+
+
+def exists(client: Client, api_version: str, kind_name: str, name: str, namespace: str | None = None) -> bool:
+    """The object is there; False too when the API server no longer serves its kind at all."""
+    return fetched(client, api_version, kind_name, name, namespace) is not None
 
 
 def wait(what: str, ready: Callable[[], bool], timeout: float = 120, pause: float = 1) -> None:

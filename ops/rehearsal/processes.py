@@ -15,10 +15,8 @@ from ops.engine.toolchain import ToolchainError
 
 
 def launch(directory: Path, name: str, argv: list[str]) -> None:
-    """`name` running (started with `argv` when its pid file names no live process); its output in `<name>.log`."""
+    """`name` started with `argv`, its pid in `<name>.pid` and its output in `<name>.log`."""
     pid_file = directory / f"{name}.pid"
-    if alive(pid_file) is not None:
-        return
     with (directory / f"{name}.log").open("ab") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={"PATH": "/usr/bin:/bin", **_session_mark()})

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lightkube import ApiError, Client
+from lightkube import Client
 
 from foundry.config import Monitoring
 from ops.engine.kafka import free_port
@@ -47,17 +47,8 @@ def expected_jobs(monitors: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             for m in monitors for i, endpoint in enumerate(m["spec"]["podMetricsEndpoints"])}
 
 
-def fetched(kube: Client, kind: str, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(kube.get(api.kind("v1", kind), name, namespace=MONITORING.namespace).to_dict())
-    except ApiError as error:
-        if error.status.code == 404:
-            return None
-        raise
-
-
 def generated_config(kube: Client) -> dict[str, Any]:
-    secret = fetched(kube, "Secret", CONFIG_SECRET)
+    secret = api.fetched(kube, "v1", "Secret", CONFIG_SECRET, MONITORING.namespace)
     if secret is None:
         return {}
     packed = base64.b64decode((secret.get("data") or {}).get("prometheus.yaml.gz", ""))
